@@ -1,0 +1,1 @@
+"""The pure queue domain: standard library only, synchronous, time passed in."""

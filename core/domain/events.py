@@ -1,0 +1,111 @@
+"""Domain events, named in the past tense. Entrypoints and the bus see them as plain dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from core.domain.model import TicketStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    queue: str
+    at: datetime
+    actor: str
+
+    @classmethod
+    def type_name(cls) -> str:
+        """`TicketJoined` -> `ticket_joined`: the `type` field of bus and websocket messages."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            data[f.name] = value
+        return {"type": self.type_name(), "queue": self.queue, "data": data}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketEvent(DomainEvent):
+    ticket_id: str
+    number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketStateChanged(TicketEvent):
+    """Every change of a ticket's state; the audit trail records from/to."""
+
+    from_status: TicketStatus | None
+    to_status: TicketStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketJoined(TicketStateChanged):
+    position: int
+    priority: int
+    overflowed_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCalled(TicketStateChanged):
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRecalled(TicketStateChanged):
+    counter: str
+    recall_count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketStarted(TicketStateChanged):
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCompleted(TicketStateChanged):
+    counter: str
+    wait_s: float
+    service_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketCancelled(TicketStateChanged):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketMarkedNoShow(TicketStateChanged):
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketReturned(TicketStateChanged):
+    position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketTransferredOut(TicketStateChanged):
+    to_queue: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketTransferredIn(TicketStateChanged):
+    from_queue: str
+    position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionChanged(TicketEvent):
+    old_position: int
+    new_position: int

@@ -1,0 +1,125 @@
+"""Value types of the queue domain."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain.errors import InvalidValue
+
+MAX_PRIORITY = 3
+"""0 routine, 1 elevated (elderly, pregnant, disabled), 2 urgent, 3 emergency."""
+
+
+class TicketStatus(enum.StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    SERVING = "serving"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+LIVE_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
+AT_COUNTER_STATUSES = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
+
+
+class QueueMode(enum.StrEnum):
+    FIFO = "fifo"
+    DYNAMIC = "dynamic"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the dynamic score; each factor is normalised to [0, 1] before weighting."""
+
+    priority: float = 0.5
+    wait_time: float = 0.3
+    appointment: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("priority", "wait_time", "appointment"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InvalidValue(f"weight {name} must be between 0 and 1, got {value}")
+        if self.priority + self.wait_time + self.appointment <= 0:
+            raise InvalidValue("at least one weight must be above 0")
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Per-queue configuration; every duration carries its unit."""
+
+    mode: QueueMode = QueueMode.FIFO
+    weights: Weights = field(default_factory=Weights)
+    capacity: int | None = None
+    overflow_queue: str | None = None
+    notify_positions: tuple[int, ...] = (3, 1)
+    no_show_grace_s: int = 300
+    default_service_s: int = 300
+    wait_horizon_s: int = 3600
+    appointment_window_s: int = 1800
+    timezone: str = "UTC"
+    language: str = "en"
+
+    def __post_init__(self) -> None:
+        if self.capacity is not None and self.capacity < 1:
+            raise InvalidValue("capacity must be at least 1 (or unset for no limit)")
+        if any(p < 1 for p in self.notify_positions):
+            raise InvalidValue("notification positions must be 1 or more")
+        for name in (
+            "no_show_grace_s",
+            "default_service_s",
+            "wait_horizon_s",
+            "appointment_window_s",
+        ):
+            if getattr(self, name) < 0:
+                raise InvalidValue(f"{name} must not be negative")
+        if self.default_service_s == 0 or self.wait_horizon_s == 0:
+            raise InvalidValue("default_service_s and wait_horizon_s must be above 0")
+
+
+@dataclass
+class Counter:
+    name: str
+    is_open: bool = True
+
+
+@dataclass
+class Ticket:
+    """A patient's place in one queue. `line_at` orders the line; `joined_at` measures the wait."""
+
+    id: str
+    queue: str
+    number: str
+    seq: int
+    token: str
+    joined_at: datetime
+    line_at: datetime
+    status: TicketStatus = TicketStatus.WAITING
+    priority: int = 0
+    appointment_at: datetime | None = None
+    position: int | None = None
+    counter: str | None = None
+    called_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    recall_count: int = 0
+    name: str | None = None
+    phone: str | None = None
+    telegram_chat_id: int | None = None
+    language: str | None = None
+
+    def __post_init__(self) -> None:
+        check_priority(self.priority)
+
+
+def check_priority(priority: int) -> None:
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidValue(f"priority must be between 0 and {MAX_PRIORITY}, got {priority}")
+
+
+def format_number(prefix: str, seq: int) -> str:
+    """Ticket number shown to people: prefix and a zero-padded daily counter, e.g. `A-042`."""
+    return f"{prefix}-{seq:03d}"

@@ -1,0 +1,51 @@
+"""Orders the waiting line: FIFO by place in line, or by the seed plan's weighted score."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from core.domain.model import MAX_PRIORITY, QueueConfig, QueueMode, Ticket
+
+
+def priority_score(ticket: Ticket) -> float:
+    return ticket.priority / MAX_PRIORITY
+
+
+def wait_time_score(ticket: Ticket, now: datetime, wait_horizon_s: int) -> float:
+    """Time in line against a fixed horizon, so a newcomer cannot change anyone else's score."""
+    waited_s = max(0.0, (now - ticket.line_at).total_seconds())
+    return min(1.0, waited_s / wait_horizon_s)
+
+
+def appointment_score(ticket: Ticket, now: datetime, window_s: int) -> float:
+    """0 for a walk-in or an appointment beyond the window, rising to 1 when it is due."""
+    if ticket.appointment_at is None:
+        return 0.0
+    until_s = (ticket.appointment_at - now).total_seconds()
+    if until_s <= 0:
+        return 1.0
+    if window_s == 0 or until_s >= window_s:
+        return 0.0
+    return 1.0 - until_s / window_s
+
+
+def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
+    w = config.weights
+    return (
+        w.priority * priority_score(ticket)
+        + w.wait_time * wait_time_score(ticket, now, config.wait_horizon_s)
+        + w.appointment * appointment_score(ticket, now, config.appointment_window_s)
+    )
+
+
+def rank(tickets: Iterable[Ticket], now: datetime, config: QueueConfig) -> list[Ticket]:
+    """Waiting tickets in serving order. Ties go to higher priority, then earlier in line."""
+    if config.mode is QueueMode.FIFO:
+        return sorted(tickets, key=lambda t: (t.line_at, t.seq, t.id))
+
+    def key(t: Ticket) -> tuple[float, int, datetime, int, str]:
+        # Rounding keeps float noise from breaking ties that the later keys should decide.
+        return (-round(dynamic_score(t, now, config), 9), -t.priority, t.line_at, t.seq, t.id)
+
+    return sorted(tickets, key=key)

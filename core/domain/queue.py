@@ -1,0 +1,356 @@
+"""The queue aggregate: one queue's line and the tickets at its counters.
+
+Each command checks the ticket life cycle, changes tickets in place and appends the events
+it caused to `events`; the service layer persists both in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from core.domain import eta, load, ordering
+from core.domain.errors import (
+    IllegalTransition,
+    InvalidValue,
+    QueueEmpty,
+    QueueFull,
+    TicketNotInQueue,
+    UnknownCounter,
+)
+from core.domain.events import (
+    DomainEvent,
+    PositionChanged,
+    TicketCalled,
+    TicketCancelled,
+    TicketCompleted,
+    TicketJoined,
+    TicketMarkedNoShow,
+    TicketRecalled,
+    TicketReturned,
+    TicketStarted,
+    TicketTransferredIn,
+    TicketTransferredOut,
+)
+from core.domain.model import (
+    AT_COUNTER_STATUSES,
+    Counter,
+    QueueConfig,
+    Ticket,
+    TicketStatus,
+    check_priority,
+    format_number,
+)
+
+W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
+TRANSITIONS: dict[str, dict[TicketStatus, TicketStatus]] = {
+    "call": {W: C},
+    "recall": {C: C},
+    "start": {C: S},
+    "complete": {S: TicketStatus.DONE},
+    "no-show": {C: TicketStatus.NO_SHOW},
+    "cancel": {W: TicketStatus.CANCELLED},
+    "return": {C: W, TicketStatus.NO_SHOW: W},
+    "transfer": {W: W, C: W, S: W},
+}
+"""action -> {from status: to status}; anything else is an IllegalTransition."""
+
+
+def next_status(ticket: Ticket, action: str) -> TicketStatus:
+    allowed = TRANSITIONS[action]
+    if ticket.status not in allowed:
+        raise IllegalTransition(ticket.number, action, ticket.status.value)
+    return allowed[ticket.status]
+
+
+@dataclass
+class JoinRequest:
+    ticket_id: str
+    token: str
+    priority: int = 0
+    appointment_at: datetime | None = None
+    name: str | None = None
+    phone: str | None = None
+    telegram_chat_id: int | None = None
+    language: str | None = None
+
+
+@dataclass
+class Queue:
+    code: str
+    prefix: str
+    config: QueueConfig
+    counters: dict[str, Counter]
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    """The live tickets (waiting, called, serving) and any ticket a command touches."""
+    day_seq: int = 0
+    day_seq_date: date | None = None
+    service_time: eta.ServiceTime | None = None
+    events: list[DomainEvent] = field(default_factory=list)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def waiting(self) -> list[Ticket]:
+        line = [t for t in self.tickets.values() if t.status is W]
+        return sorted(line, key=lambda t: t.position or 0)
+
+    def at_counters(self) -> list[Ticket]:
+        return [t for t in self.tickets.values() if t.status in AT_COUNTER_STATUSES]
+
+    def size(self) -> int:
+        return sum(1 for t in self.tickets.values() if t.status is W)
+
+    def load_factor(self) -> float:
+        return load.load_factor(load.utilisation(self.size(), self.config.capacity))
+
+    def open_counters(self) -> int:
+        return sum(1 for c in self.counters.values() if c.is_open)
+
+    def estimates(self) -> dict[str, eta.Eta]:
+        """ETA range of every waiting ticket, by ticket id."""
+        service = self.service_time or eta.ServiceTime(
+            float(self.config.default_service_s),
+            eta.PRIOR_CV * self.config.default_service_s,
+            0,
+            "default",
+        )
+        lf = self.load_factor()
+        open_names = {c.name for c in self.counters.values() if c.is_open}
+        busy = sum(1 for t in self.at_counters() if t.counter in open_names)
+        return {
+            t.id: eta.estimate(t.position or 0, len(open_names), busy, service, lf)
+            for t in self.waiting()
+        }
+
+    def ticket(self, ticket_id: str) -> Ticket:
+        try:
+            return self.tickets[ticket_id]
+        except KeyError:
+            raise TicketNotInQueue(self.code, ticket_id) from None
+
+    # -- commands --------------------------------------------------------------------------
+
+    def join(
+        self, request: JoinRequest, now: datetime, actor: str, overflowed_from: str | None = None
+    ) -> Ticket:
+        check_priority(request.priority)
+        capacity = self.config.capacity
+        if capacity is not None and self.size() >= capacity:
+            raise QueueFull(self.code, capacity, self.config.overflow_queue)
+        seq = self._next_seq(now)
+        ticket = Ticket(
+            id=request.ticket_id,
+            queue=self.code,
+            number=format_number(self.prefix, seq),
+            seq=seq,
+            token=request.token,
+            joined_at=now,
+            line_at=now,
+            priority=request.priority,
+            appointment_at=request.appointment_at,
+            name=request.name,
+            phone=request.phone,
+            telegram_chat_id=request.telegram_chat_id,
+            language=request.language,
+        )
+        self.tickets[ticket.id] = ticket
+        self._reorder(now, actor, quiet={ticket.id})
+        self._record(
+            TicketJoined,
+            ticket,
+            now,
+            actor,
+            None,
+            position=ticket.position or 0,
+            priority=ticket.priority,
+            overflowed_from=overflowed_from,
+        )
+        return ticket
+
+    def call_next(self, counter: str, now: datetime, actor: str) -> Ticket:
+        self._check_counter(counter)
+        self._reorder(now, actor)
+        line = self.waiting()
+        if not line:
+            raise QueueEmpty(self.code)
+        return self.call(line[0].id, counter, now, actor)
+
+    def call(self, ticket_id: str, counter: str, now: datetime, actor: str) -> Ticket:
+        self._check_counter(counter)
+        ticket = self.ticket(ticket_id)
+        to = next_status(ticket, "call")
+        self.counters[counter].is_open = True
+        ticket.status, ticket.counter, ticket.called_at = to, counter, now
+        ticket.position = None
+        self._record(TicketCalled, ticket, now, actor, W, counter=counter)
+        self._reorder(now, actor)
+        return ticket
+
+    def recall(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        next_status(ticket, "recall")
+        ticket.recall_count += 1
+        self._record(
+            TicketRecalled,
+            ticket,
+            now,
+            actor,
+            C,
+            counter=ticket.counter or "",
+            recall_count=ticket.recall_count,
+        )
+        return ticket
+
+    def start(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        ticket.status = next_status(ticket, "start")
+        ticket.started_at = now
+        self._record(TicketStarted, ticket, now, actor, C, counter=ticket.counter or "")
+        return ticket
+
+    def complete(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        ticket.status = next_status(ticket, "complete")
+        ticket.finished_at = now
+        called_at = ticket.called_at or now
+        self._record(
+            TicketCompleted,
+            ticket,
+            now,
+            actor,
+            S,
+            counter=ticket.counter or "",
+            wait_s=(called_at - ticket.joined_at).total_seconds(),
+            service_s=(now - called_at).total_seconds(),
+        )
+        return ticket
+
+    def mark_no_show(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        ticket.status = next_status(ticket, "no-show")
+        ticket.finished_at = now
+        self._record(TicketMarkedNoShow, ticket, now, actor, C, counter=ticket.counter or "")
+        return ticket
+
+    def cancel(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        ticket = self.ticket(ticket_id)
+        ticket.status = next_status(ticket, "cancel")
+        ticket.position, ticket.finished_at = None, now
+        self._record(TicketCancelled, ticket, now, actor, W)
+        self._reorder(now, actor)
+        return ticket
+
+    def return_to_line(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        """Back into the waiting line at the place its original join time gives it."""
+        ticket = self.ticket(ticket_id)
+        before = ticket.status
+        ticket.status = next_status(ticket, "return")
+        ticket.counter = ticket.called_at = ticket.started_at = ticket.finished_at = None
+        self._reorder(now, actor, quiet={ticket.id})
+        self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
+        return ticket
+
+    def expire_called(self, now: datetime, actor: str = "system") -> list[Ticket]:
+        """Called tickets nobody started within the grace period become no-shows."""
+        grace_s = self.config.no_show_grace_s
+        if grace_s == 0:
+            return []
+        expired = [
+            t
+            for t in self.at_counters()
+            if t.status is C and t.called_at and (now - t.called_at).total_seconds() >= grace_s
+        ]
+        return [self.mark_no_show(t.id, now, actor) for t in expired]
+
+    def transfer_out(self, ticket_id: str, to_queue: str, now: datetime, actor: str) -> Ticket:
+        if to_queue == self.code:
+            raise InvalidValue("a ticket cannot be transferred to its own queue")
+        ticket = self.ticket(ticket_id)
+        before = ticket.status
+        next_status(ticket, "transfer")
+        del self.tickets[ticket.id]
+        self._record(TicketTransferredOut, ticket, now, actor, before, to_queue=to_queue)
+        self._reorder(now, actor)
+        return ticket
+
+    def accept_transfer(self, ticket: Ticket, from_queue: str, now: datetime, actor: str) -> Ticket:
+        """Takes a ticket from another queue; it keeps its number and its original join time."""
+        ticket.queue = self.code
+        ticket.status = W
+        ticket.counter = ticket.called_at = ticket.started_at = ticket.finished_at = None
+        ticket.position = None
+        self.tickets[ticket.id] = ticket
+        self._reorder(now, actor, quiet={ticket.id})
+        self._record(
+            TicketTransferredIn,
+            ticket,
+            now,
+            actor,
+            W,
+            from_queue=from_queue,
+            position=ticket.position or 0,
+        )
+        return ticket
+
+    def reposition(self, now: datetime, actor: str) -> int:
+        """Recompute the order now; returns how many tickets moved."""
+        before = len(self.events)
+        self._reorder(now, actor)
+        return len(self.events) - before
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _check_counter(self, counter: str) -> None:
+        if counter not in self.counters:
+            raise UnknownCounter(self.code, counter)
+
+    def _next_seq(self, now: datetime) -> int:
+        today = now.astimezone(ZoneInfo(self.config.timezone)).date()
+        if self.day_seq_date != today:
+            self.day_seq_date, self.day_seq = today, 0
+        self.day_seq += 1
+        return self.day_seq
+
+    def _reorder(self, now: datetime, actor: str, quiet: Iterable[str] = ()) -> None:
+        """Renumber the line 1..n; tickets in `quiet` get their own event instead."""
+        skip = set(quiet)
+        line = [t for t in self.tickets.values() if t.status is W]
+        for index, ticket in enumerate(ordering.rank(line, now, self.config), start=1):
+            old = ticket.position
+            ticket.position = index
+            if old is not None and old != index and ticket.id not in skip:
+                self.events.append(
+                    PositionChanged(
+                        queue=self.code,
+                        at=now,
+                        actor=actor,
+                        ticket_id=ticket.id,
+                        number=ticket.number,
+                        old_position=old,
+                        new_position=index,
+                    )
+                )
+
+    def _record(
+        self,
+        event_type: type[DomainEvent],
+        ticket: Ticket,
+        now: datetime,
+        actor: str,
+        from_status: TicketStatus | None,
+        **extra: object,
+    ) -> None:
+        self.events.append(
+            event_type(
+                queue=self.code,
+                at=now,
+                actor=actor,
+                ticket_id=ticket.id,
+                number=ticket.number,
+                from_status=from_status,
+                to_status=ticket.status,
+                **extra,
+            )
+        )  # type: ignore[call-arg]
