@@ -31,6 +31,7 @@ from core.domain.events import (
     TicketRecalled,
     TicketReturned,
     TicketStarted,
+    TicketStateChanged,
     TicketTransferredIn,
     TicketTransferredOut,
 )
@@ -335,7 +336,7 @@ class Queue:
 
     def _record(
         self,
-        event_type: type[DomainEvent],
+        event_type: type[TicketStateChanged],
         ticket: Ticket,
         now: datetime,
         actor: str,
@@ -353,4 +354,4 @@ class Queue:
                 to_status=ticket.status,
                 **extra,
             )
-        )  # type: ignore[call-arg]
+        )
