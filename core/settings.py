@@ -1,0 +1,107 @@
+"""Settings from `NEXTUP_*` environment variables (and a `.env` file), as in the contract."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = Path(".secret_key")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class TelegramMode(StrEnum):
+    POLLING = "polling"
+    WEBHOOK = "webhook"
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the variable and what is wrong."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEXTUP_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite://./nextup.sqlite3"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    secret_key: str | None = None
+    telegram_token: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_mode: TelegramMode = TelegramMode.POLLING
+    telegram_webhook_secret: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    default_language: str = "en"
+    env: Environment = Environment.DEVELOPMENT
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError("must start with sqlite://, postgres:// or postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("port")
+    @classmethod
+    def _port_range(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("must be between 0 and 65535")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_secret(self) -> Settings:
+        if self.env is Environment.PRODUCTION and not self.secret_key:
+            raise ValueError("NEXTUP_SECRET_KEY is required when NEXTUP_ENV=production")
+        return self
+
+    @property
+    def is_embedded(self) -> bool:
+        """SQLite and the in-process bus: one process on one machine."""
+        return self.database_url.startswith("sqlite://")
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def signing_key(self) -> str:
+        """The configured key, or one generated once and kept beside the embedded database."""
+        if self.secret_key:
+            return self.secret_key
+        if SECRET_KEY_FILE.exists():
+            return SECRET_KEY_FILE.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        SECRET_KEY_FILE.write_text(key)
+        SECRET_KEY_FILE.chmod(0o600)
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; a bad value becomes a SettingsError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            name = f"NEXTUP_{field.upper()}" if field else "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

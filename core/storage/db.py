@@ -1,0 +1,49 @@
+"""Database connection and migrations, for SQLite (embedded) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as run_migrations
+
+APP = "nextup"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    url = database_url.replace("postgresql://", "postgres://", 1)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            APP: {
+                "models": ["core.storage.models"],
+                "migrations": "migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending migration in `migrations/`."""
+    await run_migrations(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+async def connect(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+async def ping() -> None:
+    """Raises when the database does not answer."""
+    await connections.get("default").execute_query("SELECT 1")
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"

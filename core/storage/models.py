@@ -1,0 +1,193 @@
+"""Tables. The domain never sees these; the repository maps rows to domain objects."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class StaffAccount(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    role = fields.CharField(max_length=16)
+    password_hash = fields.CharField(max_length=255)
+    telegram_chat_id = fields.BigIntField(null=True, unique=True)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "staff_accounts"
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[StaffAccount] = fields.ForeignKeyField(
+        "nextup.StaffAccount", related_name="tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "api_tokens"
+
+
+class QueueRow(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=128)
+    prefix = fields.CharField(max_length=8)
+    day_seq = fields.IntField(default=0)
+    day_seq_date = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "queues"
+
+
+class QueueConfigRow(Model):
+    """Typed configuration columns, one row per queue (QueueConfig in the domain)."""
+
+    queue: fields.OneToOneRelation[QueueRow] = fields.OneToOneField(
+        "nextup.QueueRow", related_name="config", on_delete=fields.CASCADE, primary_key=True
+    )
+    mode = fields.CharField(max_length=16, default="fifo")
+    weight_priority = fields.FloatField(default=0.5)
+    weight_wait_time = fields.FloatField(default=0.3)
+    weight_appointment = fields.FloatField(default=0.2)
+    capacity = fields.IntField(null=True)
+    overflow_queue = fields.CharField(max_length=32, null=True)
+    notify_positions = fields.JSONField(default=[3, 1])
+    no_show_grace_s = fields.IntField(default=300)
+    default_service_s = fields.IntField(default=300)
+    wait_horizon_s = fields.IntField(default=3600)
+    appointment_window_s = fields.IntField(default=1800)
+    timezone = fields.CharField(max_length=64, default="UTC")
+    language = fields.CharField(max_length=8, default="en")
+
+    class Meta:
+        table = "queue_configs"
+
+
+class CounterRow(Model):
+    id = fields.IntField(primary_key=True)
+    queue: fields.ForeignKeyRelation[QueueRow] = fields.ForeignKeyField(
+        "nextup.QueueRow", related_name="counters", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=32)
+    is_open = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "counters"
+        unique_together = (("queue", "name"),)
+
+
+class TicketRow(Model):
+    id = fields.CharField(max_length=36, primary_key=True)
+    queue: fields.ForeignKeyRelation[QueueRow] = fields.ForeignKeyField(
+        "nextup.QueueRow", related_name="tickets", on_delete=fields.RESTRICT
+    )
+    number = fields.CharField(max_length=16)
+    seq = fields.IntField()
+    token = fields.CharField(max_length=64, unique=True)
+    status = fields.CharField(max_length=16)
+    priority = fields.SmallIntField(default=0)
+    joined_at = fields.DatetimeField()
+    line_at = fields.DatetimeField()
+    appointment_at = fields.DatetimeField(null=True)
+    position = fields.IntField(null=True)
+    counter = fields.CharField(max_length=32, null=True)
+    called_at = fields.DatetimeField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    recall_count = fields.IntField(default=0)
+    name = fields.CharField(max_length=128, null=True)
+    phone = fields.CharField(max_length=20, null=True)
+    telegram_chat_id = fields.BigIntField(null=True)
+    language = fields.CharField(max_length=8, null=True)
+    version = fields.IntField(default=0)
+    """Bumped on every write; a stale write (two staff on one ticket) matches no row."""
+
+    class Meta:
+        table = "tickets"
+        indexes = (
+            Index(fields=("queue_id", "status")),
+            Index(fields=("queue_id", "finished_at")),
+        )
+
+
+class TicketEventRow(Model):
+    """The audit trail: every state and position change, and who or what made it."""
+
+    id = fields.CharField(max_length=36, primary_key=True)
+    ticket: fields.ForeignKeyRelation[TicketRow] = fields.ForeignKeyField(
+        "nextup.TicketRow", related_name="events", on_delete=fields.CASCADE
+    )
+    queue_code = fields.CharField(max_length=32)
+    type = fields.CharField(max_length=32)
+    from_status = fields.CharField(max_length=16, null=True)
+    to_status = fields.CharField(max_length=16, null=True)
+    old_position = fields.IntField(null=True)
+    new_position = fields.IntField(null=True)
+    counter = fields.CharField(max_length=32, null=True)
+    actor = fields.CharField(max_length=96)
+    at = fields.DatetimeField()
+    data = fields.JSONField(default={})
+
+    class Meta:
+        table = "ticket_events"
+        indexes = (Index(fields=("ticket_id", "at")),)
+
+
+class HourlyMetric(Model):
+    """Per queue and hour (UTC): the seed plan's volume, time and size figures."""
+
+    id = fields.IntField(primary_key=True)
+    queue: fields.ForeignKeyRelation[QueueRow] = fields.ForeignKeyField(
+        "nextup.QueueRow", related_name="metrics", on_delete=fields.CASCADE
+    )
+    hour_start = fields.DatetimeField()
+    joined = fields.IntField(default=0)
+    completed = fields.IntField(default=0)
+    no_shows = fields.IntField(default=0)
+    cancelled = fields.IntField(default=0)
+    wait_s_sum = fields.FloatField(default=0.0)
+    wait_s_max = fields.FloatField(default=0.0)
+    service_s_sum = fields.FloatField(default=0.0)
+    peak_size = fields.IntField(default=0)
+    size_sum = fields.IntField(default=0)
+    size_samples = fields.IntField(default=0)
+
+    class Meta:
+        table = "hourly_metrics"
+        unique_together = (("queue", "hour_start"),)
+
+
+class OutboxMessage(Model):
+    """A notification to send, written in the transaction of the change that caused it."""
+
+    id = fields.CharField(max_length=36, primary_key=True)
+    idempotency_key = fields.CharField(max_length=160, unique=True)
+    ticket: fields.ForeignKeyNullableRelation[TicketRow] = fields.ForeignKeyField(
+        "nextup.TicketRow", related_name="notifications", null=True, on_delete=fields.SET_NULL
+    )
+    event_id = fields.CharField(max_length=36, null=True)
+    channel = fields.CharField(max_length=16)
+    recipient = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=32)
+    payload = fields.JSONField(default={})
+    urgent = fields.BooleanField(default=False)
+    status = fields.CharField(max_length=16, default="queued")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    provider_message_id = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox"
+        indexes = (Index(fields=("status", "next_attempt_at")),)
