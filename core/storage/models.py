@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -60,7 +62,7 @@ class QueueConfigRow(Model):
     weight_appointment = fields.FloatField(default=0.2)
     capacity = fields.IntField(null=True)
     overflow_queue = fields.CharField(max_length=32, null=True)
-    notify_positions = fields.JSONField(default=[3, 1])
+    notify_positions: fields.JSONField[list[int]] = fields.JSONField(default=[3, 1])
     no_show_grace_s = fields.IntField(default=300)
     default_service_s = fields.IntField(default=300)
     wait_horizon_s = fields.IntField(default=3600)
@@ -135,7 +137,7 @@ class TicketEventRow(Model):
     counter = fields.CharField(max_length=32, null=True)
     actor = fields.CharField(max_length=96)
     at = fields.DatetimeField()
-    data = fields.JSONField(default={})
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default={})
 
     class Meta:
         table = "ticket_events"
@@ -151,10 +153,12 @@ class HourlyMetric(Model):
     )
     hour_start = fields.DatetimeField()
     joined = fields.IntField(default=0)
+    called = fields.IntField(default=0)
     completed = fields.IntField(default=0)
     no_shows = fields.IntField(default=0)
     cancelled = fields.IntField(default=0)
     wait_s_sum = fields.FloatField(default=0.0)
+    """Join to call, summed over the tickets called in this hour."""
     wait_s_max = fields.FloatField(default=0.0)
     service_s_sum = fields.FloatField(default=0.0)
     peak_size = fields.IntField(default=0)
@@ -178,7 +182,7 @@ class OutboxMessage(Model):
     channel = fields.CharField(max_length=16)
     recipient = fields.CharField(max_length=64)
     kind = fields.CharField(max_length=32)
-    payload = fields.JSONField(default={})
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default={})
     urgent = fields.BooleanField(default=False)
     status = fields.CharField(max_length=16, default="queued")
     attempts = fields.IntField(default=0)

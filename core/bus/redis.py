@@ -1,0 +1,69 @@
+"""Redis pub/sub bus: every `nextup` process sees every other's events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from core.bus import Message
+
+log = logging.getLogger(__name__)
+CHANNEL = "nextup:events"
+
+
+class RedisSubscription:
+    def __init__(self, pubsub: PubSub) -> None:
+        self._pubsub = pubsub
+
+    async def get(self, timeout_s: float | None = None) -> Message | None:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout_s is None else loop.time() + timeout_s
+        while True:
+            left_s = None if deadline is None else max(0.0, deadline - loop.time())
+            raw = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=left_s)
+            if raw is not None and raw.get("type") == "message":
+                message: Message = json.loads(raw["data"])
+                return message
+            if deadline is not None and loop.time() >= deadline:
+                return None
+
+    async def __aiter__(self) -> AsyncIterator[Message]:
+        async for raw in self._pubsub.listen():
+            if raw.get("type") == "message":
+                yield json.loads(raw["data"])
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class RedisBus:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        self._redis = aioredis.Redis.from_url(url)
+        self._channel = channel
+
+    async def publish(self, messages: list[Message]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(self._channel, json.dumps(message))
+                await pipe.execute()
+        except RedisError:
+            # The outbox is the source of truth and dispatchers poll it: nothing is lost.
+            log.exception("could not publish %d events to Redis", len(messages))
+
+    async def subscribe(self) -> RedisSubscription:
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self._channel)
+        return RedisSubscription(pubsub)
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,71 @@
+"""Staff accounts, API tokens and roles."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from tortoise.exceptions import IntegrityError
+
+from core.domain.errors import InvalidValue
+from core.services.errors import AlreadyExists, NotFound, Unauthorized
+from core.storage.models import ApiToken, StaffAccount
+
+TOKEN_PREFIX = "nxt_"
+_hasher = PasswordHasher()
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    STAFF = "staff"
+    PHARMACIST = "pharmacist"
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored as SHA-256: random and long, so no slow hash is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_account(name: str, role: str, password: str) -> StaffAccount:
+    if role not in Role.__members__.values():
+        raise InvalidValue(f"role must be one of {', '.join(Role)}, got {role!r}")
+    if not name or len(name) > 64:
+        raise InvalidValue("name must be 1 to 64 characters")
+    if len(password) < 8:
+        raise InvalidValue("password must be at least 8 characters")
+    try:
+        return await StaffAccount.create(name=name, role=role, password_hash=_hasher.hash(password))
+    except IntegrityError:
+        raise AlreadyExists(f"an account named {name!r} already exists") from None
+
+
+async def issue_token(name: str) -> str:
+    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    if account is None:
+        raise NotFound("account", name)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.create(account=account, token_hash=token_digest(token))
+    return token
+
+
+async def account_for_token(token: str) -> StaffAccount:
+    row = await ApiToken.get_or_none(
+        token_hash=token_digest(token), revoked=False
+    ).prefetch_related("account")
+    if row is None or not row.account.is_active:
+        raise Unauthorized("unknown or revoked API token")
+    return row.account
+
+
+async def check_password(name: str, password: str) -> StaffAccount:
+    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    try:
+        if account is None:
+            raise VerificationError
+        _hasher.verify(account.password_hash, password)
+    except VerificationError:
+        raise Unauthorized("wrong name or password") from None
+    return account

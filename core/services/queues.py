@@ -1,0 +1,301 @@
+"""Queue use cases: create and configure queues, join, call, move tickets, read status."""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from core.bus import EventBus
+from core.domain import eta
+from core.domain.errors import InvalidValue, QueueFull
+from core.domain.events import DomainEvent
+from core.domain.model import Counter, QueueConfig, Ticket
+from core.domain.queue import JoinRequest, Queue
+from core.services.errors import AlreadyExists, NotFound
+from core.services.mapping import config_columns, config_from_row, ticket_from_row
+from core.services.unit_of_work import QueueUnitOfWork
+from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+SERVICE_TIME_CACHE_S = 60.0
+"""Learned service times move slowly; recomputing them once a minute per queue is enough."""
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    code: str
+    name: str
+    prefix: str
+    config: QueueConfig
+    counters: list[Counter]
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    queue: Queue
+    estimates: dict[str, eta.Eta]
+    service_time: eta.ServiceTime
+    avg_wait_s: float
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class JoinedTicket:
+    ticket: Ticket
+    estimate: eta.Eta
+
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket: Ticket
+    estimate: eta.Eta | None
+    history: list[TicketEventRow]
+
+
+class QueueService:
+    def __init__(self, bus: EventBus, clock: Clock) -> None:
+        self.bus = bus
+        self.clock = clock
+        self._service_times: dict[str, tuple[float, eta.ServiceTime]] = {}
+
+    # -- queues ----------------------------------------------------------------------------
+
+    async def create_queue(
+        self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
+    ) -> QueueInfo:
+        await self._check_overflow(code, config)
+        try:
+            async with in_transaction() as conn:
+                row = await QueueRow.create(code=code, name=name, prefix=prefix, using_db=conn)
+                await QueueConfigRow.create(queue=row, **config_columns(config), using_db=conn)
+                for counter in dict.fromkeys(counters):
+                    await CounterRow.create(queue=row, name=counter, using_db=conn)
+        except IntegrityError:
+            raise AlreadyExists(f"a queue with code {code!r} already exists") from None
+        return await self.get_queue(code)
+
+    async def list_queues(self) -> list[QueueInfo]:
+        rows = await QueueRow.all().order_by("code")
+        return [await self._info(row) for row in rows]
+
+    async def get_queue(self, code: str) -> QueueInfo:
+        return await self._info(await self._queue_row(code))
+
+    async def update_queue(
+        self, code: str, name: str | None, prefix: str | None, counters: list[Counter] | None
+    ) -> QueueInfo:
+        async with in_transaction() as conn:
+            row = await QueueRow.select_for_update().using_db(conn).get_or_none(code=code)
+            if row is None:
+                raise NotFound("queue", code)
+            if name is not None:
+                row.name = name
+            if prefix is not None:
+                row.prefix = prefix
+            await row.save(using_db=conn)
+            if counters is not None:
+                await self._replace_counters(row, counters, conn)
+        return await self.get_queue(code)
+
+    async def _replace_counters(self, row: QueueRow, counters: list[Counter], conn: Any) -> None:
+        wanted = {c.name: c for c in counters}
+        existing = {c.name: c for c in await CounterRow.filter(queue_id=row.id).using_db(conn)}
+        busy = {
+            t.counter
+            for t in await TicketRow.filter(
+                queue_id=row.id, status__in=["called", "serving"]
+            ).using_db(conn)
+        }
+        for name, counter_row in existing.items():
+            if name not in wanted:
+                if name in busy:
+                    raise InvalidValue(f"counter {name} has a patient at it; finish first")
+                await counter_row.delete(using_db=conn)
+        for name, counter in wanted.items():
+            if name in existing:
+                existing[name].is_open = counter.is_open
+                await existing[name].save(using_db=conn)
+            else:
+                await CounterRow.create(queue=row, name=name, is_open=counter.is_open,
+                                        using_db=conn)  # fmt: skip
+
+    async def get_config(self, code: str) -> QueueConfig:
+        row = await self._queue_row(code)
+        return config_from_row(await QueueConfigRow.get(queue_id=row.id))
+
+    async def put_config(self, code: str, config: QueueConfig) -> QueueConfig:
+        await self._check_overflow(code, config)
+        row = await self._queue_row(code)
+        await QueueConfigRow.filter(queue_id=row.id).update(**config_columns(config))
+        self._service_times.pop(code, None)
+        await self.reposition(code, actor="system:config")
+        return config
+
+    async def _check_overflow(self, code: str, config: QueueConfig) -> None:
+        target = config.overflow_queue
+        if target is None:
+            return
+        if target == code:
+            raise InvalidValue("a queue cannot overflow into itself")
+        if not await QueueRow.exists(code=target):
+            raise InvalidValue(f"overflow queue {target!r} does not exist")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def status(self, code: str) -> QueueStatus:
+        async with in_transaction() as conn:
+            uow = QueueUnitOfWork(conn, self.clock())
+            queue = await uow.load(code)
+        now = self.clock()
+        queue.service_time = await self._service_time(queue, now)
+        waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
+        avg_wait_s = sum(waited) / len(waited) if waited else 0.0
+        return QueueStatus(queue, queue.estimates(), queue.service_time, avg_wait_s, now)
+
+    async def ticket_view(
+        self, ticket_id: str | None = None, token: str | None = None, with_history: bool = True
+    ) -> TicketView:
+        row = await TicketRow.get_or_none(
+            **({"id": ticket_id} if ticket_id is not None else {"token": token})
+        ).prefetch_related("queue")
+        if row is None:
+            raise NotFound("ticket", ticket_id or "")
+        estimate = None
+        if row.status == "waiting":
+            status = await self.status(row.queue.code)
+            estimate = status.estimates.get(row.id)
+        history = []
+        if with_history:
+            history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "id")
+        return TicketView(ticket_from_row(row, row.queue.code), estimate, history)
+
+    async def _service_time(self, queue: Queue, now: datetime) -> eta.ServiceTime:
+        cached = self._service_times.get(queue.code)
+        if cached and time.monotonic() - cached[0] < SERVICE_TIME_CACHE_S:
+            return cached[1]
+        since = now - eta.HISTORY_WINDOW
+        rows = await TicketRow.filter(
+            queue__code=queue.code, status="done", finished_at__gte=since, called_at__isnull=False
+        ).values_list("called_at", "finished_at")
+        samples = [eta.ServiceSample(done, (done - called).total_seconds())
+                   for called, done in rows]  # fmt: skip
+        learned = eta.learn_service_time(
+            samples, now, queue.config.timezone, queue.config.default_service_s
+        )
+        self._service_times[queue.code] = (time.monotonic(), learned)
+        return learned
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def join(self, code: str, request: JoinRequest, actor: str) -> JoinedTicket:
+        """Joins the queue, or its overflow queue when it is full and has one."""
+        try:
+            ticket = await self._command(code, lambda q, now: q.join(request, now, actor))
+        except QueueFull as full:
+            if full.overflow_queue is None:
+                raise
+            ticket = await self._command(
+                full.overflow_queue,
+                lambda q, now: q.join(request, now, actor, overflowed_from=code),
+            )
+        status = await self.status(ticket.queue)
+        return JoinedTicket(ticket, status.estimates.get(ticket.id, eta.Eta(0, 0, 0)))
+
+    async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
+        return await self._command(code, lambda q, now: q.call_next(counter, now, actor))
+
+    async def reposition(self, code: str, actor: str) -> int:
+        return await self._command(code, lambda q, now: q.reposition(now, actor))
+
+    async def expire_called(self, code: str) -> list[Ticket]:
+        return await self._command(code, lambda q, now: q.expire_called(now))
+
+    async def ticket_action(
+        self, ticket_id: str, action: str, actor: str, counter: str | None = None,
+        to_queue: str | None = None,
+    ) -> Ticket:  # fmt: skip
+        """`call`, `recall`, `start`, `complete`, `no-show`, `cancel`, `return`, `transfer`."""
+        row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
+        if row is None:
+            raise NotFound("ticket", ticket_id)
+        code = row.queue.code
+        if action == "transfer":
+            if not to_queue:
+                raise InvalidValue("transfer needs the target queue")
+            return await self._transfer(code, ticket_id, to_queue, actor)
+        if action == "call" and not counter:
+            raise InvalidValue("call needs a counter")
+        commands: dict[str, Callable[[Queue, datetime], Ticket]] = {
+            "call": lambda q, now: q.call(ticket_id, counter or "", now, actor),
+            "recall": lambda q, now: q.recall(ticket_id, now, actor),
+            "start": lambda q, now: q.start(ticket_id, now, actor),
+            "complete": lambda q, now: q.complete(ticket_id, now, actor),
+            "no-show": lambda q, now: q.mark_no_show(ticket_id, now, actor),
+            "cancel": lambda q, now: q.cancel(ticket_id, now, actor),
+            "return": lambda q, now: q.return_to_line(ticket_id, now, actor),
+        }
+        if action not in commands:
+            raise InvalidValue(f"unknown action {action!r}")
+        return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
+
+    async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
+        async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
+            # Lock both queues in one order, so two opposite transfers cannot deadlock.
+            first, second = sorted({source, target})
+            loaded = {first: await uow.load(first, [ticket_id])}
+            loaded[second] = await uow.load(second, [ticket_id])
+            ticket = loaded[source].transfer_out(ticket_id, target, now, actor)
+            return loaded[target].accept_transfer(ticket, source, now, actor)
+
+        return await self._in_unit_of_work(run)
+
+    async def _command(
+        self, code: str, command: Callable[[Queue, datetime], T],
+        extra_ticket_ids: Sequence[str] = (),
+    ) -> T:  # fmt: skip
+        async def run(uow: QueueUnitOfWork, now: datetime) -> T:
+            queue = await uow.load(code, extra_ticket_ids)
+            return command(queue, now)
+
+        return await self._in_unit_of_work(run)
+
+    async def _in_unit_of_work(self, run: Callable[[QueueUnitOfWork, datetime], Awaitable[T]]) -> T:
+        now = self.clock()
+        async with in_transaction() as conn:
+            uow = QueueUnitOfWork(conn, now)
+            result = await run(uow, now)
+            events = await uow.commit()
+        await self._publish(events)
+        return result
+
+    async def _publish(self, events: list[DomainEvent]) -> None:
+        if events:
+            await self.bus.publish([e.to_dict() for e in events])
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _queue_row(self, code: str) -> QueueRow:
+        row = await QueueRow.get_or_none(code=code)
+        if row is None:
+            raise NotFound("queue", code)
+        return row
+
+    async def _info(self, row: QueueRow) -> QueueInfo:
+        config = config_from_row(await QueueConfigRow.get(queue_id=row.id))
+        counters = await CounterRow.filter(queue_id=row.id).order_by("id")
+        return QueueInfo(row.code, row.name, row.prefix, config,
+                         [Counter(c.name, c.is_open) for c in counters])  # fmt: skip
+
+
+def new_join_request(**fields: Any) -> JoinRequest:
+    """A join request with a fresh ticket id and an unguessable public token."""
+    return JoinRequest(ticket_id=str(uuid.uuid4()), token=secrets.token_urlsafe(16), **fields)

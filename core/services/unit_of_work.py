@@ -1,0 +1,187 @@
+"""One transaction per command: lock the queues, load them, then write what changed.
+
+Tickets, their audit events, the outbox rows for the notifications they cause and the
+hourly metrics are all written in the same transaction, so they stand or fall together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from core.domain.events import (
+    DomainEvent,
+    PositionChanged,
+    TicketCalled,
+    TicketCancelled,
+    TicketCompleted,
+    TicketEvent,
+    TicketJoined,
+    TicketMarkedNoShow,
+    TicketStateChanged,
+    TicketTransferredIn,
+)
+from core.domain.model import LIVE_STATUSES, Ticket
+from core.domain.notify import intents_for
+from core.domain.queue import Queue
+from core.services.errors import ConcurrentUpdate, NotFound
+from core.services.mapping import queue_from_rows, ticket_columns
+from core.storage.models import (
+    CounterRow,
+    HourlyMetric,
+    OutboxMessage,
+    QueueConfigRow,
+    QueueRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+URGENT_KINDS = frozenset({"called", "recalled"})
+
+
+class QueueUnitOfWork:
+    def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.queues: dict[str, Queue] = {}
+        self._queue_rows: dict[str, QueueRow] = {}
+        self._snapshots: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, int] = {}
+
+    async def load(self, code: str, extra_ticket_ids: Iterable[str] = ()) -> Queue:
+        """Locks the queue row until commit, so commands on one queue never interleave."""
+        row = await QueueRow.select_for_update().using_db(self.conn).get_or_none(code=code)
+        if row is None:
+            raise NotFound("queue", code)
+        config = await QueueConfigRow.get(queue_id=row.id, using_db=self.conn)
+        counters = await CounterRow.filter(queue_id=row.id).using_db(self.conn).order_by("id")
+        live = [s.value for s in LIVE_STATUSES]
+        rows = await TicketRow.filter(queue_id=row.id, status__in=live).using_db(self.conn)
+        extra = [i for i in extra_ticket_ids if i not in {r.id for r in rows}]
+        if extra:
+            rows += await TicketRow.filter(queue_id=row.id, id__in=extra).using_db(self.conn)
+        queue = queue_from_rows(row, config, counters, rows)
+        for r in rows:
+            self._versions[r.id] = r.version
+            self._snapshots[r.id] = dataclasses.asdict(queue.tickets[r.id])
+        self.queues[code] = queue
+        self._queue_rows[code] = row
+        return queue
+
+    async def commit(self) -> list[DomainEvent]:
+        """Writes every change; returns the events to publish once the transaction is over."""
+        events = [e for q in self.queues.values() for e in q.events]
+        tickets = {t.id: t for q in self.queues.values() for t in q.tickets.values()}
+        await self._save_tickets(tickets)
+        await self._save_events(events, tickets)
+        for code, queue in self.queues.items():
+            row = self._queue_rows[code]
+            if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
+                row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
+                await row.save(using_db=self.conn, update_fields=["day_seq", "day_seq_date"])
+            await self._save_metrics(row, queue, [e for e in events if e.queue == code])
+        return events
+
+    async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
+        created: list[TicketRow] = []
+        moved: list[TicketRow] = []
+        for ticket in tickets.values():
+            queue_id = self._queue_rows[ticket.queue].id
+            before = self._snapshots.get(ticket.id)
+            if before is None:
+                created.append(TicketRow(id=ticket.id, queue_id=queue_id, **ticket_columns(ticket)))
+                continue
+            after = dataclasses.asdict(ticket)
+            changed = {k for k in after if after[k] != before[k]}
+            if not changed:
+                continue
+            if changed == {"position"}:
+                moved.append(TicketRow(id=ticket.id, position=ticket.position))
+                continue
+            version = self._versions[ticket.id]
+            updated = (
+                await TicketRow.filter(id=ticket.id, version=version)
+                .using_db(self.conn)
+                .update(queue_id=queue_id, version=version + 1, **ticket_columns(ticket))
+            )
+            if updated != 1:
+                raise ConcurrentUpdate()
+        if created:
+            await TicketRow.bulk_create(created, using_db=self.conn)
+        if moved:
+            # Only the line's order changed; the queue lock makes a version check needless.
+            await TicketRow.bulk_update(moved, fields=["position"], using_db=self.conn)
+
+    async def _save_events(self, events: list[DomainEvent], tickets: dict[str, Ticket]) -> None:
+        audit: list[TicketEventRow] = []
+        outbox: list[OutboxMessage] = []
+        for event in events:
+            if not isinstance(event, TicketEvent):
+                continue
+            event_id = str(uuid.uuid4())
+            audit.append(audit_row(event_id, event))
+            ticket = tickets.get(event.ticket_id)
+            if ticket is None:
+                continue
+            for intent in intents_for(event, ticket, self.queues[event.queue].config):
+                outbox.append(OutboxMessage(
+                    id=str(uuid.uuid4()),
+                    idempotency_key=f"{event_id}:{intent.channel}:{intent.recipient}",
+                    ticket_id=ticket.id, event_id=event_id, channel=intent.channel,
+                    recipient=intent.recipient, kind=intent.kind, payload=intent.params,
+                    urgent=intent.kind in URGENT_KINDS, next_attempt_at=self.now,
+                    created_at=self.now,
+                ))  # fmt: skip
+        if audit:
+            await TicketEventRow.bulk_create(audit, using_db=self.conn)
+        if outbox:
+            await OutboxMessage.bulk_create(outbox, using_db=self.conn)
+
+    async def _save_metrics(self, row: QueueRow, queue: Queue, events: list[DomainEvent]) -> None:
+        hour_start = self.now.replace(minute=0, second=0, microsecond=0)
+        metric, _ = await HourlyMetric.get_or_create(
+            queue_id=row.id, hour_start=hour_start, using_db=self.conn
+        )
+        for event in events:
+            if isinstance(event, TicketJoined | TicketTransferredIn):
+                metric.joined += 1
+            elif isinstance(event, TicketCalled):
+                ticket = queue.tickets.get(event.ticket_id)
+                if ticket is not None:
+                    wait_s = (event.at - ticket.joined_at).total_seconds()
+                    metric.called += 1
+                    metric.wait_s_sum += wait_s
+                    metric.wait_s_max = max(metric.wait_s_max, wait_s)
+            elif isinstance(event, TicketCompleted):
+                metric.completed += 1
+                metric.service_s_sum += event.service_s
+            elif isinstance(event, TicketMarkedNoShow):
+                metric.no_shows += 1
+            elif isinstance(event, TicketCancelled):
+                metric.cancelled += 1
+        size = queue.size()
+        metric.peak_size = max(metric.peak_size, size)
+        metric.size_sum += size
+        metric.size_samples += 1
+        await metric.save(using_db=self.conn)
+
+
+def audit_row(event_id: str, event: TicketEvent) -> TicketEventRow:
+    data = event.to_dict()["data"]
+    row = TicketEventRow(
+        id=event_id, ticket_id=event.ticket_id, queue_code=event.queue,
+        type=event.type_name(), actor=event.actor, at=event.at, counter=data.get("counter"),
+        data={k: v for k, v in data.items() if k not in ("queue", "at", "actor", "ticket_id")},
+    )  # fmt: skip
+    if isinstance(event, TicketStateChanged):
+        row.from_status = event.from_status.value if event.from_status else None
+        row.to_status = event.to_status.value
+        row.new_position = data.get("position")
+    if isinstance(event, PositionChanged):
+        row.old_position, row.new_position = event.old_position, event.new_position
+    return row
