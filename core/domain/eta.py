@@ -89,7 +89,7 @@ def estimate(
     services ahead, and its upper end is widened by the load factor.
     """
     counters = max(1, open_counters)
-    free = max(0, counters - at_counters)
+    free = max(0, open_counters - at_counters)
     services_ahead = max(0, position - free)
     if services_ahead == 0:
         return Eta(0, 0, 0)

@@ -9,10 +9,26 @@ from core.domain.queue import Queue
 from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketRow
 
 TICKET_FIELDS = (
-    "queue", "number", "seq", "token", "status", "priority", "joined_at", "line_at",
-    "appointment_at", "position", "counter", "called_at", "started_at", "finished_at",
-    "recall_count", "name", "phone", "telegram_chat_id", "language",
-)  # fmt: skip
+    "queue",
+    "number",
+    "seq",
+    "token",
+    "status",
+    "priority",
+    "joined_at",
+    "line_at",
+    "appointment_at",
+    "position",
+    "counter",
+    "called_at",
+    "started_at",
+    "finished_at",
+    "recall_count",
+    "name",
+    "phone",
+    "telegram_chat_id",
+    "language",
+)
 
 
 def config_from_row(row: QueueConfigRow) -> QueueConfig:

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -17,12 +17,20 @@ from core.bus import EventBus
 from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
-from core.domain.model import Counter, QueueConfig, Ticket
+from core.domain.metrics import Visit, summarise
+from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
 from core.domain.queue import JoinRequest, Queue
 from core.services.errors import AlreadyExists, NotFound
 from core.services.mapping import config_columns, config_from_row, ticket_from_row
 from core.services.unit_of_work import QueueUnitOfWork
-from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
+from core.storage.models import (
+    CounterRow,
+    HourlyMetric,
+    QueueConfigRow,
+    QueueRow,
+    TicketEventRow,
+    TicketRow,
+)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -125,8 +133,9 @@ class QueueService:
                 existing[name].is_open = counter.is_open
                 await existing[name].save(using_db=conn)
             else:
-                await CounterRow.create(queue=row, name=name, is_open=counter.is_open,
-                                        using_db=conn)  # fmt: skip
+                await CounterRow.create(
+                    queue=row, name=name, is_open=counter.is_open, using_db=conn
+                )
 
     async def get_config(self, code: str) -> QueueConfig:
         row = await self._queue_row(code)
@@ -186,8 +195,9 @@ class QueueService:
         rows = await TicketRow.filter(
             queue__code=queue.code, status="done", finished_at__gte=since, called_at__isnull=False
         ).values_list("called_at", "finished_at")
-        samples = [eta.ServiceSample(done, (done - called).total_seconds())
-                   for called, done in rows]  # fmt: skip
+        samples = [
+            eta.ServiceSample(done, (done - called).total_seconds()) for called, done in rows
+        ]
         learned = eta.learn_service_time(
             samples, now, queue.config.timezone, queue.config.default_service_s
         )
@@ -220,9 +230,13 @@ class QueueService:
         return await self._command(code, lambda q, now: q.expire_called(now))
 
     async def ticket_action(
-        self, ticket_id: str, action: str, actor: str, counter: str | None = None,
+        self,
+        ticket_id: str,
+        action: str,
+        actor: str,
+        counter: str | None = None,
         to_queue: str | None = None,
-    ) -> Ticket:  # fmt: skip
+    ) -> Ticket:
         """`call`, `recall`, `start`, `complete`, `no-show`, `cancel`, `return`, `transfer`."""
         row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
         if row is None:
@@ -259,9 +273,11 @@ class QueueService:
         return await self._in_unit_of_work(run)
 
     async def _command(
-        self, code: str, command: Callable[[Queue, datetime], T],
+        self,
+        code: str,
+        command: Callable[[Queue, datetime], T],
         extra_ticket_ids: Sequence[str] = (),
-    ) -> T:  # fmt: skip
+    ) -> T:
         async def run(uow: QueueUnitOfWork, now: datetime) -> T:
             queue = await uow.load(code, extra_ticket_ids)
             return command(queue, now)
@@ -292,10 +308,44 @@ class QueueService:
     async def _info(self, row: QueueRow) -> QueueInfo:
         config = config_from_row(await QueueConfigRow.get(queue_id=row.id))
         counters = await CounterRow.filter(queue_id=row.id).order_by("id")
-        return QueueInfo(row.code, row.name, row.prefix, config,
-                         [Counter(c.name, c.is_open) for c in counters])  # fmt: skip
+        return QueueInfo(
+            row.code, row.name, row.prefix, config, [Counter(c.name, c.is_open) for c in counters]
+        )
 
 
 def new_join_request(**fields: Any) -> JoinRequest:
     """A join request with a fresh ticket id and an unguessable public token."""
     return JoinRequest(ticket_id=str(uuid.uuid4()), token=secrets.token_urlsafe(16), **fields)
+
+
+async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
+    """Figures over the tickets that joined in the last `days` days."""
+    if not 1 <= days <= 366:
+        raise InvalidValue("days must be between 1 and 366")
+    row = await QueueRow.get_or_none(code=code)
+    if row is None:
+        raise NotFound("queue", code)
+    config = await QueueConfigRow.get(queue_id=row.id)
+    rows = await TicketRow.filter(queue_id=row.id, joined_at__gte=now - timedelta(days=days))
+    visits = [
+        Visit(r.joined_at, TicketStatus(r.status), r.called_at, r.finished_at, r.counter)
+        for r in rows
+    ]
+    summary = summarise(visits, config.timezone)
+    return {
+        "code": code,
+        "days": days,
+        "since": (now - timedelta(days=days)).isoformat(),
+        **summary,
+    }
+
+
+async def hourly_metrics(code: str, start: datetime, end: datetime) -> list[HourlyMetric]:
+    if end <= start:
+        raise InvalidValue("until must be after since")
+    row = await QueueRow.get_or_none(code=code)
+    if row is None:
+        raise NotFound("queue", code)
+    return await HourlyMetric.filter(
+        queue_id=row.id, hour_start__gte=start, hour_start__lt=end
+    ).order_by("hour_start")

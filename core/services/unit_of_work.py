@@ -129,14 +129,21 @@ class QueueUnitOfWork:
             if ticket is None:
                 continue
             for intent in intents_for(event, ticket, self.queues[event.queue].config):
-                outbox.append(OutboxMessage(
-                    id=str(uuid.uuid4()),
-                    idempotency_key=f"{event_id}:{intent.channel}:{intent.recipient}",
-                    ticket_id=ticket.id, event_id=event_id, channel=intent.channel,
-                    recipient=intent.recipient, kind=intent.kind, payload=intent.params,
-                    urgent=intent.kind in URGENT_KINDS, next_attempt_at=self.now,
-                    created_at=self.now,
-                ))  # fmt: skip
+                outbox.append(
+                    OutboxMessage(
+                        id=str(uuid.uuid4()),
+                        idempotency_key=f"{event_id}:{intent.channel}:{intent.recipient}",
+                        ticket_id=ticket.id,
+                        event_id=event_id,
+                        channel=intent.channel,
+                        recipient=intent.recipient,
+                        kind=intent.kind,
+                        payload=intent.params,
+                        urgent=intent.kind in URGENT_KINDS,
+                        next_attempt_at=self.now,
+                        created_at=self.now,
+                    )
+                )
         if audit:
             await TicketEventRow.bulk_create(audit, using_db=self.conn)
         if outbox:
@@ -174,10 +181,15 @@ class QueueUnitOfWork:
 def audit_row(event_id: str, event: TicketEvent) -> TicketEventRow:
     data = event.to_dict()["data"]
     row = TicketEventRow(
-        id=event_id, ticket_id=event.ticket_id, queue_code=event.queue,
-        type=event.type_name(), actor=event.actor, at=event.at, counter=data.get("counter"),
+        id=event_id,
+        ticket_id=event.ticket_id,
+        queue_code=event.queue,
+        type=event.type_name(),
+        actor=event.actor,
+        at=event.at,
+        counter=data.get("counter"),
         data={k: v for k, v in data.items() if k not in ("queue", "at", "actor", "ticket_id")},
-    )  # fmt: skip
+    )
     if isinstance(event, TicketStateChanged):
         row.from_status = event.from_status.value if event.from_status else None
         row.to_status = event.to_status.value

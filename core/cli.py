@@ -1,0 +1,210 @@
+"""The `nextup` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+from core.domain.errors import DomainError
+from core.domain.model import QueueConfig, QueueMode
+from core.services import accounts
+from core.services.errors import AlreadyExists
+from core.services.queues import new_join_request
+from core.settings import Settings, SettingsError, load_settings
+from core.wiring import Container, build_container
+
+log = logging.getLogger("nextup")
+
+DEMO_QUEUES = (
+    ("PHARM", "Pharmacy", "A", QueueMode.DYNAMIC, 60, ["1", "2", "3"]),
+    ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"]),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        result: int = args.run(settings, args)
+        return result
+    except SettingsError as exc:
+        print(f"nextup: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"nextup: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ConnectionError) as exc:
+        print(f"nextup: cannot reach a service: {exc}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nextup", description="NextUp patient queues")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="the web app, API and websockets")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(run=cmd_serve)
+
+    sub.add_parser("migrate", help="apply schema migrations").set_defaults(run=cmd_migrate)
+
+    user = sub.add_parser("createuser", help="create a staff account")
+    user.add_argument("name")
+    user.add_argument("--role", required=True, choices=[r.value for r in accounts.Role])
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.set_defaults(run=cmd_createuser)
+
+    token = sub.add_parser("token", help="print a new API token for an account")
+    token.add_argument("name")
+    token.set_defaults(run=cmd_token)
+
+    sub.add_parser("demo", help="demo queues, counters and an admin account").set_defaults(
+        run=cmd_demo
+    )
+    return parser
+
+
+def with_database(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
+    async def run() -> int:
+        container = build_container(settings)
+        await container.start()
+        try:
+            return await work(container)
+        finally:
+            await container.stop()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.storage import db
+
+    asyncio.run(db.migrate(settings.database_url))
+    print("migrations applied")
+    return 0
+
+
+def cmd_createuser(settings: Settings, args: argparse.Namespace) -> int:
+    generated = False
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("nextup: the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password, generated = secrets.token_urlsafe(12), True
+
+    async def work(container: Container) -> int:
+        await accounts.create_account(args.name, args.role, password)
+        print(f"created {args.role} {args.name}")
+        if generated:
+            print(f"password: {password}")
+        return 0
+
+    return with_database(settings, work)
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(container: Container) -> int:
+        print(await accounts.issue_token(args.name))
+        return 0
+
+    return with_database(settings, work)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(container: Container) -> int:
+        for code, name, prefix, mode, capacity, counters in DEMO_QUEUES:
+            try:
+                await container.queues.create_queue(
+                    code, name, prefix, QueueConfig(mode=mode, capacity=capacity), counters
+                )
+                print(f"queue {code} ({name}), counters {', '.join(counters)}")
+            except AlreadyExists:
+                print(f"queue {code} already exists")
+        status = await container.queues.status("PHARM")
+        if status.queue.size() == 0:
+            for priority in (0, 0, 1, 0, 2):
+                await container.queues.join("PHARM", new_join_request(priority=priority), "demo")
+            print("5 demo patients waiting in PHARM")
+        password = secrets.token_urlsafe(12)
+        try:
+            await accounts.create_account("admin", accounts.Role.ADMIN.value, password)
+            print(f"admin account: admin / {password}")
+        except AlreadyExists:
+            print("admin account already exists (keeps its password)")
+        print(f"API token for admin: {await accounts.issue_token('admin')}")
+        return 0
+
+    return with_database(settings, work)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = settings.model_copy(update=overrides)
+    if args.workers > 1 and (settings.is_embedded or not settings.redis_url):
+        print(
+            "nextup: several workers need PostgreSQL (NEXTUP_DATABASE_URL) and Redis "
+            "(NEXTUP_REDIS_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.is_embedded:
+        asyncio.run(_migrate_embedded(settings))
+    loader = AppLoader(factory=partial(serving_app, settings))
+    app = loader.load()
+    app.prepare(
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        single_process=args.workers == 1,
+        access_log=False,
+        motd=False,
+    )
+    print(f"NextUp on {settings.base_url}  (API docs: {settings.base_url}/docs)")
+    Sanic.serve(primary=app, app_loader=loader)
+    return 0
+
+
+async def _migrate_embedded(settings: Settings) -> None:
+    from core.storage import db
+
+    await db.migrate(settings.database_url)
+
+
+def serving_app(settings: Settings) -> Any:
+    """The app a server process runs: the container starts and stops with the server."""
+    from core.services.housekeeping import sweep_no_shows_forever
+    from web.app import create_app
+
+    container = build_container(settings)
+    app = create_app(container, name="nextup")
+
+    @app.before_server_start
+    async def start(app: Any) -> None:
+        await container.start(migrate=False)
+        app.add_task(sweep_no_shows_forever(container.queues), name="no-show-sweep")
+
+    @app.after_server_stop
+    async def stop(app: Any) -> None:
+        await container.stop()
+
+    return app

@@ -1,0 +1,312 @@
+"""REST API v1, as in the contract."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from core.domain.errors import InvalidValue
+from core.domain.model import Counter, QueueConfig, Weights
+from core.services.queues import QueueService, analytics, hourly_metrics, new_join_request
+from core.storage.models import StaffAccount
+from web import schemas
+from web.endpoint import ADMIN, endpoint
+from web.serialize import (
+    config_json,
+    event_json,
+    metric_json,
+    public_ticket_json,
+    queue_json,
+    status_json,
+    ticket_json,
+)
+
+bp = Blueprint("api_v1", url_prefix="/api/v1")
+TICKET_ACTIONS = ("call", "recall", "start", "complete", "no-show", "cancel", "transfer", "return")
+UNKNOWN_QUEUE = {404: "queue_not_found"}
+
+
+def service(request: Request) -> QueueService:
+    queues: QueueService = request.app.ctx.container.queues
+    return queues
+
+
+def actor(account: StaffAccount | None) -> str:
+    return f"staff:{account.name}" if account else "patient"
+
+
+@endpoint(bp, "GET", "/queues", "List queues", response="[Queue]")
+async def list_queues(request: Request, **_: Any) -> HTTPResponse:
+    return json([queue_json(q) for q in await service(request).list_queues()])
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues",
+    "Create a queue",
+    roles=ADMIN,
+    body=schemas.QueueCreateBody,
+    errors={409: "already_exists", 422: "validation_error, invalid_value"},
+    response="Queue",
+)
+async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any) -> HTTPResponse:
+    config = QueueConfig(mode=body.mode, capacity=body.capacity, overflow_queue=body.overflow_queue)
+    info = await service(request).create_queue(
+        body.code.upper(), body.name, body.prefix, config, body.counters
+    )
+    return json(queue_json(info), status=201)
+
+
+@endpoint(bp, "GET", "/queues/<code>", "One queue", errors=UNKNOWN_QUEUE, response="Queue")
+async def get_queue(request: Request, code: str, **_: Any) -> HTTPResponse:
+    return json(queue_json(await service(request).get_queue(code.upper())))
+
+
+@endpoint(
+    bp,
+    "PATCH",
+    "/queues/<code>",
+    "Change a queue's name, prefix or counters",
+    roles=ADMIN,
+    body=schemas.QueuePatchBody,
+    errors=UNKNOWN_QUEUE,
+    response="Queue",
+)
+async def patch_queue(
+    request: Request, code: str, body: schemas.QueuePatchBody, **_: Any
+) -> HTTPResponse:
+    counters = None
+    if body.counters is not None:
+        counters = [
+            Counter(c, True) if isinstance(c, str) else Counter(c.name, c.is_open)
+            for c in body.counters
+        ]
+    info = await service(request).update_queue(code.upper(), body.name, body.prefix, counters)
+    return json(queue_json(info))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/status",
+    "Live status: size, load, waiting line with ETAs",
+    errors=UNKNOWN_QUEUE,
+    response="QueueStatus",
+)
+async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
+    return json(status_json(await service(request).status(code.upper())))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/tickets",
+    "Join the queue (a walk-in added by staff)",
+    body=schemas.JoinBody,
+    response="Ticket",
+    errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error"},
+)
+async def join(
+    request: Request, code: str, account: StaffAccount, body: schemas.JoinBody, **_: Any
+) -> HTTPResponse:
+    joined = await service(request).join(
+        code.upper(), new_join_request(**body.model_dump()), actor(account)
+    )
+    return json(ticket_json(joined.ticket, joined.estimate), status=201)
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/call-next",
+    "Call the next patient to a counter",
+    body=schemas.CallNextBody,
+    response="Ticket",
+    errors={**UNKNOWN_QUEUE, 409: "queue_empty", 422: "unknown_counter"},
+)
+async def call_next(
+    request: Request, code: str, account: StaffAccount, body: schemas.CallNextBody, **_: Any
+) -> HTTPResponse:
+    ticket = await service(request).call_next(code.upper(), body.counter, actor(account))
+    return json(ticket_json(ticket))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/reposition",
+    "Recompute the order now",
+    errors=UNKNOWN_QUEUE,
+    response="{moved}",
+)
+async def reposition(request: Request, code: str, account: StaffAccount, **_: Any) -> HTTPResponse:
+    moved = await service(request).reposition(code.upper(), actor(account))
+    return json({"moved": moved})
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/config",
+    "Queue configuration",
+    errors=UNKNOWN_QUEUE,
+    response="Config",
+)
+async def get_config(request: Request, code: str, **_: Any) -> HTTPResponse:
+    return json(config_json(await service(request).get_config(code.upper())))
+
+
+@endpoint(
+    bp,
+    "PUT",
+    "/queues/<code>/config",
+    "Change the configuration (fields left out stay)",
+    roles=ADMIN,
+    body=schemas.ConfigBody,
+    response="Config",
+    errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
+)
+async def put_config(
+    request: Request, code: str, body: schemas.ConfigBody, **_: Any
+) -> HTTPResponse:
+    queues = service(request)
+    current = await queues.get_config(code.upper())
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"weights"})
+    if body.weights is not None:
+        changes["weights"] = Weights(**body.weights.model_dump())
+    if "notify_positions" in changes:
+        changes["notify_positions"] = tuple(changes["notify_positions"])
+    if "timezone" in changes:
+        check_timezone(changes["timezone"])
+    config = await queues.put_config(code.upper(), dataclasses.replace(current, **changes))
+    return json(config_json(config))
+
+
+def check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(f"unknown time zone {name!r} (use an IANA name)") from None
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/analytics",
+    "Totals, averages, percentiles, per hour, per counter",
+    query={"days": "integer, 1-366, default 7"},
+    errors=UNKNOWN_QUEUE,
+    response="Analytics",
+)
+async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse:
+    days = int_arg(request, "days", 7)
+    now = request.app.ctx.container.clock()
+    return json(await analytics(code.upper(), days, now))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/metrics",
+    "Hourly metric rows",
+    query={"since": "ISO 8601 time, default 24 h ago", "until": "ISO 8601, default now"},
+    errors=UNKNOWN_QUEUE,
+    response="[HourlyMetric]",
+)
+async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
+    now: datetime = request.app.ctx.container.clock()
+    until = time_arg(request, "until") or now
+    since = time_arg(request, "since") or until - timedelta(days=1)
+    rows = await hourly_metrics(code.upper(), since, until)
+    return json([metric_json(r) for r in rows])
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/tickets/<ticket_id>",
+    "One ticket with its event history",
+    errors={404: "ticket_not_found"},
+    response="Ticket + history",
+)
+async def get_ticket(request: Request, ticket_id: str, **_: Any) -> HTTPResponse:
+    view = await service(request).ticket_view(ticket_id)
+    return json(
+        {
+            **ticket_json(view.ticket, view.estimate),
+            "history": [event_json(e) for e in view.history],
+        }
+    )
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/tickets/<ticket_id>/<action>",
+    "Act on a ticket: " + ", ".join(TICKET_ACTIONS) + " (call needs counter, transfer queue)",
+    body=schemas.TicketActionBody,
+    response="Ticket",
+    errors={
+        404: "ticket_not_found, queue_not_found",
+        409: "illegal_transition",
+        422: "invalid_value, unknown_counter",
+    },
+)
+async def ticket_action(
+    request: Request,
+    ticket_id: str,
+    action: str,
+    account: StaffAccount,
+    body: schemas.TicketActionBody,
+    **_: Any,
+) -> HTTPResponse:
+    if action not in TICKET_ACTIONS:
+        raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TICKET_ACTIONS)}")
+    to_queue = body.queue.upper() if body.queue else None
+    ticket = await service(request).ticket_action(
+        ticket_id, action, actor(account), counter=body.counter, to_queue=to_queue
+    )
+    return json(ticket_json(ticket))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/public/tickets/<token>",
+    "A patient's own ticket (no auth)",
+    roles=None,
+    errors={404: "ticket_not_found"},
+    response="PublicTicket",
+)
+async def public_ticket(request: Request, token: str, **_: Any) -> HTTPResponse:
+    view = await service(request).ticket_view(token=token, with_history=False)
+    return json(public_ticket_json(view.ticket, view.estimate))
+
+
+def int_arg(request: Request, name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidValue(f"{name} must be an integer, got {raw!r}") from None
+
+
+def time_arg(request: Request, name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidValue(f"{name} must be an ISO 8601 time, got {raw!r}") from None
+    if value.tzinfo is None:
+        raise InvalidValue(f"{name} must include a time zone")
+    return value

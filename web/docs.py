@@ -1,0 +1,100 @@
+"""`/openapi.json` built from the route registry and the pydantic bodies, and `/docs`,
+a page rendered here (no CDN: hospital networks are often closed)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, html, json
+
+from web.endpoint import REGISTRY, Endpoint
+
+bp = Blueprint("docs")
+_templates = Environment(loader=PackageLoader("web"), autoescape=select_autoescape())
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        }
+    },
+}
+
+
+def openapi_path(path: str) -> str:
+    return re.sub(r"<(\w+)(:[^>]*)?>", r"{\1}", path)
+
+
+def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": ep.summary,
+        "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', ep.path.lower())}",
+        "parameters": [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in re.findall(r"<(\w+)", ep.path)
+        ]
+        + [
+            {"name": q, "in": "query", "description": d, "schema": {"type": "string"}}
+            for q, d in ep.query.items()
+        ],
+        "responses": {
+            "200": {"description": ep.response or "OK"},
+            "400": {"description": "malformed_json", "content": _error_content()},
+            **{
+                str(status): {"description": codes, "content": _error_content()}
+                for status, codes in ep.errors.items()
+            },
+        },
+    }
+    if ep.roles is not None:
+        op["security"] = [{"bearer": []}]
+        op["description"] = "Roles: " + ", ".join(sorted(ep.roles))
+        op["responses"]["401"] = {"description": "unauthorized", "content": _error_content()}
+        op["responses"]["403"] = {"description": "forbidden", "content": _error_content()}
+    if ep.body is not None:
+        schema = ep.body.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[ep.body.__name__] = schema
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{ep.body.__name__}"}}
+            },
+        }
+    return op
+
+
+def _error_content() -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def build_spec() -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in REGISTRY:
+        paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = operation(ep, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "NextUp API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+async def openapi(request: Request) -> HTTPResponse:
+    return json(build_spec())
+
+
+@bp.get("/docs")
+async def docs(request: Request) -> HTTPResponse:
+    spec = build_spec()
+    return html(_templates.get_template("docs.html").render(spec=spec))

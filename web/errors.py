@@ -1,0 +1,82 @@
+"""Maps errors to the contract's shape: `{"error": {"code": ..., "message": ...}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, json
+
+from core.domain.errors import (
+    DomainError,
+    IllegalTransition,
+    InvalidValue,
+    QueueEmpty,
+    QueueFull,
+    TicketNotInQueue,
+    UnknownCounter,
+)
+from core.services.errors import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[DomainError], int] = {
+    InvalidValue: 422,
+    UnknownCounter: 422,
+    QueueFull: 409,
+    QueueEmpty: 409,
+    IllegalTransition: 409,
+    AlreadyExists: 409,
+    ConcurrentUpdate: 409,
+    NotFound: 404,
+    TicketNotInQueue: 404,
+    Unauthorized: 401,
+    Forbidden: 403,
+}
+
+
+class BadRequest(Exception):
+    """Input the API cannot read: malformed JSON, wrong types, missing fields."""
+
+    def __init__(self, status: int, code: str, message: str, details: object = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.details = status, code, details
+
+
+def error_response(status: int, code: str, message: str, details: object = None) -> HTTPResponse:
+    body: dict[str, object] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json({"error": body}, status=status, headers=headers)
+
+
+def install(app: Sanic[Any, Any]) -> None:
+    @app.exception(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> HTTPResponse:
+        status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
+        return error_response(status, exc.code, str(exc))
+
+    @app.exception(BadRequest)
+    async def bad_request(request: Request, exc: BadRequest) -> HTTPResponse:
+        return error_response(exc.status, exc.code, str(exc), exc.details)
+
+    @app.exception(SanicException)
+    async def http_error(request: Request, exc: SanicException) -> HTTPResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status_code, "bad_request"
+        )
+        return error_response(exc.status_code, code, str(exc) or code.replace("_", " "))
+
+    @app.exception(Exception)
+    async def unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "something went wrong on our side")

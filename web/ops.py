@@ -1,0 +1,48 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json, raw
+
+from core.storage import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ops")
+
+REQUESTS = Counter("nextup_http_requests_total", "HTTP requests", ["method", "status"])
+LATENCY = Histogram("nextup_http_request_seconds", "HTTP request latency", ["method"])
+
+
+@bp.get("/healthz")
+async def healthz(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+@bp.get("/readyz")
+async def readyz(request: Request) -> HTTPResponse:
+    checks: dict[str, str] = {}
+    try:
+        await db.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not ready"; say which
+        log.warning("readiness: database: %s", exc)
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await request.app.ctx.container.bus.ping()
+        checks["bus"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: bus: %s", exc)
+        checks["bus"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return json(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
+
+
+@bp.get("/metrics")
+async def metrics(request: Request) -> HTTPResponse:
+    return raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,159 @@
+"""Domain objects to JSON for the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from core.domain.eta import Eta
+from core.domain.model import QueueConfig, Ticket
+from core.services.queues import QueueInfo, QueueStatus
+from core.storage.models import HourlyMetric, TicketEventRow
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def eta_fields(estimate: Eta | None) -> dict[str, int | None]:
+    if estimate is None:
+        return {"eta_s": None, "eta_low_s": None, "eta_high_s": None}
+    return {"eta_s": estimate.eta_s, "eta_low_s": estimate.low_s, "eta_high_s": estimate.high_s}
+
+
+def config_json(config: QueueConfig) -> dict[str, Any]:
+    return {
+        "weights": {
+            "priority": config.weights.priority,
+            "wait_time": config.weights.wait_time,
+            "appointment": config.weights.appointment,
+        },
+        "mode": config.mode.value,
+        "capacity": config.capacity,
+        "overflow_queue": config.overflow_queue,
+        "notify_positions": list(config.notify_positions),
+        "no_show_grace_s": config.no_show_grace_s,
+        "default_service_s": config.default_service_s,
+        "wait_horizon_s": config.wait_horizon_s,
+        "appointment_window_s": config.appointment_window_s,
+        "timezone": config.timezone,
+        "language": config.language,
+    }
+
+
+def queue_json(info: QueueInfo) -> dict[str, Any]:
+    return {
+        "code": info.code,
+        "name": info.name,
+        "prefix": info.prefix,
+        "mode": info.config.mode.value,
+        "capacity": info.config.capacity,
+        "overflow_queue": info.config.overflow_queue,
+        "counters": [{"name": c.name, "is_open": c.is_open} for c in info.counters],
+    }
+
+
+def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "queue": ticket.queue,
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "position": ticket.position,
+        **eta_fields(estimate),
+        "priority": ticket.priority,
+        "counter": ticket.counter,
+        "joined_at": iso(ticket.joined_at),
+        "appointment_at": iso(ticket.appointment_at),
+        "called_at": iso(ticket.called_at),
+        "started_at": iso(ticket.started_at),
+        "finished_at": iso(ticket.finished_at),
+        "recall_count": ticket.recall_count,
+        "name": ticket.name,
+        "phone": ticket.phone,
+        "telegram_chat_id": ticket.telegram_chat_id,
+        "language": ticket.language,
+        "token": ticket.token,
+    }
+
+
+def public_ticket_json(ticket: Ticket, estimate: Eta | None) -> dict[str, Any]:
+    """Only what the patient holding the token may see: nothing about anyone else."""
+    return {
+        "queue": ticket.queue,
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "position": ticket.position,
+        **eta_fields(estimate),
+        "counter": ticket.counter,
+        "joined_at": iso(ticket.joined_at),
+        "called_at": iso(ticket.called_at),
+    }
+
+
+def event_json(row: TicketEventRow) -> dict[str, Any]:
+    return {
+        "type": row.type,
+        "at": iso(row.at),
+        "actor": row.actor,
+        "from_status": row.from_status,
+        "to_status": row.to_status,
+        "old_position": row.old_position,
+        "new_position": row.new_position,
+        "counter": row.counter,
+        "data": row.data,
+    }
+
+
+def status_json(status: QueueStatus) -> dict[str, Any]:
+    queue = status.queue
+    return {
+        "code": queue.code,
+        "size": queue.size(),
+        "capacity": queue.config.capacity,
+        "load_factor": queue.load_factor(),
+        "avg_wait_s": round(status.avg_wait_s, 1),
+        "open_counters": queue.open_counters(),
+        "service_time": {
+            "mean_s": round(status.service_time.mean_s, 1),
+            "basis": status.service_time.basis,
+            "samples": status.service_time.samples,
+        },
+        "waiting": [
+            {
+                "id": t.id,
+                "number": t.number,
+                "position": t.position,
+                **eta_fields(status.estimates.get(t.id)),
+                "priority": t.priority,
+            }
+            for t in queue.waiting()
+        ],
+        "serving": [
+            {
+                "id": t.id,
+                "number": t.number,
+                "status": t.status.value,
+                "counter": t.counter,
+                "called_at": iso(t.called_at),
+            }
+            for t in sorted(queue.at_counters(), key=lambda t: t.called_at or t.joined_at)
+        ],
+        "updated_at": iso(status.updated_at),
+    }
+
+
+def metric_json(row: HourlyMetric) -> dict[str, Any]:
+    return {
+        "hour_start": iso(row.hour_start),
+        "joined": row.joined,
+        "called": row.called,
+        "completed": row.completed,
+        "no_shows": row.no_shows,
+        "cancelled": row.cancelled,
+        "avg_wait_s": row.wait_s_sum / row.called if row.called else 0.0,
+        "max_wait_s": row.wait_s_max,
+        "avg_service_s": row.service_s_sum / row.completed if row.completed else 0.0,
+        "peak_size": row.peak_size,
+        "avg_size": row.size_sum / row.size_samples if row.size_samples else 0.0,
+    }
