@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test test-embedded test-services lint bench demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, migrate the embedded SQLite database and serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/nextup serve
+
+## demo: demo queues and an admin account (printed) in the embedded database
+demo: $(STAMP)
+	$(BIN)/nextup demo
+
+## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis
+test: test-embedded test-services
+
+test-embedded: $(STAMP)
+	$(BIN)/pytest -q
+
+test-services: $(STAMP)
+	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## bench: API against bare SQL on PostgreSQL (prints figures)
+bench: $(STAMP)
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""Shared fixtures. The backend comes from the environment, so the same tests run on
+SQLite + in-process bus (default) and on PostgreSQL + Redis:
+
+    NEXTUP_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
+    NEXTUP_TEST_REDIS_URL=redis://127.0.0.1:6379/15
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sanic import Sanic
+from tortoise import connections
+
+from core.services import accounts
+from core.settings import load_settings
+from core.storage import db
+from core.wiring import Container, build_container
+from web.app import create_app
+
+Sanic.test_mode = True
+TABLES = (
+    "outbox", "ticket_events", "hourly_metrics", "tickets", "counters", "queue_configs",
+    "api_tokens", "staff_accounts", "queues",
+)  # fmt: skip
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def database_url(tmp: Path) -> str:
+    return os.environ.get("NEXTUP_TEST_DATABASE_URL") or f"sqlite://{tmp / 'test.sqlite3'}"
+
+
+def redis_url() -> str | None:
+    return os.environ.get("NEXTUP_TEST_REDIS_URL") or None
+
+
+def on_postgres() -> bool:
+    return database_url(Path(".")).startswith(("postgres://", "postgresql://"))
+
+
+def services_required() -> None:
+    """PostgreSQL- or Redis-only tests: skipped on the embedded run, never silently in CI."""
+    if not (on_postgres() and redis_url()):
+        if os.environ.get("NEXTUP_TEST_REQUIRE_SERVICES"):
+            pytest.fail("this run must have PostgreSQL and Redis (NEXTUP_TEST_* variables)")
+        pytest.skip("needs PostgreSQL and Redis: set NEXTUP_TEST_DATABASE_URL and _REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return database_url(tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+async def migrated(db_url: str) -> AsyncIterator[str]:
+    if on_postgres():
+        await db.connect(db_url)
+        await connections.get("default").execute_script(
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
+        )
+        await db.disconnect()
+    await db.migrate(db_url)
+    yield db_url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def container(migrated: str, clock: FakeClock) -> AsyncIterator[Container]:
+    settings = load_settings(database_url=migrated, redis_url=redis_url())
+    container = build_container(settings, clock=clock)
+    await container.start(migrate=False)
+    await connections.get("default").execute_script(
+        "".join(f"DELETE FROM {table};" for table in TABLES)
+    )
+    yield container
+    await container.stop()
+
+
+@dataclass
+class Api:
+    """An HTTP client on a real server, with a token per role."""
+
+    client: httpx.AsyncClient
+    tokens: dict[str, str]
+    base_url: str
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    async def call(self, method: str, path: str, role: str | None = "admin", **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {}) | (self.auth(role) if role else {})
+        return await self.client.request(method, path, headers=headers, **kw)
+
+
+@pytest.fixture
+async def api(container: Container) -> AsyncIterator[Api]:
+    app = create_app(container)
+    server = await app.create_server(
+        host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
+    )
+    assert server is not None
+    await server.startup()
+    await server.start_serving()
+    port = server.server.sockets[0].getsockname()[1]
+    tokens = {}
+    for role in accounts.Role:
+        await accounts.create_account(f"{role.value}-user", role.value, "correct horse")
+        tokens[role.value] = await accounts.issue_token(f"{role.value}-user")
+    base_url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        yield Api(client, tokens, base_url)
+    await server.close()
+    await server.wait_closed()
