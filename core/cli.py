@@ -180,7 +180,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         motd=False,
     )
     print(f"NextUp on {settings.base_url}  (API docs: {settings.base_url}/docs)")
-    Sanic.serve(primary=app, app_loader=loader)
+    if args.workers == 1:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
     return 0
 
 
