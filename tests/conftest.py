@@ -7,6 +7,7 @@ SQLite + in-process bus (default) and on PostgreSQL + Redis:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,9 +28,16 @@ from web.app import create_app
 
 Sanic.test_mode = True
 TABLES = (
-    "outbox", "ticket_events", "hourly_metrics", "tickets", "counters", "queue_configs",
-    "api_tokens", "staff_accounts", "queues",
-)  # fmt: skip
+    "outbox",
+    "ticket_events",
+    "hourly_metrics",
+    "tickets",
+    "counters",
+    "queue_configs",
+    "api_tokens",
+    "staff_accounts",
+    "queues",
+)
 
 
 class FakeClock:
@@ -111,7 +119,9 @@ class Api:
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
-    async def call(self, method: str, path: str, role: str | None = "admin", **kw: Any) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, role: str | None = "admin", **kw: Any
+    ) -> httpx.Response:
         headers = kw.pop("headers", {}) | (self.auth(role) if role else {})
         return await self.client.request(method, path, headers=headers, **kw)
 
@@ -135,3 +145,19 @@ async def api(container: Container) -> AsyncIterator[Api]:
         yield Api(client, tokens, base_url)
     await server.close()
     await server.wait_closed()
+
+
+async def wait_for_health(base_url: str, timeout_s: float = 30) -> None:
+    """Waits until a server started in another process answers /healthz."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            try:
+                if (await client.get(f"{base_url}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if loop.time() > deadline:
+                raise TimeoutError(f"{base_url} did not answer /healthz in {timeout_s} s")
+            await asyncio.sleep(0.2)

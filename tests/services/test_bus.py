@@ -1,0 +1,104 @@
+"""The event bus: in-process by default, Redis pub/sub across processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.bus.memory import InProcessBus
+from core.bus.redis import RedisBus
+from core.domain.errors import QueueEmpty
+from core.domain.model import QueueConfig
+from core.services.queues import new_join_request
+from core.wiring import Container
+from tests.conftest import Api, redis_url, services_required, wait_for_health
+from tests.services.test_concurrency import free_port
+
+NEXTUP = str(Path(sys.executable).with_name("nextup"))
+
+
+async def test_events_are_published_after_commit(container: Container) -> None:
+    subscription = await container.bus.subscribe()
+    try:
+        await container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+        joined = await container.queues.join("PHARM", new_join_request(priority=1), "staff:ana")
+        message = await subscription.get(timeout_s=5)
+        assert message is not None
+        assert message["type"] == "ticket_joined"
+        assert message["queue"] == "PHARM"
+        assert message["data"]["ticket_id"] == joined.ticket.id
+        assert message["data"]["number"] == "A-001"
+        assert message["data"]["actor"] == "staff:ana"
+        await container.queues.call_next("PHARM", "1", "staff:ana")
+        called = await subscription.get(timeout_s=5)
+        assert called is not None and called["type"] == "ticket_called"
+        assert called["data"]["counter"] == "1"
+    finally:
+        await subscription.close()
+
+
+async def test_failed_command_publishes_nothing(container: Container) -> None:
+    await container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+    subscription = await container.bus.subscribe()
+    try:
+        with pytest.raises(QueueEmpty):
+            await container.queues.call_next("PHARM", "1", "staff:ana")
+        assert await subscription.get(timeout_s=0.3) is None
+    finally:
+        await subscription.close()
+
+
+async def test_in_process_bus_fans_out_to_every_subscriber() -> None:
+    bus = InProcessBus()
+    first, second = await bus.subscribe(), await bus.subscribe()
+    await bus.publish([{"type": "x", "queue": "Q", "data": {}}])
+    assert await first.get(timeout_s=1) == {"type": "x", "queue": "Q", "data": {}}
+    assert await second.get(timeout_s=1) == {"type": "x", "queue": "Q", "data": {}}
+    await first.close()
+    await bus.publish([{"type": "y", "queue": "Q", "data": {}}])
+    assert (await second.get(timeout_s=1) or {})["type"] == "y"
+    assert await first.get(timeout_s=0.1) is None
+
+
+async def test_join_in_one_process_reaches_a_subscriber_in_another(
+    api: Api, container: Container, tmp_path: Path
+) -> None:
+    """A `nextup serve` process joins a ticket; this test process, subscribed to the same
+    Redis, sees the event."""
+    services_required()
+    url = redis_url()
+    assert url is not None
+    await container.queues.create_queue("LAB", "Blood tests", "L", QueueConfig(), ["1"])
+    listener = RedisBus(url)
+    subscription = await listener.subscribe()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
+    env |= {"NEXTUP_DATABASE_URL": container.settings.database_url, "NEXTUP_REDIS_URL": url}
+    server = subprocess.Popen(
+        [NEXTUP, "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        await wait_for_health(base)
+        async with httpx.AsyncClient(timeout=10, headers=api.auth("staff")) as client:
+            response = await client.post(f"{base}/api/v1/queues/LAB/tickets", json={})
+        assert response.status_code == 201, response.text
+        message = await subscription.get(timeout_s=5)
+        assert message is not None
+        assert message["type"] == "ticket_joined"
+        assert message["queue"] == "LAB"
+        assert message["data"]["ticket_id"] == response.json()["id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+        await subscription.close()
+        await listener.close()
