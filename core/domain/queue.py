@@ -270,7 +270,7 @@ class Queue:
             raise InvalidValue("a ticket cannot be transferred to its own queue")
         ticket = self.ticket(ticket_id)
         before = ticket.status
-        next_status(ticket, "transfer")
+        ticket.status = next_status(ticket, "transfer")
         del self.tickets[ticket.id]
         self._record(TicketTransferredOut, ticket, now, actor, before, to_queue=to_queue)
         self._reorder(now, actor)

@@ -184,7 +184,7 @@ class QueueService:
             estimate = status.estimates.get(row.id)
         history = []
         if with_history:
-            history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "id")
+            history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "seq")
         return TicketView(ticket_from_row(row, row.queue.code), estimate, history)
 
     async def _service_time(self, queue: Queue, now: datetime) -> eta.ServiceTime:

@@ -49,6 +49,7 @@ class QueueUnitOfWork:
         self.conn = conn
         self.now = now
         self.queues: dict[str, Queue] = {}
+        self._events: list[DomainEvent] = []
         self._queue_rows: dict[str, QueueRow] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
@@ -66,6 +67,7 @@ class QueueUnitOfWork:
         if extra:
             rows += await TicketRow.filter(queue_id=row.id, id__in=extra).using_db(self.conn)
         queue = queue_from_rows(row, config, counters, rows)
+        queue.events = self._events  # one list: events keep their order across queues
         for r in rows:
             self._versions[r.id] = r.version
             self._snapshots[r.id] = dataclasses.asdict(queue.tickets[r.id])
@@ -75,7 +77,7 @@ class QueueUnitOfWork:
 
     async def commit(self) -> list[DomainEvent]:
         """Writes every change; returns the events to publish once the transaction is over."""
-        events = [e for q in self.queues.values() for e in q.events]
+        events = self._events
         tickets = {t.id: t for q in self.queues.values() for t in q.tickets.values()}
         await self._save_tickets(tickets)
         await self._save_events(events, tickets)
@@ -120,11 +122,11 @@ class QueueUnitOfWork:
     async def _save_events(self, events: list[DomainEvent], tickets: dict[str, Ticket]) -> None:
         audit: list[TicketEventRow] = []
         outbox: list[OutboxMessage] = []
-        for event in events:
+        for seq, event in enumerate(events):
             if not isinstance(event, TicketEvent):
                 continue
             event_id = str(uuid.uuid4())
-            audit.append(audit_row(event_id, event))
+            audit.append(audit_row(event_id, event, seq))
             ticket = tickets.get(event.ticket_id)
             if ticket is None:
                 continue
@@ -178,7 +180,7 @@ class QueueUnitOfWork:
         await metric.save(using_db=self.conn)
 
 
-def audit_row(event_id: str, event: TicketEvent) -> TicketEventRow:
+def audit_row(event_id: str, event: TicketEvent, seq: int) -> TicketEventRow:
     data = event.to_dict()["data"]
     row = TicketEventRow(
         id=event_id,

@@ -137,11 +137,13 @@ class TicketEventRow(Model):
     counter = fields.CharField(max_length=32, null=True)
     actor = fields.CharField(max_length=96)
     at = fields.DatetimeField()
+    seq = fields.IntField(default=0)
+    """Order within one command, whose events all share one `at`."""
     data: fields.JSONField[dict[str, Any]] = fields.JSONField(default={})
 
     class Meta:
         table = "ticket_events"
-        indexes = (Index(fields=("ticket_id", "at")),)
+        indexes = (Index(fields=("ticket_id", "at", "seq")),)
 
 
 class HourlyMetric(Model):

@@ -1,0 +1,156 @@
+"""What one command writes: tickets, audit trail, outbox and hourly metrics, together."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.domain.errors import IllegalTransition, QueueFull
+from core.domain.model import QueueConfig
+from core.services.queues import new_join_request
+from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
+from core.wiring import Container
+from tests.conftest import FakeClock
+
+
+async def make_queue(
+    container: Container, code: str = "PHARM", prefix: str = "A", **config: object
+) -> None:
+    await container.queues.create_queue(
+        code, code.title(), prefix, QueueConfig(**config), ["1", "2"]
+    )  # type: ignore[arg-type]
+
+
+async def test_join_writes_ticket_audit_outbox_and_metrics(container: Container) -> None:
+    await make_queue(container)
+    joined = await container.queues.join(
+        "PHARM", new_join_request(phone="+34600111222", language="es"), "staff:ana"
+    )
+    ticket = await TicketRow.get(id=joined.ticket.id)
+    assert (ticket.number, ticket.status, ticket.position) == ("A-001", "waiting", 1)
+    audit = await TicketEventRow.filter(ticket_id=ticket.id)
+    assert [(a.type, a.from_status, a.to_status, a.actor) for a in audit] == [
+        ("ticket_joined", None, "waiting", "staff:ana")
+    ]
+    outbox = await OutboxMessage.filter(ticket_id=ticket.id)
+    assert [(m.kind, m.channel, m.recipient, m.status) for m in outbox] == [
+        ("joined", "sms", "+34600111222", "queued")
+    ]
+    assert outbox[0].event_id == audit[0].id
+    assert outbox[0].idempotency_key == f"{audit[0].id}:sms:+34600111222"
+    assert outbox[0].payload["language"] == "es"
+    metric = await HourlyMetric.get(queue__code="PHARM")
+    assert (metric.joined, metric.peak_size, metric.size_samples) == (1, 1, 1)
+
+
+async def test_patient_without_contact_gets_no_outbox_row(container: Container) -> None:
+    await make_queue(container)
+    await container.queues.join("PHARM", new_join_request(), "staff:ana")
+    assert await OutboxMessage.all().count() == 0
+
+
+async def test_called_message_is_urgent_and_getting_close_is_sent_once(
+    container: Container,
+) -> None:
+    await make_queue(container)
+    ids = []
+    for i in range(5):
+        joined = await container.queues.join(
+            "PHARM", new_join_request(telegram_chat_id=1000 + i), "staff:ana"
+        )
+        ids.append(joined.ticket.id)
+    await container.queues.call_next("PHARM", "1", "staff:ana")
+    called = await OutboxMessage.get(ticket_id=ids[0], kind="called")
+    assert called.urgent and called.recipient == "1000" and called.channel == "telegram"
+    # ticket 5 moved from position 5 to 4: not a threshold; ticket 4 moved 4 -> 3: "close"
+    assert await OutboxMessage.filter(ticket_id=ids[4], kind="close").count() == 0
+    assert await OutboxMessage.filter(ticket_id=ids[3], kind="close").count() == 1
+
+
+async def test_a_refused_command_writes_nothing(container: Container) -> None:
+    await make_queue(container)
+    joined = await container.queues.join("PHARM", new_join_request(phone="+34600111222"), "x")
+    before = (await TicketEventRow.all().count(), await OutboxMessage.all().count())
+    with pytest.raises(IllegalTransition):
+        await container.queues.ticket_action(joined.ticket.id, "complete", "staff:ana")
+    assert (await TicketEventRow.all().count(), await OutboxMessage.all().count()) == before
+    assert (await TicketRow.get(id=joined.ticket.id)).status == "waiting"
+
+
+async def test_full_queue_overflows_into_its_overflow_queue(container: Container) -> None:
+    await make_queue(container, "LAB", "L")
+    await make_queue(container, "PHARM", "A", capacity=1, overflow_queue="LAB")
+    first = await container.queues.join("PHARM", new_join_request(), "x")
+    second = await container.queues.join("PHARM", new_join_request(), "x")
+    assert (first.ticket.queue, second.ticket.queue) == ("PHARM", "LAB")
+    assert second.ticket.number == "L-001"
+    audit = await TicketEventRow.get(ticket_id=second.ticket.id)
+    assert audit.data["overflowed_from"] == "PHARM"
+
+
+async def test_full_queue_without_overflow_refuses(container: Container) -> None:
+    await make_queue(container, capacity=1)
+    await container.queues.join("PHARM", new_join_request(), "x")
+    with pytest.raises(QueueFull):
+        await container.queues.join("PHARM", new_join_request(), "x")
+    assert await TicketRow.all().count() == 1
+
+
+async def test_numbers_restart_at_local_midnight(container: Container, clock: FakeClock) -> None:
+    await make_queue(container, timezone="Europe/Madrid")
+    clock.now = clock.now.replace(hour=22, minute=30)  # 23:30 in Madrid (UTC+1 in March)
+    assert (await container.queues.join("PHARM", new_join_request(), "x")).ticket.number == "A-001"
+    assert (await container.queues.join("PHARM", new_join_request(), "x")).ticket.number == "A-002"
+    clock.advance(minutes=45)  # 00:15 next day in Madrid, still the same UTC day
+    assert (await container.queues.join("PHARM", new_join_request(), "x")).ticket.number == "A-001"
+
+
+async def test_transfer_keeps_number_and_join_time(container: Container, clock: FakeClock) -> None:
+    await make_queue(container, "PHARM", "A")
+    await make_queue(container, "LAB", "L")
+    early = await container.queues.join("PHARM", new_join_request(), "x")
+    clock.advance(minutes=10)
+    await container.queues.join("LAB", new_join_request(), "x")
+    clock.advance(minutes=1)
+    moved = await container.queues.ticket_action(
+        early.ticket.id, "transfer", "staff:ana", to_queue="LAB"
+    )
+    assert (moved.queue, moved.number, moved.position) == ("LAB", "A-001", 1)
+    row = await TicketRow.get(id=early.ticket.id).prefetch_related("queue")
+    assert row.queue.code == "LAB" and row.joined_at == early.ticket.joined_at
+    types = [e.type for e in await TicketEventRow.filter(ticket_id=row.id).order_by("at", "seq")]
+    assert types[-2:] == ["ticket_transferred_out", "ticket_transferred_in"]
+
+
+async def test_service_time_is_learned_from_finished_visits(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container)
+    assert (await container.queues.status("PHARM")).service_time.basis == "default"
+    for _ in range(10):
+        joined = await container.queues.join("PHARM", new_join_request(), "x")
+        await container.queues.call_next("PHARM", "1", "x")
+        await container.queues.ticket_action(joined.ticket.id, "start", "x")
+        clock.advance(minutes=2)
+        await container.queues.ticket_action(joined.ticket.id, "complete", "x")
+    container.queues._service_times.clear()  # the cache would otherwise hold for a minute
+    learned = (await container.queues.status("PHARM")).service_time
+    assert learned.samples == 10
+    # 10 samples of 120 s shrunk towards the 300 s default weighted as 5: (1200+1500)/15
+    assert learned.mean_s == pytest.approx(180.0)
+
+
+async def test_called_patient_who_never_comes_becomes_a_no_show(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container, no_show_grace_s=120)
+    await container.queues.join("PHARM", new_join_request(), "x")
+    called = await container.queues.call_next("PHARM", "1", "x")
+    clock.advance(seconds=119)
+    assert await container.queues.expire_called("PHARM") == []
+    clock.advance(seconds=1)
+    expired = await container.queues.expire_called("PHARM")
+    assert [t.id for t in expired] == [called.id]
+    last = await TicketEventRow.filter(ticket_id=called.id).order_by("-at", "-seq").first()
+    assert last is not None and (last.type, last.actor) == ("ticket_marked_no_show", "system")
+    metric = await HourlyMetric.get(queue__code="PHARM")
+    assert metric.no_shows == 1
