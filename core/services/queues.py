@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -161,11 +163,11 @@ class QueueService:
     # -- reading ---------------------------------------------------------------------------
 
     async def status(self, code: str) -> QueueStatus:
-        async with in_transaction() as conn:
-            uow = QueueUnitOfWork(conn, self.clock())
-            queue = await uow.load(code)
+        """A read without the queue lock: a display refreshing never holds up a call."""
         now = self.clock()
-        queue.service_time = await self._service_time(queue, now)
+        uow = QueueUnitOfWork(connections.get("default"), now)
+        queue = await uow.load(code, lock=False)
+        queue.service_time = await self._service_time(queue, now, uow.conn)
         waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
         avg_wait_s = sum(waited) / len(waited) if waited else 0.0
         return QueueStatus(queue, queue.estimates(), queue.service_time, avg_wait_s, now)
@@ -187,14 +189,23 @@ class QueueService:
             history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "seq")
         return TicketView(ticket_from_row(row, row.queue.code), estimate, history)
 
-    async def _service_time(self, queue: Queue, now: datetime) -> eta.ServiceTime:
+    async def _service_time(
+        self, queue: Queue, now: datetime, conn: BaseDBAsyncClient
+    ) -> eta.ServiceTime:
         cached = self._service_times.get(queue.code)
         if cached and time.monotonic() - cached[0] < SERVICE_TIME_CACHE_S:
             return cached[1]
         since = now - eta.HISTORY_WINDOW
-        rows = await TicketRow.filter(
-            queue__code=queue.code, status="done", finished_at__gte=since, called_at__isnull=False
-        ).values_list("called_at", "finished_at")
+        rows = (
+            await TicketRow.filter(
+                queue__code=queue.code,
+                status="done",
+                finished_at__gte=since,
+                called_at__isnull=False,
+            )
+            .using_db(conn)
+            .values_list("called_at", "finished_at")
+        )
         samples = [
             eta.ServiceSample(done, (done - called).total_seconds()) for called, done in rows
         ]
@@ -209,16 +220,22 @@ class QueueService:
     async def join(self, code: str, request: JoinRequest, actor: str) -> JoinedTicket:
         """Joins the queue, or its overflow queue when it is full and has one."""
         try:
-            ticket = await self._command(code, lambda q, now: q.join(request, now, actor))
+            return await self._join(code, request, actor)
         except QueueFull as full:
             if full.overflow_queue is None:
                 raise
-            ticket = await self._command(
-                full.overflow_queue,
-                lambda q, now: q.join(request, now, actor, overflowed_from=code),
-            )
-        status = await self.status(ticket.queue)
-        return JoinedTicket(ticket, status.estimates.get(ticket.id, eta.Eta(0, 0, 0)))
+            return await self._join(full.overflow_queue, request, actor, overflowed_from=code)
+
+    async def _join(
+        self, code: str, request: JoinRequest, actor: str, overflowed_from: str | None = None
+    ) -> JoinedTicket:
+        async def run(uow: QueueUnitOfWork, now: datetime) -> JoinedTicket:
+            queue = await uow.load(code)
+            ticket = queue.join(request, now, actor, overflowed_from=overflowed_from)
+            queue.service_time = await self._service_time(queue, now, uow.conn)
+            return JoinedTicket(ticket, queue.estimates()[ticket.id])
+
+        return await self._in_unit_of_work(run)
 
     async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
         return await self._command(code, lambda q, now: q.call_next(counter, now, actor))

@@ -54,9 +54,12 @@ class QueueUnitOfWork:
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
 
-    async def load(self, code: str, extra_ticket_ids: Iterable[str] = ()) -> Queue:
+    async def load(
+        self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
+    ) -> Queue:
         """Locks the queue row until commit, so commands on one queue never interleave."""
-        row = await QueueRow.select_for_update().using_db(self.conn).get_or_none(code=code)
+        rows_of_queues = QueueRow.select_for_update() if lock else QueueRow.all()
+        row = await rows_of_queues.using_db(self.conn).get_or_none(code=code)
         if row is None:
             raise NotFound("queue", code)
         config = await QueueConfigRow.get(queue_id=row.id, using_db=self.conn)
