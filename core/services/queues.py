@@ -21,7 +21,7 @@ from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
 from core.domain.metrics import Visit, summarise
 from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
-from core.domain.queue import JoinRequest, Queue
+from core.domain.queue import TRANSITIONS, JoinRequest, Queue
 from core.services.errors import AlreadyExists, NotFound
 from core.services.mapping import config_columns, config_from_row, ticket_from_row
 from core.services.unit_of_work import QueueUnitOfWork
@@ -275,7 +275,7 @@ class QueueService:
             "return": lambda q, now: q.return_to_line(ticket_id, now, actor),
         }
         if action not in commands:
-            raise InvalidValue(f"unknown action {action!r}")
+            raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
         return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
 
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
