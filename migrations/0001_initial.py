@@ -121,6 +121,7 @@ class Migration(migrations.Migration):
                 ('position', fields.IntField(null=True)),
                 ('counter', fields.CharField(null=True, max_length=32)),
                 ('called_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('recalled_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('started_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('recall_count', fields.IntField(default=0)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
@@ -182,17 +181,8 @@ async def put_config(
         changes["weights"] = Weights(**body.weights.model_dump())
     if "notify_positions" in changes:
         changes["notify_positions"] = tuple(changes["notify_positions"])
-    if "timezone" in changes:
-        check_timezone(changes["timezone"])
     config = await queues.put_config(code.upper(), dataclasses.replace(current, **changes))
     return json(config_json(config))
-
-
-def check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(f"unknown time zone {name!r} (use an IANA name)") from None
 
 
 @endpoint(
@@ -307,4 +297,6 @@ def time_arg(request: Request, name: str) -> datetime | None:
         raise InvalidValue(f"{name} must be an ISO 8601 time, got {raw!r}") from None
     if value.tzinfo is None:
         raise InvalidValue(f"{name} must include a time zone")
+    if not schemas.storable(value):
+        raise InvalidValue(f"{name} is out of range")
     return value

@@ -25,6 +25,7 @@ PRIOR_CV = 0.5
 RANGE_Z = 1.28
 """Half-width of the range in standard deviations (about 80% two-sided)."""
 TUKEY_K = 3.0
+MIN_IQR_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,9 @@ class Eta:
 def _without_outliers(values: list[float]) -> list[float]:
     if len(values) < 4:
         return values
-    q1, _, q3 = statistics.quantiles(values, n=4)
-    iqr = q3 - q1
+    q1, median, q3 = statistics.quantiles(values, n=4)
+    # Many identical samples would give a zero IQR and call every other value an outlier.
+    iqr = max(q3 - q1, MIN_IQR_SHARE * median)
     low, high = q1 - TUKEY_K * iqr, q3 + TUKEY_K * iqr
     return [v for v in values if low <= v <= high]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.errors import InvalidValue
 
@@ -78,6 +79,10 @@ class QueueConfig:
                 raise InvalidValue(f"{name} must not be negative")
         if self.default_service_s == 0 or self.wait_horizon_s == 0:
             raise InvalidValue("default_service_s and wait_horizon_s must be above 0")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, say
+            raise InvalidValue(f"unknown time zone {self.timezone!r} (use an IANA name)") from None
 
 
 @dataclass
@@ -103,6 +108,7 @@ class Ticket:
     position: int | None = None
     counter: str | None = None
     called_at: datetime | None = None
+    recalled_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     recall_count: int = 0

@@ -193,6 +193,7 @@ class Queue:
         ticket = self.ticket(ticket_id)
         next_status(ticket, "recall")
         ticket.recall_count += 1
+        ticket.recalled_at = now
         self._record(
             TicketRecalled,
             ticket,
@@ -248,7 +249,8 @@ class Queue:
         ticket = self.ticket(ticket_id)
         before = ticket.status
         ticket.status = next_status(ticket, "return")
-        ticket.counter = ticket.called_at = ticket.started_at = ticket.finished_at = None
+        ticket.counter = ticket.called_at = ticket.recalled_at = None
+        ticket.started_at = ticket.finished_at = None
         self._reorder(now, actor, quiet={ticket.id})
         self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
         return ticket
@@ -258,11 +260,12 @@ class Queue:
         grace_s = self.config.no_show_grace_s
         if grace_s == 0:
             return []
-        expired = [
-            t
-            for t in self.at_counters()
-            if t.status is C and t.called_at and (now - t.called_at).total_seconds() >= grace_s
-        ]
+
+        def overdue(t: Ticket) -> bool:
+            last_call = t.recalled_at or t.called_at
+            return last_call is not None and (now - last_call).total_seconds() >= grace_s
+
+        expired = [t for t in self.at_counters() if t.status is C and overdue(t)]
         return [self.mark_no_show(t.id, now, actor) for t in expired]
 
     def transfer_out(self, ticket_id: str, to_queue: str, now: datetime, actor: str) -> Ticket:
@@ -278,9 +281,13 @@ class Queue:
 
     def accept_transfer(self, ticket: Ticket, from_queue: str, now: datetime, actor: str) -> Ticket:
         """Takes a ticket from another queue; it keeps its number and its original join time."""
+        capacity = self.config.capacity
+        if capacity is not None and self.size() >= capacity:
+            raise QueueFull(self.code, capacity, self.config.overflow_queue)
         ticket.queue = self.code
         ticket.status = W
-        ticket.counter = ticket.called_at = ticket.started_at = ticket.finished_at = None
+        ticket.counter = ticket.called_at = ticket.recalled_at = None
+        ticket.started_at = ticket.finished_at = None
         ticket.position = None
         self.tickets[ticket.id] = ticket
         self._reorder(now, actor, quiet={ticket.id})

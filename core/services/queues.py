@@ -279,6 +279,9 @@ class QueueService:
         return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
 
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
+        if target == source:
+            raise InvalidValue("a ticket cannot be transferred to its own queue")
+
         async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
             # Lock both queues in one order, so two opposite transfers cannot deadlock.
             first, second = sorted({source, target})

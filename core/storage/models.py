@@ -103,6 +103,7 @@ class TicketRow(Model):
     position = fields.IntField(null=True)
     counter = fields.CharField(max_length=32, null=True)
     called_at = fields.DatetimeField(null=True)
+    recalled_at = fields.DatetimeField(null=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
     recall_count = fields.IntField(default=0)

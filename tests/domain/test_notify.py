@@ -1,0 +1,123 @@
+"""Which events become patient messages, and on which channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.domain.events import (
+    DomainEvent,
+    PositionChanged,
+    TicketCalled,
+    TicketCancelled,
+    TicketCompleted,
+    TicketJoined,
+    TicketMarkedNoShow,
+    TicketRecalled,
+    TicketReturned,
+    TicketStarted,
+    TicketTransferredIn,
+    TicketTransferredOut,
+)
+from core.domain.model import QueueConfig, Ticket, TicketStatus
+from core.domain.notify import intents_for, message_kind
+
+AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
+BASE = {"queue": "PHARM", "at": AT, "actor": "staff:ana", "ticket_id": "t1", "number": "A-001"}
+W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
+
+
+def moved(old: int, new: int) -> PositionChanged:
+    return PositionChanged(**BASE, old_position=old, new_position=new)
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        (TicketJoined(**BASE, from_status=None, to_status=W, position=4, priority=0), "joined"),
+        (TicketCalled(**BASE, from_status=W, to_status=C, counter="2"), "called"),
+        (
+            TicketRecalled(**BASE, from_status=C, to_status=C, counter="2", recall_count=1),
+            "recalled",
+        ),
+        (
+            TicketMarkedNoShow(**BASE, from_status=C, to_status=TicketStatus.NO_SHOW, counter="2"),
+            "missed",
+        ),
+        (
+            TicketTransferredIn(**BASE, from_status=W, to_status=W, from_queue="LAB", position=1),
+            "transferred",
+        ),
+        (
+            TicketCompleted(
+                **BASE,
+                from_status=S,
+                to_status=TicketStatus.DONE,
+                counter="2",
+                wait_s=60,
+                service_s=120,
+            ),
+            "done",
+        ),
+        (TicketCancelled(**BASE, from_status=W, to_status=TicketStatus.CANCELLED), "left"),
+        (TicketStarted(**BASE, from_status=C, to_status=S, counter="2"), None),
+        (TicketReturned(**BASE, from_status=C, to_status=W, position=2), None),
+        (TicketTransferredOut(**BASE, from_status=W, to_status=W, to_queue="LAB"), None),
+        (moved(4, 3), "close"),
+        (moved(2, 1), "close"),
+        (moved(5, 4), None),
+        (moved(3, 2), None),
+        (moved(1, 3), None),
+    ],
+)
+def test_message_kind(event: DomainEvent, kind: str | None) -> None:
+    assert message_kind(event, QueueConfig()) == kind
+
+
+def test_getting_close_positions_come_from_the_queue() -> None:
+    assert message_kind(moved(6, 5), QueueConfig(notify_positions=(5,))) == "close"
+    assert message_kind(moved(4, 3), QueueConfig(notify_positions=(5,))) is None
+
+
+def patient(**contact: object) -> Ticket:
+    return Ticket(
+        id="t1",
+        queue="PHARM",
+        number="A-001",
+        seq=1,
+        token="x",
+        joined_at=AT,
+        line_at=AT,
+        **contact,
+    )  # type: ignore[arg-type]
+
+
+CALLED = TicketCalled(**BASE, from_status=W, to_status=C, counter="2")
+
+
+def test_telegram_is_preferred_over_sms() -> None:
+    [intent] = intents_for(
+        CALLED, patient(telegram_chat_id=42, phone="+34600111222"), QueueConfig()
+    )
+    assert (intent.kind, intent.channel, intent.recipient) == ("called", "telegram", "42")
+    assert intent.params["counter"] == "2"
+    assert "actor" not in intent.params
+
+
+def test_sms_when_only_a_phone_is_known_in_the_patients_language() -> None:
+    [intent] = intents_for(CALLED, patient(phone="+34600111222", language="es"), QueueConfig())
+    assert (intent.channel, intent.recipient, intent.params["language"]) == (
+        "sms",
+        "+34600111222",
+        "es",
+    )
+
+
+def test_queue_language_when_the_patient_chose_none() -> None:
+    [intent] = intents_for(CALLED, patient(phone="+34600111222"), QueueConfig(language="ca"))
+    assert intent.params["language"] == "ca"
+
+
+def test_no_contact_no_message() -> None:
+    assert intents_for(CALLED, patient(), QueueConfig()) == []
