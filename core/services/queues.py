@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -36,6 +37,7 @@ from core.storage.models import (
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+UnitOfWorkRun = Callable[[QueueUnitOfWork, datetime], Awaitable[T]]
 SERVICE_TIME_CACHE_S = 60.0
 """Learned service times move slowly; recomputing them once a minute per queue is enough."""
 
@@ -304,7 +306,12 @@ class QueueService:
 
         return await self._in_unit_of_work(run)
 
-    async def _in_unit_of_work(self, run: Callable[[QueueUnitOfWork, datetime], Awaitable[T]]) -> T:
+    async def _in_unit_of_work(self, run: UnitOfWorkRun[T]) -> T:
+        # Shielded: a client that hangs up mid-command must not cancel the transaction
+        # half-way (that leaked pooled connections "idle in transaction"); it completes.
+        return await asyncio.shield(self._run_unit_of_work(run))
+
+    async def _run_unit_of_work(self, run: UnitOfWorkRun[T]) -> T:
         now = self.clock()
         async with in_transaction() as conn:
             uow = QueueUnitOfWork(conn, now)

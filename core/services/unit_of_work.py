@@ -6,7 +6,6 @@ hourly metrics are all written in the same transaction, so they stand or fall to
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -73,7 +72,7 @@ class QueueUnitOfWork:
         queue.events = self._events  # one list: events keep their order across queues
         for r in rows:
             self._versions[r.id] = r.version
-            self._snapshots[r.id] = dataclasses.asdict(queue.tickets[r.id])
+            self._snapshots[r.id] = snapshot(queue.tickets[r.id])
         self.queues[code] = queue
         self._queue_rows[code] = row
         return queue
@@ -101,7 +100,7 @@ class QueueUnitOfWork:
             if before is None:
                 created.append(TicketRow(id=ticket.id, queue_id=queue_id, **ticket_columns(ticket)))
                 continue
-            after = dataclasses.asdict(ticket)
+            after = snapshot(ticket)
             changed = {k for k in after if after[k] != before[k]}
             if not changed:
                 continue
@@ -181,6 +180,11 @@ class QueueUnitOfWork:
         metric.size_sum += size
         metric.size_samples += 1
         await metric.save(using_db=self.conn)
+
+
+def snapshot(ticket: Ticket) -> dict[str, Any]:
+    """A shallow copy is enough: every field of a ticket is an immutable value."""
+    return dict(vars(ticket))
 
 
 def audit_row(event_id: str, event: TicketEvent, seq: int) -> TicketEventRow:

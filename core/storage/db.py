@@ -10,8 +10,14 @@ from tortoise.migrations.api import migrate as run_migrations
 APP = "nextup"
 
 
+POOL_MAXSIZE = 20
+"""asyncpg's pool; tortoise's default of 5 queues requests behind each other under load."""
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     url = database_url.replace("postgresql://", "postgres://", 1)
+    if url.startswith("postgres://") and "maxsize=" not in url:
+        url += ("&" if "?" in url else "?") + f"maxsize={POOL_MAXSIZE}"
     return {
         "connections": {"default": url},
         "apps": {
