@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
-import pytest
 
-NEXTUP = str(Path(sys.executable).with_name("nextup"))
+from tests.conftest import wait_for_health
+from tests.processes import NEXTUP, clean_env, free_port, start_server, stop
 
 
 def run(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
     return subprocess.run(
         [NEXTUP, *args],
         cwd=cwd,
-        env=env,
+        env=clean_env(),
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_migrate_createuser_token(tmp_path: Path) -> None:
@@ -71,12 +60,10 @@ def test_createuser_without_stdin_prints_a_generated_password(tmp_path: Path) ->
 
 
 def test_bad_setting_is_a_message_not_a_traceback(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
-    env["NEXTUP_PORT"] = "eighty"
     result = subprocess.run(
         [NEXTUP, "migrate"],
         cwd=tmp_path,
-        env=env,
+        env=clean_env(port="eighty"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -93,42 +80,22 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     assert "PostgreSQL" in result.stderr
 
 
-def test_demo_then_serve_answers(tmp_path: Path) -> None:
+async def test_demo_then_serve_answers(tmp_path: Path) -> None:
     demo = run(tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr
     assert "admin account: admin / " in demo.stdout
     token = demo.stdout.split("API token for admin: ")[1].split()[0]
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
-    server = subprocess.Popen(
-        [NEXTUP, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = start_server(tmp_path, port)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(
-                    "server did not start: " + (server.stderr.read() or b"").decode()
-                    if server.poll() is not None
-                    else "server did not start in 30 s"
-                )
-            time.sleep(0.2)
-        queues = httpx.get(f"{base}/api/v1/queues", headers={"Authorization": f"Bearer {token}"})
-        assert [q["code"] for q in queues.json()] == ["LAB", "PHARM"]
-        status = httpx.get(
-            f"{base}/api/v1/queues/PHARM/status", headers={"Authorization": f"Bearer {token}"}
-        ).json()
-        assert status["size"] == 5
+        await wait_for_health(base)
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            queues = (await client.get("/api/v1/queues")).json()
+            assert [q["code"] for q in queues] == ["LAB", "PHARM"]
+            status = (await client.get("/api/v1/queues/PHARM/status")).json()
+            assert status["size"] == 5
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop(server)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,9 +14,7 @@ from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
 from core.wiring import Container
 from tests.conftest import Api, redis_url, services_required, wait_for_health
-from tests.services.test_concurrency import free_port
-
-NEXTUP = str(Path(sys.executable).with_name("nextup"))
+from tests.processes import free_port, start_server, stop
 
 
 async def test_events_are_published_after_commit(container: Container) -> None:
@@ -77,14 +72,8 @@ async def test_join_in_one_process_reaches_a_subscriber_in_another(
     listener = RedisBus(url)
     subscription = await listener.subscribe()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
-    env |= {"NEXTUP_DATABASE_URL": container.settings.database_url, "NEXTUP_REDIS_URL": url}
-    server = subprocess.Popen(
-        [NEXTUP, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server = start_server(
+        tmp_path, port, database_url=container.settings.database_url, redis_url=url
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -98,7 +87,6 @@ async def test_join_in_one_process_reaches_a_subscriber_in_another(
         assert message["queue"] == "LAB"
         assert message["data"]["ticket_id"] == response.json()["id"]
     finally:
-        server.terminate()
-        server.wait(timeout=15)
+        stop(server)
         await subscription.close()
         await listener.close()

@@ -4,9 +4,6 @@ serialises commands on one queue across connections and processes."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,8 +12,7 @@ from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
 from core.wiring import Container
 from tests.conftest import Api, services_required, wait_for_health
-
-NEXTUP = str(Path(sys.executable).with_name("nextup"))
+from tests.processes import free_port, start_server, stop
 
 
 async def fill_queue(container: Container, tickets: int, counters: int = 5) -> list[str]:
@@ -60,22 +56,13 @@ async def test_two_server_processes_never_call_the_same_ticket(
     """Two `nextup serve` processes on one database, 40 call-nexts split between them."""
     services_required()
     joined = await fill_queue(container, 40)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXTUP_")}
-    env |= {
-        "NEXTUP_DATABASE_URL": container.settings.database_url,
-        "NEXTUP_REDIS_URL": container.settings.redis_url or "",
+    settings = {
+        "database_url": container.settings.database_url,
+        "redis_url": container.settings.redis_url or "",
     }
     servers, bases = [], []
     for port in (free_port(), free_port()):
-        servers.append(
-            subprocess.Popen(
-                [NEXTUP, "serve", "--port", str(port)],
-                cwd=tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        servers.append(start_server(tmp_path, port, **settings))
         bases.append(f"http://127.0.0.1:{port}")
     try:
         for base in bases:
@@ -94,13 +81,4 @@ async def test_two_server_processes_never_call_the_same_ticket(
         assert sorted(r.json()["id"] for r in responses) == sorted(joined)
     finally:
         for server in servers:
-            server.terminate()
-            server.wait(timeout=15)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+            stop(server)
