@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -53,6 +53,7 @@ async def list_queues(request: Request, **_: Any) -> HTTPResponse:
     body=schemas.QueueCreateBody,
     errors={409: "already_exists", 422: "validation_error, invalid_value"},
     response="Queue",
+    status=201,
 )
 async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any) -> HTTPResponse:
     config = QueueConfig(mode=body.mode, capacity=body.capacity, overflow_queue=body.overflow_queue)
@@ -109,6 +110,7 @@ async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
     "Join the queue (a walk-in added by staff)",
     body=schemas.JoinBody,
     response="Ticket",
+    status=201,
     errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error"},
 )
 async def join(
@@ -299,4 +301,5 @@ def time_arg(request: Request, name: str) -> datetime | None:
         raise InvalidValue(f"{name} must include a time zone")
     if not schemas.storable(value):
         raise InvalidValue(f"{name} is out of range")
-    return value
+    # In UTC: SQLite compares stored times as text, so another offset would compare wrongly.
+    return value.astimezone(UTC)

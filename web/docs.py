@@ -43,7 +43,7 @@ def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             for q, d in ep.query.items()
         ],
         "responses": {
-            "200": {"description": ep.response or "OK"},
+            str(ep.status): {"description": ep.response or "OK"},
             "400": {"description": "malformed_json", "content": _error_content()},
             **{
                 str(status): {"description": codes, "content": _error_content()}

@@ -32,6 +32,8 @@ class Endpoint:
     errors: dict[int, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     response: str = ""
+    status: int = 200
+    """Of a successful response."""
 
 
 REGISTRY: list[Endpoint] = []
@@ -51,6 +53,8 @@ def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest(400, "malformed_json", "the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest(400, "malformed_json", "the body must be a JSON object")
     try:
@@ -76,6 +80,7 @@ def endpoint(
     errors: dict[int, str] | None = None,
     query: dict[str, str] | None = None,
     response: str = "",
+    status: int = 200,
 ) -> Callable[[Handler], Handler]:
     """Registers a route. Handlers get `account` (None when public) and `body` keywords."""
     allowed = frozenset(roles) if roles is not None else None
@@ -88,6 +93,7 @@ def endpoint(
         errors or {},
         query or {},
         response,
+        status,
     )
     REGISTRY.append(spec)
 

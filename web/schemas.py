@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import MAXYEAR, MINYEAR, UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.domain.model import MAX_PRIORITY, QueueMode
 
@@ -13,16 +13,46 @@ from core.domain.model import MAX_PRIORITY, QueueMode
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-03-02T09:30:00+01:00")
+    if value is not None and not storable(value):
+        raise ValueError("is out of range")
     return value
 
 
+def storable(value: datetime) -> bool:
+    """In UTC, with a year to spare either side for arithmetic (`until - 1 day`)."""
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        return False
+    return MINYEAR < year < MAXYEAR
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL cannot store NUL in text, so it is bad input rather than a server error."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
+QueueRef = Annotated[Code, AfterValidator(str.upper)]
+"""A queue code as other queues are referred to; codes are kept in capitals."""
 CounterName = Annotated[str, Field(min_length=1, max_length=32)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _text_without_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 class JoinBody(Body):
@@ -30,7 +60,7 @@ class JoinBody(Body):
     appointment_at: AwareDatetime | None = None
     name: str | None = Field(None, max_length=128)
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{6,20}$")
-    telegram_chat_id: int | None = None
+    telegram_chat_id: int | None = Field(None, ge=-INT64_MAX, le=INT64_MAX)
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
 
 
@@ -44,15 +74,15 @@ class QueueCreateBody(Body):
     name: str = Field(min_length=1, max_length=128)
     prefix: str = Field(pattern=r"^[A-Z0-9]{1,8}$")
     mode: QueueMode = QueueMode.FIFO
-    capacity: int | None = Field(None, ge=1)
-    overflow_queue: Code | None = None
+    capacity: int | None = Field(None, ge=1, le=INT32_MAX)
+    overflow_queue: QueueRef | None = None
     counters: list[CounterName] = Field(default_factory=lambda: ["1"], min_length=1)
 
 
 class QueuePatchBody(Body):
     name: str | None = Field(None, min_length=1, max_length=128)
     prefix: str | None = Field(None, pattern=r"^[A-Z0-9]{1,8}$")
-    counters: list[CounterName | CounterBody] | None = None
+    counters: list[CounterName | CounterBody] | None = Field(None, min_length=1)
 
 
 class WeightsBody(Body):
@@ -66,8 +96,8 @@ class ConfigBody(Body):
 
     weights: WeightsBody | None = None
     mode: QueueMode | None = None
-    capacity: int | None = Field(None, ge=1)
-    overflow_queue: Code | None = None
+    capacity: int | None = Field(None, ge=1, le=INT32_MAX)
+    overflow_queue: QueueRef | None = None
     notify_positions: list[int] | None = Field(None, max_length=10)
     no_show_grace_s: int | None = Field(None, ge=0, le=86400)
     default_service_s: int | None = Field(None, ge=1, le=86400)
@@ -75,6 +105,18 @@ class ConfigBody(Body):
     appointment_window_s: int | None = Field(None, ge=0, le=86400)
     timezone: str | None = None
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+
+    @model_validator(mode="after")
+    def _null_only_where_unset_means_something(self) -> ConfigBody:
+        """`null` clears capacity or overflow queue; for the rest, leave the field out."""
+        nulls = sorted(
+            name
+            for name in self.model_fields_set - {"capacity", "overflow_queue"}
+            if getattr(self, name) is None
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave it out to keep it)")
+        return self
 
 
 class CallNextBody(Body):
