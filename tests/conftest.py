@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sanic import Sanic
 from tortoise import connections
 
@@ -115,6 +117,7 @@ class Api:
     client: httpx.AsyncClient
     tokens: dict[str, str]
     base_url: str
+    app: Sanic[Any, Any]
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -127,22 +130,25 @@ class Api:
 
 
 @pytest.fixture
-async def api(container: Container) -> AsyncIterator[Api]:
+async def api(container: Container, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
+    """A real server on a free port. Sanic reads `port=0` as "unset" (8000), so the socket
+    is bound first. Password hashing is made cheap: no API test is about its strength."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     app = create_app(container)
-    server = await app.create_server(
-        host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False
-    )
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
     assert server is not None
     await server.startup()
     await server.start_serving()
-    port = server.server.sockets[0].getsockname()[1]
+    port = sock.getsockname()[1]
     tokens = {}
     for role in accounts.Role:
         await accounts.create_account(f"{role.value}-user", role.value, "correct horse")
         tokens[role.value] = await accounts.issue_token(f"{role.value}-user")
     base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        yield Api(client, tokens, base_url)
+        yield Api(client, tokens, base_url, app)
     await server.close()
     await server.wait_closed()
 

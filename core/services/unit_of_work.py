@@ -49,6 +49,7 @@ class QueueUnitOfWork:
         self.now = now
         self.queues: dict[str, Queue] = {}
         self._events: list[DomainEvent] = []
+        self._counter_rows: dict[str, list[CounterRow]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
@@ -63,6 +64,7 @@ class QueueUnitOfWork:
             raise NotFound("queue", code)
         config = await QueueConfigRow.get(queue_id=row.id, using_db=self.conn)
         counters = await CounterRow.filter(queue_id=row.id).using_db(self.conn).order_by("id")
+        self._counter_rows[code] = counters
         live = [s.value for s in LIVE_STATUSES]
         rows = await TicketRow.filter(queue_id=row.id, status__in=live).using_db(self.conn)
         extra = [i for i in extra_ticket_ids if i not in {r.id for r in rows}]
@@ -89,6 +91,11 @@ class QueueUnitOfWork:
                 row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
                 await row.save(using_db=self.conn, update_fields=["day_seq", "day_seq_date"])
             await self._save_metrics(row, queue, [e for e in events if e.queue == code])
+            for counter_row in self._counter_rows[code]:
+                is_open = queue.counters[counter_row.name].is_open
+                if counter_row.is_open != is_open:  # calling from a closed counter opens it
+                    counter_row.is_open = is_open
+                    await counter_row.save(using_db=self.conn, update_fields=["is_open"])
         return events
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:

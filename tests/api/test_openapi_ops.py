@@ -9,7 +9,6 @@ import pytest
 
 from core.storage import db
 from core.wiring import Container
-from tests.api.conftest import ServedApi
 from tests.api.helpers import API, create_queue
 from tests.conftest import Api
 from web.docs import openapi_path
@@ -94,7 +93,7 @@ async def spec(api: Api) -> dict[str, Any]:
     return result
 
 
-async def test_openapi_lists_every_route(api: ServedApi, spec: dict[str, Any]) -> None:
+async def test_openapi_lists_every_route(api: Api, spec: dict[str, Any]) -> None:
     assert spec["openapi"].startswith("3.")
     assert spec["info"]["title"] and spec["info"]["version"]
     documented = {(m, shape(p)) for m, p in operations(spec)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.domain.errors import IllegalTransition, QueueFull
-from core.domain.model import QueueConfig
+from core.domain.model import Counter, QueueConfig
 from core.services.queues import new_join_request
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
 from core.wiring import Container
@@ -154,3 +154,14 @@ async def test_called_patient_who_never_comes_becomes_a_no_show(
     assert last is not None and (last.type, last.actor) == ("ticket_marked_no_show", "system")
     metric = await HourlyMetric.get(queue__code="PHARM")
     assert metric.no_shows == 1
+
+
+async def test_calling_from_a_closed_counter_opens_it_for_good(container: Container) -> None:
+    await make_queue(container)
+    await container.queues.update_queue(
+        "PHARM", None, None, [Counter("1", True), Counter("2", False)]
+    )
+    await container.queues.join("PHARM", new_join_request(), "x")
+    await container.queues.call_next("PHARM", "2", "staff:ana")
+    info = await container.queues.get_queue("PHARM")
+    assert [(c.name, c.is_open) for c in info.counters] == [("1", True), ("2", True)]
