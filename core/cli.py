@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import secrets
@@ -20,8 +21,6 @@ from core.services.queues import new_join_request
 from core.settings import Settings, SettingsError, load_settings
 from core.wiring import Container, build_container
 
-log = logging.getLogger("nextup")
-
 DEMO_QUEUES = (
     ("PHARM", "Pharmacy", "A", QueueMode.DYNAMIC, 60, ["1", "2", "3"]),
     ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"]),
@@ -31,9 +30,7 @@ DEMO_QUEUES = (
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         settings = load_settings()
         result: int = args.run(settings, args)
@@ -47,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ConnectionError) as exc:
         print(f"nextup: cannot reach a service: {exc}", file=sys.stderr)
         return 1
+
+
+def configure_logging() -> None:
+    """Our own loggers only: Sanic configures and prints its own, and a root handler
+    would print every Sanic line twice."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("core", "web", "bot", "sms"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,7 +211,13 @@ def serving_app(settings: Settings) -> Any:
     @app.before_server_start
     async def start(app: Any) -> None:
         await container.start(migrate=False)
-        app.add_task(sweep_no_shows_forever(container.queues), name="no-show-sweep")
+        app.ctx.sweeper = asyncio.create_task(sweep_no_shows_forever(container.queues))
+
+    @app.before_server_stop
+    async def stop_sweeping(app: Any) -> None:
+        app.ctx.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.ctx.sweeper
 
     @app.after_server_stop
     async def stop(app: Any) -> None:

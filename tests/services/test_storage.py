@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.domain.errors import IllegalTransition, QueueFull
 from core.domain.model import Counter, QueueConfig
+from core.services.housekeeping import sweep_no_shows_forever
 from core.services.queues import new_join_request
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
 from core.wiring import Container
@@ -165,3 +168,21 @@ async def test_calling_from_a_closed_counter_opens_it_for_good(container: Contai
     await container.queues.call_next("PHARM", "2", "staff:ana")
     info = await container.queues.get_queue("PHARM")
     assert [(c.name, c.is_open) for c in info.counters] == [("1", True), ("2", True)]
+
+
+async def test_the_server_sweep_marks_overdue_calls_as_no_shows(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container, no_show_grace_s=60)
+    await container.queues.join("PHARM", new_join_request(), "x")
+    called = await container.queues.call_next("PHARM", "1", "x")
+    clock.advance(seconds=61)
+    sweeper = asyncio.create_task(sweep_no_shows_forever(container.queues, interval_s=0.01))
+    try:
+        for _ in range(200):
+            if (await TicketRow.get(id=called.id)).status == "no_show":
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        sweeper.cancel()
+    assert (await TicketRow.get(id=called.id)).status == "no_show"
