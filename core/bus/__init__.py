@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 Message = dict[str, Any]
@@ -12,8 +11,6 @@ Message = dict[str, Any]
 class Subscription(Protocol):
     async def get(self, timeout_s: float | None = None) -> Message | None:
         """The next message, or None when `timeout_s` passes first."""
-
-    def __aiter__(self) -> AsyncIterator[Message]: ...
 
     async def close(self) -> None: ...
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 from core.bus import Message
 
@@ -22,10 +21,6 @@ class InProcessSubscription:
             return await asyncio.wait_for(self.inbox.get(), timeout_s)
         except TimeoutError:
             return None
-
-    async def __aiter__(self) -> AsyncIterator[Message]:
-        while True:
-            yield await self.inbox.get()
 
     async def close(self) -> None:
         self._bus.subscriptions.discard(self)

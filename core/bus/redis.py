@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -32,11 +31,6 @@ class RedisSubscription:
                 return message
             if deadline is not None and loop.time() >= deadline:
                 return None
-
-    async def __aiter__(self) -> AsyncIterator[Message]:
-        async for raw in self._pubsub.listen():
-            if raw.get("type") == "message":
-                yield json.loads(raw["data"])
 
     async def close(self) -> None:
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
