@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from argon2 import PasswordHasher
 from sanic import Sanic
@@ -29,6 +30,11 @@ from core.wiring import Container, build_container
 from web.app import create_app
 
 Sanic.test_mode = True
+# CI replays the same examples every run, so a landing never hinges on a lucky draw; local
+# runs keep exploring new ones (and keep what fails in .hypothesis/ to replay it).
+hypothesis.settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 TABLES = (
     "outbox",
     "ticket_events",

@@ -233,7 +233,10 @@ class QueueMachine(RuleBasedStateMachine):
     @rule()
     def expire(self) -> None:
         grace_s = self.queue.config.no_show_grace_s
-        called = {t.id: t.called_at for t in self.queue.tickets.values() if t.status is C}
+        # the grace runs from the last call: a recall starts it again
+        called = {
+            t.id: t.recalled_at or t.called_at for t in self.queue.tickets.values() if t.status is C
+        }
         expired = self.queue.expire_called(self.now)
         for ticket in expired:
             called_at = called[ticket.id]
