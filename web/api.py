@@ -58,14 +58,14 @@ async def list_queues(request: Request, **_: Any) -> HTTPResponse:
 async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any) -> HTTPResponse:
     config = QueueConfig(mode=body.mode, capacity=body.capacity, overflow_queue=body.overflow_queue)
     info = await service(request).create_queue(
-        body.code.upper(), body.name, body.prefix, config, body.counters
+        body.code, body.name, body.prefix, config, body.counters
     )
     return json(queue_json(info), status=201)
 
 
 @endpoint(bp, "GET", "/queues/<code>", "One queue", errors=UNKNOWN_QUEUE, response="Queue")
 async def get_queue(request: Request, code: str, **_: Any) -> HTTPResponse:
-    return json(queue_json(await service(request).get_queue(code.upper())))
+    return json(queue_json(await service(request).get_queue(code)))
 
 
 @endpoint(
@@ -87,7 +87,7 @@ async def patch_queue(
             Counter(c, True) if isinstance(c, str) else Counter(c.name, c.is_open)
             for c in body.counters
         ]
-    info = await service(request).update_queue(code.upper(), body.name, body.prefix, counters)
+    info = await service(request).update_queue(code, body.name, body.prefix, counters)
     return json(queue_json(info))
 
 
@@ -100,7 +100,7 @@ async def patch_queue(
     response="QueueStatus",
 )
 async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
-    return json(status_json(await service(request).status(code.upper())))
+    return json(status_json(await service(request).status(code)))
 
 
 @endpoint(
@@ -117,7 +117,7 @@ async def join(
     request: Request, code: str, account: StaffAccount, body: schemas.JoinBody, **_: Any
 ) -> HTTPResponse:
     joined = await service(request).join(
-        code.upper(), new_join_request(**body.model_dump()), actor(account)
+        code, new_join_request(**body.model_dump()), actor(account)
     )
     return json(ticket_json(joined.ticket, joined.estimate), status=201)
 
@@ -134,7 +134,7 @@ async def join(
 async def call_next(
     request: Request, code: str, account: StaffAccount, body: schemas.CallNextBody, **_: Any
 ) -> HTTPResponse:
-    ticket = await service(request).call_next(code.upper(), body.counter, actor(account))
+    ticket = await service(request).call_next(code, body.counter, actor(account))
     return json(ticket_json(ticket))
 
 
@@ -147,7 +147,7 @@ async def call_next(
     response="{moved}",
 )
 async def reposition(request: Request, code: str, account: StaffAccount, **_: Any) -> HTTPResponse:
-    moved = await service(request).reposition(code.upper(), actor(account))
+    moved = await service(request).reposition(code, actor(account))
     return json({"moved": moved})
 
 
@@ -160,7 +160,7 @@ async def reposition(request: Request, code: str, account: StaffAccount, **_: An
     response="Config",
 )
 async def get_config(request: Request, code: str, **_: Any) -> HTTPResponse:
-    return json(config_json(await service(request).get_config(code.upper())))
+    return json(config_json(await service(request).get_config(code)))
 
 
 @endpoint(
@@ -177,13 +177,13 @@ async def put_config(
     request: Request, code: str, body: schemas.ConfigBody, **_: Any
 ) -> HTTPResponse:
     queues = service(request)
-    current = await queues.get_config(code.upper())
+    current = await queues.get_config(code)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"weights"})
     if body.weights is not None:
         changes["weights"] = Weights(**body.weights.model_dump())
     if "notify_positions" in changes:
         changes["notify_positions"] = tuple(changes["notify_positions"])
-    config = await queues.put_config(code.upper(), dataclasses.replace(current, **changes))
+    config = await queues.put_config(code, dataclasses.replace(current, **changes))
     return json(config_json(config))
 
 
@@ -199,7 +199,7 @@ async def put_config(
 async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse:
     days = int_arg(request, "days", 7)
     now = request.app.ctx.container.clock()
-    return json(await analytics(code.upper(), days, now))
+    return json(await analytics(code, days, now))
 
 
 @endpoint(
@@ -215,7 +215,7 @@ async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
     now: datetime = request.app.ctx.container.clock()
     until = time_arg(request, "until") or now
     since = time_arg(request, "since") or until - timedelta(days=1)
-    rows = await hourly_metrics(code.upper(), since, until)
+    rows = await hourly_metrics(code, since, until)
     return json([metric_json(r) for r in rows])
 
 
@@ -258,9 +258,8 @@ async def ticket_action(
     body: schemas.TicketActionBody,
     **_: Any,
 ) -> HTTPResponse:
-    to_queue = body.queue.upper() if body.queue else None
     ticket = await service(request).ticket_action(
-        ticket_id, action, actor(account), counter=body.counter, to_queue=to_queue
+        ticket_id, action, actor(account), counter=body.counter, to_queue=body.queue
     )
     return json(ticket_json(ticket))
 
@@ -297,9 +296,9 @@ def time_arg(request: Request, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidValue(f"{name} must be an ISO 8601 time, got {raw!r}") from None
-    if value.tzinfo is None:
-        raise InvalidValue(f"{name} must include a time zone")
-    if not schemas.storable(value):
-        raise InvalidValue(f"{name} is out of range")
+    try:
+        schemas.check_time(value)
+    except ValueError as exc:
+        raise InvalidValue(f"{name} {exc}") from None
     # In UTC: SQLite compares stored times as text, so another offset would compare wrongly.
     return value.astimezone(UTC)

@@ -10,21 +10,18 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from core.domain.model import MAX_PRIORITY, QueueMode
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def check_time(value: datetime) -> datetime:
+    """A time from a client: with a zone, and storable in UTC with a year to spare either
+    side for arithmetic (`until - 1 day`)."""
+    if value.tzinfo is None:
         raise ValueError("must include a time zone, e.g. 2026-03-02T09:30:00+01:00")
-    if value is not None and not storable(value):
-        raise ValueError("is out of range")
-    return value
-
-
-def storable(value: datetime) -> bool:
-    """In UTC, with a year to spare either side for arithmetic (`until - 1 day`)."""
     try:
         year = value.astimezone(UTC).year
     except OverflowError:
-        return False
-    return MINYEAR < year < MAXYEAR
+        year = MINYEAR
+    if not MINYEAR < year < MAXYEAR:
+        raise ValueError("is out of range")
+    return value
 
 
 def _no_nul(value: Any) -> Any:
@@ -39,7 +36,7 @@ def _no_nul(value: Any) -> Any:
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, AfterValidator(check_time)]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 QueueRef = Annotated[Code, AfterValidator(str.upper)]
 """A queue code as other queues are referred to; codes are kept in capitals."""
@@ -70,7 +67,7 @@ class CounterBody(Body):
 
 
 class QueueCreateBody(Body):
-    code: Code
+    code: QueueRef
     name: str = Field(min_length=1, max_length=128)
     prefix: str = Field(pattern=r"^[A-Z0-9]{1,8}$")
     mode: QueueMode = QueueMode.FIFO
@@ -125,4 +122,4 @@ class CallNextBody(Body):
 
 class TicketActionBody(Body):
     counter: CounterName | None = None
-    queue: Code | None = None
+    queue: QueueRef | None = None

@@ -100,7 +100,7 @@ class QueueService:
         return [await self._info(row) for row in rows]
 
     async def get_queue(self, code: str) -> QueueInfo:
-        return await self._info(await self._queue_row(code))
+        return await self._info(await queue_row(code))
 
     async def update_queue(
         self, code: str, name: str | None, prefix: str | None, counters: list[Counter] | None
@@ -142,12 +142,12 @@ class QueueService:
                 )
 
     async def get_config(self, code: str) -> QueueConfig:
-        row = await self._queue_row(code)
+        row = await queue_row(code)
         return config_from_row(await QueueConfigRow.get(queue_id=row.id))
 
     async def put_config(self, code: str, config: QueueConfig) -> QueueConfig:
         await self._check_overflow(code, config)
-        row = await self._queue_row(code)
+        row = await queue_row(code)
         await QueueConfigRow.filter(queue_id=row.id).update(**config_columns(config))
         self._service_times.pop(code, None)
         await self.reposition(code, actor="system:config")
@@ -281,14 +281,10 @@ class QueueService:
         return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
 
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
-        if target == source:
-            raise InvalidValue("a ticket cannot be transferred to its own queue")
-
         async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
-            # Lock both queues in one order, so two opposite transfers cannot deadlock.
-            first, second = sorted({source, target})
-            loaded = {first: await uow.load(first, [ticket_id])}
-            loaded[second] = await uow.load(second, [ticket_id])
+            # Lock the queues in one order, so two opposite transfers cannot deadlock; a
+            # transfer into its own queue loads it once and the domain refuses it.
+            loaded = {code: await uow.load(code, [ticket_id]) for code in sorted({source, target})}
             ticket = loaded[source].transfer_out(ticket_id, target, now, actor)
             return loaded[target].accept_transfer(ticket, source, now, actor)
 
@@ -326,18 +322,19 @@ class QueueService:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _queue_row(self, code: str) -> QueueRow:
-        row = await QueueRow.get_or_none(code=code)
-        if row is None:
-            raise NotFound("queue", code)
-        return row
-
     async def _info(self, row: QueueRow) -> QueueInfo:
         config = config_from_row(await QueueConfigRow.get(queue_id=row.id))
         counters = await CounterRow.filter(queue_id=row.id).order_by("id")
         return QueueInfo(
             row.code, row.name, row.prefix, config, [Counter(c.name, c.is_open) for c in counters]
         )
+
+
+async def queue_row(code: str) -> QueueRow:
+    row = await QueueRow.get_or_none(code=code)
+    if row is None:
+        raise NotFound("queue", code)
+    return row
 
 
 def new_join_request(**fields: Any) -> JoinRequest:
@@ -349,9 +346,7 @@ async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
     """Figures over the tickets that joined in the last `days` days."""
     if not 1 <= days <= 366:
         raise InvalidValue("days must be between 1 and 366")
-    row = await QueueRow.get_or_none(code=code)
-    if row is None:
-        raise NotFound("queue", code)
+    row = await queue_row(code)
     config = await QueueConfigRow.get(queue_id=row.id)
     rows = await TicketRow.filter(queue_id=row.id, joined_at__gte=now - timedelta(days=days))
     visits = [
@@ -370,9 +365,7 @@ async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
 async def hourly_metrics(code: str, start: datetime, end: datetime) -> list[HourlyMetric]:
     if end <= start:
         raise InvalidValue("until must be after since")
-    row = await QueueRow.get_or_none(code=code)
-    if row is None:
-        raise NotFound("queue", code)
+    row = await queue_row(code)
     return await HourlyMetric.filter(
         queue_id=row.id, hour_start__gte=start, hour_start__lt=end
     ).order_by("hour_start")

@@ -67,7 +67,8 @@ class QueueUnitOfWork:
         self._counter_rows[code] = counters
         live = [s.value for s in LIVE_STATUSES]
         rows = await TicketRow.filter(queue_id=row.id, status__in=live).using_db(self.conn)
-        extra = [i for i in extra_ticket_ids if i not in {r.id for r in rows}]
+        loaded = {r.id for r in rows}
+        extra = [i for i in extra_ticket_ids if i not in loaded]
         if extra:
             rows += await TicketRow.filter(queue_id=row.id, id__in=extra).using_db(self.conn)
         queue = queue_from_rows(row, config, counters, rows)
