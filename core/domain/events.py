@@ -109,3 +109,43 @@ class TicketTransferredIn(TicketStateChanged):
 class PositionChanged(TicketEvent):
     old_position: int
     new_position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketDelayed(TicketEvent):
+    """The patient said they are running late; the ticket moved back in the line."""
+
+    delay_s: int
+    late_count: int
+    old_position: int
+    new_position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketAcknowledged(TicketEvent):
+    """The patient answered the call ("I'm on my way")."""
+
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketRated(TicketEvent):
+    score: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtaRevised(TicketEvent):
+    position: int
+    eta_s: int
+    eta_low_s: int
+    eta_high_s: int
+    previous_eta_s: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveNowAdvised(TicketEvent):
+    position: int
+    eta_s: int
+    eta_low_s: int
+    eta_high_s: int
+    travel_s: int

@@ -11,6 +11,10 @@ from core.domain.errors import InvalidValue
 
 MAX_PRIORITY = 3
 """0 routine, 1 elevated (elderly, pregnant, disabled), 2 urgent, 3 emergency."""
+MAX_LATE = 2
+"""How often a patient may say "I'm running late" on one ticket."""
+MAX_LATE_S = 120 * 60
+MAX_RATING = 5
 
 
 class TicketStatus(enum.StrEnum):
@@ -63,6 +67,10 @@ class QueueConfig:
     appointment_window_s: int = 1800
     timezone: str = "UTC"
     language: str = "en"
+    eta_change_margin_s: int = 600
+    """A new ETA is announced only when it moved at least this much since the last one..."""
+    eta_update_interval_s: int = 900
+    """...and at most once per this interval, so patients are not flooded."""
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
@@ -74,6 +82,8 @@ class QueueConfig:
             "default_service_s",
             "wait_horizon_s",
             "appointment_window_s",
+            "eta_change_margin_s",
+            "eta_update_interval_s",
         ):
             if getattr(self, name) < 0:
                 raise InvalidValue(f"{name} must not be negative")
@@ -116,6 +126,16 @@ class Ticket:
     phone: str | None = None
     telegram_chat_id: int | None = None
     language: str | None = None
+    late_count: int = 0
+    travel_s: int | None = None
+    """How long the patient said it takes them to come back; drives "leave now"."""
+    announced_eta_s: int | None = None
+    """The ETA the patient was last told, and when: the base for "ETA changed" messages."""
+    announced_at: datetime | None = None
+    leave_now_sent: bool = False
+    acknowledged_at: datetime | None = None
+    """When the patient answered a call with "I'm on my way"."""
+    rating: int | None = None
 
     def __post_init__(self) -> None:
         check_priority(self.priority)

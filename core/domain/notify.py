@@ -1,23 +1,31 @@
 """Notification policy: which events become which patient messages, on which channel.
 
-Only changes a patient acts on become messages; a shift of one place in the line does not,
-unless it crosses one of the queue's "getting close" positions.
+Only changes a patient acts on become messages. A shift of one place in the line does not,
+unless it crosses one of the queue's "getting close" positions; a new ETA is announced
+only when it moved by the queue's margin, and at most once per its interval.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from core.domain.eta import Eta
 from core.domain.events import (
     DomainEvent,
+    EtaRevised,
+    LeaveNowAdvised,
     PositionChanged,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
+    TicketDelayed,
+    TicketEvent,
     TicketJoined,
     TicketMarkedNoShow,
     TicketRecalled,
+    TicketReturned,
     TicketTransferredIn,
 )
 from core.domain.model import QueueConfig, Ticket
@@ -27,10 +35,17 @@ MESSAGE_KINDS: dict[type[DomainEvent], str] = {
     TicketCalled: "called",
     TicketRecalled: "recalled",
     TicketMarkedNoShow: "missed",
+    TicketReturned: "returned",
     TicketTransferredIn: "transferred",
     TicketCompleted: "done",
     TicketCancelled: "left",
+    EtaRevised: "eta_changed",
+    LeaveNowAdvised: "leave_now",
 }
+ETA_KINDS = frozenset({"joined", "close", "returned", "transferred", "eta_changed", "leave_now"})
+"""Messages that tell the patient their wait, and so reset what they were last told."""
+URGENT_KINDS = frozenset({"called", "recalled"})
+"""Sent ahead of every routine message."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +55,21 @@ class NotificationIntent:
     recipient: str
     params: dict[str, Any]
 
+    @property
+    def urgent(self) -> bool:
+        return self.kind in URGENT_KINDS
+
 
 def message_kind(event: DomainEvent, config: QueueConfig) -> str | None:
     if isinstance(event, PositionChanged):
         moved_closer = event.new_position < event.old_position
         return "close" if moved_closer and event.new_position in config.notify_positions else None
     return MESSAGE_KINDS.get(type(event))
+
+
+def tells_eta(event: DomainEvent, config: QueueConfig) -> bool:
+    """A message (or, for "late", the bot's or SMS reply) that gives the patient a new ETA."""
+    return isinstance(event, TicketDelayed) or message_kind(event, config) in ETA_KINDS
 
 
 def patient_channel(ticket: Ticket) -> tuple[str, str] | None:
@@ -57,13 +81,40 @@ def patient_channel(ticket: Ticket) -> tuple[str, str] | None:
     return None
 
 
+def eta_notice(ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig) -> str | None:
+    """`leave_now`, `eta_changed` or nothing, for a waiting patient not otherwise told."""
+    travel_s = ticket.travel_s
+    if travel_s is not None and not ticket.leave_now_sent and estimate.low_s <= travel_s:
+        return "leave_now"
+    if ticket.announced_eta_s is None:
+        return None
+    if abs(estimate.eta_s - ticket.announced_eta_s) < config.eta_change_margin_s:
+        return None
+    if ticket.announced_at is not None:
+        since_s = (now - ticket.announced_at).total_seconds()
+        if since_s < config.eta_update_interval_s:
+            return None
+    return "eta_changed"
+
+
 def intents_for(
-    event: DomainEvent, ticket: Ticket, config: QueueConfig
+    event: DomainEvent, ticket: Ticket, config: QueueConfig, estimate: Eta | None = None
 ) -> list[NotificationIntent]:
     kind = message_kind(event, config)
     channel = patient_channel(ticket)
-    if kind is None or channel is None:
+    if kind is None or channel is None or not isinstance(event, TicketEvent):
         return []
-    params = {k: v for k, v in event.to_dict()["data"].items() if k not in ("actor",)}
+    params = {k: v for k, v in event.to_dict()["data"].items() if k not in ("actor", "at")}
     params["language"] = ticket.language or config.language
+    if kind in ETA_KINDS and estimate is not None:
+        params.update(
+            position=ticket.position,
+            eta_s=estimate.eta_s,
+            eta_low_s=estimate.low_s,
+            eta_high_s=estimate.high_s,
+        )
+    if kind == "missed":
+        params["grace_s"] = config.no_show_grace_s
+    if ticket.travel_s is not None:
+        params["travel_s"] = ticket.travel_s
     return [NotificationIntent(kind, channel[0], channel[1], params)]

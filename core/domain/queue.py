@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain import eta, load, ordering
+from core.domain import eta, load, notify, ordering
 from core.domain.errors import (
     IllegalTransition,
     InvalidValue,
@@ -22,12 +22,18 @@ from core.domain.errors import (
 )
 from core.domain.events import (
     DomainEvent,
+    EtaRevised,
+    LeaveNowAdvised,
     PositionChanged,
+    TicketAcknowledged,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
+    TicketDelayed,
+    TicketEvent,
     TicketJoined,
     TicketMarkedNoShow,
+    TicketRated,
     TicketRecalled,
     TicketReturned,
     TicketStarted,
@@ -37,6 +43,10 @@ from core.domain.events import (
 )
 from core.domain.model import (
     AT_COUNTER_STATUSES,
+    LIVE_STATUSES,
+    MAX_LATE,
+    MAX_LATE_S,
+    MAX_RATING,
     Counter,
     QueueConfig,
     Ticket,
@@ -109,14 +119,18 @@ class Queue:
     def open_counters(self) -> int:
         return sum(1 for c in self.counters.values() if c.is_open)
 
-    def estimates(self) -> dict[str, eta.Eta]:
-        """ETA range of every waiting ticket, by ticket id."""
-        service = self.service_time or eta.ServiceTime(
+    def service(self) -> eta.ServiceTime:
+        """The learned service time the service layer set, or the configured default."""
+        return self.service_time or eta.ServiceTime(
             float(self.config.default_service_s),
             eta.PRIOR_CV * self.config.default_service_s,
             0,
             "default",
         )
+
+    def estimates(self) -> dict[str, eta.Eta]:
+        """ETA range of every waiting ticket, by ticket id."""
+        service = self.service()
         lf = self.load_factor()
         open_names = {c.name for c in self.counters.values() if c.is_open}
         busy = sum(1 for t in self.at_counters() if t.counter in open_names)
@@ -124,6 +138,17 @@ class Queue:
             t.id: eta.estimate(t.position or 0, len(open_names), busy, service, lf)
             for t in self.waiting()
         }
+
+    def live_ticket_of(self, telegram_chat_id: int | None, phone: str | None) -> Ticket | None:
+        """The patient's ticket still in this queue, if any: one per patient and queue."""
+        for ticket in self.tickets.values():
+            if ticket.status not in LIVE_STATUSES:
+                continue
+            if telegram_chat_id is not None and ticket.telegram_chat_id == telegram_chat_id:
+                return ticket
+            if phone and ticket.phone == phone:
+                return ticket
+        return None
 
     def ticket(self, ticket_id: str) -> Ticket:
         try:
@@ -184,7 +209,7 @@ class Queue:
         to = next_status(ticket, "call")
         self.counters[counter].is_open = True
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
-        ticket.position = None
+        ticket.position, ticket.acknowledged_at = None, None
         self._record(TicketCalled, ticket, now, actor, W, counter=counter)
         self._reorder(now, actor)
         return ticket
@@ -250,7 +275,7 @@ class Queue:
         before = ticket.status
         ticket.status = next_status(ticket, "return")
         ticket.counter = ticket.called_at = ticket.recalled_at = None
-        ticket.started_at = ticket.finished_at = None
+        ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         self._reorder(now, actor, quiet={ticket.id})
         self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
         return ticket
@@ -287,7 +312,7 @@ class Queue:
         ticket.queue = self.code
         ticket.status = W
         ticket.counter = ticket.called_at = ticket.recalled_at = None
-        ticket.started_at = ticket.finished_at = None
+        ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         ticket.position = None
         self.tickets[ticket.id] = ticket
         self._reorder(now, actor, quiet={ticket.id})
@@ -301,6 +326,131 @@ class Queue:
             position=ticket.position or 0,
         )
         return ticket
+
+    def delay(self, ticket_id: str, delay_s: int, now: datetime, actor: str) -> Ticket:
+        """ "I'm running late": move back by about as many places as `delay_s` of service.
+
+        The ticket takes a place in line just behind the patient it should now follow, so
+        it keeps that place when the line is reordered later.
+        """
+        ticket = self.ticket(ticket_id)
+        if ticket.status is not W:
+            raise IllegalTransition(ticket.number, "late", ticket.status.value)
+        if ticket.late_count >= MAX_LATE:
+            raise InvalidValue(f"a ticket can be moved back at most {MAX_LATE} times")
+        if not 0 < delay_s <= MAX_LATE_S:
+            raise InvalidValue(f"late must be between 1 and {MAX_LATE_S // 60} minutes")
+        per_place_s = self.service().mean_s / max(1, self.open_counters())
+        places = max(1, round(delay_s / per_place_s))
+        line = self.waiting()
+        old_position = ticket.position or len(line)
+        follow = line[min(len(line), old_position + places) - 1]
+        if follow is not ticket:
+            ticket.line_at = max(ticket.line_at, follow.line_at) + timedelta(microseconds=1)
+        ticket.late_count += 1
+        self._reorder(now, actor, quiet={ticket.id})
+        self.events.append(
+            TicketDelayed(
+                queue=self.code,
+                at=now,
+                actor=actor,
+                ticket_id=ticket.id,
+                number=ticket.number,
+                delay_s=delay_s,
+                late_count=ticket.late_count,
+                old_position=old_position,
+                new_position=ticket.position or 0,
+            )
+        )
+        return ticket
+
+    def set_travel_time(self, ticket_id: str, travel_s: int) -> Ticket:
+        """How long the patient needs to come back; "leave now" is sent when the wait is that."""
+        ticket = self.ticket(ticket_id)
+        if ticket.status is not W:
+            raise IllegalTransition(ticket.number, "travel", ticket.status.value)
+        if not 0 < travel_s <= MAX_LATE_S:
+            raise InvalidValue(f"travel time must be between 1 and {MAX_LATE_S // 60} minutes")
+        ticket.travel_s, ticket.leave_now_sent = travel_s, False
+        return ticket
+
+    def acknowledge(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        """The patient pressed "I'm on my way"; pressing it again changes nothing."""
+        ticket = self.ticket(ticket_id)
+        if ticket.status is not C:
+            raise IllegalTransition(ticket.number, "acknowledge", ticket.status.value)
+        if ticket.acknowledged_at is None:
+            ticket.acknowledged_at = now
+            self.events.append(
+                TicketAcknowledged(
+                    queue=self.code,
+                    at=now,
+                    actor=actor,
+                    ticket_id=ticket.id,
+                    number=ticket.number,
+                    counter=ticket.counter or "",
+                )
+            )
+        return ticket
+
+    def rate(self, ticket_id: str, score: int, now: datetime, actor: str) -> Ticket:
+        """Feedback after the visit, 1 to 5; a second rating replaces the first."""
+        ticket = self.ticket(ticket_id)
+        if ticket.status is not TicketStatus.DONE:
+            raise IllegalTransition(ticket.number, "rate", ticket.status.value)
+        if not 1 <= score <= MAX_RATING:
+            raise InvalidValue(f"a rating is between 1 and {MAX_RATING}")
+        ticket.rating = score
+        self.events.append(
+            TicketRated(
+                queue=self.code,
+                at=now,
+                actor=actor,
+                ticket_id=ticket.id,
+                number=ticket.number,
+                score=score,
+            )
+        )
+        return ticket
+
+    def advise(self, now: datetime, actor: str = "system") -> dict[str, eta.Eta]:
+        """After a command: "leave now" and "ETA changed" for the waiting patients due one.
+
+        Records what each patient was last told, so the next change is measured from it.
+        Returns the estimates it used.
+        """
+        estimates = self.estimates()
+        told = {
+            e.ticket_id
+            for e in self.events
+            if e.queue == self.code
+            and isinstance(e, TicketEvent)
+            and notify.tells_eta(e, self.config)
+        }
+        for ticket in self.waiting():
+            if notify.patient_channel(ticket) is None:
+                continue
+            estimate = estimates[ticket.id]
+            kind = (
+                None if ticket.id in told else notify.eta_notice(ticket, estimate, now, self.config)
+            )
+            if kind == "leave_now":
+                ticket.leave_now_sent = True
+                self._advise(
+                    LeaveNowAdvised, ticket, estimate, now, actor, travel_s=ticket.travel_s
+                )
+            elif kind == "eta_changed":
+                self._advise(
+                    EtaRevised,
+                    ticket,
+                    estimate,
+                    now,
+                    actor,
+                    previous_eta_s=ticket.announced_eta_s,
+                )
+            if kind is not None or ticket.id in told:
+                ticket.announced_eta_s, ticket.announced_at = estimate.eta_s, now
+        return estimates
 
     def reposition(self, now: datetime, actor: str) -> int:
         """Recompute the order now; returns how many tickets moved."""
@@ -340,6 +490,30 @@ class Queue:
                         new_position=index,
                     )
                 )
+
+    def _advise(
+        self,
+        event_type: type[EtaRevised | LeaveNowAdvised],
+        ticket: Ticket,
+        estimate: eta.Eta,
+        now: datetime,
+        actor: str,
+        **extra: object,
+    ) -> None:
+        self.events.append(
+            event_type(
+                queue=self.code,
+                at=now,
+                actor=actor,
+                ticket_id=ticket.id,
+                number=ticket.number,
+                position=ticket.position or 0,
+                eta_s=estimate.eta_s,
+                eta_low_s=estimate.low_s,
+                eta_high_s=estimate.high_s,
+                **extra,  # type: ignore[arg-type]
+            )
+        )
 
     def _record(
         self,

@@ -29,6 +29,13 @@ TICKET_FIELDS = (
     "phone",
     "telegram_chat_id",
     "language",
+    "late_count",
+    "travel_s",
+    "announced_eta_s",
+    "announced_at",
+    "leave_now_sent",
+    "acknowledged_at",
+    "rating",
 )
 
 
@@ -45,6 +52,8 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
         appointment_window_s=row.appointment_window_s,
         timezone=row.timezone,
         language=row.language,
+        eta_change_margin_s=row.eta_change_margin_s,
+        eta_update_interval_s=row.eta_update_interval_s,
     )
 
 
@@ -63,33 +72,15 @@ def config_columns(config: QueueConfig) -> dict[str, Any]:
         "appointment_window_s": config.appointment_window_s,
         "timezone": config.timezone,
         "language": config.language,
+        "eta_change_margin_s": config.eta_change_margin_s,
+        "eta_update_interval_s": config.eta_update_interval_s,
     }
 
 
 def ticket_from_row(row: TicketRow, queue_code: str) -> Ticket:
-    return Ticket(
-        id=row.id,
-        queue=queue_code,
-        number=row.number,
-        seq=row.seq,
-        token=row.token,
-        joined_at=row.joined_at,
-        line_at=row.line_at,
-        status=TicketStatus(row.status),
-        priority=row.priority,
-        appointment_at=row.appointment_at,
-        position=row.position,
-        counter=row.counter,
-        called_at=row.called_at,
-        recalled_at=row.recalled_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        recall_count=row.recall_count,
-        name=row.name,
-        phone=row.phone,
-        telegram_chat_id=row.telegram_chat_id,
-        language=row.language,
-    )
+    values = {name: getattr(row, name) for name in TICKET_FIELDS if name != "queue"}
+    values["status"] = TicketStatus(row.status)
+    return Ticket(id=row.id, queue=queue_code, **values)
 
 
 def ticket_columns(ticket: Ticket) -> dict[str, Any]:

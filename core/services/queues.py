@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 import uuid
@@ -35,6 +36,7 @@ from core.storage.models import (
     TicketRow,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 UnitOfWorkRun = Callable[[QueueUnitOfWork, datetime], Awaitable[T]]
@@ -312,13 +314,22 @@ class QueueService:
         async with in_transaction() as conn:
             uow = QueueUnitOfWork(conn, now)
             result = await run(uow, now)
+            for queue in uow.queues.values():
+                if queue.service_time is None:
+                    queue.service_time = await self._service_time(queue, now, conn)
             events = await uow.commit()
         await self._publish(events)
         return result
 
     async def _publish(self, events: list[DomainEvent]) -> None:
-        if events:
+        """After commit the change stands; a bus that is down only delays the fast path
+        (dispatchers poll the outbox and pages poll too), so it is logged, not raised."""
+        if not events:
+            return
+        try:
             await self.bus.publish([e.to_dict() for e in events])
+        except Exception as exc:
+            log.warning("event bus unavailable, %d events not published: %s", len(events), exc)
 
     # -- helpers ---------------------------------------------------------------------------
 

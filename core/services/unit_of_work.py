@@ -25,6 +25,7 @@ from core.domain.events import (
     TicketStateChanged,
     TicketTransferredIn,
 )
+from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket
 from core.domain.notify import intents_for
 from core.domain.queue import Queue
@@ -39,9 +40,6 @@ from core.storage.models import (
     TicketEventRow,
     TicketRow,
 )
-
-URGENT_KINDS = frozenset({"called", "recalled"})
-
 
 class QueueUnitOfWork:
     def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
@@ -81,11 +79,19 @@ class QueueUnitOfWork:
         return queue
 
     async def commit(self) -> list[DomainEvent]:
-        """Writes every change; returns the events to publish once the transaction is over."""
+        """Writes every change; returns the events to publish once the transaction is over.
+
+        Each queue a command changed first advises its waiting patients of a new ETA (the
+        service layer has set its learned service time), so those notices commit too.
+        """
         events = self._events
+        estimates: dict[str, Eta] = {}
+        for code in {e.queue for e in events}:
+            if code in self.queues:
+                estimates |= self.queues[code].advise(self.now)
         tickets = {t.id: t for q in self.queues.values() for t in q.tickets.values()}
         await self._save_tickets(tickets)
-        await self._save_events(events, tickets)
+        await self._save_events(events, tickets, estimates)
         for code, queue in self.queues.items():
             row = self._queue_rows[code]
             if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
@@ -129,7 +135,9 @@ class QueueUnitOfWork:
             # Only the line's order changed; the queue lock makes a version check needless.
             await TicketRow.bulk_update(moved, fields=["position"], using_db=self.conn)
 
-    async def _save_events(self, events: list[DomainEvent], tickets: dict[str, Ticket]) -> None:
+    async def _save_events(
+        self, events: list[DomainEvent], tickets: dict[str, Ticket], estimates: dict[str, Eta]
+    ) -> None:
         audit: list[TicketEventRow] = []
         outbox: list[OutboxMessage] = []
         for seq, event in enumerate(events):
@@ -140,7 +148,12 @@ class QueueUnitOfWork:
             ticket = tickets.get(event.ticket_id)
             if ticket is None:
                 continue
-            for intent in intents_for(event, ticket, self.queues[event.queue].config):
+            config = self.queues[event.queue].config
+            for intent in intents_for(event, ticket, config, estimates.get(ticket.id)):
+                payload = intent.params | {
+                    "queue_name": self._queue_rows[event.queue].name,
+                    "token": ticket.token,
+                }
                 outbox.append(
                     OutboxMessage(
                         id=str(uuid.uuid4()),
@@ -150,8 +163,8 @@ class QueueUnitOfWork:
                         channel=intent.channel,
                         recipient=intent.recipient,
                         kind=intent.kind,
-                        payload=intent.params,
-                        urgent=intent.kind in URGENT_KINDS,
+                        payload=payload,
+                        urgent=intent.urgent,
                         next_attempt_at=self.now,
                         created_at=self.now,
                     )

@@ -17,9 +17,42 @@ class StaffAccount(Model):
     telegram_chat_id = fields.BigIntField(null=True, unique=True)
     is_active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    last_queue = fields.CharField(max_length=32, null=True)
+    """Where the account last called from the chat: `/next` with no arguments goes there."""
+    last_counter = fields.CharField(max_length=32, null=True)
 
     class Meta:
         table = "staff_accounts"
+
+
+class LinkCode(Model):
+    """A one-time code that links a staff account to a Telegram chat (`/link CODE`)."""
+
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[StaffAccount] = fields.ForeignKeyField(
+        "nextup.StaffAccount", related_name="link_codes", on_delete=fields.CASCADE
+    )
+    code_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "link_codes"
+
+
+class Contact(Model):
+    """What a patient chose for one address (a Telegram chat or a phone), across queues."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    address = fields.CharField(max_length=64)
+    language = fields.CharField(max_length=8, null=True)
+    opted_out = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "contacts"
+        unique_together = (("channel", "address"),)
 
 
 class ApiToken(Model):
@@ -69,6 +102,8 @@ class QueueConfigRow(Model):
     appointment_window_s = fields.IntField(default=1800)
     timezone = fields.CharField(max_length=64, default="UTC")
     language = fields.CharField(max_length=8, default="en")
+    eta_change_margin_s = fields.IntField(default=600)
+    eta_update_interval_s = fields.IntField(default=900)
 
     class Meta:
         table = "queue_configs"
@@ -111,6 +146,13 @@ class TicketRow(Model):
     phone = fields.CharField(max_length=20, null=True)
     telegram_chat_id = fields.BigIntField(null=True)
     language = fields.CharField(max_length=8, null=True)
+    late_count = fields.SmallIntField(default=0)
+    travel_s = fields.IntField(null=True)
+    announced_eta_s = fields.IntField(null=True)
+    announced_at = fields.DatetimeField(null=True)
+    leave_now_sent = fields.BooleanField(default=False)
+    acknowledged_at = fields.DatetimeField(null=True)
+    rating = fields.SmallIntField(null=True)
     version = fields.IntField(default=0)
     """Bumped on every write; a stale write (two staff on one ticket) matches no row."""
 
@@ -174,7 +216,12 @@ class HourlyMetric(Model):
 
 
 class OutboxMessage(Model):
-    """A notification to send, written in the transaction of the change that caused it."""
+    """A notification to send, written in the transaction of the change that caused it.
+
+    `status`: queued (waiting or waiting to retry), sending (claimed by a dispatcher until
+    `claimed_until`), sent, failed (gave up; `last_error` says why) or acknowledged (the
+    patient answered it).
+    """
 
     id = fields.CharField(max_length=36, primary_key=True)
     idempotency_key = fields.CharField(max_length=160, unique=True)
@@ -194,7 +241,31 @@ class OutboxMessage(Model):
     provider_message_id = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
+    claim_token = fields.CharField(max_length=36, null=True)
+    """Which dispatcher holds the row; a result is recorded only by the holder."""
+    claimed_until = fields.DatetimeField(null=True)
+    delivered_to = fields.CharField(max_length=16, null=True)
+    """`telegram`, `sms` or `dev_inbox`: where the message actually went."""
+    acknowledged_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox"
-        indexes = (Index(fields=("status", "next_attempt_at")),)
+        indexes = (
+            Index(fields=("status", "next_attempt_at")),
+            Index(fields=("ticket_id", "created_at")),
+        )
+
+
+class DevInboxMessage(Model):
+    """What a channel without credentials would have sent: shown in the console's inbox."""
+
+    id = fields.IntField(primary_key=True)
+    channel = fields.CharField(max_length=16)
+    recipient = fields.CharField(max_length=64)
+    text = fields.TextField()
+    buttons: fields.JSONField[list[list[dict[str, str]]]] = fields.JSONField(default=[])
+    outbox_id = fields.CharField(max_length=36, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "dev_inbox"

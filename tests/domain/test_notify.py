@@ -62,7 +62,7 @@ def moved(old: int, new: int) -> PositionChanged:
         ),
         (TicketCancelled(**BASE, from_status=W, to_status=TicketStatus.CANCELLED), "left"),
         (TicketStarted(**BASE, from_status=C, to_status=S, counter="2"), None),
-        (TicketReturned(**BASE, from_status=C, to_status=W, position=2), None),
+        (TicketReturned(**BASE, from_status=C, to_status=W, position=2), "returned"),
         (TicketTransferredOut(**BASE, from_status=W, to_status=W, to_queue="LAB"), None),
         (moved(4, 3), "close"),
         (moved(2, 1), "close"),
