@@ -113,8 +113,6 @@ def intents_for(
             eta_low_s=estimate.low_s,
             eta_high_s=estimate.high_s,
         )
-    if kind == "missed":
-        params["grace_s"] = config.no_show_grace_s
     if ticket.travel_s is not None:
         params["travel_s"] = ticket.travel_s
     return [NotificationIntent(kind, channel[0], channel[1], params)]

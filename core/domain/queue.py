@@ -86,6 +86,7 @@ class JoinRequest:
     phone: str | None = None
     telegram_chat_id: int | None = None
     language: str | None = None
+    travel_s: int | None = None
 
 
 @dataclass

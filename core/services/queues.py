@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
 import uuid
@@ -36,7 +35,6 @@ from core.storage.models import (
     TicketRow,
 )
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 UnitOfWorkRun = Callable[[QueueUnitOfWork, datetime], Awaitable[T]]
@@ -65,7 +63,9 @@ class QueueStatus:
 @dataclass(frozen=True)
 class JoinedTicket:
     ticket: Ticket
-    estimate: eta.Eta
+    estimate: eta.Eta | None
+    existing: bool = False
+    """The patient already held a live ticket in this queue; that one is returned."""
 
 
 @dataclass(frozen=True)
@@ -235,8 +235,13 @@ class QueueService:
     ) -> JoinedTicket:
         async def run(uow: QueueUnitOfWork, now: datetime) -> JoinedTicket:
             queue = await uow.load(code)
-            ticket = queue.join(request, now, actor, overflowed_from=overflowed_from)
             queue.service_time = await self._service_time(queue, now, uow.conn)
+            existing = queue.live_ticket_of(request.telegram_chat_id, request.phone)
+            if existing is not None:
+                return JoinedTicket(existing, queue.estimates().get(existing.id), existing=True)
+            ticket = queue.join(request, now, actor, overflowed_from=overflowed_from)
+            if request.travel_s is not None:
+                queue.set_travel_time(ticket.id, request.travel_s)
             return JoinedTicket(ticket, queue.estimates()[ticket.id])
 
         return await self._in_unit_of_work(run)
@@ -282,6 +287,14 @@ class QueueService:
             raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
         return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
 
+    async def on_ticket(self, ticket_id: str, command: Callable[[Queue, datetime], T]) -> T:
+        """Runs a domain command on the ticket's queue, with the ticket loaded even when it
+        is no longer live (a rating comes after the visit)."""
+        row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
+        if row is None:
+            raise NotFound("ticket", ticket_id)
+        return await self._command(row.queue.code, command, extra_ticket_ids=[ticket_id])
+
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
         async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
             # Lock the queues in one order, so two opposite transfers cannot deadlock; a
@@ -322,14 +335,8 @@ class QueueService:
         return result
 
     async def _publish(self, events: list[DomainEvent]) -> None:
-        """After commit the change stands; a bus that is down only delays the fast path
-        (dispatchers poll the outbox and pages poll too), so it is logged, not raised."""
-        if not events:
-            return
-        try:
+        if events:
             await self.bus.publish([e.to_dict() for e in events])
-        except Exception as exc:
-            log.warning("event bus unavailable, %d events not published: %s", len(events), exc)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from core.domain.eta import Eta
 from core.domain.events import (
     DomainEvent,
     PositionChanged,
@@ -25,7 +26,6 @@ from core.domain.events import (
     TicketStateChanged,
     TicketTransferredIn,
 )
-from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket
 from core.domain.notify import intents_for
 from core.domain.queue import Queue
@@ -40,6 +40,7 @@ from core.storage.models import (
     TicketEventRow,
     TicketRow,
 )
+
 
 class QueueUnitOfWork:
     def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:

@@ -1,0 +1,56 @@
+"""Delivering notifications: the protocol every channel's sender implements, and its errors.
+
+A sender turns one rendered message into one provider request. It says what went wrong by
+the error it raises, and the dispatcher decides what follows: wait and retry, back off and
+retry, or give up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.messages import Button
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: str
+    channel: str
+    recipient: str
+    kind: str
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider_message_id: str | None
+    delivered_to: str
+    """`telegram`, `sms` or `dev_inbox`."""
+
+
+class SendError(Exception):
+    """A send that did not go through; the message says why, for staff to read."""
+
+
+class RetryAfter(SendError):
+    """The provider asked us to wait (HTTP 429); try again after `delay_s`."""
+
+    def __init__(self, reason: str, delay_s: float) -> None:
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
+class TemporaryFailure(SendError):
+    """Network error, timeout or 5xx: retried with backoff."""
+
+
+class PermanentFailure(SendError):
+    """Retrying cannot help (blocked bot, invalid number): the notification fails now."""
+
+
+class Sender(Protocol):
+    async def send(self, message: Outgoing) -> Receipt: ...
+
+    async def close(self) -> None: ...

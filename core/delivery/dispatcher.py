@@ -1,0 +1,282 @@
+"""The dispatcher: claims due notifications from the outbox and sends them, within each
+channel's rate limits, "called" messages first, retrying what can be retried.
+
+It wakes on every bus event and also polls, so a lost pub/sub message (or Redis being
+down) delays a notification by at most `poll_interval_s`. Each result is recorded as soon
+as the provider answers; if the process dies between a provider's "accepted" and that
+record, the lease runs out and the message is sent again. That window holds at most the
+sends in flight at the moment of death (`max_in_flight` per channel).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter, Histogram
+
+from core.bus import EventBus
+from core.delivery import (
+    Outgoing,
+    PermanentFailure,
+    RetryAfter,
+    Sender,
+    SendError,
+)
+from core.delivery import outbox as store
+from core.delivery.limits import ChannelLimits, RateLimiter
+from core.delivery.render import outgoing
+from core.storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+SENT = Counter("nextup_notifications_total", "Notification outcomes", ["channel", "outcome"])
+DELAY = Histogram(
+    "nextup_notification_delay_seconds",
+    "From the change that caused a notification to its send",
+    ["channel", "urgent"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay_s: float = 1.0
+    max_delay_s: float = 300.0
+
+    def delay_s(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Exponential backoff with "equal jitter": half fixed, half random, so retries of
+        many messages spread out instead of arriving together."""
+        ceiling: float = min(self.max_delay_s, self.base_delay_s * 2 ** max(0, attempt - 1))
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    base_url: str
+    default_language: str = "en"
+    lease_s: float = 30.0
+    poll_interval_s: float = 1.0
+    max_in_flight: int = 16
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class Pending:
+    row: OutboxMessage
+    message: Outgoing
+
+    @property
+    def order(self) -> tuple[bool, datetime]:
+        return (not self.row.urgent, self.row.created_at)
+
+
+class Lane:
+    """One channel: claimed messages waiting for their turn under the channel's limits.
+
+    Messages to one recipient keep their order; among recipients, one with a "called"
+    message waiting goes first.
+    """
+
+    def __init__(self, channel: str, sender: Sender, limits: ChannelLimits) -> None:
+        self.channel = channel
+        self.sender = sender
+        self.limiter = RateLimiter(limits)
+        self.pending: list[Pending] = []
+        self.busy_recipients: set[str] = set()
+        self.changed = asyncio.Event()
+        self.capacity = max(8, min(64, round(limits.per_second)))
+        """About a second of sends: enough to keep the channel busy between claims."""
+
+    def room(self) -> int:
+        return self.capacity - len(self.pending)
+
+    def add(self, items: list[Pending]) -> None:
+        self.pending.extend(items)
+        self.pending.sort(key=lambda p: p.order)
+        self.changed.set()
+
+    def take_next(self, now: float) -> tuple[Pending | None, float | None]:
+        """The message to send now, or else the time the next one may go (None: nothing)."""
+        seen: set[str] = set()
+        earliest: float | None = None
+        for item in self.pending:
+            recipient = item.message.recipient
+            if recipient in seen or recipient in self.busy_recipients:
+                continue  # an earlier message to this recipient goes first
+            seen.add(recipient)
+            ready_at = self.limiter.ready_at(recipient)
+            if ready_at <= now:
+                self.pending.remove(item)
+                return item, None
+            earliest = ready_at if earliest is None else min(earliest, ready_at)
+        return None, earliest
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        senders: Mapping[str, Sender],
+        limits: Mapping[str, ChannelLimits],
+        bus: EventBus,
+        settings: DispatchSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.lanes = {
+            channel: Lane(channel, sender, limits[channel]) for channel, sender in senders.items()
+        }
+        self.bus = bus
+        self.settings = settings
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        workers = [asyncio.create_task(self._listen())]
+        workers += [asyncio.create_task(self._send_loop(lane)) for lane in self.lanes.values()]
+        try:
+            await self._claim_loop()
+        finally:
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        for lane in self.lanes.values():
+            await lane.sender.close()
+
+    # -- claiming --------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Wake the claimer on every bus event; a broken bus only means polling."""
+        while True:
+            try:
+                subscription = await self.bus.subscribe()
+                try:
+                    while True:
+                        if await subscription.get(timeout_s=30.0) is not None:
+                            self._wake.set()
+                finally:
+                    await subscription.close()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event bus unavailable (%s); polling the outbox meanwhile", exc)
+                await asyncio.sleep(self.settings.poll_interval_s * 5)
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                claimed = await self.claim_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming notifications failed; trying again")
+                claimed = 0
+            if claimed and any(lane.room() > 0 for lane in self.lanes.values()):
+                continue  # there may be more due right now
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+
+    async def claim_once(self) -> int:
+        """Claims what each lane has room for ("called" messages even when it is full)."""
+        total = 0
+        for lane in self.lanes.values():
+            now = self.clock()
+            lease_s = self.settings.lease_s
+            rows = await store.claim(lane.channel, now, lane.capacity, lease_s, urgent_only=True)
+            rows += await store.claim(lane.channel, now, lane.room() - len(rows), lease_s)
+            items = []
+            for row in rows:
+                try:
+                    message = outgoing(row, self.settings.base_url, self.settings.default_language)
+                except Exception as exc:  # a template bug must not block the rest
+                    log.exception("cannot render notification %s (%s)", row.id, row.kind)
+                    await self._failed(row, f"cannot render the message: {exc}")
+                    continue
+                items.append(Pending(row, message))
+            lane.add(items)
+            total += len(rows)
+        return total
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _send_loop(self, lane: Lane) -> None:
+        in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        while True:
+            now = time.monotonic()
+            item, ready_at = lane.take_next(now)
+            if item is None:
+                lane.changed.clear()
+                timeout_s = None if ready_at is None else max(0.0, ready_at - now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(lane.changed.wait(), timeout_s)
+                continue
+            await in_flight.acquire()
+            recipient = item.message.recipient
+            lane.limiter.take(recipient, time.monotonic())
+            lane.busy_recipients.add(recipient)
+            task = asyncio.create_task(self._deliver(lane, item))
+            self._tasks.add(task)
+
+            def done(t: asyncio.Task[None], recipient: str = recipient) -> None:
+                self._tasks.discard(t)
+                lane.busy_recipients.discard(recipient)
+                in_flight.release()
+                lane.changed.set()
+
+            task.add_done_callback(done)
+
+    async def _deliver(self, lane: Lane, item: Pending) -> None:
+        try:
+            await self._attempt(lane, item)
+        except Exception:
+            # The database is away: the claim's lease runs out and the row is tried again.
+            log.exception("could not record the result of notification %s", item.row.id)
+
+    async def _attempt(self, lane: Lane, item: Pending) -> None:
+        row = item.row
+        try:
+            receipt = await lane.sender.send(item.message)
+        except RetryAfter as exc:
+            lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + exc.delay_s)
+            await self._retry(row, exc.delay_s, str(exc), "throttled")
+        except PermanentFailure as exc:
+            await self._failed(row, str(exc))
+        except Exception as exc:  # TemporaryFailure, and anything a sender did not expect
+            reason = str(exc) if isinstance(exc, SendError) else f"{type(exc).__name__}: {exc}"
+            if row.attempts >= self.settings.retry.max_attempts:
+                await self._failed(row, f"gave up after {row.attempts} attempts: {reason}")
+            else:
+                await self._retry(row, self.settings.retry.delay_s(row.attempts), reason, "retry")
+        else:
+            now = self.clock()
+            if await store.mark_sent(row, receipt, now):
+                SENT.labels(lane.channel, "sent").inc()
+                DELAY.labels(lane.channel, str(row.urgent).lower()).observe(
+                    max(0.0, (now - row.created_at).total_seconds())
+                )
+            else:
+                log.warning("notification %s was sent after its claim ran out", row.id)
+
+    async def _retry(self, row: OutboxMessage, delay_s: float, reason: str, outcome: str) -> None:
+        SENT.labels(row.channel, outcome).inc()
+        log.info("notification %s: %s; next try in %.1f s", row.id, reason, delay_s)
+        await store.retry_later(row, self.clock() + timedelta(seconds=delay_s), reason)
+
+    async def _failed(self, row: OutboxMessage, reason: str) -> None:
+        SENT.labels(row.channel, "failed").inc()
+        log.warning("notification %s (%s to %s) failed: %s", row.id, row.kind, row.channel, reason)
+        await store.mark_failed(row, reason)

@@ -1,0 +1,40 @@
+"""The dev inbox: where a channel without credentials "sends", so a whole visit can be
+followed on one machine (the console lists it)."""
+
+from __future__ import annotations
+
+import logging
+
+from core.delivery import Outgoing, PermanentFailure, Receipt
+from core.storage.models import DevInboxMessage
+
+log = logging.getLogger(__name__)
+
+
+class DevInboxSender:
+    async def send(self, message: Outgoing) -> Receipt:
+        row = await DevInboxMessage.create(
+            channel=message.channel,
+            recipient=message.recipient,
+            text=message.text,
+            buttons=[[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
+            outbox_id=message.id,
+        )
+        log.info("dev inbox: %s to %s: %s", message.channel, message.recipient, message.text)
+        return Receipt(provider_message_id=f"inbox-{row.id}", delivered_to="dev_inbox")
+
+    async def close(self) -> None:
+        return None
+
+
+class UnconfiguredSender:
+    """Production without credentials for a channel: fail visibly, never pretend."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    async def send(self, message: Outgoing) -> Receipt:
+        raise PermanentFailure(f"the {self.channel} channel has no credentials configured")
+
+    async def close(self) -> None:
+        return None

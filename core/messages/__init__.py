@@ -1,0 +1,39 @@
+"""The patient message catalogue: Jinja2 templates per language, rendered for Telegram or SMS.
+
+    from core.messages import render_notification
+    rendered = render_notification("called", "telegram", "es", params)
+    rendered.text, rendered.buttons
+
+See `core.messages.render` for the template layout and `core.messages.gsm` for SMS costs.
+"""
+
+from core.messages.gsm import is_gsm7, sms_segments
+from core.messages.render import (
+    LANGUAGE_NAMES,
+    NOTIFICATION_KINDS,
+    SUPPORTED_LANGUAGES,
+    Button,
+    Catalogue,
+    Rendered,
+    UnknownMessage,
+    label,
+    pick_language,
+    render_notification,
+    render_text,
+)
+
+__all__ = [
+    "LANGUAGE_NAMES",
+    "NOTIFICATION_KINDS",
+    "SUPPORTED_LANGUAGES",
+    "Button",
+    "Catalogue",
+    "Rendered",
+    "UnknownMessage",
+    "is_gsm7",
+    "label",
+    "pick_language",
+    "render_notification",
+    "render_text",
+    "sms_segments",
+]

@@ -1,0 +1,195 @@
+"""Rendering of patient messages from the Jinja2 templates under `templates/<language>/`.
+
+    templates/<lang>/telegram/<kind>.txt   a notification as sent on Telegram
+    templates/<lang>/sms/<kind>.txt        the same notification as an SMS (GSM-7, one segment)
+    templates/<lang>/bot/<name>.txt        bot replies (`render_text`)
+    templates/<lang>/labels.json           button labels and small words (`label`)
+    templates/<lang>/_macros.txt           phrases the templates of that language share
+
+A template missing in the patient's language falls back to English; a kind or name that
+exists in no language raises `UnknownMessage`. Texts are plain (no Markdown or HTML): send
+them without a parse mode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es")
+FALLBACK_LANGUAGE = "en"
+LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
+
+NOTIFICATION_KINDS: tuple[str, ...] = (
+    "joined",
+    "close",
+    "leave_now",
+    "eta_changed",
+    "called",
+    "recalled",
+    "missed",
+    "returned",
+    "transferred",
+    "done",
+    "left",
+)
+CHANNELS: tuple[str, ...] = ("telegram", "sms")
+RATINGS: tuple[int, ...] = (1, 2, 3, 4, 5)
+MAX_CALLBACK_DATA_BYTES = 64
+"""Telegram's limit on `callback_data`."""
+OPTIONAL_PARAMS: Mapping[str, Any] = {
+    "ticket_url": None,
+    "overflowed_from": None,
+    "grace_min": None,
+}
+"""Params a template may read but a caller may leave out; every other one is required."""
+
+TEMPLATES = Path(__file__).parent / "templates"
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class UnknownMessage(KeyError):
+    """No template (or label) of that name in any language."""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > MAX_CALLBACK_DATA_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_DATA_BYTES} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    """Rows of buttons (Telegram inline keyboard); always empty on SMS."""
+
+
+def pick_language(requested: str | None, default: str = "en") -> str:
+    """A supported language for a tag such as `es`, `es-MX`, `ES_es` or `es-MX,es;q=0.9`.
+
+    An unknown or empty tag gives `default`, and an unsupported default gives English.
+    """
+    for tag in (requested, default):
+        base = re.split(r"[-_,;\s]", (tag or "").strip(), maxsplit=1)[0].lower()
+        if base in SUPPORTED_LANGUAGES:
+            return base
+    return FALLBACK_LANGUAGE
+
+
+def _check_name(what: str, name: str) -> None:
+    if not _NAME.match(name):
+        raise UnknownMessage(f"{what} {name!r}")
+
+
+class Catalogue:
+    """The templates and labels under one directory (the package's own by default)."""
+
+    def __init__(self, root: Path = TEMPLATES) -> None:
+        self.root = root
+        self.env = Environment(
+            loader=FileSystemLoader(root),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._labels: dict[str, Mapping[str, str]] = {}
+
+    def _template(self, path: str, language: str) -> tuple[Template, str]:
+        """The template at `<language>/<path>`, else the English one, with its language."""
+        first = pick_language(language)
+        for lang in dict.fromkeys((first, FALLBACK_LANGUAGE)):
+            name = f"{lang}/{path}"
+            try:
+                return self.env.get_template(name), lang
+            except TemplateNotFound as exc:
+                if exc.name != name:  # a missing import inside the template is a bug
+                    raise
+        raise UnknownMessage(path)
+
+    def labels(self, language: str) -> dict[str, str]:
+        """English labels overlaid with those of `language`."""
+        merged = dict(self._labels_file(FALLBACK_LANGUAGE))
+        merged.update(self._labels_file(pick_language(language)))
+        return merged
+
+    def _labels_file(self, lang: str) -> Mapping[str, str]:
+        if lang not in self._labels:
+            path = self.root / lang / "labels.json"
+            data: Any = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+                raise ValueError(f"{path}: expected an object of strings")
+            self._labels[lang] = data
+        return self._labels[lang]
+
+    def label(self, name: str, language: str) -> str:
+        try:
+            return self.labels(language)[name]
+        except KeyError:
+            raise UnknownMessage(f"label {name!r}") from None
+
+    def _render(self, path: str, language: str, params: Mapping[str, Any]) -> tuple[str, str]:
+        template, lang = self._template(path, language)
+        context = {**OPTIONAL_PARAMS, **params, "labels": self.labels(lang)}
+        return template.render(context).strip(), lang
+
+    def render_notification(
+        self, kind: str, channel: str, language: str, params: Mapping[str, Any]
+    ) -> Rendered:
+        _check_name("notification", kind)
+        channel = "sms" if channel.lower() == "sms" else "telegram"
+        text, lang = self._render(f"{channel}/{kind}.txt", language, params)
+        if channel == "sms":
+            return Rendered(text)
+        return Rendered(text, self._buttons(kind, lang, params))
+
+    def _buttons(
+        self, kind: str, lang: str, params: Mapping[str, Any]
+    ) -> tuple[tuple[Button, ...], ...]:
+        if kind not in ("called", "done"):
+            return ()
+        ticket = params.get("ticket_id")
+        if not ticket:
+            raise ValueError(f"the {kind!r} message needs a ticket_id for its buttons")
+        if kind == "called":
+            return ((Button(self.label("on_my_way", lang), f"ack:{ticket}"),),)
+        return (tuple(Button(str(n), f"rate:{ticket}:{n}") for n in RATINGS),)
+
+    def render_text(self, name: str, language: str, /, **params: Any) -> str:
+        _check_name("text", name)
+        return self._render(f"bot/{name}.txt", language, params)[0]
+
+
+DEFAULT_CATALOGUE = Catalogue()
+
+
+def render_notification(
+    kind: str, channel: str, language: str, params: Mapping[str, Any]
+) -> Rendered:
+    """A notification `kind` for `channel` ("sms"; anything else is Telegram) in `language`."""
+    return DEFAULT_CATALOGUE.render_notification(kind, channel, language, params)
+
+
+def render_text(name: str, language: str, /, **params: Any) -> str:
+    """A bot reply from `templates/<language>/bot/<name>.txt`, falling back to English.
+
+    `name` and `language` are positional-only, so templates may use params of those names.
+    """
+    return DEFAULT_CATALOGUE.render_text(name, language, **params)
+
+
+def label(name: str, language: str) -> str:
+    """A button label or small word from `labels.json`, falling back to English."""
+    return DEFAULT_CATALOGUE.label(name, language)

@@ -1,0 +1,145 @@
+"""What a patient does from a phone (Telegram or SMS): join, ask, leave, say they are late,
+answer a call, rate the visit, choose a language.
+
+A patient is known by an address: a Telegram chat or a phone number. What they chose for
+that address (language, SMS opt-out) is kept across queues in `contacts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.delivery import outbox
+from core.domain.errors import InvalidValue
+from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
+from core.services.errors import Forbidden, NotFound
+from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
+from core.storage.models import Contact, TicketRow
+
+MAX_TICKETS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Patient:
+    channel: str
+    """`telegram` or `sms`."""
+    address: str
+    """A Telegram chat id, or a phone number in E.164."""
+
+    @classmethod
+    def telegram(cls, chat_id: int) -> Patient:
+        return cls("telegram", str(chat_id))
+
+    @classmethod
+    def sms(cls, phone: str) -> Patient:
+        return cls("sms", phone)
+
+    @property
+    def actor(self) -> str:
+        return f"patient:{self.channel}"
+
+    def ticket_filter(self) -> dict[str, Any]:
+        if self.channel == "telegram":
+            return {"telegram_chat_id": int(self.address)}
+        return {"phone": self.address}
+
+    def owns(self, ticket: Ticket) -> bool:
+        if self.channel == "telegram":
+            return ticket.telegram_chat_id == int(self.address)
+        return ticket.phone == self.address
+
+
+class PatientService:
+    def __init__(self, queues: QueueService) -> None:
+        self.queues = queues
+
+    async def contact(self, patient: Patient) -> Contact:
+        contact, _ = await Contact.get_or_create(channel=patient.channel, address=patient.address)
+        return contact
+
+    async def language(self, patient: Patient) -> str | None:
+        contact = await Contact.get_or_none(channel=patient.channel, address=patient.address)
+        return contact.language if contact else None
+
+    async def set_language(self, patient: Patient, language: str) -> None:
+        """For later messages of every ticket the patient holds, and for the next ones."""
+        contact = await self.contact(patient)
+        contact.language = language
+        await contact.save(update_fields=["language", "updated_at"])
+        await TicketRow.filter(
+            status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
+        ).update(language=language)
+
+    async def join(self, patient: Patient, code: str, travel_s: int | None = None) -> JoinedTicket:
+        request = new_join_request(
+            language=await self.language(patient), travel_s=travel_s, **patient.ticket_filter()
+        )
+        return await self.queues.join(code, request, patient.actor)
+
+    async def tickets(self, patient: Patient) -> list[TicketView]:
+        """The patient's live tickets, each with its estimate."""
+        rows = (
+            await TicketRow.filter(
+                status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
+            )
+            .order_by("joined_at")
+            .limit(MAX_TICKETS_SHOWN)
+        )
+        return [await self.queues.ticket_view(r.id, with_history=False) for r in rows]
+
+    async def leave(self, patient: Patient, code: str | None = None) -> list[Ticket]:
+        """Cancels the patient's waiting tickets (in one queue, or all); none: NotFound."""
+        views = [v for v in await self.tickets(patient) if code in (None, v.ticket.queue)]
+        waiting = [v.ticket for v in views if v.ticket.status is TicketStatus.WAITING]
+        if not waiting:
+            if views:  # called or being served: only staff can end that visit now
+                raise InvalidValue("you have been called already; please speak to the staff")
+            raise NotFound("ticket", code or patient.channel)
+        return [await self.queues.ticket_action(t.id, "cancel", patient.actor) for t in waiting]
+
+    async def late(self, patient: Patient, minutes: int, code: str | None = None) -> TicketView:
+        ticket = await self._waiting_ticket(patient, code)
+        await self.queues.on_ticket(
+            ticket.id, lambda q, now: q.delay(ticket.id, minutes * 60, now, patient.actor)
+        )
+        return await self.queues.ticket_view(ticket.id, with_history=False)
+
+    async def set_travel_time(
+        self, patient: Patient, minutes: int, code: str | None = None
+    ) -> TicketView:
+        ticket = await self._waiting_ticket(patient, code)
+        await self.queues.on_ticket(
+            ticket.id, lambda q, now: q.set_travel_time(ticket.id, minutes * 60)
+        )
+        return await self.queues.ticket_view(ticket.id, with_history=False)
+
+    async def acknowledge(self, patient: Patient, ticket_id: str) -> Ticket:
+        """ "I'm on my way": recorded on the ticket and on the call's delivery record."""
+        await self._own_ticket(patient, ticket_id)
+        ticket = await self.queues.on_ticket(
+            ticket_id, lambda q, now: q.acknowledge(ticket_id, now, patient.actor)
+        )
+        await outbox.acknowledge(ticket_id, self.queues.clock())
+        return ticket
+
+    async def rate(self, patient: Patient, ticket_id: str, score: int) -> Ticket:
+        await self._own_ticket(patient, ticket_id)
+        return await self.queues.on_ticket(
+            ticket_id, lambda q, now: q.rate(ticket_id, score, now, patient.actor)
+        )
+
+    async def _waiting_ticket(self, patient: Patient, code: str | None) -> Ticket:
+        views = [v for v in await self.tickets(patient) if code in (None, v.ticket.queue)]
+        waiting = [v.ticket for v in views if v.ticket.status is TicketStatus.WAITING]
+        if not waiting:
+            raise NotFound("ticket", code or patient.channel)
+        if len(waiting) > 1:
+            queues = ", ".join(t.queue for t in waiting)
+            raise InvalidValue(f"you are waiting in several queues ({queues}); say which one")
+        return waiting[0]
+
+    async def _own_ticket(self, patient: Patient, ticket_id: str) -> None:
+        view = await self.queues.ticket_view(ticket_id, with_history=False)
+        if not patient.owns(view.ticket):
+            raise Forbidden("that ticket is not yours")

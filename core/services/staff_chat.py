@@ -1,0 +1,144 @@
+"""Staff at a counter working from a chat: link the chat to an account with a one-time
+code, then call, recall, mark no-shows and finish visits without opening the console."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from core.domain.errors import InvalidValue
+from core.domain.model import Ticket
+from core.domain.queue import Queue
+from core.services.errors import NotFound
+from core.services.queues import QueueService, QueueStatus
+from core.storage.models import LinkCode, StaffAccount, TicketRow
+
+LINK_CODE_TTL = timedelta(minutes=10)
+LINK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+"""No 0/O, 1/I/L: codes are read off a screen and typed on a phone."""
+LINK_CODE_LENGTH = 8
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+async def issue_link_code(name: str, now: datetime) -> str:
+    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    if account is None:
+        raise NotFound("account", name)
+    code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
+    await LinkCode.create(account=account, code_hash=_digest(code), expires_at=now + LINK_CODE_TTL)
+    return code
+
+
+async def link_chat(code: str, chat_id: int, now: datetime) -> StaffAccount:
+    """Uses the code once; the chat then acts as the account (and no other account)."""
+    async with in_transaction() as conn:
+        link = (
+            await LinkCode.select_for_update()
+            .using_db(conn)
+            .get_or_none(code_hash=_digest(code), used_at=None)
+        )
+        if link is None or link.expires_at <= now:
+            raise InvalidValue("that code is unknown, used or expired; ask for a new one")
+        account = await StaffAccount.get(id=link.account_id, using_db=conn)  # type: ignore[attr-defined]
+        if not account.is_active:
+            raise InvalidValue("that account is disabled")
+        link.used_at = now
+        await link.save(using_db=conn, update_fields=["used_at"])
+        await (
+            StaffAccount.filter(telegram_chat_id=chat_id)
+            .using_db(conn)
+            .update(telegram_chat_id=None)
+        )
+        account.telegram_chat_id = chat_id
+        await account.save(using_db=conn, update_fields=["telegram_chat_id"])
+    return account
+
+
+async def account_for_chat(chat_id: int) -> StaffAccount | None:
+    return await StaffAccount.get_or_none(telegram_chat_id=chat_id, is_active=True)
+
+
+@dataclass(frozen=True)
+class Called:
+    ticket: Ticket
+    queue: str
+    counter: str
+
+
+class StaffChat:
+    def __init__(self, queues: QueueService) -> None:
+        self.queues = queues
+
+    async def call_next(
+        self, account: StaffAccount, code: str | None = None, counter: str | None = None
+    ) -> Called:
+        """Remembers the queue and counter, so a plain `/next` goes on from there."""
+        code = (code or account.last_queue or "").upper()
+        if not code:
+            raise InvalidValue("say which queue first, e.g. /next PHARM 1")
+        info = await self.queues.get_queue(code)
+        if counter is None:
+            same_queue = code == account.last_queue and account.last_counter
+            counter = account.last_counter if same_queue else None
+        counter = counter or (info.counters[0].name if info.counters else None)
+        if counter is None:
+            raise InvalidValue(f"queue {code} has no counters")
+        ticket = await self.queues.call_next(code, counter, actor(account))
+        account.last_queue, account.last_counter = code, counter
+        await account.save(update_fields=["last_queue", "last_counter"])
+        return Called(ticket, code, counter)
+
+    async def recall(self, account: StaffAccount) -> Ticket:
+        ticket = await self.current(account)
+        return await self.queues.ticket_action(ticket.id, "recall", actor(account))
+
+    async def no_show(self, account: StaffAccount) -> Ticket:
+        ticket = await self.current(account)
+        return await self.queues.ticket_action(ticket.id, "no-show", actor(account))
+
+    async def done(self, account: StaffAccount) -> Ticket:
+        """Finishes the visit at the counter, starting it first if it was only called."""
+        ticket = await self.current(account)
+        who = actor(account)
+
+        def finish(queue: Queue, now: datetime) -> Ticket:
+            if queue.ticket(ticket.id).status.value == "called":
+                queue.start(ticket.id, now, who)
+            return queue.complete(ticket.id, now, who)
+
+        return await self.queues.on_ticket(ticket.id, finish)
+
+    async def current(self, account: StaffAccount) -> Ticket:
+        """The patient at the account's counter: the one it called last and has not finished."""
+        if not account.last_queue or not account.last_counter:
+            raise InvalidValue("call someone first with /next")
+        row = (
+            await TicketRow.filter(
+                queue__code=account.last_queue,
+                counter=account.last_counter,
+                status__in=["called", "serving"],
+            )
+            .order_by("-called_at")
+            .first()
+        )
+        if row is None:
+            raise NotFound("ticket", f"at {account.last_queue} counter {account.last_counter}")
+        view = await self.queues.ticket_view(row.id, with_history=False)
+        return view.ticket
+
+    async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:
+        code = (code or account.last_queue or "").upper()
+        if not code:
+            raise InvalidValue("say which queue, e.g. /queue PHARM")
+        return await self.queues.status(code)
+
+
+def actor(account: StaffAccount) -> str:
+    return f"staff:{account.name}"
