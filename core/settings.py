@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     twilio_api_base: str = "https://api.twilio.com"
     default_language: str = "en"
     env: Environment = Environment.DEVELOPMENT
+    outbox_lease_s: float = 30.0
+    """How long a dispatcher holds a claimed notification before another may take it."""
+    outbox_poll_s: float = 1.0
+    """How often dispatchers look at the outbox when no event wakes them."""
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +76,18 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("NEXTUP_SECRET_KEY is required when NEXTUP_ENV=production")
         return self
+
+    @field_validator("outbox_lease_s", "outbox_poll_s")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be above 0")
+        return value
+
+    @property
+    def dev_inbox(self) -> bool:
+        """Channels without credentials deliver to the dev inbox, except in production."""
+        return self.env is not Environment.PRODUCTION
 
     @property
     def is_embedded(self) -> bool:

@@ -34,6 +34,7 @@ class UnknownCounter(DomainError):
 
     def __init__(self, queue: str, counter: str) -> None:
         super().__init__(f"queue {queue} has no counter {counter!r}")
+        self.queue, self.counter = queue, counter
 
 
 class TicketNotInQueue(DomainError):

@@ -28,3 +28,13 @@ class Unauthorized(DomainError):
 
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class SeveralTickets(DomainError):
+    """The patient waits in several queues and did not say which one they mean."""
+
+    code = "several_tickets"
+
+    def __init__(self, queues: list[str]) -> None:
+        super().__init__(f"you are waiting in several queues ({', '.join(queues)}); say which")
+        self.queues = queues

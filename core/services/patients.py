@@ -13,7 +13,7 @@ from typing import Any
 from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
-from core.services.errors import Forbidden, NotFound
+from core.services.errors import Forbidden, NotFound, SeveralTickets
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage.models import Contact, TicketRow
 
@@ -135,8 +135,7 @@ class PatientService:
         if not waiting:
             raise NotFound("ticket", code or patient.channel)
         if len(waiting) > 1:
-            queues = ", ".join(t.queue for t in waiting)
-            raise InvalidValue(f"you are waiting in several queues ({queues}); say which one")
+            raise SeveralTickets([t.queue for t in waiting])
         return waiting[0]
 
     async def _own_ticket(self, patient: Patient, ticket_id: str) -> None:

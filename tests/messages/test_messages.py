@@ -339,9 +339,15 @@ def test_bot_texts_may_take_params_called_name_and_language(
     assert render_text("help", "es", name="Ana", language="fr") == "Help for Ana"
 
 
-def test_the_bot_folder_is_empty_for_now_and_unknown_texts_raise() -> None:
+def test_every_bot_text_exists_in_every_language_and_unknown_texts_raise() -> None:
+    from core.messages.render import TEMPLATES
+
+    names = {p.stem for p in (TEMPLATES / "en" / "bot").glob("*.txt")}
+    for language in SUPPORTED_LANGUAGES:
+        assert {p.stem for p in (TEMPLATES / language / "bot").glob("*.txt")} == names
+    assert "/join" in render_text("help", "es")
     with pytest.raises(UnknownMessage):
-        render_text("help", "es")
+        render_text("no_such_text", "en")
     with pytest.raises(UnknownMessage):
         render_text("../labels", "en")
 

@@ -1,0 +1,58 @@
+"""The aiogram Dispatcher with NextUp's routers, and the two ways updates reach it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import BotCommand, ErrorEvent
+
+from bot import callbacks, patients, staff
+from bot.context import BotServices
+
+log = logging.getLogger(__name__)
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = [
+    BotCommand(command="join", description="Join a queue: /join CODE"),
+    BotCommand(command="status", description="Your place in line"),
+    BotCommand(command="late", description="Running late: /late 10"),
+    BotCommand(command="travel", description="Minutes you need to come back"),
+    BotCommand(command="leave", description="Leave the queue"),
+    BotCommand(command="lang", description="Language"),
+    BotCommand(command="help", description="What I can do"),
+]
+
+
+def build_dispatcher(services: BotServices) -> Dispatcher:
+    dp = Dispatcher()
+    dp["services"] = services
+    dp.include_routers(staff.router, callbacks.router, patients.router)
+
+    @dp.errors()
+    async def unexpected(event: ErrorEvent) -> bool:
+        log.exception("bot update failed", exc_info=event.exception)
+        message = event.update.message
+        if message is not None:
+            await message.answer("Sorry, something went wrong on our side. Please try again.")
+        return True
+
+    return dp
+
+
+async def run_polling(bot: Bot, dp: Dispatcher) -> None:
+    """Long polling until cancelled; a webhook left over from webhook mode is removed."""
+    await bot.delete_webhook(drop_pending_updates=False)
+    await bot.set_my_commands(COMMANDS)
+    await dp.start_polling(
+        bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+    )
+
+
+async def register_webhook(bot: Bot, url: str, secret: str | None) -> None:
+    await bot.set_my_commands(COMMANDS)
+    await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+
+async def feed(bot: Bot, dp: Dispatcher, update: dict[str, Any]) -> None:
+    await dp.feed_webhook_update(bot, update)

@@ -1,0 +1,57 @@
+"""What bot handlers are given (aiogram injects it by name) and how they answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiogram.types import Message, User
+
+from core.messages import pick_language, render_text
+from core.services.patients import Patient, PatientService
+from core.services.queues import QueueService
+from core.services.staff_chat import StaffChat
+
+QUEUE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class BotServices:
+    queues: QueueService
+    patients: PatientService
+    staff: StaffChat
+    default_language: str = "en"
+
+    def now(self) -> datetime:
+        return self.queues.clock()
+
+    async def language(self, patient: Patient, user: User | None) -> str:
+        """What the patient chose with /lang, else their Telegram app's language."""
+        chosen = await self.patients.language(patient)
+        requested = chosen or (user.language_code if user else None)
+        return pick_language(requested, self.default_language)
+
+
+def patient_of(message: Message) -> Patient:
+    return Patient.telegram(message.chat.id)
+
+
+async def reply(message: Message, services: BotServices, name: str, /, **params: Any) -> None:
+    language = await services.language(patient_of(message), message.from_user)
+    await message.answer(render_text(name, language, **params))
+
+
+def queue_code(raw: str | None) -> str | None:
+    """An upper-cased queue code, or None when it cannot be one (so no lookup is made)."""
+    if raw is None or not QUEUE_CODE.match(raw):
+        return None
+    return raw.upper()
+
+
+def minutes_arg(raw: str | None, low: int = 1, high: int = 120) -> int | None:
+    if raw is None or not raw.isdigit():
+        return None
+    minutes = int(raw)
+    return minutes if low <= minutes <= high else None

@@ -1,0 +1,197 @@
+"""Patient commands: join by deep link or code, status, leave, late, travel time, language."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import Message
+
+from bot.context import BotServices, minutes_arg, patient_of, queue_code, reply
+from core.domain.errors import InvalidValue, QueueFull
+from core.domain.model import MAX_LATE
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.services.errors import NotFound, SeveralTickets
+from core.services.queues import TicketView
+
+log = logging.getLogger(__name__)
+router = Router(name="patients")
+DEEP_LINK_PREFIX = "q_"
+
+
+def eta_minutes(view: TicketView) -> dict[str, int | None]:
+    if view.estimate is None:
+        return {"eta_low_min": None, "eta_high_min": None}
+    low_min = math.floor(view.estimate.low_s / 60)
+    return {
+        "eta_low_min": low_min,
+        "eta_high_min": max(low_min, math.ceil(view.estimate.high_s / 60)),
+    }
+
+
+@router.message(CommandStart(deep_link=True))
+async def start_with_link(message: Message, command: CommandObject, services: BotServices) -> None:
+    payload = command.args or ""
+    code = queue_code(payload[len(DEEP_LINK_PREFIX) :]) if payload.startswith("q_") else None
+    if code is None:
+        await reply(message, services, "bad_link")
+        return
+    await join_queue(message, services, code)
+
+
+@router.message(CommandStart())
+async def start(message: Message, services: BotServices) -> None:
+    await reply(message, services, "help")
+
+
+@router.message(Command("help"))
+async def help_(message: Message, services: BotServices) -> None:
+    await reply(message, services, "help")
+
+
+@router.message(Command("join"))
+async def join(message: Message, command: CommandObject, services: BotServices) -> None:
+    args = (command.args or "").split()
+    code = queue_code(args[0]) if args else None
+    if code is None:
+        await reply(message, services, "join_usage")
+        return
+    await join_queue(message, services, code)
+
+
+async def join_queue(message: Message, services: BotServices, code: str) -> None:
+    """Joins; the "joined" notification follows through the outbox like every other."""
+    patient = patient_of(message)
+    if await services.patients.language(patient) is None and message.from_user:
+        language = message.from_user.language_code
+        if language and language[:2] in SUPPORTED_LANGUAGES:
+            await services.patients.set_language(patient, language[:2])
+    try:
+        joined = await services.patients.join(patient, code)
+    except NotFound:
+        await reply(message, services, "unknown_queue", code=code)
+        return
+    except QueueFull:
+        await reply(message, services, "queue_full", code=code)
+        return
+    if joined.existing:
+        info = await services.queues.get_queue(joined.ticket.queue)
+        view = TicketView(joined.ticket, joined.estimate, [])
+        await reply(
+            message,
+            services,
+            "already_in",
+            number=joined.ticket.number,
+            queue_name=info.name,
+            position=joined.ticket.position,
+            **eta_minutes(view),
+        )
+
+
+@router.message(Command("status"))
+async def status(message: Message, services: BotServices) -> None:
+    views = await services.patients.tickets(patient_of(message))
+    if not views:
+        await reply(message, services, "status_none")
+        return
+    names = {q.code: q.name for q in await services.queues.list_queues()}
+    tickets = [
+        {
+            "number": v.ticket.number,
+            "queue_name": names.get(v.ticket.queue, v.ticket.queue),
+            "status": v.ticket.status.value,
+            "position": v.ticket.position,
+            "counter": v.ticket.counter,
+            **eta_minutes(v),
+        }
+        for v in views
+    ]
+    await reply(message, services, "status", tickets=tickets)
+
+
+@router.message(Command("leave"))
+async def leave(message: Message, command: CommandObject, services: BotServices) -> None:
+    code = queue_code(command.args.strip()) if command.args else None
+    try:
+        left = await services.patients.leave(patient_of(message), code)
+    except NotFound:
+        await reply(message, services, "status_none")
+        return
+    except InvalidValue:
+        await reply(message, services, "leave_called")
+        return
+    await reply(message, services, "left", numbers=[t.number for t in left])
+
+
+@router.message(Command("late"))
+async def late(message: Message, command: CommandObject, services: BotServices) -> None:
+    args = (command.args or "").split()
+    minutes = minutes_arg(args[0]) if args else None
+    code = queue_code(args[1]) if len(args) > 1 else None
+    if minutes is None or len(args) > 2:
+        await reply(message, services, "late_usage")
+        return
+    try:
+        view = await services.patients.late(patient_of(message), minutes, code)
+    except NotFound:
+        await reply(message, services, "not_waiting")
+        return
+    except SeveralTickets as exc:
+        await several(message, services, exc, f"/late {minutes} {exc.queues[0]}")
+        return
+    except InvalidValue:
+        await reply(message, services, "late_limit")
+        return
+    await reply(
+        message,
+        services,
+        "late_done",
+        number=view.ticket.number,
+        position=view.ticket.position,
+        late_left=MAX_LATE - view.ticket.late_count,
+        **eta_minutes(view),
+    )
+
+
+@router.message(Command("travel"))
+async def travel(message: Message, command: CommandObject, services: BotServices) -> None:
+    args = (command.args or "").split()
+    minutes = minutes_arg(args[0]) if args else None
+    code = queue_code(args[1]) if len(args) > 1 else None
+    if minutes is None or len(args) > 2:
+        await reply(message, services, "travel_usage")
+        return
+    try:
+        await services.patients.set_travel_time(patient_of(message), minutes, code)
+    except NotFound:
+        await reply(message, services, "not_waiting")
+        return
+    except SeveralTickets as exc:
+        await several(message, services, exc, f"/travel {minutes} {exc.queues[0]}")
+        return
+    await reply(message, services, "travel_done", minutes=minutes)
+
+
+async def several(
+    message: Message, services: BotServices, exc: SeveralTickets, example: str
+) -> None:
+    queues = ", ".join(exc.queues)
+    await reply(message, services, "several_queues", queues=queues, example=example)
+
+
+@router.message(Command("lang"))
+async def lang(message: Message, command: CommandObject, services: BotServices) -> None:
+    choice = (command.args or "").strip().lower()
+    if choice not in SUPPORTED_LANGUAGES:
+        languages = [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LANGUAGES]
+        await reply(message, services, "lang_usage", languages=languages)
+        return
+    await services.patients.set_language(patient_of(message), choice)
+    await reply(message, services, "lang_set", language_name=LANGUAGE_NAMES[choice])
+
+
+@router.message(F.text)
+async def anything_else(message: Message, services: BotServices) -> None:
+    await reply(message, services, "unknown_command")

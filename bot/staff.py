@@ -1,0 +1,152 @@
+"""Staff commands from a linked chat: /link, /next, /recall, /noshow, /done, /queue.
+
+These are registered before the patient commands, so a staff command never falls through
+to "unknown command". A chat that is not linked to an account is refused and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.context import BotServices, queue_code, reply
+from core.domain.errors import DomainError, QueueEmpty, UnknownCounter
+from core.services.errors import NotFound
+from core.services.staff_chat import account_for_chat, link_chat
+from core.storage.models import StaffAccount
+
+log = logging.getLogger(__name__)
+router = Router(name="staff")
+COUNTER_NAME_MAX = 32
+StaffHandler = Callable[[Message, CommandObject, BotServices, StaffAccount], Awaitable[None]]
+
+
+@router.message(Command("link"))
+async def link(message: Message, command: CommandObject, services: BotServices) -> None:
+    code = (command.args or "").strip()
+    if not code or len(code) > 32:
+        await reply(message, services, "link_usage")
+        return
+    try:
+        account = await link_chat(code, message.chat.id, services.now())
+    except DomainError:
+        log.warning("chat %s sent an unknown or expired link code", message.chat.id)
+        await reply(message, services, "link_bad")
+        return
+    log.info("chat %s linked to staff account %s", message.chat.id, account.name)
+    await reply(message, services, "linked", name=account.name)
+
+
+def staff_only(handler: StaffHandler) -> Callable[..., Awaitable[None]]:
+    """Refuses unlinked chats; maps the errors staff can cause to a short reply."""
+
+    async def guarded(message: Message, command: CommandObject, services: BotServices) -> None:
+        account = await account_for_chat(message.chat.id)
+        if account is None:
+            log.warning(
+                "refused staff command %s from unlinked chat %s", command.command, message.chat.id
+            )
+            await reply(message, services, "not_linked")
+            return
+        try:
+            await handler(message, command, services, account)
+        except DomainError as exc:
+            await staff_error(message, services, exc, command)
+
+    guarded.__name__ = handler.__name__
+    return guarded
+
+
+async def staff_error(
+    message: Message, services: BotServices, exc: DomainError, command: CommandObject
+) -> None:
+    params: dict[str, Any] = {}
+    if isinstance(exc, QueueEmpty):
+        name, params = "queue_empty", {"queue": exc.queue}
+    elif isinstance(exc, UnknownCounter):
+        name, params = "unknown_counter", {"queue": exc.queue, "counter": exc.counter}
+    elif isinstance(exc, NotFound) and exc.code == "queue_not_found":
+        name, params = "unknown_queue", {"code": (command.args or "").split()[0].upper()}
+    elif isinstance(exc, NotFound):
+        name = "no_current"
+    else:  # an illegal transition (the patient left meanwhile), a bad value
+        name, params = "staff_error", {"message": str(exc)}
+    await reply(message, services, name, **params)
+
+
+async def _next(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    args = (command.args or "").split()
+    code = queue_code(args[0]) if args else None
+    counter = args[1] if len(args) > 1 else None
+    if (args and code is None) or len(args) > 2 or (counter and len(counter) > COUNTER_NAME_MAX):
+        await reply(message, services, "next_usage")
+        return
+    called = await services.staff.call_next(account, code, counter)
+    ticket = called.ticket
+    await reply(
+        message,
+        services,
+        "next_called",
+        number=ticket.number,
+        name=ticket.name,
+        queue=called.queue,
+        counter=called.counter,
+        priority=ticket.priority,
+    )
+
+
+async def _recall(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    ticket = await services.staff.recall(account)
+    await reply(message, services, "recalled", number=ticket.number, counter=ticket.counter)
+
+
+async def _noshow(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    ticket = await services.staff.no_show(account)
+    await reply(message, services, "noshow_done", number=ticket.number)
+
+
+async def _done(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    ticket = await services.staff.done(account)
+    await reply(message, services, "done_done", number=ticket.number)
+
+
+async def _queue(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    args = (command.args or "").split()
+    code = queue_code(args[0]) if args else None
+    if args and code is None:
+        await reply(message, services, "next_usage")
+        return
+    status = await services.staff.status(account, code)
+    queue = status.queue
+    await reply(
+        message,
+        services,
+        "queue_status",
+        queue=queue.code,
+        size=queue.size(),
+        capacity=queue.config.capacity,
+        waiting=[t.number for t in queue.waiting()[:10]],
+        serving=[f"{t.number} @ {t.counter}" for t in queue.at_counters()],
+    )
+
+
+router.message(Command("next"))(staff_only(_next))
+router.message(Command("recall"))(staff_only(_recall))
+router.message(Command("noshow"))(staff_only(_noshow))
+router.message(Command("done"))(staff_only(_done))
+router.message(Command("queue"))(staff_only(_queue))
