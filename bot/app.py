@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -27,7 +29,7 @@ COMMANDS = [
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dp = Dispatcher()
     dp["services"] = services
-    dp.include_routers(staff.router, callbacks.router, patients.router)
+    dp.include_routers(staff.build_router(), callbacks.build_router(), patients.build_router())
 
     @dp.errors()
     async def unexpected(event: ErrorEvent) -> bool:
@@ -44,9 +46,20 @@ async def run_polling(bot: Bot, dp: Dispatcher) -> None:
     """Long polling until cancelled; a webhook left over from webhook mode is removed."""
     await bot.delete_webhook(drop_pending_updates=False)
     await bot.set_my_commands(COMMANDS)
-    await dp.start_polling(
-        bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot, handle_signals=False, close_bot_session=False, allowed_updates=ALLOWED_UPDATES
+        )
     )
+    try:
+        await asyncio.shield(polling)
+    except asyncio.CancelledError:
+        # Cancelling start_polling would leave its inner getUpdates loop running; the stop
+        # signal ends both.
+        with contextlib.suppress(RuntimeError):  # it had not started yet
+            await dp.stop_polling()
+        await polling
+        raise
 
 
 async def register_webhook(bot: Bot, url: str, secret: str | None) -> None:

@@ -14,7 +14,6 @@ from core.services.errors import Forbidden, NotFound
 from core.services.patients import Patient
 
 log = logging.getLogger(__name__)
-router = Router(name="buttons")
 
 
 async def answer(query: CallbackQuery, services: BotServices, name: str, **params: object) -> None:
@@ -29,7 +28,6 @@ async def drop_buttons(query: CallbackQuery) -> None:
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-@router.callback_query(F.data.startswith("ack:"))
 async def on_my_way(query: CallbackQuery, services: BotServices) -> None:
     ticket_id = (query.data or "")[len("ack:") :]
     patient = Patient.telegram(query.from_user.id)
@@ -47,7 +45,6 @@ async def on_my_way(query: CallbackQuery, services: BotServices) -> None:
     await drop_buttons(query)
 
 
-@router.callback_query(F.data.startswith("rate:"))
 async def rate(query: CallbackQuery, services: BotServices) -> None:
     parts = (query.data or "").split(":")
     if len(parts) != 3 or not parts[2].isdigit():
@@ -68,6 +65,14 @@ async def rate(query: CallbackQuery, services: BotServices) -> None:
     await drop_buttons(query)
 
 
-@router.callback_query()
 async def unknown_button(query: CallbackQuery, services: BotServices) -> None:
     await answer(query, services, "unknown_command")
+
+
+def build_router() -> Router:
+    """A fresh router each time: aiogram attaches a router to one Dispatcher only."""
+    router = Router(name="buttons")
+    router.callback_query.register(on_my_way, F.data.startswith("ack:"))
+    router.callback_query.register(rate, F.data.startswith("rate:"))
+    router.callback_query.register(unknown_button)
+    return router

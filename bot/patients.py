@@ -17,7 +17,6 @@ from core.services.errors import NotFound, SeveralTickets
 from core.services.queues import TicketView
 
 log = logging.getLogger(__name__)
-router = Router(name="patients")
 DEEP_LINK_PREFIX = "q_"
 
 
@@ -31,7 +30,6 @@ def eta_minutes(view: TicketView) -> dict[str, int | None]:
     }
 
 
-@router.message(CommandStart(deep_link=True))
 async def start_with_link(message: Message, command: CommandObject, services: BotServices) -> None:
     payload = command.args or ""
     code = queue_code(payload[len(DEEP_LINK_PREFIX) :]) if payload.startswith("q_") else None
@@ -41,17 +39,14 @@ async def start_with_link(message: Message, command: CommandObject, services: Bo
     await join_queue(message, services, code)
 
 
-@router.message(CommandStart())
 async def start(message: Message, services: BotServices) -> None:
     await reply(message, services, "help")
 
 
-@router.message(Command("help"))
 async def help_(message: Message, services: BotServices) -> None:
     await reply(message, services, "help")
 
 
-@router.message(Command("join"))
 async def join(message: Message, command: CommandObject, services: BotServices) -> None:
     args = (command.args or "").split()
     code = queue_code(args[0]) if args else None
@@ -90,7 +85,6 @@ async def join_queue(message: Message, services: BotServices, code: str) -> None
         )
 
 
-@router.message(Command("status"))
 async def status(message: Message, services: BotServices) -> None:
     views = await services.patients.tickets(patient_of(message))
     if not views:
@@ -111,7 +105,6 @@ async def status(message: Message, services: BotServices) -> None:
     await reply(message, services, "status", tickets=tickets)
 
 
-@router.message(Command("leave"))
 async def leave(message: Message, command: CommandObject, services: BotServices) -> None:
     code = queue_code(command.args.strip()) if command.args else None
     try:
@@ -125,7 +118,6 @@ async def leave(message: Message, command: CommandObject, services: BotServices)
     await reply(message, services, "left", numbers=[t.number for t in left])
 
 
-@router.message(Command("late"))
 async def late(message: Message, command: CommandObject, services: BotServices) -> None:
     args = (command.args or "").split()
     minutes = minutes_arg(args[0]) if args else None
@@ -155,7 +147,6 @@ async def late(message: Message, command: CommandObject, services: BotServices) 
     )
 
 
-@router.message(Command("travel"))
 async def travel(message: Message, command: CommandObject, services: BotServices) -> None:
     args = (command.args or "").split()
     minutes = minutes_arg(args[0]) if args else None
@@ -181,7 +172,6 @@ async def several(
     await reply(message, services, "several_queues", queues=queues, example=example)
 
 
-@router.message(Command("lang"))
 async def lang(message: Message, command: CommandObject, services: BotServices) -> None:
     choice = (command.args or "").strip().lower()
     if choice not in SUPPORTED_LANGUAGES:
@@ -192,6 +182,21 @@ async def lang(message: Message, command: CommandObject, services: BotServices) 
     await reply(message, services, "lang_set", language_name=LANGUAGE_NAMES[choice])
 
 
-@router.message(F.text)
 async def anything_else(message: Message, services: BotServices) -> None:
     await reply(message, services, "unknown_command")
+
+
+def build_router() -> Router:
+    """A fresh router each time: aiogram attaches a router to one Dispatcher only."""
+    router = Router(name="patients")
+    router.message.register(start_with_link, CommandStart(deep_link=True))
+    router.message.register(start, CommandStart())
+    router.message.register(help_, Command("help"))
+    router.message.register(join, Command("join"))
+    router.message.register(status, Command("status"))
+    router.message.register(leave, Command("leave"))
+    router.message.register(late, Command("late"))
+    router.message.register(travel, Command("travel"))
+    router.message.register(lang, Command("lang"))
+    router.message.register(anything_else, F.text)
+    return router

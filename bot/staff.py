@@ -21,12 +21,10 @@ from core.services.staff_chat import account_for_chat, link_chat
 from core.storage.models import StaffAccount
 
 log = logging.getLogger(__name__)
-router = Router(name="staff")
 COUNTER_NAME_MAX = 32
 StaffHandler = Callable[[Message, CommandObject, BotServices, StaffAccount], Awaitable[None]]
 
 
-@router.message(Command("link"))
 async def link(message: Message, command: CommandObject, services: BotServices) -> None:
     code = (command.args or "").strip()
     if not code or len(code) > 32:
@@ -145,8 +143,13 @@ async def _queue(
     )
 
 
-router.message(Command("next"))(staff_only(_next))
-router.message(Command("recall"))(staff_only(_recall))
-router.message(Command("noshow"))(staff_only(_noshow))
-router.message(Command("done"))(staff_only(_done))
-router.message(Command("queue"))(staff_only(_queue))
+def build_router() -> Router:
+    """A fresh router each time: aiogram attaches a router to one Dispatcher only."""
+    router = Router(name="staff")
+    router.message.register(link, Command("link"))
+    router.message.register(staff_only(_next), Command("next"))
+    router.message.register(staff_only(_recall), Command("recall"))
+    router.message.register(staff_only(_noshow), Command("noshow"))
+    router.message.register(staff_only(_done), Command("done"))
+    router.message.register(staff_only(_queue), Command("queue"))
+    return router

@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("name")
     token.set_defaults(run=cmd_token)
 
+    sub.add_parser("worker", help="the notification dispatcher alone").set_defaults(run=cmd_worker)
+    sub.add_parser("bot", help="Telegram long polling alone").set_defaults(run=cmd_bot)
+
+    link = sub.add_parser("link-code", help="a one-time code to link a Telegram chat")
+    link.add_argument("name")
+    link.set_defaults(run=cmd_link_code)
+
     sub.add_parser("demo", help="demo queues, counters and an admin account").set_defaults(
         run=cmd_demo
     )
@@ -134,6 +141,78 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     return with_database(settings, work)
 
 
+def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.staff_chat import LINK_CODE_TTL, issue_link_code
+
+    async def work(container: Container) -> int:
+        code = await issue_link_code(args.name, container.clock())
+        minutes = int(LINK_CODE_TTL.total_seconds() // 60)
+        print(code)
+        print(f"send /link {code} to the bot within {minutes} minutes", file=sys.stderr)
+        return 0
+
+    return with_database(settings, work)
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(container: Container) -> int:
+        dispatcher = container.notification_dispatcher()
+        print("NextUp notification dispatcher running (Ctrl-C stops it)", file=sys.stderr)
+        try:
+            await dispatcher.run()
+        finally:
+            await dispatcher.close()
+        return 0
+
+    return run_until_interrupted(settings, work)
+
+
+def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run_polling
+    from core.settings import TelegramMode
+
+    if not settings.telegram_token:
+        print("nextup: set NEXTUP_TELEGRAM_TOKEN to run the bot", file=sys.stderr)
+        return 2
+    if settings.telegram_mode is TelegramMode.WEBHOOK:
+        print(
+            "nextup: NEXTUP_TELEGRAM_MODE=webhook: updates arrive at /hooks/telegram of "
+            "`nextup serve`; there is nothing to poll",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def work(container: Container) -> int:
+        assert container.telegram is not None
+        print("NextUp Telegram bot polling (Ctrl-C stops it)", file=sys.stderr)
+        await run_polling(container.telegram.bot, container.telegram.dispatcher)
+        return 0
+
+    return run_until_interrupted(settings, work)
+
+
+def run_until_interrupted(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
+    """Long-running commands: SIGTERM and Ctrl-C stop them cleanly with exit status 0."""
+    import signal
+
+    async def main() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        container = build_container(settings)
+        await container.start()
+        try:
+            return await work(container)
+        except asyncio.CancelledError:
+            return 0
+        finally:
+            await container.stop()
+
+    return asyncio.run(main())
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
         for code, name, prefix, mode, capacity, counters in DEMO_QUEUES:
@@ -176,7 +255,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if settings.is_embedded:
         asyncio.run(_migrate_embedded(settings))
-    loader = AppLoader(factory=partial(serving_app, settings))
+    loader = AppLoader(factory=partial(serving_app, settings, args.workers))
     app = loader.load()
     app.prepare(
         host=settings.host,
@@ -200,24 +279,46 @@ async def _migrate_embedded(settings: Settings) -> None:
     await db.migrate(settings.database_url)
 
 
-def serving_app(settings: Settings) -> Any:
-    """The app a server process runs: the container starts and stops with the server."""
+def serving_app(settings: Settings, workers: int = 1) -> Any:
+    """The app a server process runs: the container starts and stops with the server, and
+    so do the background tasks: the no-show sweep, the notification dispatcher and, in one
+    process with polling, the Telegram bot (several processes would fight over updates)."""
+    from bot.app import register_webhook, run_polling
+    from bot.webhook import webhook_blueprint
     from core.services.housekeeping import sweep_no_shows_forever
+    from core.settings import TelegramMode
     from web.app import create_app
 
     container = build_container(settings)
     app = create_app(container, name="nextup")
+    telegram = container.telegram
+    webhook = settings.telegram_mode is TelegramMode.WEBHOOK
+    if telegram is not None and webhook:
+        app.blueprint(
+            webhook_blueprint(telegram.bot, telegram.dispatcher, settings.telegram_webhook_secret)
+        )
 
     @app.before_server_start
     async def start(app: Any) -> None:
         await container.start(migrate=False)
-        app.ctx.sweeper = asyncio.create_task(sweep_no_shows_forever(container.queues))
+        dispatcher = container.notification_dispatcher()
+        app.ctx.dispatcher = dispatcher
+        tasks = [sweep_no_shows_forever(container.queues), dispatcher.run()]
+        if telegram is not None and webhook:
+            url = f"{settings.base_url}/hooks/telegram"
+            await register_webhook(telegram.bot, url, settings.telegram_webhook_secret)
+        elif telegram is not None and workers == 1:
+            tasks.append(run_polling(telegram.bot, telegram.dispatcher))
+        app.ctx.background = [asyncio.create_task(t) for t in tasks]
 
     @app.before_server_stop
-    async def stop_sweeping(app: Any) -> None:
-        app.ctx.sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.ctx.sweeper
+    async def stop_background(app: Any) -> None:
+        for task in app.ctx.background:
+            task.cancel()
+        for task in app.ctx.background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app.ctx.dispatcher.close()
 
     @app.after_server_stop
     async def stop(app: Any) -> None:

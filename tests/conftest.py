@@ -36,6 +36,9 @@ hypothesis.settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 TABLES = (
+    "dev_inbox",
+    "contacts",
+    "link_codes",
     "outbox",
     "ticket_events",
     "hourly_metrics",

@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
@@ -20,6 +21,7 @@ from web.serialize import (
     config_json,
     event_json,
     metric_json,
+    notification_json,
     public_ticket_json,
     queue_json,
     status_json,
@@ -107,7 +109,8 @@ async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
     bp,
     "POST",
     "/queues/<code>/tickets",
-    "Join the queue (a walk-in added by staff)",
+    "Join the queue (a walk-in added by staff); 200 with the patient's ticket when the same "
+    "phone or Telegram chat already holds one in this queue",
     body=schemas.JoinBody,
     response="Ticket",
     status=201,
@@ -119,7 +122,7 @@ async def join(
     joined = await service(request).join(
         code, new_join_request(**body.model_dump()), actor(account)
     )
-    return json(ticket_json(joined.ticket, joined.estimate), status=201)
+    return json(ticket_json(joined.ticket, joined.estimate), status=200 if joined.existing else 201)
 
 
 @endpoint(
@@ -223,9 +226,9 @@ async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
     bp,
     "GET",
     "/tickets/<ticket_id>",
-    "One ticket with its event history",
+    "One ticket with its event history and the delivery record of every notification",
     errors={404: "ticket_not_found"},
-    response="Ticket + history",
+    response="Ticket + history + notifications",
 )
 async def get_ticket(request: Request, ticket_id: str, **_: Any) -> HTTPResponse:
     view = await service(request).ticket_view(ticket_id)
@@ -233,6 +236,7 @@ async def get_ticket(request: Request, ticket_id: str, **_: Any) -> HTTPResponse
         {
             **ticket_json(view.ticket, view.estimate),
             "history": [event_json(e) for e in view.history],
+            "notifications": [notification_json(n) for n in await outbox.for_ticket(ticket_id)],
         }
     )
 

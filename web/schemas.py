@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.domain.model import MAX_PRIORITY, QueueMode
+from core.domain.model import MAX_LATE_S, MAX_PRIORITY, QueueMode
 
 
 def check_time(value: datetime) -> datetime:
@@ -59,6 +59,8 @@ class JoinBody(Body):
     phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{6,20}$")
     telegram_chat_id: int | None = Field(None, ge=-INT64_MAX, le=INT64_MAX)
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+    travel_s: int | None = Field(None, ge=60, le=MAX_LATE_S)
+    """How long the patient needs to come back; a "leave now" message is sent in time."""
 
 
 class CounterBody(Body):
@@ -102,6 +104,8 @@ class ConfigBody(Body):
     appointment_window_s: int | None = Field(None, ge=0, le=86400)
     timezone: str | None = None
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
+    eta_change_margin_s: int | None = Field(None, ge=60, le=86400)
+    eta_update_interval_s: int | None = Field(None, ge=60, le=86400)
 
     @model_validator(mode="after")
     def _null_only_where_unset_means_something(self) -> ConfigBody:

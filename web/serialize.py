@@ -8,7 +8,7 @@ from typing import Any
 from core.domain.eta import Eta
 from core.domain.model import QueueConfig, Ticket
 from core.services.queues import QueueInfo, QueueStatus
-from core.storage.models import HourlyMetric, TicketEventRow
+from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow
 
 
 def iso(value: datetime | None) -> str | None:
@@ -38,6 +38,8 @@ def config_json(config: QueueConfig) -> dict[str, Any]:
         "appointment_window_s": config.appointment_window_s,
         "timezone": config.timezone,
         "language": config.language,
+        "eta_change_margin_s": config.eta_change_margin_s,
+        "eta_update_interval_s": config.eta_update_interval_s,
     }
 
 
@@ -74,6 +76,10 @@ def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
         "telegram_chat_id": ticket.telegram_chat_id,
         "language": ticket.language,
         "token": ticket.token,
+        "late_count": ticket.late_count,
+        "travel_s": ticket.travel_s,
+        "acknowledged_at": iso(ticket.acknowledged_at),
+        "rating": ticket.rating,
     }
 
 
@@ -88,6 +94,23 @@ def public_ticket_json(ticket: Ticket, estimate: Eta | None) -> dict[str, Any]:
         "counter": ticket.counter,
         "joined_at": iso(ticket.joined_at),
         "called_at": iso(ticket.called_at),
+    }
+
+
+def notification_json(row: OutboxMessage) -> dict[str, Any]:
+    """A delivery record: what was sent where, and what became of it."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "channel": row.channel,
+        "delivered_to": row.delivered_to,
+        "status": row.status,
+        "attempts": row.attempts,
+        "provider_message_id": row.provider_message_id,
+        "last_error": row.last_error,
+        "created_at": iso(row.created_at),
+        "sent_at": iso(row.sent_at),
+        "acknowledged_at": iso(row.acknowledged_at),
     }
 
 

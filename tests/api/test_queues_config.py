@@ -30,6 +30,8 @@ DEFAULT_CONFIG = {
     "appointment_window_s": 1800,
     "timezone": "UTC",
     "language": "en",
+    "eta_change_margin_s": 600,
+    "eta_update_interval_s": 900,
 }
 
 
