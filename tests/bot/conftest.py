@@ -61,11 +61,17 @@ async def tg() -> AsyncIterator[TelegramEmulator]:
 
 
 async def live_nextup(
-    migrated: str, tg: TelegramEmulator, poll: bool = True, **dispatch: Any
+    migrated: str,
+    tg: TelegramEmulator,
+    poll: bool = True,
+    dispatch: bool = True,
+    bus_url: str | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Live]:
+    """NextUp on the test database; `dispatch=False` leaves sending to another process."""
     settings = load_settings(
         database_url=migrated,
-        redis_url=redis_url(),
+        redis_url=bus_url or redis_url(),
         telegram_token=tg.token,
         telegram_api_base=tg.base_url,
         public_url="https://queue.example.org",
@@ -76,8 +82,8 @@ async def live_nextup(
         "".join(f"DELETE FROM {table};" for table in TABLES)
     )
     assert container.telegram is not None
-    dispatcher = container.notification_dispatcher(retry=FAST_RETRY, **dispatch)
-    jobs: list[Awaitable[Any]] = [dispatcher.run()]
+    dispatcher = container.notification_dispatcher(retry=FAST_RETRY, **overrides)
+    jobs: list[Awaitable[Any]] = [dispatcher.run()] if dispatch else []
     if poll:
         jobs.append(run_polling(container.telegram.bot, container.telegram.dispatcher))
     tasks = [asyncio.create_task(job) for job in jobs]  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ async def test_a_patients_whole_visit(live: Live) -> None:
     assert (ticket.number, ticket.language) == ("A-004", "es")
 
     await queues.call_next("PHARM", "1", "staff:ana")  # now third: getting close
-    [close] = await tg.wait_for_message(PATIENT, "puesto 3")
+    await tg.wait_for_message(PATIENT, "puesto 3")
     await queues.call_next("PHARM", "2", "staff:ana")  # second: no message
     await queues.call_next("PHARM", "1", "staff:ana")  # next in line
     await tg.wait_for_message(PATIENT, "es el siguiente")

@@ -1,0 +1,215 @@
+"""Provider trouble: flood control, server errors, timeouts, blocked chats, giving up,
+a dispatcher killed mid-batch, and Redis going away."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+
+from core.delivery.dispatcher import DispatchSettings
+from core.domain.model import QueueConfig
+from core.services.queues import new_join_request
+from core.storage.models import OutboxMessage
+from tests.bot.conftest import Live, live_nextup
+from tests.conftest import on_postgres
+from tests.emulators.telegram import TelegramEmulator
+from tests.processes import NEXTUP, clean_env, free_port
+
+PATIENT = 1001
+
+
+async def join(live: Live, chat_id: int = PATIENT) -> str:
+    joined = await live.container.queues.join(
+        "PHARM", new_join_request(telegram_chat_id=chat_id), "test"
+    )
+    return joined.ticket.id
+
+
+async def settled(ticket_id: str, timeout_s: float = 10.0) -> OutboxMessage:
+    """The ticket's one notification, once it is no longer queued or being sent."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        [row] = await OutboxMessage.filter(ticket_id=ticket_id)
+        if row.status not in ("queued", "sending"):
+            return row
+        assert time.monotonic() < deadline, f"still {row.status}: {row.last_error}"
+        await asyncio.sleep(0.05)
+
+
+async def test_flood_control_is_honoured_and_the_message_arrives_once(live: Live) -> None:
+    live.tg.fail_next("sendMessage", "retry_after", retry_after=2)
+    started = time.monotonic()
+    ticket_id = await join(live)
+    [message] = await live.tg.wait_for_message(PATIENT, "A-001", timeout_s=8)
+    refused = [r for r in live.tg.requests if r.outcome == "retry_after"]
+    assert len(refused) == 1
+    assert message.at - refused[0].at >= 2.0
+    assert message.at - started >= 2.0
+    row = await settled(ticket_id)
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(live.tg.messages_to(PATIENT)) == 1
+
+
+async def test_server_errors_are_retried_until_delivered_once(live: Live) -> None:
+    live.tg.fail_next("sendMessage", "server_error", times=3, status=502)
+    ticket_id = await join(live)
+    await live.tg.wait_for_message(PATIENT, "A-001", timeout_s=10)
+    row = await settled(ticket_id)
+    assert (row.status, row.attempts, row.provider_message_id) == ("sent", 4, "1")
+    assert len(live.tg.messages_to(PATIENT)) == 1
+    assert len([r for r in live.tg.requests if r.outcome == "server_error"]) == 3
+
+
+async def test_a_timeout_is_retried(live: Live) -> None:
+    assert live.container.telegram is not None
+    live.container.telegram.bot.session.timeout = 1
+    live.tg.fail_next("sendMessage", "timeout", delay_s=3)
+    ticket_id = await join(live)
+    await live.tg.wait_for_message(PATIENT, "A-001", timeout_s=10)
+    row = await settled(ticket_id)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_giving_up_is_visible_on_the_ticket(
+    live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    live.tg.fail_next("sendMessage", "server_error", times=10, status=503)
+    ticket_id = await join(live)
+    row = await settled(ticket_id, timeout_s=15)
+    assert (row.status, row.attempts) == ("failed", 5)  # FAST_RETRY.max_attempts
+    assert row.last_error and "gave up after 5 attempts" in row.last_error
+    assert any("failed" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert live.tg.messages_to(PATIENT) == []
+
+
+async def test_a_blocked_chat_fails_at_once(live: Live) -> None:
+    live.tg.block_chat(PATIENT)
+    row = await settled(await join(live))
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error and "blocked" in row.last_error
+
+
+async def test_called_goes_ahead_of_routine_messages(live: Live) -> None:
+    """With a backlog of routine messages, a "called" one is sent within the second."""
+    live.tg.enforce_limits(per_bot_per_s=30, per_chat_interval_s=1.0)
+    for chat in range(5000, 5090):
+        await join(live, chat)
+    await live.tg.wait_for_sent_count(5, timeout_s=5)
+    called = await live.container.queues.call_next("PHARM", "1", "staff:ana")
+    committed = time.monotonic()
+    assert called.telegram_chat_id == 5000
+    [call] = await live.tg.wait_for_message(5000, "counter 1", timeout_s=5)
+    assert call.at - committed < 1.2  # at most one per-chat gap behind "joined"
+    routine_left = await OutboxMessage.filter(status="queued", urgent=False).count()
+    assert routine_left > 30, "the backlog should still be waiting"
+    assert live.tg.too_many_requests == 0
+
+
+# -- a dispatcher killed in the middle of a batch -----------------------------------------
+
+
+def start_worker(db_url: str, tg: TelegramEmulator, log_path: str) -> subprocess.Popen[bytes]:
+    env = clean_env(
+        DATABASE_URL=db_url,
+        TELEGRAM_TOKEN=tg.token,
+        TELEGRAM_API_BASE=tg.base_url,
+        OUTBOX_LEASE_S="2",
+        OUTBOX_POLL_S="0.2",
+    )
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([NEXTUP, "worker"], env=env, stdout=log, stderr=log)
+
+
+async def test_a_killed_dispatcher_loses_nothing_and_repeats_at_most_what_was_in_flight(
+    migrated: str, tg: TelegramEmulator, tmp_path: object
+) -> None:
+    if not on_postgres():
+        pytest.skip("a worker process beside the tests needs PostgreSQL (as in production)")
+    chats = range(6000, 6040)
+    log_path = f"{tmp_path}/worker.log"
+    async for live in live_nextup(migrated, tg, poll=False, dispatch=False):
+        await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+        for chat in chats:
+            await join(live, chat)
+        tg.response_delay_s = 0.3  # so that sends are in flight when the blow lands
+        worker = start_worker(migrated, tg, log_path)
+        try:
+            await tg.wait_for_sent_count(10, timeout_s=30)
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=10)
+            reached = {int(r.params["chat_id"]) for r in tg.requests if r.method == "sendMessage"}
+            unrecorded = {
+                int(row.recipient) for row in await OutboxMessage.filter(status="sending")
+            }
+            worker = start_worker(migrated, tg, log_path)
+            deadline = time.monotonic() + 40
+            while {m.chat_id for m in tg.sent} != set(chats):
+                assert time.monotonic() < deadline, tg.dump()
+                await asyncio.sleep(0.1)
+            while await OutboxMessage.exclude(status="sent").count():
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=15)
+        repeated = {chat for chat, n in Counter(m.chat_id for m in tg.sent).items() if n > 1}
+        # Only a send that reached Telegram but whose result the dead worker had not yet
+        # recorded can go twice; there are at most `max_in_flight` such sends at a time.
+        maybe_twice = reached & unrecorded
+        assert maybe_twice, "the kill should have caught sends in flight"
+        assert repeated <= maybe_twice, (repeated, maybe_twice)
+        assert len(maybe_twice) <= DispatchSettings.max_in_flight
+
+
+# -- Redis goes away ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_redis(tmp_path: object) -> object:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    yield process, f"redis://127.0.0.1:{port}/0"
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+async def test_notifications_go_out_by_polling_when_redis_is_down(
+    migrated: str, tg: TelegramEmulator, private_redis: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    process, url = private_redis
+    await asyncio.sleep(0.3)  # redis-server starting
+    async for live in live_nextup(migrated, tg, poll=False, bus_url=url):
+        await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+        await join(live, 7001)
+        await tg.wait_for_message(7001, "A-001")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        started = time.monotonic()
+        await join(live, 7002)  # the publish fails; the command does not
+        [message] = await tg.wait_for_message(7002, "A-002", timeout_s=5)
+        assert message.at - started < 2.5  # found by polling within about a second
