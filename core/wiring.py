@@ -13,6 +13,7 @@ from aiogram import Dispatcher as BotDispatcher
 from bot.app import build_dispatcher
 from bot.client import make_bot
 from bot.context import BotServices
+from bot.patients import DEEP_LINK_PREFIX
 from bot.sender import TelegramSender
 from core.bus import EventBus
 from core.bus.memory import InProcessBus
@@ -76,6 +77,13 @@ class Container:
             await self.telegram.bot.session.close()
         await self.bus.close()
         await db.disconnect()
+
+    async def telegram_deep_link(self, code: str) -> str | None:
+        """`https://t.me/<bot>?start=q_<CODE>`: what the poster's QR code opens."""
+        if self.telegram is None:
+            return None
+        me = await self.telegram.bot.me()
+        return f"https://t.me/{me.username}?start={DEEP_LINK_PREFIX}{code}"
 
     def notification_dispatcher(self, **overrides: Any) -> Dispatcher:
         """A dispatcher over every channel: the real sender where there are credentials,

@@ -10,7 +10,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from core.wiring import Container
-from web import api, docs, errors, ops
+from web import api, docs, errors, ops, pages
 
 _app_ids = itertools.count(1)
 MAX_BODY_BYTES = 64 * 1024
@@ -25,6 +25,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.blueprint(api.bp)
     app.blueprint(docs.bp)
     app.blueprint(ops.bp)
+    app.blueprint(pages.bp)
     errors.install(app)
 
     @app.on_request
