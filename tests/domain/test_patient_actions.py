@@ -268,9 +268,7 @@ def test_travel_time_limits(make_queue: MakeQueue, join: Join) -> None:
         queue.set_travel_time("t0", 600)
 
 
-def test_eta_messages_carry_the_estimate_and_missed_the_grace(
-    make_queue: MakeQueue, join: Join
-) -> None:
+def test_only_eta_messages_carry_the_estimate(make_queue: MakeQueue, join: Join) -> None:
     queue = make_queue(counters=("1",), no_show_grace_s=240)
     ticket = join(queue, "a", T0, telegram_chat_id=5, language="es")
     [joined] = queue.events
@@ -286,6 +284,6 @@ def test_eta_messages_carry_the_estimate_and_missed_the_grace(
     [call_intent] = intents_for(called, ticket, queue.config)
     assert call_intent.urgent and "eta_s" not in call_intent.params
     queue.mark_no_show("a", T0, "staff")
-    [missed] = intents_for(queue.events[-1], ticket, queue.config)
-    assert (missed.kind, missed.params["grace_s"]) == ("missed", 240)
+    [missed] = intents_for(queue.events[-1], ticket, queue.config, Eta(60, 0, 120))
+    assert missed.kind == "missed" and "eta_s" not in missed.params
     assert ticket.status is TicketStatus.NO_SHOW
