@@ -158,12 +158,12 @@ class Catalogue:
     def _buttons(
         self, kind: str, lang: str, params: Mapping[str, Any]
     ) -> tuple[tuple[Button, ...], ...]:
-        if kind not in ("called", "done"):
+        if kind not in ("called", "recalled", "done"):
             return ()
         ticket = params.get("ticket_id")
         if not ticket:
             raise ValueError(f"the {kind!r} message needs a ticket_id for its buttons")
-        if kind == "called":
+        if kind in ("called", "recalled"):  # a reminder can be answered too
             return ((Button(self.label("on_my_way", lang), f"ack:{ticket}"),),)
         return (tuple(Button(str(n), f"rate:{ticket}:{n}") for n in RATINGS),)
 

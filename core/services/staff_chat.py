@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from core.domain.errors import InvalidValue
-from core.domain.model import Ticket
+from core.domain.model import Ticket, TicketStatus
 from core.domain.queue import Queue
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
@@ -109,7 +109,7 @@ class StaffChat:
         who = actor(account)
 
         def finish(queue: Queue, now: datetime) -> Ticket:
-            if queue.ticket(ticket.id).status.value == "called":
+            if queue.ticket(ticket.id).status is TicketStatus.CALLED:
                 queue.start(ticket.id, now, who)
             return queue.complete(ticket.id, now, who)
 

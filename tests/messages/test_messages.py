@@ -184,7 +184,7 @@ def test_buttons_only_on_telegram_called_and_done(
     kind: str, channel: str, lang: str, p: dict[str, Any]
 ) -> None:
     rendered = render_notification(kind, channel, lang, p)
-    has_buttons = channel == "telegram" and kind in ("called", "done")
+    has_buttons = channel == "telegram" and kind in ("called", "recalled", "done")
     assert bool(rendered.buttons) is has_buttons
     for row in rendered.buttons:
         for button in row:
