@@ -114,12 +114,14 @@ async def test_polling_mode_inside_serve(tmp_path: Path, tg: TelegramEmulator) -
 
 async def test_worker_and_bot_commands_run_alone(tmp_path: Path, tg: TelegramEmulator) -> None:
     settings = clean_env(TELEGRAM_TOKEN=tg.token, TELEGRAM_API_BASE=tg.base_url)
-    run(tmp_path, "migrate")
+    run(tmp_path, "demo")  # queues PHARM and LAB
     bot = subprocess.Popen([NEXTUP, "bot"], cwd=tmp_path, env=settings)
     worker = subprocess.Popen([NEXTUP, "worker"], cwd=tmp_path, env=settings)
     try:
-        await tg.user_message(701, "/help")
+        await tg.user_message(701, "/help")  # answered by the bot
         await tg.wait_for_message(701, "/join", timeout_s=15)
+        await tg.user_message(701, "/join LAB")  # the bot joins; the worker sends "joined"
+        await tg.wait_for_message(701, "L-001", timeout_s=15)
     finally:
         for process in (bot, worker):
             process.send_signal(signal.SIGTERM)
