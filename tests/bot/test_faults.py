@@ -99,7 +99,7 @@ async def test_a_blocked_chat_fails_at_once(live: Live) -> None:
 async def test_called_goes_ahead_of_routine_messages(live: Live) -> None:
     """With a backlog of routine messages, a "called" one is sent within the second."""
     live.tg.enforce_limits(per_bot_per_s=30, per_chat_interval_s=1.0)
-    for chat in range(5000, 5090):
+    for chat in range(5000, 5120):
         await join(live, chat)
     await live.tg.wait_for_sent_count(5, timeout_s=5)
     called = await live.container.queues.call_next("PHARM", "1", "staff:ana")
@@ -107,8 +107,8 @@ async def test_called_goes_ahead_of_routine_messages(live: Live) -> None:
     assert called.telegram_chat_id == 5000
     [call] = await live.tg.wait_for_message(5000, "counter 1", timeout_s=5)
     assert call.at - committed < 1.2  # at most one per-chat gap behind "joined"
-    routine_left = await OutboxMessage.filter(status="queued", urgent=False).count()
-    assert routine_left > 30, "the backlog should still be waiting"
+    routine_left = await OutboxMessage.exclude(status="sent").filter(urgent=False).count()
+    assert routine_left > 10, "the backlog should still be waiting"
     assert live.tg.too_many_requests == 0
 
 
