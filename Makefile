@@ -39,6 +39,7 @@ lint: $(STAMP)
 ## bench: API against bare SQL on PostgreSQL (prints figures)
 bench: $(STAMP)
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
 
 clean:
 	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache

@@ -44,6 +44,9 @@ DELAY = Histogram(
 )
 
 
+SHUTDOWN_GRACE_S = 5.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 8
@@ -150,7 +153,11 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                # Let sends in flight finish, but not forever: one cut short is sent again
+                # when its lease runs out.
+                _, late = await asyncio.wait(self._tasks, timeout=SHUTDOWN_GRACE_S)
+                for task in late:
+                    task.cancel()
 
     async def close(self) -> None:
         for lane in self.lanes.values():
