@@ -9,7 +9,7 @@ import getpass
 import logging
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any
 
@@ -191,20 +191,23 @@ def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
     return run_until_interrupted(settings, work)
 
 
-def run_until_interrupted(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
+def run_until_interrupted(
+    settings: Settings, work: Callable[[Container], Coroutine[Any, Any, int]]
+) -> int:
     """Long-running commands: SIGTERM and Ctrl-C stop them cleanly with exit status 0."""
     import signal
 
     async def main() -> int:
-        task = asyncio.current_task()
-        assert task is not None
+        container = build_container(settings)
+        await container.start()
+        # The work runs in its own task (with its own copy of the context), so a stop that
+        # lands inside a database transaction cannot leave it as this task's connection.
+        task: asyncio.Task[int] = asyncio.create_task(work(container))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
-        container = build_container(settings)
-        await container.start()
         try:
-            return await work(container)
+            return await task
         except asyncio.CancelledError:
             return 0
         finally:
