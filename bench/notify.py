@@ -469,6 +469,18 @@ async def measure(
 # -- analysis ---------------------------------------------------------------------------------
 
 
+def phase_rates(times: list[float], marks: dict[str, float]) -> dict[str, float | None]:
+    """msg/s while patients joined, while they were called, and after, until the last send."""
+    if len(times) < 2:
+        return {}
+    edges = [times[0], marks["joins_done"], marks["calls_done"], times[-1]]
+    rates: dict[str, float | None] = {}
+    for name, start, end in zip(("joining", "calling", "after"), edges, edges[1:], strict=False):
+        count = sum(start <= t < end for t in times)
+        rates[name] = round(count / (end - start), 2) if end - start >= 1.0 else None
+    return rates
+
+
 def long_gaps(sent: list[Any]) -> list[dict[str, Any]]:
     """Pauses over 100 ms between sends: when (from the first send), and whether the message
     after one went to a chat still inside its per-chat interval."""
@@ -520,6 +532,7 @@ def analyse(
         "too_many_requests": emulator.too_many_requests,
         "send_requests": dict(outcomes),
     }
+    throughput["phase_msg_per_s"] = phase_rates(times, marks)
     throughput["percent_of_limit"] = round(100 * throughput["msg_per_s"] / TELEGRAM_PER_S, 1)
 
     statuses = Counter(r.status for r in rows)
@@ -687,6 +700,9 @@ def report(result: dict[str, Any]) -> str:
         f"{TELEGRAM_PER_S}/s; best 10 s window "
         + (f"{t['best_10s_msg_per_s']:.1f} msg/s" if t["best_10s_msg_per_s"] else "n/a")
         + f"; most in any 1 s: {t['most_in_any_1s']}",
+        "                while joining / calling / after: "
+        + " / ".join(f"{v:.2f}" if v is not None else "n/a" for v in t["phase_msg_per_s"].values())
+        + " msg/s",
         f"send gaps       p50 {gap['p50_ms']:.1f} ms, p99 {gap['p99_ms']:.1f} ms, max "
         f"{gap['max_ms']:.1f} ms; {t['gaps_over_100ms']} gaps over 100 ms, "
         f"{t['idle_in_gaps_over_100ms_s']:.2f} s in them",
