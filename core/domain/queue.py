@@ -350,18 +350,15 @@ class Queue:
             ticket.line_at = max(ticket.line_at, follow.line_at) + timedelta(microseconds=1)
         ticket.late_count += 1
         self._reorder(now, actor, quiet={ticket.id})
-        self.events.append(
-            TicketDelayed(
-                queue=self.code,
-                at=now,
-                actor=actor,
-                ticket_id=ticket.id,
-                number=ticket.number,
-                delay_s=delay_s,
-                late_count=ticket.late_count,
-                old_position=old_position,
-                new_position=ticket.position or 0,
-            )
+        self._emit(
+            TicketDelayed,
+            ticket,
+            now,
+            actor,
+            delay_s=delay_s,
+            late_count=ticket.late_count,
+            old_position=old_position,
+            new_position=ticket.position or 0,
         )
         return ticket
 
@@ -382,16 +379,7 @@ class Queue:
             raise IllegalTransition(ticket.number, "acknowledge", ticket.status.value)
         if ticket.acknowledged_at is None:
             ticket.acknowledged_at = now
-            self.events.append(
-                TicketAcknowledged(
-                    queue=self.code,
-                    at=now,
-                    actor=actor,
-                    ticket_id=ticket.id,
-                    number=ticket.number,
-                    counter=ticket.counter or "",
-                )
-            )
+            self._emit(TicketAcknowledged, ticket, now, actor, counter=ticket.counter or "")
         return ticket
 
     def rate(self, ticket_id: str, score: int, now: datetime, actor: str) -> Ticket:
@@ -402,16 +390,7 @@ class Queue:
         if not 1 <= score <= MAX_RATING:
             raise InvalidValue(f"a rating is between 1 and {MAX_RATING}")
         ticket.rating = score
-        self.events.append(
-            TicketRated(
-                queue=self.code,
-                at=now,
-                actor=actor,
-                ticket_id=ticket.id,
-                number=ticket.number,
-                score=score,
-            )
-        )
+        self._emit(TicketRated, ticket, now, actor, score=score)
         return ticket
 
     def advise(self, now: datetime, actor: str = "system") -> dict[str, eta.Eta]:
@@ -480,16 +459,8 @@ class Queue:
             old = ticket.position
             ticket.position = index
             if old is not None and old != index and ticket.id not in skip:
-                self.events.append(
-                    PositionChanged(
-                        queue=self.code,
-                        at=now,
-                        actor=actor,
-                        ticket_id=ticket.id,
-                        number=ticket.number,
-                        old_position=old,
-                        new_position=index,
-                    )
+                self._emit(
+                    PositionChanged, ticket, now, actor, old_position=old, new_position=index
                 )
 
     def _advise(
@@ -501,19 +472,16 @@ class Queue:
         actor: str,
         **extra: object,
     ) -> None:
-        self.events.append(
-            event_type(
-                queue=self.code,
-                at=now,
-                actor=actor,
-                ticket_id=ticket.id,
-                number=ticket.number,
-                position=ticket.position or 0,
-                eta_s=estimate.eta_s,
-                eta_low_s=estimate.low_s,
-                eta_high_s=estimate.high_s,
-                **extra,  # type: ignore[arg-type]
-            )
+        self._emit(
+            event_type,
+            ticket,
+            now,
+            actor,
+            position=ticket.position or 0,
+            eta_s=estimate.eta_s,
+            eta_low_s=estimate.low_s,
+            eta_high_s=estimate.high_s,
+            **extra,
         )
 
     def _record(
@@ -525,6 +493,25 @@ class Queue:
         from_status: TicketStatus | None,
         **extra: object,
     ) -> None:
+        self._emit(
+            event_type,
+            ticket,
+            now,
+            actor,
+            from_status=from_status,
+            to_status=ticket.status,
+            **extra,
+        )
+
+    def _emit(
+        self,
+        event_type: type[TicketEvent],
+        ticket: Ticket,
+        now: datetime,
+        actor: str,
+        **fields: object,
+    ) -> None:
+        """Appends an event about `ticket`; the fields every ticket event carries are set here."""
         self.events.append(
             event_type(
                 queue=self.code,
@@ -532,8 +519,6 @@ class Queue:
                 actor=actor,
                 ticket_id=ticket.id,
                 number=ticket.number,
-                from_status=from_status,
-                to_status=ticket.status,
-                **extra,
+                **fields,
             )
         )
