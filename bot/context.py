@@ -55,3 +55,12 @@ def minutes_arg(raw: str | None, low: int = 1, high: int = 120) -> int | None:
         return None
     minutes = int(raw)
     return minutes if low <= minutes <= high else None
+
+
+def minutes_and_queue(args: str | None) -> tuple[int, str | None] | None:
+    """`MIN [CODE]` of /late and /travel, or None when it is not that."""
+    words = (args or "").split()
+    minutes = minutes_arg(words[0]) if words else None
+    if minutes is None or len(words) > 2:
+        return None
+    return minutes, queue_code(words[1]) if len(words) > 1 else None

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
-from bot.context import BotServices, minutes_arg, patient_of, queue_code, reply
+from bot.context import BotServices, minutes_and_queue, patient_of, queue_code, reply
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.model import MAX_LATE
-from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, wait_minutes
 from core.services.errors import NotFound, SeveralTickets
 from core.services.queues import TicketView
 
@@ -23,11 +22,7 @@ DEEP_LINK_PREFIX = "q_"
 def eta_minutes(view: TicketView) -> dict[str, int | None]:
     if view.estimate is None:
         return {"eta_low_min": None, "eta_high_min": None}
-    low_min = math.floor(view.estimate.low_s / 60)
-    return {
-        "eta_low_min": low_min,
-        "eta_high_min": max(low_min, math.ceil(view.estimate.high_s / 60)),
-    }
+    return {**wait_minutes(view.estimate.low_s, view.estimate.high_s)}
 
 
 async def start_with_link(message: Message, command: CommandObject, services: BotServices) -> None:
@@ -119,12 +114,11 @@ async def leave(message: Message, command: CommandObject, services: BotServices)
 
 
 async def late(message: Message, command: CommandObject, services: BotServices) -> None:
-    args = (command.args or "").split()
-    minutes = minutes_arg(args[0]) if args else None
-    code = queue_code(args[1]) if len(args) > 1 else None
-    if minutes is None or len(args) > 2:
+    parsed = minutes_and_queue(command.args)
+    if parsed is None:
         await reply(message, services, "late_usage")
         return
+    minutes, code = parsed
     try:
         view = await services.patients.late(patient_of(message), minutes, code)
     except NotFound:
@@ -148,12 +142,11 @@ async def late(message: Message, command: CommandObject, services: BotServices) 
 
 
 async def travel(message: Message, command: CommandObject, services: BotServices) -> None:
-    args = (command.args or "").split()
-    minutes = minutes_arg(args[0]) if args else None
-    code = queue_code(args[1]) if len(args) > 1 else None
-    if minutes is None or len(args) > 2:
+    parsed = minutes_and_queue(command.args)
+    if parsed is None:
         await reply(message, services, "travel_usage")
         return
+    minutes, code = parsed
     try:
         await services.patients.set_travel_time(patient_of(message), minutes, code)
     except NotFound:

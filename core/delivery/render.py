@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from core.delivery import Outgoing
-from core.messages import pick_language, render_notification
+from core.messages import pick_language, render_notification, wait_minutes
 from core.storage.models import OutboxMessage
 
 
@@ -15,8 +15,7 @@ def template_params(payload: dict[str, Any], base_url: str) -> dict[str, Any]:
     params = dict(payload)
     low_s, high_s = payload.get("eta_low_s"), payload.get("eta_high_s")
     if low_s is not None and high_s is not None:
-        params["eta_low_min"] = math.floor(low_s / 60)
-        params["eta_high_min"] = max(params["eta_low_min"], math.ceil(high_s / 60))
+        params |= wait_minutes(low_s, high_s)
     if payload.get("travel_s") is not None:
         params["travel_min"] = math.ceil(payload["travel_s"] / 60)
     previous_s, eta_s = payload.get("previous_eta_s"), payload.get("eta_s")

@@ -20,6 +20,7 @@ from core.messages.render import (
     pick_language,
     render_notification,
     render_text,
+    wait_minutes,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "render_notification",
     "render_text",
     "sms_segments",
+    "wait_minutes",
 ]

@@ -14,6 +14,7 @@ them without a parse mode.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,6 +174,12 @@ class Catalogue:
 
 
 DEFAULT_CATALOGUE = Catalogue()
+
+
+def wait_minutes(low_s: float, high_s: float) -> dict[str, int]:
+    """A wait range in whole minutes, rounded outwards: `eta_low_min` and `eta_high_min`."""
+    low_min = math.floor(low_s / 60)
+    return {"eta_low_min": low_min, "eta_high_min": max(low_min, math.ceil(high_s / 60))}
 
 
 def render_notification(

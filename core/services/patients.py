@@ -14,6 +14,7 @@ from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.services.errors import Forbidden, NotFound, SeveralTickets
+from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage.models import Contact, TicketRow
 
@@ -79,21 +80,27 @@ class PatientService:
 
     async def tickets(self, patient: Patient) -> list[TicketView]:
         """The patient's live tickets, each with its estimate."""
-        rows = (
-            await TicketRow.filter(
-                status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
-            )
-            .order_by("joined_at")
-            .limit(MAX_TICKETS_SHOWN)
+        return [
+            await self.queues.ticket_view(t.id, with_history=False)
+            for t in await self._live_tickets(patient)
+        ]
+
+    async def _live_tickets(self, patient: Patient, code: str | None = None) -> list[Ticket]:
+        """Waiting, called or being served; without estimates, which need each queue read."""
+        query = TicketRow.filter(
+            status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
         )
-        return [await self.queues.ticket_view(r.id, with_history=False) for r in rows]
+        if code is not None:
+            query = query.filter(queue__code=code)
+        rows = await query.order_by("joined_at").limit(MAX_TICKETS_SHOWN).prefetch_related("queue")
+        return [ticket_from_row(r, r.queue.code) for r in rows]
 
     async def leave(self, patient: Patient, code: str | None = None) -> list[Ticket]:
         """Cancels the patient's waiting tickets (in one queue, or all); none: NotFound."""
-        views = [v for v in await self.tickets(patient) if code in (None, v.ticket.queue)]
-        waiting = [v.ticket for v in views if v.ticket.status is TicketStatus.WAITING]
+        live = await self._live_tickets(patient, code)
+        waiting = [t for t in live if t.status is TicketStatus.WAITING]
         if not waiting:
-            if views:  # called or being served: only staff can end that visit now
+            if live:  # called or being served: only staff can end that visit now
                 raise InvalidValue("you have been called already; please speak to the staff")
             raise NotFound("ticket", code or patient.channel)
         return [await self.queues.ticket_action(t.id, "cancel", patient.actor) for t in waiting]
@@ -130,8 +137,8 @@ class PatientService:
         )
 
     async def _waiting_ticket(self, patient: Patient, code: str | None) -> Ticket:
-        views = [v for v in await self.tickets(patient) if code in (None, v.ticket.queue)]
-        waiting = [v.ticket for v in views if v.ticket.status is TicketStatus.WAITING]
+        live = await self._live_tickets(patient, code)
+        waiting = [t for t in live if t.status is TicketStatus.WAITING]
         if not waiting:
             raise NotFound("ticket", code or patient.channel)
         if len(waiting) > 1:
