@@ -48,14 +48,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # for tests.emulators
+    sys.path.insert(0, str(ROOT))  # for bench.api and tests.emulators
 
+from bench.api import LOCAL_HOSTS, database_urls, percentile, recreate_database  # noqa: E402
 from core.bus.redis import RedisBus  # noqa: E402
 from core.delivery import outbox as outbox_store  # noqa: E402
 from core.delivery.dispatcher import Dispatcher  # noqa: E402
@@ -69,7 +68,6 @@ from core.wiring import Container, build_container  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 TELEGRAM_PER_S = 30
 """Telegram's limit per bot, which the emulator enforces (and the targets refer to)."""
 TELEGRAM_CHAT_INTERVAL_S = 1.0
@@ -86,14 +84,6 @@ SAMPLE_EVERY_S = 0.02
 
 
 # -- figures ----------------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), round(p / 100 * len(sorted_values) + 0.5)))
-    return sorted_values[rank - 1]
 
 
 def spread(values: list[float]) -> dict[str, Any]:
@@ -244,30 +234,6 @@ def choose_database(args: argparse.Namespace) -> Database:
         raise SystemExit(f"bench: not a sqlite:// or postgres:// URL: {base!r}")
     tmpdir = Path(tempfile.mkdtemp(prefix="nextup-bench-notify-"))
     return Database(f"sqlite://{tmpdir / 'bench.sqlite3'}", "sqlite", tmpdir=tmpdir)
-
-
-def database_urls(base: str, name: str) -> tuple[str, str]:
-    """(maintenance URL, bench URL) on the server of `base`; refuses anything not local."""
-    parts = urlsplit(base)
-    if parts.hostname not in LOCAL_HOSTS:
-        raise SystemExit(f"bench: refusing a database on {parts.hostname!r}; only 127.0.0.1")
-    current = parts.path.lstrip("/")
-    if name in (current, "postgres") or name.startswith("template"):
-        raise SystemExit(f"bench: refusing to use (and drop) the database {name!r}")
-    return (
-        urlunsplit(parts._replace(path="/postgres")),
-        urlunsplit(parts._replace(path=f"/{name}")),
-    )
-
-
-async def recreate_database(admin_url: str, name: str, drop_only: bool = False) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
 
 
 # -- the load ---------------------------------------------------------------------------------
