@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, ErrorEvent
@@ -65,7 +64,3 @@ async def run_polling(bot: Bot, dp: Dispatcher) -> None:
 async def register_webhook(bot: Bot, url: str, secret: str | None) -> None:
     await bot.set_my_commands(COMMANDS)
     await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-
-
-async def feed(bot: Bot, dp: Dispatcher, update: dict[str, Any]) -> None:
-    await dp.feed_webhook_update(bot, update)

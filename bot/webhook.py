@@ -17,8 +17,6 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic.response import json as json_response
 
-from bot.app import feed
-
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -39,7 +37,7 @@ def webhook_blueprint(bot: Bot, dp: Dispatcher, secret: str | None) -> Blueprint
         if not isinstance(update, dict):
             return error(400, "invalid_update", "an update is a JSON object")
         try:
-            await feed(bot, dp, update)
+            await dp.feed_webhook_update(bot, update)
         except ValidationError:
             return error(400, "invalid_update", "not a Telegram update")
         return json_response({"ok": True})

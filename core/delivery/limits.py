@@ -34,9 +34,6 @@ class RateLimiter:
         """The earliest time a message to `recipient` may go."""
         return max(self._next_slot, self._recipient_free_at.get(recipient, 0.0))
 
-    def channel_ready_at(self) -> float:
-        return self._next_slot
-
     def take(self, recipient: str, now: float) -> None:
         """Book a send to `recipient` now."""
         self._next_slot = max(now, self._next_slot) + 1.0 / self.limits.per_second
