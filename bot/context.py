@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from aiogram.types import Message, User
 
+from core.domain.model import queue_code
 from core.messages import pick_language, render_text
 from core.services.patients import Patient, PatientService
 from core.services.queues import QueueService
 from core.services.staff_chat import StaffChat
-
-QUEUE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -41,13 +39,6 @@ def patient_of(message: Message) -> Patient:
 async def reply(message: Message, services: BotServices, name: str, /, **params: Any) -> None:
     language = await services.language(patient_of(message), message.from_user)
     await message.answer(render_text(name, language, **params))
-
-
-def queue_code(raw: str | None) -> str | None:
-    """An upper-cased queue code, or None when it cannot be one (so no lookup is made)."""
-    if raw is None or not QUEUE_CODE.match(raw):
-        return None
-    return raw.upper()
 
 
 def minutes_arg(raw: str | None, low: int = 1, high: int = 120) -> int | None:

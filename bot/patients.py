@@ -8,9 +8,9 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
-from bot.context import BotServices, minutes_and_queue, patient_of, queue_code, reply
+from bot.context import BotServices, minutes_and_queue, patient_of, reply
 from core.domain.errors import InvalidValue, QueueFull
-from core.domain.model import MAX_LATE
+from core.domain.model import MAX_LATE, queue_code
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, wait_minutes
 from core.services.errors import NotFound, SeveralTickets
 from core.services.queues import TicketView

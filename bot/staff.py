@@ -14,8 +14,9 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.context import BotServices, queue_code, reply
+from bot.context import BotServices, reply
 from core.domain.errors import DomainError, QueueEmpty, UnknownCounter
+from core.domain.model import queue_code
 from core.services.errors import NotFound
 from core.services.staff_chat import account_for_chat, link_chat
 from core.storage.models import StaffAccount

@@ -285,11 +285,13 @@ async def _migrate_embedded(settings: Settings) -> None:
 def serving_app(settings: Settings, workers: int = 1) -> Any:
     """The app a server process runs: the container starts and stops with the server, and
     so do the background tasks: the no-show sweep, the notification dispatcher and, in one
-    process with polling, the Telegram bot (several processes would fight over updates)."""
+    process with polling, the Telegram bot (several processes would fight over updates).
+    Twilio's webhooks are mounted when the SMS channel has credentials."""
     from bot.app import register_webhook, run_polling
     from bot.webhook import webhook_blueprint
     from core.services.housekeeping import sweep_no_shows_forever
     from core.settings import TelegramMode
+    from sms.webhooks import sms_blueprint
     from web.app import create_app
 
     container = build_container(settings)
@@ -300,6 +302,9 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
         app.blueprint(
             webhook_blueprint(telegram.bot, telegram.dispatcher, settings.telegram_webhook_secret)
         )
+
+    if settings.sms_configured and settings.twilio_auth_token:
+        app.blueprint(sms_blueprint(container.sms, settings.twilio_auth_token, settings.base_url))
 
     @app.before_server_start
     async def start(app: Any) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from enum import StrEnum
 from pathlib import Path
 
+import phonenumbers
 from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,6 +45,13 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
+    twilio_rate_per_s: float = 1.0
+    """Messages a second per sending number (a long code: 1; toll-free, short codes and
+    Messaging Services: what the account was granted)."""
+    phone_region: str | None = None
+    """Where local numbers (without +country code) are from, e.g. `US` or `ES`."""
+    sms_escalate_after_s: float = 60.0
+    """A "called" Telegram message unanswered this long is sent again by SMS."""
     default_language: str = "en"
     env: Environment = Environment.DEVELOPMENT
     outbox_lease_s: float = 30.0
@@ -77,12 +86,56 @@ class Settings(BaseSettings):
             raise ValueError("NEXTUP_SECRET_KEY is required when NEXTUP_ENV=production")
         return self
 
-    @field_validator("outbox_lease_s", "outbox_poll_s")
+    @model_validator(mode="after")
+    def _twilio_all_or_nothing(self) -> Settings:
+        given = {
+            "NEXTUP_TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "NEXTUP_TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "NEXTUP_TWILIO_FROM": self.twilio_from,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if 0 < len(missing) < len(given):
+            raise ValueError(f"the SMS channel also needs {' and '.join(missing)}")
+        return self
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _senders(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        for sender in value.split(","):
+            sender = sender.strip()
+            if not (
+                re.fullmatch(r"\+[1-9]\d{6,14}", sender) or re.fullmatch(r"MG[0-9a-f]{32}", sender)
+            ):
+                raise ValueError(
+                    "must be phone numbers in E.164 (+15551234567), separated by commas, "
+                    "or one Messaging Service SID (MG...)"
+                )
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be a two-letter region code such as US, GB or ES")
+        return value.upper() if value else None
+
+    @field_validator("outbox_lease_s", "outbox_poll_s", "twilio_rate_per_s", "sms_escalate_after_s")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be above 0")
         return value
+
+    @property
+    def twilio_senders(self) -> list[str]:
+        """The numbers SMS go out from (taken in turn), or one Messaging Service SID."""
+        return [s.strip() for s in (self.twilio_from or "").split(",") if s.strip()]
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
 
     @property
     def dev_inbox(self) -> bool:

@@ -27,9 +27,13 @@ from core.services.queues import Clock, QueueService
 from core.services.staff_chat import StaffChat
 from core.settings import Settings
 from core.storage import db
+from sms.conversation import SmsConversation
+from sms.sender import TwilioSender
 
 DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
-SMS_LIMITS = ChannelLimits(per_second=1.0)
+SMS_RATE_HEADROOM = 0.98
+"""Sends are spaced a little under each number's rate, so network jitter never makes two
+of them arrive at Twilio closer than the rate allows."""
 
 
 def utc_now() -> datetime:
@@ -50,13 +54,18 @@ class Container:
     queues: QueueService = field(init=False)
     patients: PatientService = field(init=False)
     staff_chat: StaffChat = field(init=False)
+    sms: SmsConversation = field(init=False)
+    """Answers texts; Twilio's webhook feeds it, and so can the console's simulator."""
     telegram: Telegram | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.queues = QueueService(self.bus, self.clock)
+        self.queues = QueueService(self.bus, self.clock, self.settings.phone_region)
         self.patients = PatientService(self.queues)
         self.staff_chat = StaffChat(self.queues)
         settings = self.settings
+        self.sms = SmsConversation(
+            self.queues, self.patients, settings.base_url, settings.default_language
+        )
         if settings.telegram_token:
             services = BotServices(
                 self.queues, self.patients, self.staff_chat, settings.default_language
@@ -92,7 +101,7 @@ class Container:
         limits: dict[str, ChannelLimits] = {}
         for channel, real, real_limits in (
             ("telegram", self._telegram_sender(), TELEGRAM_LIMITS),
-            ("sms", None, SMS_LIMITS),
+            ("sms", self._sms_sender(), self.sms_limits()),
         ):
             if real is not None:
                 senders[channel], limits[channel] = real, real_limits
@@ -105,12 +114,34 @@ class Container:
             default_language=self.settings.default_language,
             lease_s=self.settings.outbox_lease_s,
             poll_interval_s=self.settings.outbox_poll_s,
+            escalate_after_s=self.settings.sms_escalate_after_s
+            if self.settings.sms_configured or self.settings.dev_inbox
+            else None,
         )
         settings = dataclasses.replace(settings, **overrides)
         return Dispatcher(senders, limits, self.bus, settings, self.clock)
 
     def _telegram_sender(self) -> TelegramSender | None:
         return TelegramSender(self.telegram.bot) if self.telegram else None
+
+    def _sms_sender(self) -> TwilioSender | None:
+        settings = self.settings
+        if not (settings.sms_configured and settings.twilio_account_sid):
+            return None
+        return TwilioSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token or "",
+            settings.twilio_senders,
+            settings.base_url,
+            settings.twilio_api_base,
+        )
+
+    def sms_limits(self) -> ChannelLimits:
+        """Each sending number's rate, times the numbers (a Messaging Service counts as one
+        at the rate the account was granted)."""
+        numbers = max(1, len(self.settings.twilio_senders))
+        rate = self.settings.twilio_rate_per_s * numbers * SMS_RATE_HEADROOM
+        return ChannelLimits(per_second=rate)
 
 
 def build_container(settings: Settings, clock: Clock = utc_now) -> Container:

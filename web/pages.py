@@ -33,7 +33,9 @@ async def poster(request: Request, code: str) -> HTTPResponse:
     link = await container.telegram_deep_link(info.code)
     if link is not None:
         telegram = {"link": link, "qr": qr_svg(link), "bot": link.split("/")[3].split("?")[0]}
-    sms_number = container.settings.twilio_from if container.settings.twilio_account_sid else None
+    settings = container.settings
+    numbers = [s for s in settings.twilio_senders if s.startswith("+")]
+    sms_number = numbers[0] if settings.sms_configured and numbers else None
     page = _templates.get_template("poster.html").render(
         queue=info, telegram=telegram, sms_number=sms_number
     )

@@ -28,6 +28,10 @@ class Receipt:
     provider_message_id: str | None
     delivered_to: str
     """`telegram`, `sms` or `dev_inbox`."""
+    segments: int | None = None
+    """SMS segments billed for the message."""
+    provider_status: str | None = None
+    """What the provider said of the message on accepting it (Twilio: `queued`)."""
 
 
 class SendError(Exception):
@@ -48,6 +52,11 @@ class TemporaryFailure(SendError):
 
 class PermanentFailure(SendError):
     """Retrying cannot help (blocked bot, invalid number): the notification fails now."""
+
+
+class RecipientOptedOut(PermanentFailure):
+    """The recipient told the provider to stop (SMS `STOP`): nothing more goes to them on
+    this channel until they opt in again."""
 
 
 class Sender(Protocol):

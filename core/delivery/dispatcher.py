@@ -25,11 +25,14 @@ from core.bus import EventBus
 from core.delivery import (
     Outgoing,
     PermanentFailure,
+    RecipientOptedOut,
     RetryAfter,
     Sender,
     SendError,
+    contacts,
 )
 from core.delivery import outbox as store
+from core.delivery.escalation import escalate_unanswered_calls
 from core.delivery.limits import ChannelLimits, RateLimiter
 from core.delivery.render import outgoing
 from core.storage.models import OutboxMessage
@@ -68,6 +71,8 @@ class DispatchSettings:
     poll_interval_s: float = 1.0
     max_in_flight: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    escalate_after_s: float | None = None
+    """Unanswered Telegram calls go again by SMS after this long; None: never."""
 
 
 @dataclass
@@ -183,8 +188,12 @@ class Dispatcher:
                 await asyncio.sleep(self.settings.poll_interval_s * 5)
 
     async def _claim_loop(self) -> None:
+        next_escalation = 0.0
         while True:
             try:
+                if time.monotonic() >= next_escalation:
+                    next_escalation = time.monotonic() + self.settings.poll_interval_s
+                    await self.escalate_once()
                 claimed = await self.claim_once()
             except asyncio.CancelledError:
                 raise
@@ -205,8 +214,12 @@ class Dispatcher:
             lease_s = self.settings.lease_s
             rows = await store.claim(lane.channel, now, lane.capacity, lease_s, urgent_only=True)
             rows += await store.claim(lane.channel, now, lane.room() - len(rows), lease_s)
+            blocked = await contacts.opted_out(lane.channel, {r.recipient for r in rows})
             items = []
             for row in rows:
+                if row.recipient in blocked:
+                    await self._suppressed(row)
+                    continue
                 try:
                     message = outgoing(row, self.settings.base_url, self.settings.default_language)
                 except Exception as exc:  # a template bug must not block the rest
@@ -217,6 +230,12 @@ class Dispatcher:
             lane.add(items)
             total += len(rows)
         return total
+
+    async def escalate_once(self) -> int:
+        after_s = self.settings.escalate_after_s
+        if after_s is None or "sms" not in self.lanes:
+            return 0
+        return await escalate_unanswered_calls(self.clock(), after_s)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -260,6 +279,10 @@ class Dispatcher:
         except RetryAfter as exc:
             lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + exc.delay_s)
             await self._retry(row, exc.delay_s, str(exc), "throttled")
+        except RecipientOptedOut as exc:
+            log.info("notification %s: %s", row.id, exc)
+            await contacts.set_opted_out(row.channel, row.recipient, True)
+            await self._suppressed(row)
         except PermanentFailure as exc:
             await self._failed(row, str(exc))
         except Exception as exc:  # TemporaryFailure, and anything a sender did not expect
@@ -282,6 +305,10 @@ class Dispatcher:
         SENT.labels(row.channel, outcome).inc()
         log.info("notification %s: %s; next try in %.1f s", row.id, reason, delay_s)
         await store.retry_later(row, self.clock() + timedelta(seconds=delay_s), reason)
+
+    async def _suppressed(self, row: OutboxMessage) -> None:
+        SENT.labels(row.channel, "suppressed").inc()
+        await store.mark_suppressed(row, f"the patient opted out of {row.channel} messages")
 
     async def _failed(self, row: OutboxMessage, reason: str) -> None:
         SENT.labels(row.channel, "failed").inc()

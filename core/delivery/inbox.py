@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from core.delivery import Outgoing, PermanentFailure, Receipt
+from core.messages import sms_segments
 from core.storage.models import DevInboxMessage
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,8 @@ class DevInboxSender:
             outbox_id=message.id,
         )
         log.info("dev inbox: %s to %s: %s", message.channel, message.recipient, message.text)
-        return Receipt(provider_message_id=f"inbox-{row.id}", delivered_to="dev_inbox")
+        segments = sms_segments(message.text) if message.channel == "sms" else None
+        return Receipt(f"inbox-{row.id}", delivered_to="dev_inbox", segments=segments)
 
     async def close(self) -> None:
         return None

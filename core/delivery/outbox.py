@@ -55,15 +55,93 @@ async def claim(
     return rows
 
 
+PROVIDER_STATUS_RANK = {
+    "accepted": 0,
+    "scheduled": 1,
+    "queued": 2,
+    "sending": 3,
+    "sent": 4,
+    "delivered": 5,
+    "undelivered": 5,
+    "failed": 5,
+    "canceled": 5,
+    "read": 6,
+}
+"""How far along a message the provider reports is; callbacks arrive out of order and
+twice, so a state only ever replaces one of a lower rank (of the final states, the first
+reported stays)."""
+
+
 async def mark_sent(row: OutboxMessage, receipt: Receipt, now: datetime) -> bool:
     """False when the claim was lost meanwhile (the lease ran out and another took it)."""
-    return await _finish(
+    finished = await _finish(
         row,
         status="sent",
         sent_at=now,
         provider_message_id=receipt.provider_message_id,
         delivered_to=receipt.delivered_to,
+        segments=receipt.segments,
         last_error=None,
+    )
+    if finished and receipt.provider_status is not None:
+        # A status callback may have overtaken this answer; the ranks keep its news.
+        await record_provider_status(row.id, receipt.provider_message_id, receipt.provider_status)
+    return finished
+
+
+async def record_provider_status(
+    outbox_id: str,
+    provider_message_id: str | None,
+    status: str,
+    error_code: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Moves a message's provider status forward; False when it was not a step forward
+    (a late or repeated callback), or the message is not ours."""
+    rank = PROVIDER_STATUS_RANK.get(status)
+    if rank is None:
+        return False
+    earlier = [s for s, r in PROVIDER_STATUS_RANK.items() if r < rank]
+    values: dict[str, object] = {"provider_status": status, "provider_error_code": error_code}
+    if error is not None:
+        values["last_error"] = error
+    # The provider's id is not recorded yet when its callback beats the send's answer.
+    same_message = Q(provider_message_id=provider_message_id) | Q(provider_message_id=None)
+    updated = await (
+        OutboxMessage.filter(same_message, id=outbox_id)
+        .filter(Q(provider_status__in=earlier) | Q(provider_status=None))
+        .update(**values)
+    )
+    return updated == 1
+
+
+async def record_reply(
+    ticket_id: str | None,
+    channel: str,
+    recipient: str,
+    kind: str,
+    text: str,
+    now: datetime,
+    segments: int | None = None,
+) -> OutboxMessage:
+    """A reply given in the answer to a patient's message (TwiML) rather than sent from
+    here: recorded so that the visit's record, and its cost, are complete."""
+    row_id = str(uuid.uuid4())
+    return await OutboxMessage.create(
+        id=row_id,
+        idempotency_key=f"reply:{row_id}",
+        ticket_id=ticket_id,
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        payload={"text": text},
+        status="sent",
+        attempts=1,
+        next_attempt_at=now,
+        created_at=now,
+        sent_at=now,
+        delivered_to=channel,
+        segments=segments,
     )
 
 
@@ -73,6 +151,11 @@ async def retry_later(row: OutboxMessage, at: datetime, error: str) -> bool:
 
 async def mark_failed(row: OutboxMessage, error: str) -> bool:
     return await _finish(row, status="failed", last_error=error)
+
+
+async def mark_suppressed(row: OutboxMessage, reason: str) -> bool:
+    """Not sent, on purpose: the patient asked not to be written to on this channel."""
+    return await _finish(row, status="suppressed", last_error=reason)
 
 
 async def _finish(row: OutboxMessage, **values: object) -> bool:

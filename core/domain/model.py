@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.errors import InvalidValue
 
+QUEUE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_PRIORITY = 3
 """0 routine, 1 elevated (elderly, pregnant, disabled), 2 urgent, 3 emergency."""
 MAX_LATE = 2
@@ -149,3 +151,11 @@ def check_priority(priority: int) -> None:
 def format_number(prefix: str, seq: int) -> str:
     """Ticket number shown to people: prefix and a zero-padded daily counter, e.g. `A-042`."""
     return f"{prefix}-{seq:03d}"
+
+
+def queue_code(raw: str | None) -> str | None:
+    """An upper-cased queue code as a patient typed it, or None when it cannot be one (so
+    no lookup is made)."""
+    if raw is None or not QUEUE_CODE.fullmatch(raw):
+        return None
+    return raw.upper()

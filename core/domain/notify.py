@@ -46,6 +46,16 @@ ETA_KINDS = frozenset({"joined", "close", "returned", "transferred", "eta_change
 """Messages that tell the patient their wait, and so reset what they were last told."""
 URGENT_KINDS = frozenset({"called", "recalled"})
 """Sent ahead of every routine message."""
+SMS_SKIPPED_KINDS = frozenset({"done"})
+"""Every SMS is paid for: a "thank you" after the visit is not worth one (on Telegram it
+carries the rating buttons)."""
+ANSWERED_BY_REPLY = frozenset({"joined", "left"})
+"""A patient who joins or leaves by text message reads the outcome in the reply to it."""
+
+
+def patient_actor(channel: str) -> str:
+    """Who an event was done by when a patient did it from their phone."""
+    return f"patient:{channel}"
 
 
 @dataclass(frozen=True)
@@ -97,12 +107,25 @@ def eta_notice(ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig
     return "eta_changed"
 
 
+def worth_an_sms(kind: str, event: DomainEvent, config: QueueConfig) -> bool:
+    """Keeps a typical SMS visit to three or four segments: joined, one "getting close"
+    (at the farthest position the queue warns at, which leaves the most time to come
+    back), called, and a new ETA only when it moved a lot."""
+    if kind in SMS_SKIPPED_KINDS:
+        return False
+    if isinstance(event, PositionChanged) and config.notify_positions:
+        return event.new_position == max(config.notify_positions)
+    return not (kind in ANSWERED_BY_REPLY and event.actor == patient_actor("sms"))
+
+
 def intents_for(
     event: DomainEvent, ticket: Ticket, config: QueueConfig, estimate: Eta | None = None
 ) -> list[NotificationIntent]:
     kind = message_kind(event, config)
     channel = patient_channel(ticket)
     if kind is None or channel is None or not isinstance(event, TicketEvent):
+        return []
+    if channel[0] == "sms" and not worth_an_sms(kind, event, config):
         return []
     params = {k: v for k, v in event.to_dict()["data"].items() if k not in ("actor", "at")}
     params["language"] = ticket.language or config.language

@@ -19,6 +19,7 @@ from core.messages.render import (
     label,
     pick_language,
     render_notification,
+    render_sms_reply,
     render_text,
     wait_minutes,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "label",
     "pick_language",
     "render_notification",
+    "render_sms_reply",
     "render_text",
     "sms_segments",
     "wait_minutes",

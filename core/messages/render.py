@@ -3,6 +3,7 @@
     templates/<lang>/telegram/<kind>.txt   a notification as sent on Telegram
     templates/<lang>/sms/<kind>.txt        the same notification as an SMS (GSM-7, one segment)
     templates/<lang>/bot/<name>.txt        bot replies (`render_text`)
+    templates/<lang>/sms_reply/<name>.txt  replies to a patient's text message (`render_sms_reply`)
     templates/<lang>/labels.json           button labels and small words (`label`)
     templates/<lang>/_macros.txt           phrases the templates of that language share
 
@@ -172,6 +173,10 @@ class Catalogue:
         _check_name("text", name)
         return self._render(f"bot/{name}.txt", language, params)[0]
 
+    def render_sms_reply(self, name: str, language: str, /, **params: Any) -> str:
+        _check_name("SMS reply", name)
+        return self._render(f"sms_reply/{name}.txt", language, params)[0]
+
 
 DEFAULT_CATALOGUE = Catalogue()
 
@@ -195,6 +200,12 @@ def render_text(name: str, language: str, /, **params: Any) -> str:
     `name` and `language` are positional-only, so templates may use params of those names.
     """
     return DEFAULT_CATALOGUE.render_text(name, language, **params)
+
+
+def render_sms_reply(name: str, language: str, /, **params: Any) -> str:
+    """A reply to a patient's text from `templates/<language>/sms_reply/<name>.txt`: GSM-7
+    and one segment, like the SMS notifications."""
+    return DEFAULT_CATALOGUE.render_sms_reply(name, language, **params)
 
 
 def label(name: str, language: str) -> str:

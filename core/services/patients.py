@@ -13,6 +13,7 @@ from typing import Any
 from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
+from core.domain.notify import patient_actor
 from core.services.errors import Forbidden, NotFound, SeveralTickets
 from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
@@ -38,7 +39,7 @@ class Patient:
 
     @property
     def actor(self) -> str:
-        return f"patient:{self.channel}"
+        return patient_actor(self.channel)
 
     def ticket_filter(self) -> dict[str, Any]:
         if self.channel == "telegram":

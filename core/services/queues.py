@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 import time
 import uuid
@@ -23,6 +24,7 @@ from core.domain.events import DomainEvent
 from core.domain.metrics import Visit, summarise
 from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
 from core.domain.queue import TRANSITIONS, JoinRequest, Queue
+from core.phones import normalize_phone
 from core.services.errors import AlreadyExists, NotFound
 from core.services.mapping import config_columns, config_from_row, ticket_from_row
 from core.services.unit_of_work import QueueUnitOfWork
@@ -76,9 +78,10 @@ class TicketView:
 
 
 class QueueService:
-    def __init__(self, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, bus: EventBus, clock: Clock, phone_region: str | None = None) -> None:
         self.bus = bus
         self.clock = clock
+        self.phone_region = phone_region
         self._service_times: dict[str, tuple[float, eta.ServiceTime]] = {}
 
     # -- queues ----------------------------------------------------------------------------
@@ -223,6 +226,10 @@ class QueueService:
 
     async def join(self, code: str, request: JoinRequest, actor: str) -> JoinedTicket:
         """Joins the queue, or its overflow queue when it is full and has one."""
+        if request.phone is not None:
+            request = dataclasses.replace(
+                request, phone=normalize_phone(request.phone, self.phone_region)
+            )
         try:
             return await self._join(code, request, actor)
         except QueueFull as full:

@@ -219,8 +219,13 @@ class OutboxMessage(Model):
     """A notification to send, written in the transaction of the change that caused it.
 
     `status`: queued (waiting or waiting to retry), sending (claimed by a dispatcher until
-    `claimed_until`), sent, failed (gave up; `last_error` says why) or acknowledged (the
-    patient answered it).
+    `claimed_until`), sent, failed (gave up; `last_error` says why), suppressed (not sent:
+    the patient opted out of that channel) or acknowledged (the patient answered it).
+
+    `provider_status` is what the provider reported afterwards (for SMS: queued, sent,
+    delivered, undelivered, failed), with `provider_error_code` when it failed. Replies to
+    a patient's text (TwiML) are recorded here too, already `sent`, with kind `reply` or the
+    kind of message they stood in for.
     """
 
     id = fields.CharField(max_length=36, primary_key=True)
@@ -247,6 +252,10 @@ class OutboxMessage(Model):
     delivered_to = fields.CharField(max_length=16, null=True)
     """`telegram`, `sms` or `dev_inbox`: where the message actually went."""
     acknowledged_at = fields.DatetimeField(null=True)
+    provider_status = fields.CharField(max_length=16, null=True)
+    provider_error_code = fields.CharField(max_length=16, null=True)
+    segments = fields.SmallIntField(null=True)
+    """SMS segments billed (GSM-7: 160 characters, UCS-2: 70; longer texts are split)."""
 
     class Meta:
         table = "outbox"

@@ -144,6 +144,18 @@ async def test_join_with_wrong_types_or_values(api: Api) -> None:
     assert (await status(api))["size"] == 0
 
 
+async def test_a_number_that_looks_right_but_is_not_one_is_refused(api: Api) -> None:
+    await create_queue(api, "PHARM")
+    for phone, says in (
+        ("600 111 222", "no country code"),  # local, and no NEXTUP_PHONE_REGION to read it by
+        ("+1 234 56", "not a phone number"),
+    ):
+        r = await api.call("POST", f"{API}/queues/PHARM/tickets", json={"phone": phone})
+        error = assert_error(r, 422, "invalid_value")
+        assert error["message"].startswith("phone:") and says in error["message"], error
+    assert (await status(api))["size"] == 0
+
+
 async def test_naive_appointment_time_says_what_is_missing(api: Api) -> None:
     await create_queue(api, "PHARM")
     r = await api.call(

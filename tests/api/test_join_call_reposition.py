@@ -61,7 +61,7 @@ async def test_join_returns_the_new_ticket(api: Api, clock: FakeClock) -> None:
     assert second["priority"] == 2
     assert datetime.fromisoformat(second["appointment_at"]) == datetime.fromisoformat(appointment)
     assert second["name"] == "Alice Example"
-    assert second["phone"] == "+49 151 1234567"
+    assert second["phone"] == "+491511234567"  # stored in E.164
     assert second["telegram_chat_id"] == 123456789
     assert second["language"] == "de"
     assert second["token"] != first["token"] and second["id"] != first["id"]

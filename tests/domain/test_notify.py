@@ -121,3 +121,42 @@ def test_queue_language_when_the_patient_chose_none() -> None:
 
 def test_no_contact_no_message() -> None:
     assert intents_for(CALLED, patient(), QueueConfig()) == []
+
+
+SMS_PATIENT = {"phone": "+34600111222"}
+DONE = TicketCompleted(
+    **BASE, from_status=S, to_status=TicketStatus.DONE, counter="2", wait_s=60, service_s=120
+)
+
+
+def kinds(event: DomainEvent, config: QueueConfig | None = None, **contact: object) -> list[str]:
+    return [i.kind for i in intents_for(event, patient(**contact), config or QueueConfig())]
+
+
+def test_sms_warns_once_at_the_farthest_close_position() -> None:
+    assert kinds(moved(4, 3), **SMS_PATIENT) == ["close"]
+    assert kinds(moved(2, 1), **SMS_PATIENT) == []
+    assert kinds(moved(6, 5), QueueConfig(notify_positions=(1, 5)), **SMS_PATIENT) == ["close"]
+    # Telegram is free: it warns at every position.
+    assert kinds(moved(2, 1), telegram_chat_id=42) == ["close"]
+
+
+def test_no_paid_thank_you_after_the_visit() -> None:
+    assert kinds(DONE, **SMS_PATIENT) == []
+    assert kinds(DONE, telegram_chat_id=42) == ["done"]
+
+
+def test_a_patient_who_joined_or_left_by_text_reads_it_in_the_reply() -> None:
+    by_text = {**BASE, "actor": "patient:sms"}
+    joined = TicketJoined(**by_text, from_status=None, to_status=W, position=4, priority=0)
+    left = TicketCancelled(**by_text, from_status=W, to_status=TicketStatus.CANCELLED)
+    assert kinds(joined, **SMS_PATIENT) == []
+    assert kinds(left, **SMS_PATIENT) == []
+    # Added by staff, or cancelled by staff: the patient is told by SMS.
+    assert kinds(
+        TicketJoined(**BASE, from_status=None, to_status=W, position=4, priority=0), **SMS_PATIENT
+    ) == ["joined"]
+    assert kinds(
+        TicketCancelled(**BASE, from_status=W, to_status=TicketStatus.CANCELLED), **SMS_PATIENT
+    ) == ["left"]
+    assert kinds(CALLED, **SMS_PATIENT) == ["called"]

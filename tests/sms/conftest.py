@@ -1,0 +1,121 @@
+"""A live NextUp for SMS tests: the real twilio client sending to the Twilio REST emulator,
+and the app's Twilio webhooks served over real HTTP, on the test database and bus.
+
+The app believes it is reachable at `PUBLIC_URL` (as behind a proxy); the emulator signs
+its webhooks for that URL and delivers them to the local server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sanic import Sanic
+from tortoise import connections
+
+from core.delivery.dispatcher import Dispatcher, RetryPolicy
+from core.domain.model import QueueConfig
+from core.settings import load_settings
+from core.storage.models import OutboxMessage
+from core.wiring import Container, build_container
+from sms.webhooks import sms_blueprint
+from tests.conftest import TABLES, redis_url
+from tests.emulators.twilio import InboundReply, SentSms, TwilioEmulator
+from web.app import create_app
+
+PUBLIC_URL = "https://nextup.example.org"
+FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.2, max_delay_s=1.0)
+NUMBERS = ("+15550000001",)
+
+
+@dataclass
+class LiveSms:
+    container: Container
+    twilio: TwilioEmulator
+    dispatcher: Dispatcher
+    local_url: str
+
+    async def text(self, phone: str, body: str) -> InboundReply:
+        """The patient texts `body`; returns the app's TwiML answer."""
+        return await self.twilio.send_sms(phone, body)
+
+    async def reply(self, phone: str, body: str) -> str:
+        answer = await self.text(phone, body)
+        assert answer.status == 200, answer.text
+        assert len(answer.messages) == 1, answer.text
+        return answer.messages[0]
+
+    async def next_sms(self, phone: str, contains: str) -> SentSms:
+        """The next notification to `phone` that contains `contains`."""
+        seen = [m for m in self.twilio.messages_to(phone) if contains in m.body]
+        found = await self.twilio.wait_for_message(phone, contains, timeout_s=5.0)
+        return [m for m in found if contains in m.body][len(seen) - 0 if False else 0]
+
+    async def outbox(self, ticket_id: str) -> list[OutboxMessage]:
+        return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at")
+
+
+async def serve(app: Sanic[Any, Any]) -> tuple[Any, str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    assert server is not None
+    await server.startup()
+    await server.start_serving()
+    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def live_sms(
+    migrated: str, twilio: TwilioEmulator, **settings: Any
+) -> AsyncIterator[LiveSms]:
+    config = load_settings(
+        database_url=migrated,
+        redis_url=redis_url(),
+        public_url=PUBLIC_URL,
+        twilio_account_sid=twilio.account_sid,
+        twilio_auth_token=twilio.auth_token,
+        twilio_from=",".join(twilio.numbers),
+        twilio_api_base=twilio.base_url,
+        **settings,
+    )
+    container = build_container(config)
+    await container.start(migrate=False)
+    await connections.get("default").execute_script(
+        "".join(f"DELETE FROM {table};" for table in TABLES)
+    )
+    app = create_app(container, name=f"sms{id(twilio)}")
+    app.blueprint(sms_blueprint(container.sms, twilio.auth_token, PUBLIC_URL))
+    server, local_url = await serve(app)
+    twilio.callback_base = local_url
+    twilio.sms_webhook_url = f"{PUBLIC_URL}/hooks/twilio/sms"
+    dispatcher = container.notification_dispatcher(retry=FAST_RETRY, poll_interval_s=0.2)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield LiveSms(container, twilio, dispatcher, local_url)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await dispatcher.close()
+        await server.close()
+        await server.wait_closed()
+        await container.stop()
+
+
+@pytest.fixture
+async def twilio() -> AsyncIterator[TwilioEmulator]:
+    async with TwilioEmulator(numbers=NUMBERS) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
+    async for running in live_sms(migrated, twilio, sms_escalate_after_s=1.0):
+        await running.container.queues.create_queue(
+            "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), ["1", "2"]
+        )
+        yield running
