@@ -42,6 +42,8 @@ async def escalate_unanswered_calls(now: datetime, after_s: float) -> int:
         ticket = row.ticket
         if row.event_id in already or ticket is None or ticket.phone is None:
             continue
+        if ticket.acknowledged_at is not None and ticket.acknowledged_at >= row.created_at:
+            continue  # answered (perhaps before this message's send was even recorded)
         try:
             await OutboxMessage.create(
                 id=str(uuid.uuid4()),

@@ -19,13 +19,10 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from tests.emulators.twilio import (
-    TWILIO_CLIENT_WARNINGS,
     CallbackMode,
     FaultKind,
     TwilioEmulator,
 )
-
-pytestmark = pytest.mark.filterwarnings(TWILIO_CLIENT_WARNINGS)
 
 PATIENT = "+15551230001"
 OTHER = "+15551230002"

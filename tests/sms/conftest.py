@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +49,29 @@ class LiveSms:
         assert len(answer.messages) == 1, answer.text
         return answer.messages[0]
 
-    async def next_sms(self, phone: str, contains: str) -> SentSms:
-        """The next notification to `phone` that contains `contains`."""
-        seen = [m for m in self.twilio.messages_to(phone) if contains in m.body]
-        found = await self.twilio.wait_for_message(phone, contains, timeout_s=5.0)
-        return [m for m in found if contains in m.body][len(seen) - 0 if False else 0]
+    def notifications_to(self, phone: str) -> list[SentSms]:
+        """What NextUp sent `phone` through the API (not replies to the patient's texts)."""
+        return [m for m in self.twilio.messages_to(phone) if m.direction == "outbound-api"]
+
+    async def sms(self, phone: str, contains: str, count: int = 1, timeout_s: float = 5) -> SentSms:
+        """The `count`-th notification to `phone` containing `contains`, once it arrives."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            found = [m for m in self.notifications_to(phone) if contains in m.body]
+            if len(found) >= count:
+                return found[count - 1]
+            if loop.time() > deadline:
+                raise AssertionError(f"no SMS {contains!r} to {phone}\n{self.twilio.dump()}")
+            await asyncio.sleep(0.02)
+
+    async def until(self, check: Callable[[], Awaitable[bool]], timeout_s: float = 5) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not await check():
+            if loop.time() > deadline:
+                raise AssertionError(f"condition not met in {timeout_s} s\n{self.twilio.dump()}")
+            await asyncio.sleep(0.02)
 
     async def outbox(self, ticket_id: str) -> list[OutboxMessage]:
         return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at")
@@ -97,12 +115,14 @@ async def live_sms(
     try:
         yield LiveSms(container, twilio, dispatcher, local_url)
     finally:
+        await twilio.cancel_callbacks()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await dispatcher.close()
         await server.close()
         await server.wait_closed()
+        await asyncio.sleep(0.05)  # wait_closed does not wait for handlers still running
         await container.stop()
 
 

@@ -44,7 +44,11 @@ from sms.keywords import DEFAULT_LATE_MIN, Command, Keyword, parse
         ("Hello there, when is my turn", Keyword(Command.UNKNOWN)),
         ("Привет", Keyword(Command.UNKNOWN)),
         ("12345", Keyword(Command.UNKNOWN)),
-        ("ＪＯＩＮ　ＰＨＡＲＭ", Keyword(Command.JOIN, "PHARM", given_queue="PHARM")),
+        # Full-width letters, as some phone keyboards type them.
+        (
+            "\uff2a\uff2f\uff29\uff2e\u3000\uff30\uff28\uff21\uff32\uff2d",
+            Keyword(Command.JOIN, "PHARM", given_queue="PHARM"),
+        ),
     ],
 )
 def test_keywords(text: str, expected: Keyword) -> None:
