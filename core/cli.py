@@ -54,6 +54,7 @@ def configure_logging() -> None:
     for name in ("core", "web", "bot", "sms"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
+    logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
 
 
 def build_parser() -> argparse.ArgumentParser:

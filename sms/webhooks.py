@@ -41,8 +41,9 @@ def twiml(text: str | None = None, action: str | None = None) -> HTTPResponse:
 
 
 def form_of(request: Request) -> RequestParameters:
-    """The form fields Twilio posted; none when the body is not a form."""
-    return request.form or RequestParameters()
+    """The form fields Twilio posted, empty ones included (Twilio signs `Body=` too); none
+    when the body is not a form."""
+    return request.get_form(keep_blank_values=True) or RequestParameters()
 
 
 def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: str) -> Blueprint:
@@ -55,9 +56,8 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
         if not signature:
             return False
         query = f"?{request.query_string}" if request.query_string else ""
-        valid: bool = validator.validate(
-            f"{base_url}{request.path}{query}", request.form, signature
-        )
+        url = f"{base_url}{request.path}{query}"
+        valid: bool = validator.validate(url, form_of(request), signature)
         return valid
 
     def refused(request: Request) -> HTTPResponse:
