@@ -31,7 +31,7 @@ from sms.conversation import SmsConversation
 from sms.sender import TwilioSender
 
 DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
-SMS_RATE_HEADROOM = 0.98
+SMS_RATE_HEADROOM = 0.99
 """Sends are spaced a little under each number's rate, so network jitter never makes two
 of them arrive at Twilio closer than the rate allows."""
 

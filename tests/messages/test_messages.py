@@ -23,6 +23,7 @@ from core.messages import (
     label,
     pick_language,
     render_notification,
+    render_sms_reply,
     render_text,
     sms_segments,
 )
@@ -151,6 +152,55 @@ def test_a_ticket_link_is_in_the_joined_sms_and_telegram_texts_only_when_given(l
     # On SMS the link is only in `joined`: every other SMS keeps to one segment regardless.
     called = render_notification("called", "sms", lang, params("called", ticket_url=URL))
     assert URL not in called.text
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_a_typical_joined_sms_with_its_link_is_one_segment(lang: str) -> None:
+    """A 22-character token behind a 37-character site address, a 2-digit place in line."""
+    link = "https://queue.example-hospital.org/t/" + "x" * 22
+    typical = params("joined", queue_name="Pharmacy", position=12, ticket_url=link)
+    text = render_notification("joined", "sms", lang, typical).text
+    assert link in text
+    assert sms_segments(text) == 1, (len(text), text)
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
+    tickets = [
+        {
+            "number": "A-142",
+            "queue_name": WORST["queue_name"],
+            "status": "waiting",
+            "position": 99,
+            "eta_low_min": 150,
+            "eta_high_min": 180,
+            "counter": None,
+        }
+    ]
+    replies: dict[str, dict[str, Any]] = {
+        "help": {"unknown": True},
+        "unknown_queue": {"code": "X" * 16},
+        "join_usage": {},
+        "queue_full": {"code": "PHARMACY"},
+        "already_in": {k: v for k, v in WORST.items() if k in ("queue_name", "position")}
+        | {"number": "A-142", "eta_low_min": 150, "eta_high_min": 180},
+        "status": {"tickets": tickets},
+        "status_none": {},
+        "left": {"numbers": ["A-142"]},
+        "leave_called": {},
+        "late_done": {"number": "A-142", "position": 99, "eta_low_min": 150, "eta_high_min": 180},
+        "late_limit": {},
+        "not_waiting": {"code": "PHARMACY"},
+        "several_queues": {"codes": ["PHARMACY", "RADIOLGY"], "command": "LATE 10"},
+        "opted_in": {},
+        "unreadable_number": {},
+        "sorry": {},
+    }
+    shipped = {p.stem for p in (TEMPLATES / lang / "sms_reply").glob("*.txt")}
+    assert shipped == set(replies)
+    for name, reply_params in replies.items():
+        text = render_sms_reply(name, lang, **reply_params)
+        assert is_gsm7(text) and sms_segments(text) == 1, (name, len(text), text)
 
 
 def test_spanish_sms_avoids_accents_outside_gsm7() -> None:
