@@ -36,10 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: API against bare SQL on PostgreSQL (prints figures)
+## bench: API against bare SQL, Telegram and SMS notification rates, on PostgreSQL (prints figures)
 bench: $(STAMP)
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/sms.py
 
 clean:
 	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache

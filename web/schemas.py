@@ -56,7 +56,12 @@ class JoinBody(Body):
     priority: int = Field(0, ge=0, le=MAX_PRIORITY)
     appointment_at: AwareDatetime | None = None
     name: str | None = Field(None, max_length=128)
-    phone: str | None = Field(None, pattern=r"^\+?[0-9 ()-]{6,20}$")
+    phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9 ()-]{6,20}$",
+        description="Stored in E.164; a number without +country code is read as local to "
+        "NEXTUP_PHONE_REGION. The patient gets SMS when no Telegram chat is given.",
+    )
     telegram_chat_id: int | None = Field(None, ge=-INT64_MAX, le=INT64_MAX)
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
     travel_s: int | None = Field(None, ge=60, le=MAX_LATE_S)
