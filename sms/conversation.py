@@ -76,12 +76,13 @@ class SmsConversation:
             return SmsReply(text, "unreadable_number")
         patient = Patient.sms(phone)
         keyword = parse(body)
+        answer: Answer | None
         try:
             answer = await self._answer(patient, keyword)
         except Exception:
             log.exception("SMS from %s (%s) could not be handled", phone, keyword.command)
             answer = Answer("sorry", {})
-        if answer.name == "":
+        if answer is None:
             return SmsReply(None, keyword.command.value)
         language = pick_language(
             await self.patients.language(patient) or answer.language, self.default_language
@@ -101,11 +102,12 @@ class SmsConversation:
         )
         return SmsReply(text, answer.name, answer.ticket_id, record.id)
 
-    async def _answer(self, patient: Patient, keyword: Keyword) -> Answer:
+    async def _answer(self, patient: Patient, keyword: Keyword) -> Answer | None:
+        """What to reply; None: nothing (the provider confirms an opt-out itself)."""
         match keyword.command:
             case Command.OPT_OUT:
                 await contacts.set_opted_out("sms", patient.address, True)
-                return Answer("", {})
+                return None
             case Command.OPT_IN:
                 await contacts.set_opted_out("sms", patient.address, False)
                 return Answer("opted_in", {})
@@ -174,8 +176,9 @@ class SmsConversation:
             return Answer(
                 "status_none" if keyword.queue is None else "not_waiting", {"code": keyword.queue}
             )
-        except InvalidValue:
-            return Answer("leave_called", {})
+        except InvalidValue:  # called already: the reply still belongs to that visit
+            live = await self.patients.tickets(patient)
+            return Answer("leave_called", {}, live[0].ticket.id if len(live) == 1 else None)
         only = left[0] if len(left) == 1 else None
         return Answer("left", {"numbers": [t.number for t in left]}, only.id if only else None)
 

@@ -31,6 +31,7 @@ from core.services.unit_of_work import QueueUnitOfWork
 from core.storage.models import (
     CounterRow,
     HourlyMetric,
+    OutboxMessage,
     QueueConfigRow,
     QueueRow,
     TicketEventRow,
@@ -384,6 +385,28 @@ async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
         "days": days,
         "since": (now - timedelta(days=days)).isoformat(),
         **summary,
+        "sms": await sms_cost(row.id, now - timedelta(days=days)),
+    }
+
+
+async def sms_cost(queue_id: int, since: datetime) -> dict[str, Any]:
+    """SMS segments billed for the visits that joined since `since` (replies to the
+    patients' texts included), and per visit that used SMS at all."""
+    sent = await OutboxMessage.filter(
+        ticket__queue_id=queue_id,
+        ticket__joined_at__gte=since,
+        channel="sms",
+        delivered_to="sms",
+        segments__not_isnull=True,
+    ).values_list("ticket_id", "segments")
+    per_visit: dict[str, int] = {}
+    for ticket_id, segments in sent:
+        per_visit[ticket_id] = per_visit.get(ticket_id, 0) + segments
+    total = sum(per_visit.values())
+    return {
+        "visits": len(per_visit),
+        "segments": total,
+        "segments_per_visit": round(total / len(per_visit), 2) if per_visit else None,
     }
 
 

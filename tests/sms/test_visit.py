@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from core.services.patients import Patient
-from core.services.queues import new_join_request
+from core.services.queues import analytics, new_join_request
 from core.storage.models import Contact, OutboxMessage, TicketRow
 from tests.sms.conftest import LiveSms
 
@@ -85,7 +85,9 @@ async def test_a_whole_visit_by_text(live: LiveSms) -> None:
     kinds = [r.kind for r in await live.outbox(ticket.id)]
     assert kinds.count("joined") == 1 and "done" not in kinds
     segments = sum(r.segments or 0 for r in await live.outbox(ticket.id))
-    assert segments <= 7  # joined + close + called + 3 one-segment replies to STATUS/LEAVE
+    assert segments == 6  # joined, close and called; the replies to STATUS, STATUS and LEAVE
+    figures = await analytics("PHARM", 1, live.container.clock())
+    assert figures["sms"] == {"visits": 1, "segments": 6, "segments_per_visit": 6.0}
 
 
 async def _is(row_id: str, state: str) -> bool:
