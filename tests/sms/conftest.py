@@ -90,16 +90,16 @@ async def serve(app: Sanic[Any, Any]) -> tuple[Any, str]:
 async def live_sms(
     migrated: str, twilio: TwilioEmulator, **settings: Any
 ) -> AsyncIterator[LiveSms]:
-    config = load_settings(
-        database_url=migrated,
-        redis_url=redis_url(),
-        public_url=PUBLIC_URL,
-        twilio_account_sid=twilio.account_sid,
-        twilio_auth_token=twilio.auth_token,
-        twilio_from=",".join(twilio.numbers),
-        twilio_api_base=twilio.base_url,
-        **settings,
-    )
+    defaults: dict[str, Any] = {
+        "database_url": migrated,
+        "redis_url": redis_url(),
+        "public_url": PUBLIC_URL,
+        "twilio_account_sid": twilio.account_sid,
+        "twilio_auth_token": twilio.auth_token,
+        "twilio_from": ",".join(twilio.numbers),
+        "twilio_api_base": twilio.base_url,
+    }
+    config = load_settings(**(defaults | settings))
     container = build_container(config)
     await container.start(migrate=False)
     await connections.get("default").execute_script(

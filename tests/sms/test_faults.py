@@ -156,3 +156,15 @@ async def test_each_number_is_kept_to_its_rate(migrated: str, two_numbers: Twili
             assert min(gaps) >= 0.2 - 0.05  # 5 a second, less the emulator's jitter allowance
         assert two_numbers.throttled == 0
         assert sum(1 for r in two_numbers.requests if r.status == 429) == 0
+
+
+async def test_a_messaging_service_picks_the_number(migrated: str) -> None:
+    service = "MG" + "0123456789abcdef" * 2
+    async with TwilioEmulator(numbers=("+15550000001",), messaging_service_sid=service) as tw:
+        async for live in live_sms(migrated, tw, twilio_from=service):
+            await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+            ticket_id = await staff_adds(live)
+            sms = await live.sms(PHONE, "ticket A-001")
+            assert (sms.messaging_service_sid, sms.from_) == (service, "+15550000001")
+            row = await joined_record(live, ticket_id, "sent")
+            assert row.provider_message_id == sms.sid
