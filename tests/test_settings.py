@@ -16,6 +16,9 @@ def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.telegram_api_base == "https://api.telegram.org"
     assert settings.telegram_mode is TelegramMode.POLLING
     assert settings.twilio_api_base == "https://api.twilio.com"
+    assert (settings.twilio_rate_per_s, settings.sms_escalate_after_s) == (1.0, 60.0)
+    assert settings.phone_region is None
+    assert not settings.sms_configured
     assert settings.default_language == "en"
     assert settings.env is Environment.DEVELOPMENT
     assert settings.is_embedded
@@ -69,3 +72,30 @@ def test_embedded_secret_key_is_generated_once(
     first = load_settings().signing_key()
     assert len(first) > 40
     assert load_settings().signing_key() == first
+
+
+TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "t" * 32}
+
+
+def test_sms_senders_are_numbers_or_one_messaging_service() -> None:
+    numbers = load_settings(**TWILIO, twilio_from="+15550000001, +15550000002")
+    assert numbers.sms_configured
+    assert numbers.twilio_senders == ["+15550000001", "+15550000002"]
+    service = load_settings(**TWILIO, twilio_from="MG" + "a" * 32)
+    assert service.twilio_senders == ["MG" + "a" * 32]
+    for bad in ("5550000001", "+1555,MGxyz", "MG123", "+15550000001;+15550000002"):
+        with pytest.raises(SettingsError, match="NEXTUP_TWILIO_FROM"):
+            load_settings(**TWILIO, twilio_from=bad)
+
+
+def test_twilio_needs_all_three_settings() -> None:
+    with pytest.raises(SettingsError, match="also needs NEXTUP_TWILIO_FROM"):
+        load_settings(**TWILIO)
+    with pytest.raises(SettingsError, match="NEXTUP_TWILIO_AUTH_TOKEN"):
+        load_settings(twilio_account_sid="AC" + "0" * 32, twilio_from="+15550000001")
+
+
+def test_phone_region_is_a_region_code() -> None:
+    assert load_settings(phone_region="es").phone_region == "ES"
+    with pytest.raises(SettingsError, match="NEXTUP_PHONE_REGION"):
+        load_settings(phone_region="Spain")
