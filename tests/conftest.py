@@ -8,8 +8,11 @@ SQLite + in-process bus (default) and on PostgreSQL + Redis:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +33,16 @@ from core.wiring import Container, build_container
 from web.app import create_app
 
 Sanic.test_mode = True
+
+
+def _dump_asyncio_tasks(signum: int, frame: Any) -> None:
+    """`kill -USR1 <pytest pid>` prints every task's stack: what a hung test waits on."""
+    with contextlib.suppress(RuntimeError):
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+
+
+signal.signal(signal.SIGUSR1, _dump_asyncio_tasks)
 # CI replays the same examples every run, so a landing never hinges on a lucky draw; local
 # runs keep exploring new ones (and keep what fails in .hypothesis/ to replay it).
 hypothesis.settings.register_profile("ci", derandomize=True)
