@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -33,7 +34,7 @@ class RedisSubscription:
                 return None
 
     async def close(self) -> None:
-        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await _bounded(self._pubsub.aclose())  # type: ignore[no-untyped-call]
 
 
 class RedisBus:
@@ -60,4 +61,17 @@ class RedisBus:
         await self._redis.ping()
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await _bounded(self._redis.aclose())
+
+
+CLOSE_TIMEOUT_S = 2.0
+
+
+async def _bounded(closing: Awaitable[object]) -> None:
+    """Closing a connection waits for the socket to shut; a dead peer must not make that
+    wait forever (it would hold up a process's shutdown)."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await closing
+    except TimeoutError:
+        log.warning("a Redis connection did not close within %.0f s; dropped", CLOSE_TIMEOUT_S)

@@ -154,9 +154,10 @@ class Dispatcher:
         finally:
             for task in workers:
                 task.cancel()
-            for task in workers:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # Bounded: a bus connection that does not close must not hold up shutdown.
+            _, stuck = await asyncio.wait(workers, timeout=SHUTDOWN_GRACE_S)
+            if stuck:
+                log.warning("%d dispatcher tasks did not stop in time", len(stuck))
             if self._tasks:
                 # Let sends in flight finish, but not forever: one cut short is sent again
                 # when its lease runs out.

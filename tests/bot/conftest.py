@@ -4,7 +4,7 @@ and the notification dispatcher sending through it, on the test database and bus
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import sys
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +47,17 @@ class Live:
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Stops the bot and the dispatcher; one that does not stop fails the test (with every
+    task's stack) instead of hanging the suite."""
     for task in tasks:
         task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    done, stuck = await asyncio.wait(tasks, timeout=15)
+    for task in done:  # what they raised on the way out does not matter here
+        _ = task.cancelled() or task.exception()
+    if stuck:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise AssertionError(f"{len(stuck)} background tasks did not stop: {stuck}")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ its webhooks for that URL and delivers them to the local server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -117,8 +116,8 @@ async def live_sms(
     finally:
         await twilio.cancel_callbacks()
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        _, stuck = await asyncio.wait([task], timeout=15)
+        assert not stuck, "the dispatcher did not stop"
         await dispatcher.close()
         await server.close()
         await server.wait_closed()

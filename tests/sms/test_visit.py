@@ -184,6 +184,12 @@ async def test_an_unanswered_telegram_call_goes_again_by_sms(live: LiveSms) -> N
 
     escalated = await live.sms("+15551230007", "it's your turn", timeout_s=5)
     assert "counter 1" in escalated.body
+
+    async def recorded() -> bool:  # the SMS can reach Twilio before its send is recorded
+        rows = await live.outbox(both.ticket.id)
+        return all(r.status == "sent" for r in rows if r.kind == "called")
+
+    await live.until(recorded)
     rows = await live.outbox(both.ticket.id)
     calls = {(r.channel, r.delivered_to) for r in rows if r.kind == "called"}
     assert calls == {("telegram", "dev_inbox"), ("sms", "sms")}
