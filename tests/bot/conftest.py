@@ -49,6 +49,8 @@ class Live:
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
     """Stops the bot and the dispatcher; one that does not stop fails the test (with every
     task's stack) instead of hanging the suite."""
+    if not tasks:
+        return
     for task in tasks:
         task.cancel()
     done, stuck = await asyncio.wait(tasks, timeout=15)
