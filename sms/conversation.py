@@ -31,7 +31,7 @@ class SmsReply:
     text: str | None
     """None: no answer (after STOP, the provider sends its own confirmation)."""
     kind: str
-    ticket_id: str | None = None
+    """What the reply says (`joined`, `status`, `help`, …), for logs and the simulator."""
     record_id: str | None = None
     """The reply's delivery record, for its status callback."""
 
@@ -100,7 +100,7 @@ class SmsConversation:
             self.queues.clock(),
             segments=sms_segments(text),
         )
-        return SmsReply(text, answer.name, answer.ticket_id, record.id)
+        return SmsReply(text, answer.name, record.id)
 
     async def _answer(self, patient: Patient, keyword: Keyword) -> Answer | None:
         """What to reply; None: nothing (the provider confirms an opt-out itself)."""
