@@ -23,10 +23,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
+
+from tests.emulators.server import EmulatorServer
 
 FaultKind = Literal["retry_after", "server_error", "timeout"]
 # Parameters Telegram takes as JSON-serialized objects (aiogram sends them as JSON strings).
@@ -140,13 +142,14 @@ class _Poll:
         self.reason: str | None = None
 
 
-class TelegramEmulator:
+class TelegramEmulator(EmulatorServer):
     def __init__(
         self,
         token: str = "123456:TEST-token",
         bot_username: str = "nextup_test_bot",
         bot_id: int = 123456,
     ) -> None:
+        super().__init__()
         self.token, self.bot_username, self.bot_id = token, bot_username, bot_id
         self.bot_user: dict[str, Any] = {
             "id": bot_id,
@@ -192,46 +195,16 @@ class TelegramEmulator:
         self._last_to_chat: dict[int, float] = {}
         self._in_flight: Counter[tuple[int, str]] = Counter()
         self._poll: _Poll | None = None
-        self._changed = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-        self.port = 0
 
     # lifecycle
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._http)
         app.router.add_route("*", "/{tail:.*}", self._http_not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def stop(self) -> None:
-        self._stopping.set()  # wakes long polls, fault sleeps and response delays
-        if self._poll is not None:
+        if self._poll is not None:  # a long poll in progress ends now
             self._poll.event.set()
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     # test controls
     def block_chat(self, chat_id: int) -> None:
@@ -356,26 +329,6 @@ class TelegramEmulator:
     def _new_message_id(self, chat_id: int) -> int:
         self._next_message_id[chat_id] = self._next_message_id.get(chat_id, 0) + 1
         return self._next_message_id[chat_id]
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, cut short by stop() so a server shutdown never waits for it."""
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _deliver(self, update: dict[str, Any]) -> None:
         if not self.webhook_url:

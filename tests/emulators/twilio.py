@@ -31,23 +31,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import math
 import re
 import secrets
 import string
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from tests.emulators.server import EmulatorServer
 
 FaultKind = Literal[
     "too_many_requests", "server_error", "service_unavailable", "opted_out", "invalid_number",
@@ -201,7 +202,7 @@ def _twiml_messages(xml: bytes) -> list[_TwimlMessage]:
     return messages
 
 
-class TwilioEmulator:
+class TwilioEmulator(EmulatorServer):
     """One Twilio account. Settable between requests: `callback_mode`, `callback_base`,
     `sms_webhook_url`, `hang_s`, `rate_per_s`, `undeliverable`, `failing`,
     `invalid_numbers`, `opted_out`."""
@@ -219,6 +220,7 @@ class TwilioEmulator:
     ) -> None:
         if not numbers:
             raise ValueError("the account needs at least one number")
+        super().__init__()
         self.account_sid = account_sid or _sid("AC")
         self.auth_token = auth_token or secrets.token_hex(16)
         self.numbers = list(numbers)
@@ -232,7 +234,6 @@ class TwilioEmulator:
         self.callback_mode: CallbackMode = "in_order"
         self.sms_webhook_url = ""
         self.hang_s = 30.0  # how long a "timeout" fault holds the request open
-        self.webhook_timeout_s = 15.0  # Twilio gives webhooks 15 s
         self.undeliverable: dict[str, int] = {}  # recipient -> ErrorCode, e.g. 30003
         self.failing: dict[str, int] = {}  # recipient -> ErrorCode; goes straight to failed
         self.invalid_numbers: set[str] = set()
@@ -247,38 +248,18 @@ class TwilioEmulator:
         self._tat: dict[str, float] = {}  # GCRA theoretical arrival time per sender
         self._next_sender = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._changed = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._client: aiohttp.ClientSession | None = None
-        self.port = 0
+
+    client_timeout_s = 15.0
+    """Twilio gives a webhook 15 s."""
 
     # lifecycle
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._http)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout_s)
-        self._client = aiohttp.ClientSession(timeout=timeout)
 
     async def stop(self) -> None:
-        self._stopping.set()  # ends held-open "timeout" requests
+        self._stopping.set()  # ends held-open "timeout" requests before the callbacks go
         await self.cancel_callbacks()
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     async def cancel_callbacks(self) -> None:
         """Drop the webhooks not yet posted, so an app under test can shut down quietly."""
@@ -286,13 +267,6 @@ class TwilioEmulator:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # test controls
     def fail_next(
@@ -421,26 +395,6 @@ class TwilioEmulator:
         return record.status, raw.decode(errors="replace")
 
     # internals
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def _wait_until(self, predicate: Callable[[], bool], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
-        return True
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, cut short by stop() so a server shutdown never waits for it."""
-        if seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), seconds)
-
     def _sign(self, url: str, params: dict[str, str]) -> str:
         return str(RequestValidator(self.auth_token).compute_signature(url, params))
 
