@@ -51,14 +51,15 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
     validator = RequestValidator(auth_token)
     base_url = public_url.rstrip("/")
 
-    def signed_by_twilio(request: Request) -> bool:
+    def signed_form(request: Request) -> RequestParameters | None:
+        """The posted form when Twilio signed it; None otherwise."""
         signature = request.headers.get("X-Twilio-Signature")
         if not signature:
-            return False
+            return None
+        form = form_of(request)
         query = f"?{request.query_string}" if request.query_string else ""
         url = f"{base_url}{request.path}{query}"
-        valid: bool = validator.validate(url, form_of(request), signature)
-        return valid
+        return form if validator.validate(url, form, signature) else None
 
     def refused(request: Request) -> HTTPResponse:
         log.warning("Twilio webhook %s refused: missing or wrong signature", request.path)
@@ -66,9 +67,9 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
 
     @bp.post("/sms")
     async def inbound(request: Request) -> HTTPResponse:
-        if not signed_by_twilio(request):
+        form = signed_form(request)
+        if form is None:
             return refused(request)
-        form = form_of(request)
         sender = form.get("From")
         if not sender:
             return response.text("no From number", status=400)
@@ -78,9 +79,9 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
 
     @bp.post("/status")
     async def status(request: Request) -> HTTPResponse:
-        if not signed_by_twilio(request):
+        form = signed_form(request)
+        if form is None:
             return refused(request)
-        form = form_of(request)
         outbox_id, sid = request.args.get("n"), form.get("MessageSid")
         state = (form.get("MessageStatus") or "").lower()
         if not outbox_id or not sid or not state:
