@@ -29,7 +29,6 @@ import asyncio
 import itertools
 import json
 import logging
-import socket
 import statistics
 import sys
 import time
@@ -50,6 +49,7 @@ from core.storage.models import OutboxMessage, TicketRow  # noqa: E402
 from core.wiring import Container, build_container  # noqa: E402
 from sms.webhooks import sms_blueprint  # noqa: E402
 from tests.emulators.twilio import TwilioEmulator  # noqa: E402
+from tests.servers import serve, shut  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 PUBLIC_URL = "https://queue.example-hospital.org"
@@ -64,13 +64,7 @@ def say(message: str) -> None:
 async def serve_app(container: Container, auth_token: str) -> tuple[Any, str]:
     app = create_app(container, name="bench_sms")
     app.blueprint(sms_blueprint(container.sms, auth_token, PUBLIC_URL))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    assert server is not None
-    await server.startup()
-    await server.start_serving()
-    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
+    return await serve(app)
 
 
 async def drained(timeout_s: float) -> bool:
@@ -189,8 +183,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 visits = await visit_phase(args, container, twilio)
             finally:
                 await twilio.cancel_callbacks()
-                await server.close()
-                await server.wait_closed()
+                await shut(server)
                 await asyncio.sleep(0.05)
                 await container.stop()
             callbacks = [c.status for c in twilio.callbacks]

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from core.services import accounts
 from core.settings import load_settings
 from core.storage import db
 from core.wiring import Container, build_container
+from tests.servers import serve, shut
 from web.app import create_app
 
 Sanic.test_mode = True
@@ -153,26 +153,18 @@ class Api:
 
 @pytest.fixture
 async def api(container: Container, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
-    """A real server on a free port. Sanic reads `port=0` as "unset" (8000), so the socket
-    is bound first. Password hashing is made cheap: no API test is about its strength."""
+    """A real server on a free port. Password hashing is made cheap: no API test is about
+    its strength."""
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     app = create_app(container)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    assert server is not None
-    await server.startup()
-    await server.start_serving()
-    port = sock.getsockname()[1]
+    server, base_url = await serve(app)
     tokens = {}
     for role in accounts.Role:
         await accounts.create_account(f"{role.value}-user", role.value, "correct horse")
         tokens[role.value] = await accounts.issue_token(f"{role.value}-user")
-    base_url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         yield Api(client, tokens, base_url, app)
-    await server.close()
-    await server.wait_closed()
+    await shut(server)
 
 
 async def wait_for_health(base_url: str, timeout_s: float = 30) -> None:

@@ -7,13 +7,11 @@ its webhooks for that URL and delivers them to the local server."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sanic import Sanic
 from tortoise import connections
 
 from core.delivery.dispatcher import Dispatcher, RetryPolicy
@@ -24,6 +22,7 @@ from core.wiring import Container, build_container
 from sms.webhooks import sms_blueprint
 from tests.conftest import TABLES, redis_url
 from tests.emulators.twilio import InboundReply, SentSms, TwilioEmulator
+from tests.servers import serve, shut
 from web.app import create_app
 
 PUBLIC_URL = "https://nextup.example.org"
@@ -76,16 +75,6 @@ class LiveSms:
         return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at")
 
 
-async def serve(app: Sanic[Any, Any]) -> tuple[Any, str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    assert server is not None
-    await server.startup()
-    await server.start_serving()
-    return server, f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 async def live_sms(
     migrated: str, twilio: TwilioEmulator, **settings: Any
 ) -> AsyncIterator[LiveSms]:
@@ -119,8 +108,7 @@ async def live_sms(
         _, stuck = await asyncio.wait([task], timeout=15)
         assert not stuck, "the dispatcher did not stop"
         await dispatcher.close()
-        await server.close()
-        await server.wait_closed()
+        await shut(server)
         await asyncio.sleep(0.05)  # wait_closed does not wait for handlers still running
         await container.stop()
 
