@@ -45,7 +45,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -65,6 +65,7 @@ OPS = ("join", "call_next")
 PR_SET_PDEATHSIG = 1
 
 Op = Callable[[str, int], Awaitable[bool]]
+T = TypeVar("T")
 """(operation, sequence number) -> success."""
 
 
@@ -908,18 +909,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def bench_until_stopped(args: argparse.Namespace) -> dict[str, Any]:
-    """SIGTERM (a killed `make`) cancels the run, so the server and database are cleaned up."""
+async def until_sigterm(work: Awaitable[T]) -> T:
+    """SIGTERM (a killed `make`) cancels the run, so what it set up (a server, a database)
+    is cleaned up on the way out."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await bench(args)
+    return await work
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        result = asyncio.run(bench_until_stopped(args))
+        result = asyncio.run(until_sigterm(bench(args)))
     except (asyncio.CancelledError, KeyboardInterrupt):
         say("stopped; the server and the bench database are gone")
         return 130

@@ -39,7 +39,6 @@ import logging
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -54,7 +53,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.api and tests.emulators
 
-from bench.api import LOCAL_HOSTS, database_urls, percentile, recreate_database  # noqa: E402
+from bench.api import (  # noqa: E402
+    LOCAL_HOSTS,
+    database_urls,
+    percentile,
+    recreate_database,
+    until_sigterm,
+)
 from core.bus.redis import RedisBus  # noqa: E402
 from core.delivery import outbox as outbox_store  # noqa: E402
 from core.delivery.dispatcher import Dispatcher  # noqa: E402
@@ -759,20 +764,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def bench_until_stopped(args: argparse.Namespace) -> dict[str, Any]:
-    """SIGTERM (a killed `make`) cancels the run, so the bench database is cleaned up."""
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await bench(args)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Warnings (a failed notification, a late result) are worth seeing; retries are counted.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        result = asyncio.run(bench_until_stopped(args))
+        result = asyncio.run(until_sigterm(bench(args)))
     except (asyncio.CancelledError, KeyboardInterrupt):
         say("stopped; the bench database is gone")
         return 130

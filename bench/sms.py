@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.* and tests.emulators
 
-from bench.api import percentile  # noqa: E402
-from bench.notify import Database, choose_database  # noqa: E402
+from bench.api import percentile, until_sigterm  # noqa: E402
+from bench.notify import Database, choose_database, wait_drained  # noqa: E402
 from core.domain.model import QueueConfig  # noqa: E402
 from core.services.queues import new_join_request  # noqa: E402
 from core.settings import load_settings  # noqa: E402
@@ -54,7 +54,6 @@ from web.app import create_app  # noqa: E402
 
 PUBLIC_URL = "https://queue.example-hospital.org"
 RESULTS = ROOT / "bench" / "results"
-UNFINISHED = ("queued", "sending")
 
 
 def say(message: str) -> None:
@@ -65,15 +64,6 @@ async def serve_app(container: Container, auth_token: str) -> tuple[Any, str]:
     app = create_app(container, name="bench_sms")
     app.blueprint(sms_blueprint(container.sms, auth_token, PUBLIC_URL))
     return await serve(app)
-
-
-async def drained(timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await OutboxMessage.filter(status__in=UNFINISHED).count() == 0:
-            return True
-        await asyncio.sleep(0.2)
-    return False
 
 
 async def rate_phase(
@@ -92,7 +82,7 @@ async def rate_phase(
     try:
         limit = args.numbers * args.rate
         say(f"draining through {args.numbers} numbers at {args.rate}/s each ({limit}/s)")
-        finished = await drained(args.messages / limit * 3 + 30)
+        finished = await wait_drained(args.messages / limit * 3 + 30)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -134,7 +124,7 @@ async def visit_phase(
             await asyncio.sleep(0.3)  # the patient walks up
             await container.queues.ticket_action(ticket.id, "start", "staff:bench")
             await container.queues.ticket_action(ticket.id, "complete", "staff:bench")
-        await drained(60)
+        await wait_drained(60)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -229,7 +219,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     args = parse_args(argv)
-    result = asyncio.run(bench(args))
+    try:
+        result = asyncio.run(until_sigterm(bench(args)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        say("stopped; the bench database is gone")
+        return 130
     result["args"] = vars(args)
     print(report(result))
     RESULTS.mkdir(parents=True, exist_ok=True)
