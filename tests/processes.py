@@ -17,6 +17,29 @@ def clean_env(**settings: str) -> dict[str, str]:
     return env | {f"NEXTUP_{k.upper()}": v for k, v in settings.items()}
 
 
+def run_nextup(
+    cwd: Path, *args: str, stdin: str | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`nextup ARGS` in `cwd`, to completion (a minute at most)."""
+    return subprocess.run(
+        [NEXTUP, *args],
+        cwd=cwd,
+        env=clean_env(**settings),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def nextup_output(cwd: Path, *args: str, stdin: str | None = None, **settings: str) -> str:
+    """What `nextup ARGS` printed; it must succeed."""
+    done = run_nextup(cwd, *args, stdin=stdin, **settings)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -9,19 +9,7 @@ import httpx
 
 from tests.conftest import wait_for_health
 from tests.processes import NEXTUP, clean_env, free_port, start_server, stop
-
-
-def run(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [NEXTUP, *args],
-        cwd=cwd,
-        env=clean_env(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.processes import run_nextup as run
 
 
 def test_migrate_createuser_token(tmp_path: Path) -> None:

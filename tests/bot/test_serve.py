@@ -15,23 +15,9 @@ import pytest
 from tests.conftest import wait_for_health
 from tests.emulators.telegram import TelegramEmulator
 from tests.processes import NEXTUP, clean_env, free_port, start_server, stop
+from tests.processes import nextup_output as run
 
 SECRET = "s3cret-token"
-
-
-def run(cwd: Path, *args: str, stdin: str | None = None, **settings: str) -> str:
-    done = subprocess.run(
-        [NEXTUP, *args],
-        cwd=cwd,
-        env=clean_env(**settings),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 @pytest.fixture

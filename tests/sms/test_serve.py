@@ -3,31 +3,16 @@ check signatures against NEXTUP_PUBLIC_URL, and its dispatcher texts through Twi
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import wait_for_health
 from tests.emulators.twilio import TwilioEmulator
-from tests.processes import NEXTUP, clean_env, free_port, start_server, stop
+from tests.processes import free_port, start_server, stop
+from tests.processes import nextup_output as run
 
 PUBLIC_URL = "https://queue.example.org"
-
-
-def run(cwd: Path, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [NEXTUP, *args],
-        cwd=cwd,
-        env=clean_env(),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 async def test_serve_texts_patients_and_answers_their_texts(tmp_path: Path) -> None:
