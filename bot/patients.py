@@ -11,18 +11,12 @@ from aiogram.types import Message
 from bot.context import BotServices, minutes_and_queue, patient_of, reply
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.model import MAX_LATE, queue_code
-from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, wait_minutes
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.services.errors import NotFound, SeveralTickets
-from core.services.queues import TicketView
+from core.services.patients import eta_minutes
 
 log = logging.getLogger(__name__)
 DEEP_LINK_PREFIX = "q_"
-
-
-def eta_minutes(view: TicketView) -> dict[str, int | None]:
-    if view.estimate is None:
-        return {"eta_low_min": None, "eta_high_min": None}
-    return {**wait_minutes(view.estimate.low_s, view.estimate.high_s)}
 
 
 async def start_with_link(message: Message, command: CommandObject, services: BotServices) -> None:
@@ -68,7 +62,6 @@ async def join_queue(message: Message, services: BotServices, code: str) -> None
         return
     if joined.existing:
         info = await services.queues.get_queue(joined.ticket.queue)
-        view = TicketView(joined.ticket, joined.estimate, [])
         await reply(
             message,
             services,
@@ -76,27 +69,15 @@ async def join_queue(message: Message, services: BotServices, code: str) -> None
             number=joined.ticket.number,
             queue_name=info.name,
             position=joined.ticket.position,
-            **eta_minutes(view),
+            **eta_minutes(joined.estimate),
         )
 
 
 async def status(message: Message, services: BotServices) -> None:
-    views = await services.patients.tickets(patient_of(message))
-    if not views:
+    tickets = await services.patients.status(patient_of(message))
+    if not tickets:
         await reply(message, services, "status_none")
         return
-    names = {q.code: q.name for q in await services.queues.list_queues()}
-    tickets = [
-        {
-            "number": v.ticket.number,
-            "queue_name": names.get(v.ticket.queue, v.ticket.queue),
-            "status": v.ticket.status.value,
-            "position": v.ticket.position,
-            "counter": v.ticket.counter,
-            **eta_minutes(v),
-        }
-        for v in views
-    ]
     await reply(message, services, "status", tickets=tickets)
 
 
@@ -137,7 +118,7 @@ async def late(message: Message, command: CommandObject, services: BotServices) 
         number=view.ticket.number,
         position=view.ticket.position,
         late_left=MAX_LATE - view.ticket.late_count,
-        **eta_minutes(view),
+        **eta_minutes(view.estimate),
     )
 
 

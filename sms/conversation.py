@@ -15,12 +15,11 @@ from core.messages import (
     render_notification,
     render_sms_reply,
     sms_segments,
-    wait_minutes,
 )
 from core.phones import normalize_phone
 from core.services.errors import NotFound, SeveralTickets
-from core.services.patients import Patient, PatientService
-from core.services.queues import JoinedTicket, QueueService, TicketView
+from core.services.patients import Patient, PatientService, eta_minutes
+from core.services.queues import QueueService
 from sms.keywords import Command, Keyword, parse
 
 log = logging.getLogger(__name__)
@@ -45,12 +44,6 @@ class Answer:
     """The queue's, for a patient who never chose one."""
     notification: bool = False
     """The SMS notification of that name stands in for a reply ("joined")."""
-
-
-def _eta(view: TicketView | JoinedTicket) -> dict[str, int | None]:
-    if view.estimate is None:
-        return {"eta_low_min": None, "eta_high_min": None}
-    return {**wait_minutes(view.estimate.low_s, view.estimate.high_s)}
 
 
 class SmsConversation:
@@ -140,7 +133,7 @@ class SmsConversation:
         language = ticket.language or info.config.language
         common = {"number": ticket.number, "position": ticket.position, "queue_name": info.name}
         if joined.existing:
-            return Answer("already_in", common | _eta(joined), ticket.id, language)
+            return Answer("already_in", common | eta_minutes(joined.estimate), ticket.id, language)
         payload = common | {
             "token": ticket.token,
             "overflowed_from": code if ticket.queue != code else None,
@@ -151,23 +144,11 @@ class SmsConversation:
         return Answer("joined", params, ticket.id, language, notification=True)
 
     async def _status(self, patient: Patient) -> Answer:
-        views = await self.patients.tickets(patient)
-        if not views:
+        tickets = await self.patients.status(patient)
+        if not tickets:
             return Answer("status_none", {})
-        names = {q.code: q.name for q in await self.queues.list_queues()}
-        tickets = [
-            {
-                "number": v.ticket.number,
-                "queue_name": names.get(v.ticket.queue, v.ticket.queue),
-                "status": v.ticket.status.value,
-                "position": v.ticket.position,
-                "counter": v.ticket.counter,
-                **_eta(v),
-            }
-            for v in views
-        ]
-        only = views[0].ticket if len(views) == 1 else None
-        return Answer("status", {"tickets": tickets}, only.id if only else None)
+        only = tickets[0]["id"] if len(tickets) == 1 else None
+        return Answer("status", {"tickets": tickets}, only)
 
     async def _leave(self, patient: Patient, keyword: Keyword) -> Answer:
         try:
@@ -193,5 +174,9 @@ class SmsConversation:
             return Answer("several_queues", {"codes": exc.queues, "command": "LATE 10"})
         except InvalidValue:
             return Answer("late_limit", {})
-        params = {"number": view.ticket.number, "position": view.ticket.position, **_eta(view)}
+        params = {
+            "number": view.ticket.number,
+            "position": view.ticket.position,
+            **eta_minutes(view.estimate),
+        }
         return Answer("late_done", params, view.ticket.id)

@@ -12,14 +12,23 @@ from typing import Any
 
 from core.delivery import outbox
 from core.domain.errors import InvalidValue
+from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.domain.notify import patient_actor
+from core.messages import wait_minutes
 from core.services.errors import Forbidden, NotFound, SeveralTickets
 from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage.models import Contact, TicketRow
 
 MAX_TICKETS_SHOWN = 10
+
+
+def eta_minutes(estimate: Eta | None) -> dict[str, int | None]:
+    """A wait as replies show it: `eta_low_min` and `eta_high_min`, None when unknown."""
+    if estimate is None:
+        return {"eta_low_min": None, "eta_high_min": None}
+    return {**wait_minutes(estimate.low_s, estimate.high_s)}
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,25 @@ class PatientService:
         return [
             await self.queues.ticket_view(t.id, with_history=False)
             for t in await self._live_tickets(patient)
+        ]
+
+    async def status(self, patient: Patient) -> list[dict[str, Any]]:
+        """The patient's live tickets as a status reply shows them (bot or SMS)."""
+        views = await self.tickets(patient)
+        if not views:
+            return []
+        names = {q.code: q.name for q in await self.queues.list_queues()}
+        return [
+            {
+                "id": v.ticket.id,
+                "number": v.ticket.number,
+                "queue_name": names.get(v.ticket.queue, v.ticket.queue),
+                "status": v.ticket.status.value,
+                "position": v.ticket.position,
+                "counter": v.ticket.counter,
+                **eta_minutes(v.estimate),
+            }
+            for v in views
         ]
 
     async def _live_tickets(self, patient: Patient, code: str | None = None) -> list[Ticket]:
