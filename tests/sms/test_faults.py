@@ -15,7 +15,7 @@ from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.queues import new_join_request
 from core.storage.models import Contact, OutboxMessage
-from tests.emulators.twilio import TwilioEmulator
+from tests.emulators.twilio import FaultKind, TwilioEmulator
 from tests.sms.conftest import LiveSms, live_sms
 
 PHONE = "+15551230001"
@@ -38,17 +38,16 @@ async def joined_record(live: LiveSms, ticket_id: str, *done: str) -> OutboxMess
     return await OutboxMessage.get(ticket_id=ticket_id, kind="joined")
 
 
-async def test_server_errors_are_retried_and_the_message_sent_once(live: LiveSms) -> None:
-    live.twilio.fail_next("server_error", count=2)
-    ticket_id = await staff_adds(live)
-    row = await joined_record(live, ticket_id, "sent", "failed")
-    assert (row.status, row.attempts) == ("sent", 3)
-    assert len(live.notifications_to(PHONE)) == 1
-
-
-async def test_throttling_is_retried(live: LiveSms) -> None:
-    live.twilio.fail_next("too_many_requests")
-    live.twilio.fail_next("service_unavailable")
+@pytest.mark.parametrize(
+    "faults",
+    [("server_error", "server_error"), ("too_many_requests", "service_unavailable")],
+    ids=["5xx twice", "throttled then unavailable"],
+)
+async def test_passing_trouble_is_retried_and_the_message_sent_once(
+    live: LiveSms, faults: tuple[FaultKind, ...]
+) -> None:
+    for fault in faults:
+        live.twilio.fail_next(fault)
     ticket_id = await staff_adds(live)
     row = await joined_record(live, ticket_id, "sent", "failed")
     assert (row.status, row.attempts) == ("sent", 3)
