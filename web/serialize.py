@@ -7,6 +7,7 @@ from typing import Any
 
 from core.domain.eta import Eta
 from core.domain.model import QueueConfig, Ticket
+from core.services.mapping import config_settings
 from core.services.queues import QueueInfo, QueueStatus
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow
 
@@ -28,18 +29,7 @@ def config_json(config: QueueConfig) -> dict[str, Any]:
             "wait_time": config.weights.wait_time,
             "appointment": config.weights.appointment,
         },
-        "mode": config.mode.value,
-        "capacity": config.capacity,
-        "overflow_queue": config.overflow_queue,
-        "notify_positions": list(config.notify_positions),
-        "no_show_grace_s": config.no_show_grace_s,
-        "default_service_s": config.default_service_s,
-        "wait_horizon_s": config.wait_horizon_s,
-        "appointment_window_s": config.appointment_window_s,
-        "timezone": config.timezone,
-        "language": config.language,
-        "eta_change_margin_s": config.eta_change_margin_s,
-        "eta_update_interval_s": config.eta_update_interval_s,
+        **config_settings(config),
     }
 
 

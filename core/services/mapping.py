@@ -59,10 +59,17 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
 
 def config_columns(config: QueueConfig) -> dict[str, Any]:
     return {
-        "mode": config.mode.value,
         "weight_priority": config.weights.priority,
         "weight_wait_time": config.weights.wait_time,
         "weight_appointment": config.weights.appointment,
+        **config_settings(config),
+    }
+
+
+def config_settings(config: QueueConfig) -> dict[str, Any]:
+    """Every setting but the weights, by the names both the table and the API use."""
+    return {
+        "mode": config.mode.value,
         "capacity": config.capacity,
         "overflow_queue": config.overflow_queue,
         "notify_positions": list(config.notify_positions),
