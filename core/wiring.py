@@ -13,6 +13,7 @@ from aiogram import Dispatcher as BotDispatcher
 from bot.app import build_dispatcher
 from bot.client import make_bot
 from bot.context import BotServices
+from bot.dev_session import TelegramSimulator, dev_bot
 from bot.patients import DEEP_LINK_PREFIX
 from bot.sender import TelegramSender
 from core.bus import EventBus
@@ -57,6 +58,7 @@ class Container:
     sms: SmsConversation = field(init=False)
     """Answers texts; Twilio's webhook feeds it, and so can the console's simulator."""
     telegram: Telegram | None = field(init=False, default=None)
+    _simulator: TelegramSimulator | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.queues = QueueService(self.bus, self.clock, self.settings.phone_region)
@@ -67,13 +69,23 @@ class Container:
             self.queues, self.patients, settings.base_url, settings.default_language
         )
         if settings.telegram_token:
-            services = BotServices(
-                self.queues, self.patients, self.staff_chat, settings.default_language
-            )
             self.telegram = Telegram(
                 make_bot(settings.telegram_token, settings.telegram_api_base),
-                build_dispatcher(services),
+                build_dispatcher(self._bot_services()),
             )
+
+    def _bot_services(self) -> BotServices:
+        return BotServices(
+            self.queues, self.patients, self.staff_chat, self.settings.default_language
+        )
+
+    def simulated_telegram(self) -> TelegramSimulator:
+        """The console's patient simulator: the real bot when there is a token, else one
+        whose Bot API is the dev inbox. Built on first use."""
+        if self._simulator is None:
+            telegram = self.telegram or Telegram(dev_bot(), build_dispatcher(self._bot_services()))
+            self._simulator = TelegramSimulator(telegram.bot, telegram.dispatcher)
+        return self._simulator
 
     async def start(self, migrate: bool | None = None) -> None:
         """Connects the database; migrates it first on an embedded one (or when asked)."""

@@ -122,7 +122,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def container(migrated: str, clock: FakeClock) -> AsyncIterator[Container]:
-    settings = load_settings(database_url=migrated, redis_url=redis_url())
+    settings = load_settings(database_url=migrated, redis_url=redis_url(), secret_key="test-key")
     container = build_container(settings, clock=clock)
     await container.start(migrate=False)
     await connections.get("default").execute_script(

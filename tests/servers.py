@@ -22,5 +22,8 @@ async def serve(app: Sanic[Any, Any]) -> tuple[AsyncioServer, str]:
 
 
 async def shut(server: AsyncioServer) -> None:
+    live = getattr(server.app.ctx, "live", None)
+    if live is not None:  # the listeners that stop it run only under `app.run`
+        await live.stop()
     await server.close()
     await server.wait_closed()

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 from typing import Any
 
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
 from core.wiring import Container
-from web import api, docs, errors, ops, pages
+from web import (
+    analytics_page,
+    api,
+    console,
+    docs,
+    errors,
+    inbox_page,
+    live,
+    ops,
+    pages,
+    public,
+    settings_page,
+)
+from web.session import LoginLimiter, SessionSigner
 
 _app_ids = itertools.count(1)
 MAX_BODY_BYTES = 64 * 1024
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]:
@@ -21,12 +36,30 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app: Sanic[Any, Any] = Sanic(name or f"nextup-{next(_app_ids)}")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.WEBSOCKET_PING_INTERVAL = live.HEARTBEAT_S
     app.ctx.container = container
-    app.blueprint(api.bp)
-    app.blueprint(docs.bp)
-    app.blueprint(ops.bp)
-    app.blueprint(pages.bp)
+    app.ctx.sessions = SessionSigner(container.settings.signing_key())
+    app.ctx.login_limiter = LoginLimiter()
+    app.ctx.live = live.LiveHub(container.bus, container.queues)
+    for blueprint in (
+        api.bp,
+        console.bp,
+        analytics_page.bp,
+        settings_page.bp,
+        inbox_page.bp,
+        docs.bp,
+        live.bp,
+        ops.bp,
+        pages.bp,
+        public.bp,
+    ):
+        app.blueprint(blueprint)
+    app.static("/static", STATIC_DIR, name="static")
     errors.install(app)
+
+    @app.before_server_stop
+    async def stop_live(app: Sanic[Any, Any]) -> None:
+        await app.ctx.live.stop()
 
     @app.on_request
     async def start_timer(request: Request) -> None:

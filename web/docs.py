@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json
 
 from web.endpoint import REGISTRY, Endpoint
+from web.render import render
 
 bp = Blueprint("docs")
-_templates = Environment(loader=PackageLoader("web"), autoescape=select_autoescape())
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -97,4 +96,4 @@ async def openapi(request: Request) -> HTTPResponse:
 @bp.get("/docs")
 async def docs(request: Request) -> HTTPResponse:
     spec = build_spec()
-    return html(_templates.get_template("docs.html").render(spec=spec))
+    return html(render("docs.html", spec=spec))

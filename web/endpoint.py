@@ -12,13 +12,12 @@ from pydantic import BaseModel, ValidationError
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from core.services.accounts import Role, account_for_token
-from core.services.errors import Forbidden, Unauthorized
-from core.storage.models import StaffAccount
+from core.services.accounts import Role
+from core.services.errors import Forbidden
+from web.auth import ADMIN, ANY_STAFF, authenticate
 from web.errors import BadRequest
 
-ANY_STAFF = frozenset(Role)
-ADMIN = frozenset({Role.ADMIN})
+__all__ = ["ADMIN", "ANY_STAFF", "endpoint"]
 Handler = Callable[..., Awaitable[HTTPResponse]]
 
 
@@ -37,14 +36,6 @@ class Endpoint:
 
 
 REGISTRY: list[Endpoint] = []
-
-
-async def authenticate(request: Request) -> StaffAccount:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send 'Authorization: Bearer <token>' (see `nextup token NAME`)")
-    return await account_for_token(token.strip())
 
 
 def parse_body(request: Request, model: type[BaseModel]) -> BaseModel:

@@ -6,15 +6,14 @@ import io
 from typing import Any
 
 import qrcode
-from jinja2 import Environment, PackageLoader, select_autoescape
 from qrcode.image.svg import SvgPathImage
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
 from core.wiring import Container
+from web.render import render
 
 bp = Blueprint("pages")
-_templates = Environment(loader=PackageLoader("web"), autoescape=select_autoescape())
 
 
 def qr_svg(data: str) -> str:
@@ -36,7 +35,5 @@ async def poster(request: Request, code: str) -> HTTPResponse:
     settings = container.settings
     numbers = [s for s in settings.twilio_senders if s.startswith("+")]
     sms_number = numbers[0] if settings.sms_configured and numbers else None
-    page = _templates.get_template("poster.html").render(
-        queue=info, telegram=telegram, sms_number=sms_number
-    )
+    page = render("poster.html", queue=info, telegram=telegram, sms_number=sms_number)
     return html(page)

@@ -111,6 +111,7 @@ class ConfigBody(Body):
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
     eta_change_margin_s: int | None = Field(None, ge=60, le=86400)
     eta_update_interval_s: int | None = Field(None, ge=60, le=86400)
+    wait_alert_s: int | None = Field(None, ge=60, le=86400)
 
     @model_validator(mode="after")
     def _null_only_where_unset_means_something(self) -> ConfigBody:

@@ -17,6 +17,8 @@ MAX_LATE = 2
 """How often a patient may say "I'm running late" on one ticket."""
 MAX_LATE_S = 120 * 60
 MAX_RATING = 5
+MIN_WAIT_ALERT_S = 60
+MAX_WAIT_ALERT_S = 24 * 3600
 
 
 class TicketStatus(enum.StrEnum):
@@ -73,6 +75,8 @@ class QueueConfig:
     """A new ETA is announced only when it moved at least this much since the last one..."""
     eta_update_interval_s: int = 900
     """...and at most once per this interval, so patients are not flooded."""
+    wait_alert_s: int = 3600
+    """The console's board raises an alert once the longest current wait passes this."""
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
@@ -91,6 +95,10 @@ class QueueConfig:
                 raise InvalidValue(f"{name} must not be negative")
         if self.default_service_s == 0 or self.wait_horizon_s == 0:
             raise InvalidValue("default_service_s and wait_horizon_s must be above 0")
+        if not MIN_WAIT_ALERT_S <= self.wait_alert_s <= MAX_WAIT_ALERT_S:
+            raise InvalidValue(
+                f"wait_alert_s must be between {MIN_WAIT_ALERT_S} and {MAX_WAIT_ALERT_S}"
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, say

@@ -54,6 +54,7 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
         language=row.language,
         eta_change_margin_s=row.eta_change_margin_s,
         eta_update_interval_s=row.eta_update_interval_s,
+        wait_alert_s=row.wait_alert_s,
     )
 
 
@@ -81,6 +82,7 @@ def config_settings(config: QueueConfig) -> dict[str, Any]:
         "language": config.language,
         "eta_change_margin_s": config.eta_change_margin_s,
         "eta_update_interval_s": config.eta_update_interval_s,
+        "wait_alert_s": config.wait_alert_s,
     }
 
 

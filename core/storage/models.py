@@ -104,6 +104,7 @@ class QueueConfigRow(Model):
     language = fields.CharField(max_length=8, default="en")
     eta_change_margin_s = fields.IntField(default=600)
     eta_update_interval_s = fields.IntField(default=900)
+    wait_alert_s = fields.IntField(default=3600)
 
     class Meta:
         table = "queue_configs"

@@ -32,6 +32,7 @@ DEFAULT_CONFIG = {
     "language": "en",
     "eta_change_margin_s": 600,
     "eta_update_interval_s": 900,
+    "wait_alert_s": 3600,
 }
 
 
@@ -312,6 +313,7 @@ async def test_put_config_changes_only_the_fields_sent(api: Api) -> None:
         "appointment_window_s": 900,
         "timezone": "Europe/Berlin",
         "language": "de",
+        "wait_alert_s": 1200,
     }
     after = await put_config(api, **everything)
     expected = DEFAULT_CONFIG | {"capacity": 5, "weights": weights, "mode": "dynamic"} | everything
@@ -382,6 +384,9 @@ async def test_put_config_rejects_other_bad_values(api: Api) -> None:
         {"notify_positions": list(range(1, 12))},
         {"notify_positions": "3,1"},
         {"language": "english"},
+        {"wait_alert_s": 59},
+        {"wait_alert_s": 86401},
+        {"wait_alert_s": "an hour"},
         {"colour": "blue"},
     ]
     for body in bad:
@@ -390,6 +395,20 @@ async def test_put_config_rejects_other_bad_values(api: Api) -> None:
     r = await api.call("PUT", f"{API}/queues/PHARM/config", json={"notify_positions": [3, 0]})
     assert_error(r, 422, "invalid_value")
     assert await config(api) == DEFAULT_CONFIG
+
+
+async def test_wait_alert_round_trip_and_bounds(api: Api) -> None:
+    await create_queue(api, "PHARM")
+    assert (await config(api))["wait_alert_s"] == 3600
+    for value in (60, 86400, 2700):
+        assert (await put_config(api, wait_alert_s=value))["wait_alert_s"] == value
+        assert (await config(api))["wait_alert_s"] == value
+    for value in (0, 59, 86401, -60, 1.5, True):
+        r = await api.call("PUT", f"{API}/queues/PHARM/config", json={"wait_alert_s": value})
+        error = assert_error(r, 422, "validation_error")
+        assert "wait_alert_s" in error["message"], error
+    # Other fields do not reset it.
+    assert (await put_config(api, capacity=4))["wait_alert_s"] == 2700
 
 
 async def test_put_config_null_for_a_required_setting_is_a_validation_error(api: Api) -> None:

@@ -1,0 +1,374 @@
+"""Analytics over a range of calendar days in the queue's time zone: the console's
+analytics page and its CSV export.
+
+The figures use the definitions of `core.domain.metrics` (wait = join -> call, service =
+call -> done, the no-show rate over tickets that ended at a counter), exactly as the API's
+`core.services.queues.analytics`, which takes "the last N days" instead of a date range.
+A visit belongs to the day (and hour) it joined, in the queue's time zone.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.domain.errors import InvalidValue
+from core.domain.metrics import Visit, distribution, summarise
+from core.domain.model import TicketStatus
+from core.services.queues import queue_row
+from core.storage.models import OutboxMessage, QueueConfigRow, TicketEventRow, TicketRow
+
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 7
+CALLED, COMPLETED = "ticket_called", "ticket_completed"
+STAFF_PREFIX = "staff:"
+RATINGS = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Calendar days `start` to `end`, both included, in `timezone`."""
+
+    start: date
+    end: date
+    timezone: str = "UTC"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def each_day(self) -> list[date]:
+        return [self.start + timedelta(days=n) for n in range(self.days)]
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        """[first local midnight, the midnight after the last day) as UTC instants."""
+        tz = ZoneInfo(self.timezone)
+        first = datetime.combine(self.start, time(), tzinfo=tz)
+        after = datetime.combine(self.end + timedelta(days=1), time(), tzinfo=tz)
+        return first.astimezone(UTC), after.astimezone(UTC)
+
+
+def local_today(now: datetime, timezone: str) -> date:
+    return now.astimezone(ZoneInfo(timezone)).date()
+
+
+def parse_day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(f"The {name} date must look like 2026-03-02, not {text!r}.") from None
+
+
+def parse_range(
+    start_text: str | None, end_text: str | None, today: date, timezone: str = "UTC"
+) -> DateRange:
+    """From the page's or CSV link's `from`/`to`; a missing end is today, a missing start
+    the last `DEFAULT_RANGE_DAYS` days up to the end. Raises InvalidValue with a message
+    a person can act on."""
+    end = parse_day(end_text, "'To'") if end_text else today
+    start = (
+        parse_day(start_text, "'From'")
+        if start_text
+        else end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    )
+    if start > end:
+        raise InvalidValue("The 'From' date must be on or before the 'To' date.")
+    span = (end - start).days + 1
+    if span > MAX_RANGE_DAYS:
+        raise InvalidValue(
+            f"The range covers {span} days; one report covers at most {MAX_RANGE_DAYS} days."
+        )
+    return DateRange(start, end, timezone)
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """One ticket that joined in the range: what the CSV exports (never a phone number)."""
+
+    ticket_id: str
+    number: str
+    priority: int
+    status: TicketStatus
+    joined_at: datetime
+    called_at: datetime | None
+    finished_at: datetime | None
+    counter: str | None
+    rating: int | None
+    called_by: str | None = None
+    """The actor of the last call (the one that led to how the visit ended)."""
+    completed_by: str | None = None
+    sms_segments: int | None = None
+    """None when no SMS went out for the visit."""
+
+    @property
+    def visit(self) -> Visit:
+        return Visit(self.joined_at, self.status, self.called_at, self.finished_at, self.counter)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Average and 90th percentile of some durations, in seconds; None when there are none."""
+
+    count: int
+    avg_s: float | None
+    p90_s: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            return cls(0, None, None)
+        figures = distribution(values)
+        return cls(len(values), figures["avg"], figures["p90"])
+
+
+@dataclass(frozen=True)
+class Period:
+    """The visits that joined in one hour of the day, or on one day."""
+
+    key: int | date
+    arrivals: int
+    wait: Spread
+    service: Spread
+
+
+@dataclass(frozen=True)
+class ActorFigures:
+    """What one actor did: a staff member (`staff:<name>`) or a patient, bot or system."""
+
+    actor: str
+    called: int = 0
+    completed: int = 0
+    no_shows: int = 0
+    avg_service_s: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.actor.removeprefix(STAFF_PREFIX)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.actor.startswith(STAFF_PREFIX)
+
+
+@dataclass(frozen=True)
+class Ratings:
+    count: int
+    average: float | None
+    distribution: dict[int, int]
+    """Score (1-5) -> how many visits gave it; every score present."""
+
+
+@dataclass(frozen=True)
+class Report:
+    code: str
+    name: str
+    range: DateRange
+    summary: dict[str, Any]
+    """`core.domain.metrics.summarise` over the range: totals, wait_s, service_s,
+    no_show_rate, per_hour, per_counter (the same shape as the analytics API)."""
+    hours: list[Period]
+    """Per hour of the day (local), from the first to the last hour anyone joined."""
+    days: list[Period]
+    """Per day of the range, days without visits included."""
+    actors: list[ActorFigures]
+    ratings: Ratings
+    sms: dict[str, Any]
+    """`{visits, segments, segments_per_visit}` as `core.services.queues.sms_cost`."""
+    visits: list[VisitRecord] = field(repr=False)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.visits
+
+    @property
+    def called_count(self) -> int:
+        """Visits with a wait (called at least once)."""
+        return sum(1 for r in self.visits if r.called_at is not None)
+
+
+# -- pure figures -----------------------------------------------------------------------------
+
+
+def periods(
+    records: Iterable[VisitRecord], key_of: Any, keys: Sequence[int | date]
+) -> list[Period]:
+    grouped: dict[int | date, list[Visit]] = defaultdict(list)
+    for record in records:
+        grouped[key_of(record)].append(record.visit)
+    return [
+        Period(
+            key,
+            len(grouped[key]),
+            Spread.of([w for v in grouped[key] if (w := v.wait_s) is not None]),
+            Spread.of([s for v in grouped[key] if (s := v.service_s) is not None]),
+        )
+        for key in keys
+    ]
+
+
+def hour_periods(records: Sequence[VisitRecord], timezone: str) -> list[Period]:
+    tz = ZoneInfo(timezone)
+
+    def hour(record: VisitRecord) -> int:
+        return record.joined_at.astimezone(tz).hour
+
+    hours = [hour(r) for r in records]
+    keys: list[int | date] = list(range(min(hours), max(hours) + 1)) if hours else []
+    return periods(records, hour, keys)
+
+
+def day_periods(records: Sequence[VisitRecord], span: DateRange) -> list[Period]:
+    tz = ZoneInfo(span.timezone)
+    keys: list[int | date] = list(span.each_day())
+    return periods(records, lambda r: r.joined_at.astimezone(tz).date(), keys)
+
+
+def actor_figures(records: Sequence[VisitRecord]) -> list[ActorFigures]:
+    """Per actor: visits called (last call), completed, called but no-show, and the
+    average service time of the visits they completed. Staff first, busiest first."""
+    called: dict[str, int] = defaultdict(int)
+    no_shows: dict[str, int] = defaultdict(int)
+    services: dict[str, list[float]] = defaultdict(list)
+    completed: dict[str, int] = defaultdict(int)
+    for r in records:
+        if r.called_by:
+            called[r.called_by] += 1
+            if r.status is TicketStatus.NO_SHOW:
+                no_shows[r.called_by] += 1
+        if r.completed_by:
+            completed[r.completed_by] += 1
+            if (s := r.visit.service_s) is not None:
+                services[r.completed_by].append(s)
+    figures = [
+        ActorFigures(
+            actor,
+            called[actor],
+            completed[actor],
+            no_shows[actor],
+            statistics.fmean(services[actor]) if services[actor] else None,
+        )
+        for actor in set(called) | set(completed)
+    ]
+    return sorted(figures, key=lambda f: (not f.is_staff, -f.completed, -f.called, f.actor))
+
+
+def rating_figures(records: Iterable[VisitRecord]) -> Ratings:
+    scores = [r.rating for r in records if r.rating is not None]
+    return Ratings(
+        len(scores),
+        statistics.fmean(scores) if scores else None,
+        {score: scores.count(score) for score in RATINGS},
+    )
+
+
+def sms_figures(segments_by_ticket: dict[str, int]) -> dict[str, Any]:
+    """The shape and rounding of `core.services.queues.sms_cost`."""
+    total = sum(segments_by_ticket.values())
+    visits = len(segments_by_ticket)
+    return {
+        "visits": visits,
+        "segments": total,
+        "segments_per_visit": round(total / visits, 2) if visits else None,
+    }
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+async def sms_segments(queue_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """Segments billed per visit that joined in [start, end), counted as `sms_cost` does:
+    only what actually went out by SMS (not the dev inbox), replies included."""
+    sent = await OutboxMessage.filter(
+        ticket__queue_id=queue_id,
+        ticket__joined_at__gte=start,
+        ticket__joined_at__lt=end,
+        channel="sms",
+        delivered_to="sms",
+        segments__not_isnull=True,
+    ).values_list("ticket_id", "segments")
+    per_visit: dict[str, int] = defaultdict(int)
+    for ticket_id, segments in sent:
+        per_visit[ticket_id] += segments
+    return dict(per_visit)
+
+
+async def who_did_what(queue_id: int, start: datetime, end: datetime) -> dict[str, dict[str, str]]:
+    """ticket id -> {event type -> actor of its latest such event}, from the audit trail."""
+    rows = (
+        await TicketEventRow.filter(
+            ticket__queue_id=queue_id,
+            ticket__joined_at__gte=start,
+            ticket__joined_at__lt=end,
+            type__in=(CALLED, COMPLETED),
+        )
+        .order_by("at", "seq")
+        .values_list("ticket_id", "type", "actor")
+    )
+    actors: dict[str, dict[str, str]] = defaultdict(dict)
+    for ticket_id, kind, actor in rows:
+        actors[ticket_id][kind] = actor
+    return actors
+
+
+async def visit_records(queue_id: int, start: datetime, end: datetime) -> list[VisitRecord]:
+    """The tickets that joined in [start, end), oldest first, with who called and
+    completed them and the SMS segments each cost."""
+    rows = await TicketRow.filter(
+        queue_id=queue_id, joined_at__gte=start, joined_at__lt=end
+    ).order_by("joined_at", "seq")
+    actors = await who_did_what(queue_id, start, end)
+    segments = await sms_segments(queue_id, start, end)
+    return [
+        VisitRecord(
+            ticket_id=r.id,
+            number=r.number,
+            priority=r.priority,
+            status=TicketStatus(r.status),
+            joined_at=r.joined_at,
+            called_at=r.called_at,
+            finished_at=r.finished_at,
+            counter=r.counter,
+            rating=r.rating,
+            called_by=actors.get(r.id, {}).get(CALLED),
+            completed_by=actors.get(r.id, {}).get(COMPLETED),
+            sms_segments=segments.get(r.id),
+        )
+        for r in rows
+    ]
+
+
+async def queue_timezone(code: str) -> str:
+    row = await queue_row(code)
+    config = await QueueConfigRow.get(queue_id=row.id)
+    return config.timezone
+
+
+async def queue_visits(code: str, span: DateRange) -> list[VisitRecord]:
+    """The visits of one queue that joined in `span` (the CSV export's rows)."""
+    row = await queue_row(code)
+    return await visit_records(row.id, *span.bounds())
+
+
+async def queue_report(code: str, span: DateRange) -> Report:
+    """Every figure of the analytics page for one queue over `span`."""
+    row = await queue_row(code)
+    start, end = span.bounds()
+    records = await visit_records(row.id, start, end)
+    segments = {r.ticket_id: r.sms_segments for r in records if r.sms_segments is not None}
+    return Report(
+        code=row.code,
+        name=row.name,
+        range=span,
+        summary=summarise([r.visit for r in records], span.timezone),
+        hours=hour_periods(records, span.timezone),
+        days=day_periods(records, span),
+        actors=actor_figures(records),
+        ratings=rating_figures(records),
+        sms=sms_figures(segments),
+        visits=records,
+    )

@@ -1,0 +1,79 @@
+"""Browser tests: Debian's Chromium driven by Playwright, against the app served over real
+HTTP on loopback. No browser is downloaded; `make test` installs Debian's package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from core.services.queues import QueueService
+from tests.conftest import Api
+
+CHROMIUM = Path(os.environ.get("NEXTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(os.environ.get("NEXTUP_TEST_SCREENSHOTS", "test-artifacts/screenshots"))
+PASSWORD = "correct horse"
+CHROMIUM_ARGS = [
+    # As root in a container there is no sandbox to use; the rest keeps Chromium from
+    # calling home (this machine has no network beyond loopback).
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile (no cookies) per test; more with `new_context`."""
+    context = await browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context
+    await context.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
+
+
+@pytest.fixture
+def queues(api: Api) -> QueueService:
+    service: QueueService = api.app.ctx.container.queues
+    return service
+
+
+async def log_in(page: Page, api: Api, role: str = "admin") -> None:
+    """Through the login form, as `<role>-user` (the `api` fixture's accounts)."""
+    await page.goto(f"{api.base_url}/console/login")
+    await page.fill("input[name=name]", f"{role}-user")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{api.base_url}/console**")
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Kept as a test artifact; the README's pictures in docs/ are copies of these."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,148 @@
+"""What the console's queue board shows: one read of the queue, shaped for the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.domain.load import utilisation
+from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
+from core.services.mapping import ticket_from_row
+from core.services.queues import QueueInfo, QueueService, QueueStatus
+from core.storage.models import OutboxMessage, TicketRow
+
+PRIORITY_LABELS = {0: "routine", 1: "elevated", 2: "urgent", 3: "emergency"}
+assert len(PRIORITY_LABELS) == MAX_PRIORITY + 1
+RECENT_MISSED = timedelta(hours=12)
+"""No-shows this recent are listed with a "return" button: the patient may still turn up."""
+RECENT_MISSED_SHOWN = 20
+DEFAULT_WAIT_ALERT_S = 3600
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The last message sent about a ticket, as staff need to know it."""
+
+    kind: str
+    channel: str
+    state: str
+    """`queued`, `sent`, `delivered`, `failed`, ... in words staff read."""
+    ok: bool | None
+
+
+@dataclass(frozen=True)
+class Row:
+    ticket: Ticket
+    wait_s: float
+    eta_low_s: int | None
+    eta_high_s: int | None
+    channel: str
+    delivery: Delivery | None
+
+    @property
+    def priority_label(self) -> str:
+        return PRIORITY_LABELS.get(self.ticket.priority, str(self.ticket.priority))
+
+
+@dataclass(frozen=True)
+class Board:
+    info: QueueInfo
+    status: QueueStatus
+    waiting: list[Row]
+    at_counters: list[Row]
+    missed: list[Ticket]
+    longest_wait_s: float
+    wait_alert_s: int
+    other_queues: list[str]
+
+    @property
+    def alert(self) -> bool:
+        return self.longest_wait_s > self.wait_alert_s
+
+    @property
+    def utilisation(self) -> float | None:
+        """Size against capacity; None for a queue without a capacity."""
+        queue = self.status.queue
+        return utilisation(queue.size(), queue.config.capacity) if queue.config.capacity else None
+
+    @property
+    def load_level(self) -> str:
+        """Green, amber or red, as the gauge colours the load factor (1.0 to 2.0)."""
+        factor = self.status.queue.load_factor()
+        return "high" if factor >= 1.5 else "medium" if factor > 1.0 else "low"
+
+    @property
+    def open_counters(self) -> list[str]:
+        return [c.name for c in self.info.counters if c.is_open]
+
+
+def channel_of(ticket: Ticket) -> str:
+    if ticket.telegram_chat_id is not None:
+        return "telegram"
+    return "sms" if ticket.phone else "none"
+
+
+def delivery_of(row: OutboxMessage) -> Delivery:
+    state = row.provider_status or row.status
+    if row.delivered_to == "dev_inbox" and row.status == "sent":
+        state = "in dev inbox"
+    ok = {"delivered": True, "read": True, "sent": True, "in dev inbox": True}.get(state)
+    if row.status in {"failed", "suppressed"} or state in {"undelivered", "failed"}:
+        ok = False
+    return Delivery(row.kind, row.channel, state, ok)
+
+
+async def last_deliveries(ticket_ids: list[str]) -> dict[str, Delivery]:
+    """One query for the whole board."""
+    if not ticket_ids:
+        return {}
+    rows = await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    return {row.ticket_id: delivery_of(row) for row in rows if row.ticket_id}  # type: ignore[attr-defined]
+
+
+async def load_board(queues: QueueService, code: str, all_codes: list[str]) -> Board:
+    info = await queues.get_queue(code)
+    status = await queues.status(code)
+    now: datetime = status.updated_at
+    live = status.queue.waiting() + sorted(
+        status.queue.at_counters(), key=lambda t: t.called_at or t.joined_at
+    )
+    deliveries = await last_deliveries([t.id for t in live])
+
+    def row(ticket: Ticket) -> Row:
+        estimate = status.estimates.get(ticket.id)
+        return Row(
+            ticket,
+            (now - ticket.joined_at).total_seconds(),
+            estimate.low_s if estimate else None,
+            estimate.high_s if estimate else None,
+            channel_of(ticket),
+            deliveries.get(ticket.id),
+        )
+
+    waiting = [row(t) for t in status.queue.waiting()]
+    at_counters = [row(t) for t in live if t.status is not TicketStatus.WAITING]
+    missed_rows = (
+        await TicketRow.filter(
+            queue__code=code,
+            status=TicketStatus.NO_SHOW.value,
+            finished_at__gte=now - RECENT_MISSED,
+        )
+        .order_by("-finished_at")
+        .limit(RECENT_MISSED_SHOWN)
+    )
+    return Board(
+        info=info,
+        status=status,
+        waiting=waiting,
+        at_counters=at_counters,
+        missed=[ticket_from_row(r, code) for r in missed_rows],
+        longest_wait_s=max((r.wait_s for r in waiting), default=0.0),
+        wait_alert_s=int(getattr(info.config, "wait_alert_s", DEFAULT_WAIT_ALERT_S)),
+        other_queues=[c for c in all_codes if c != code],
+    )
+
+
+def board_context(board: Board) -> dict[str, Any]:
+    return {"board": board, "queue": board.info, "priorities": PRIORITY_LABELS}

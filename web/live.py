@@ -1,0 +1,351 @@
+"""Live updates over websockets: `/ws/queues/{code}` (staff: every event; no credentials: the
+waiting-room display's redacted feed) and `/ws/tickets/{token}` (one patient's ticket).
+
+One hub per process reads the event bus once and fans each message out to its clients. A
+message is encoded once per audience, not once per client, and each client has a bounded
+buffer: a client that cannot keep up is disconnected (it reconnects and gets a fresh
+snapshot) rather than silently missing messages. Displays and patient pages get snapshots
+that one status read per queue serves to all of them, however many events arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
+from core.bus import EventBus, Message, Subscription
+from core.services.accounts import account_for_token
+from core.services.errors import NotFound, Unauthorized
+from core.services.queues import QueueService, QueueStatus
+from web.auth import session_account
+from web.serialize import iso, public_ticket_json, status_json
+
+log = logging.getLogger(__name__)
+bp = Blueprint("live")
+
+CLIENT_BUFFER = 500
+"""Messages waiting for one client; past this it is too slow and is disconnected."""
+HEARTBEAT_S = 20.0
+"""A ping this often keeps proxies from closing an idle connection and lets clients notice
+a dead one (they reconnect after two missed pings)."""
+REFRESH_S = 30.0
+"""Snapshots are also refreshed this often: waits and ETAs move with the clock alone."""
+DISPLAY_NEXT = 6
+"""How many of the next numbers a waiting-room display shows."""
+DISPLAY_EVENT_FIELDS = ("number", "counter", "at", "to_status")
+DISPLAY_EVENTS = frozenset(
+    {
+        "ticket_called",
+        "ticket_recalled",
+        "ticket_started",
+        "ticket_completed",
+        "ticket_marked_no_show",
+        "ticket_cancelled",
+        "ticket_returned",
+        "ticket_joined",
+    }
+)
+CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_NOT_FOUND = 4404
+
+
+def encode(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"))
+
+
+def redact_for_display(message: Message) -> Message | None:
+    """Ticket numbers and counters only: never a name, phone, staff member or ticket id."""
+    if message.get("type") not in DISPLAY_EVENTS:
+        return None
+    data = message.get("data") or {}
+    return {
+        "type": message["type"],
+        "queue": message["queue"],
+        "data": {k: data[k] for k in DISPLAY_EVENT_FIELDS if k in data},
+    }
+
+
+def display_snapshot(status: QueueStatus, event_at: str | None) -> Message:
+    queue = status.queue
+    called = sorted(queue.at_counters(), key=lambda t: t.called_at or t.joined_at, reverse=True)
+    return {
+        "type": "display",
+        "queue": queue.code,
+        "data": {
+            "called": [
+                {
+                    "number": t.number,
+                    "counter": t.counter,
+                    "status": t.status.value,
+                    "called_at": iso(t.called_at),
+                }
+                for t in called
+            ],
+            "next": [t.number for t in queue.waiting()[:DISPLAY_NEXT]],
+            "waiting": len(queue.waiting()),
+            "event_at": event_at,
+        },
+    }
+
+
+def ticket_from_status(status: QueueStatus, ticket_id: str) -> dict[str, Any] | None:
+    """The patient's view when their ticket is still live in the queue just read."""
+    ticket = status.queue.tickets.get(ticket_id)
+    return public_ticket_json(ticket, status.estimates.get(ticket_id)) if ticket else None
+
+
+@dataclass(eq=False)
+class Client:
+    kind: str
+    """`staff`, `display` or `ticket`."""
+    queue: str
+    ticket_id: str | None = None
+    token: str | None = None
+    outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
+    last_sent: str | None = None
+    """The last snapshot sent, so an unchanged one is not sent again."""
+    too_slow: bool = False
+
+    def offer(self, text: str) -> None:
+        if self.too_slow:
+            return
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            self.too_slow = True
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
+            self.outbox.put_nowait(None)  # the writer closes the connection
+
+    def offer_snapshot(self, text: str) -> None:
+        if text != self.last_sent:
+            self.last_sent = text
+            self.offer(text)
+
+
+class LiveHub:
+    def __init__(self, bus: EventBus, queues: QueueService) -> None:
+        self.bus = bus
+        self.queues = queues
+        self.clients: dict[str, set[Client]] = {}
+        self._dirty: dict[str, asyncio.Event] = {}
+        self._refreshers: dict[str, asyncio.Task[None]] = {}
+        self._event_at: dict[str, str | None] = {}
+        self._subscription: Subscription | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Subscribes on the first client, so an app that nobody watches reads no events."""
+        async with self._starting:
+            if self._reader is None:
+                self._subscription = await self.bus.subscribe()
+                self._reader = asyncio.create_task(self._read(self._subscription), name="live")
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._reader, *self._refreshers.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._refreshers.clear()
+        if self._subscription is not None:
+            await self._subscription.close()
+        self._reader = self._subscription = None
+        self.clients.clear()
+
+    def join(self, client: Client) -> None:
+        self.clients.setdefault(client.queue, set()).add(client)
+        if client.kind != "staff" and client.queue not in self._refreshers:
+            self._dirty[client.queue] = asyncio.Event()
+            self._refreshers[client.queue] = asyncio.create_task(
+                self._refresh(client.queue), name=f"live-refresh-{client.queue}"
+            )
+
+    def leave(self, client: Client) -> None:
+        clients = self.clients.get(client.queue)
+        if clients is None:
+            return
+        clients.discard(client)
+        if not any(c.kind != "staff" for c in clients):
+            refresher = self._refreshers.pop(client.queue, None)
+            if refresher is not None:
+                refresher.cancel()
+            self._dirty.pop(client.queue, None)
+        if not clients:
+            del self.clients[client.queue]
+
+    async def _read(self, subscription: Subscription) -> None:
+        while True:
+            message = await subscription.get()
+            if message is not None:
+                with contextlib.suppress(Exception):
+                    self.deliver(message)
+
+    def deliver(self, message: Message) -> None:
+        code = message.get("queue")
+        if not isinstance(code, str) or not self.clients.get(code):
+            return
+        clients = self.clients[code]
+        staff_text = display_text = None
+        for client in list(clients):
+            if client.kind == "staff":
+                staff_text = staff_text or encode(message)
+                client.offer(staff_text)
+            elif client.kind == "display":
+                if display_text is None:
+                    redacted = redact_for_display(message)
+                    display_text = encode(redacted) if redacted else ""
+                if display_text:
+                    client.offer(display_text)
+        self._event_at[code] = (message.get("data") or {}).get("at")
+        dirty = self._dirty.get(code)
+        if dirty is not None:
+            dirty.set()
+
+    async def _refresh(self, code: str) -> None:
+        """Reads the queue when it changed (or every REFRESH_S) and sends each display and
+        patient page its snapshot; events arriving during a read are covered by the next."""
+        dirty = self._dirty[code]
+        dirty.set()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(dirty.wait(), REFRESH_S)
+            dirty.clear()
+            try:
+                await self._send_snapshots(code)
+            except asyncio.CancelledError:
+                raise
+            except NotFound:
+                return  # a client asked for an unknown queue; it is being refused
+            except Exception:
+                log.exception("live snapshot of %s failed; retrying on the next change", code)
+                await asyncio.sleep(1.0)
+
+    async def _send_snapshots(self, code: str) -> None:
+        clients = [c for c in self.clients.get(code, ()) if c.kind != "staff"]
+        if not clients:
+            return
+        event_at = self._event_at.get(code)
+        status = await self.queues.status(code)
+        display_text = encode(display_snapshot(status, event_at))
+        for client in clients:
+            if client.kind == "display":
+                client.offer_snapshot(display_text)
+            elif client.ticket_id is not None:
+                view = ticket_from_status(status, client.ticket_id)
+                if view is None and client.token is not None:  # finished: read it alone
+                    ticket = (await self.queues.ticket_view(token=client.token)).ticket
+                    view = public_ticket_json(ticket, None)
+                if view is not None:
+                    client.offer_snapshot(ticket_message(code, view, event_at))
+
+
+def ticket_message(code: str, view: dict[str, Any], event_at: str | None) -> str:
+    return encode({"type": "ticket", "queue": code, "data": {**view, "event_at": event_at}})
+
+
+def hub(request: Request) -> LiveHub:
+    live: LiveHub = request.app.ctx.live
+    return live
+
+
+async def can_see_everything(request: Request) -> bool:
+    """A bearer token, or a session cookie sent by one of our own pages (a page of another
+    site can open a websocket with the staff member's cookies; its Origin gives it away)."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        try:
+            await account_for_token(token.strip() if scheme.lower() == "bearer" else "")
+        except Unauthorized:
+            return False
+        return True
+    origin = request.headers.get("origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        return False
+    return await session_account(request) is not None
+
+
+async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
+    """Writes the client's messages (and a ping when idle) while reading its pings, until
+    either side closes."""
+
+    async def read() -> None:
+        while True:
+            raw = await ws.recv()
+            if raw is None:
+                return
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(raw).get("type") == "ping":
+                    client.offer(encode({"type": "pong"}))
+
+    reader = asyncio.create_task(read())
+    try:
+        while not reader.done():
+            try:
+                text = await asyncio.wait_for(client.outbox.get(), HEARTBEAT_S)
+            except TimeoutError:
+                text = encode({"type": "ping"})
+            if text is None:
+                await ws.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+                return
+            await ws.send(text)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+
+
+async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
+    await ws.send(encode({"type": "error", "data": {"code": code, "message": message}}))
+    await ws.close(CLOSE_NOT_FOUND, message[:120])
+
+
+@bp.websocket("/ws/queues/<code>")  # type: ignore[untyped-decorator]
+async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> None:
+    code = code.upper()
+    live = hub(request)
+    await live.start()
+    client = Client("staff" if await can_see_everything(request) else "display", code)
+    live.join(client)  # before the read: nothing that happens after it can be missed
+    try:
+        try:
+            status = await live.queues.status(code)
+        except NotFound as exc:
+            await refuse(ws, "queue_not_found", str(exc))
+            return
+        if client.kind == "staff":
+            await ws.send(encode({"type": "snapshot", "queue": code, "data": status_json(status)}))
+        else:
+            client.offer_snapshot(encode(display_snapshot(status, None)))
+        await pump(ws, client)
+    finally:
+        live.leave(client)
+
+
+@bp.websocket("/ws/tickets/<token>")  # type: ignore[untyped-decorator]
+async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -> None:
+    live = hub(request)
+    await live.start()
+    try:
+        view = await live.queues.ticket_view(token=token, with_history=False)
+    except NotFound:
+        await refuse(ws, "ticket_not_found", "no ticket has that link")
+        return
+    ticket = view.ticket
+    client = Client("ticket", ticket.queue, ticket_id=ticket.id, token=token)
+    client.offer_snapshot(
+        ticket_message(ticket.queue, public_ticket_json(ticket, view.estimate), None)
+    )
+    live.join(client)  # the join's snapshot covers anything since the read above
+    try:
+        await pump(ws, client)
+    finally:
+        live.leave(client)

@@ -1,0 +1,79 @@
+// The console's glue: every HTMX request carries the CSRF token; API calls are sent as JSON;
+// an error from the server shows in a toast; a queue panel refreshes when its websocket says
+// something happened, and polls while the websocket is down.
+"use strict";
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  document.addEventListener("htmx:configRequest", (event) => {
+    event.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  htmx.defineExtension("json", {
+    onEvent(name, event) {
+      if (name === "htmx:configRequest") event.detail.headers["Content-Type"] = "application/json";
+    },
+    encodeParameters(xhr, parameters) {
+      xhr.overrideMimeType("text/json");
+      const body = {};
+      for (const [key, value] of parameters.entries()) if (value !== "") body[key] = value;
+      return JSON.stringify(body);
+    },
+  });
+
+  const toast = document.getElementById("toast");
+  let toastTimer = null;
+  window.nextupToast = function (text, kind) {
+    toast.textContent = text;
+    toast.className = kind || "error";
+    toast.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { toast.hidden = true; }, 6000);
+  };
+  document.addEventListener("htmx:responseError", (event) => {
+    let text = "The request failed (" + event.detail.xhr.status + ")";
+    try { text = JSON.parse(event.detail.xhr.responseText).error.message; } catch (e) { /* not JSON */ }
+    window.nextupToast(text);
+  });
+  document.addEventListener("htmx:sendError", () => {
+    window.nextupToast("No connection to the server; your action was not sent. Try again.");
+  });
+  document.addEventListener("htmx:confirm", (event) => {
+    const question = event.detail.elt.getAttribute("data-confirm");
+    if (!question) return;
+    event.preventDefault();
+    if (window.confirm(question)) event.detail.issueRequest(true);
+  });
+
+  // After an action, refresh its queue at once rather than wait for the websocket's echo.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (!event.detail.successful || event.detail.requestConfig.verb === "get") return;
+    const section = event.detail.elt.closest("section.queue");
+    const board = section && section.querySelector("[data-live-queue]");
+    if (board) htmx.trigger(board, "refresh");
+  });
+
+  // Live queue panels: <section data-live-queue="CODE" hx-get=... hx-trigger="refresh, ...">.
+  const stateLabel = { live: "● live", connecting: "connecting…", reconnecting: "reconnecting…",
+                       offline: "○ offline – refreshing every 2 s", closed: "○ closed" };
+  function watch(panel) {
+    const code = panel.dataset.liveQueue;
+    let pending = null;
+    const feed = window.NextUpLive("/ws/queues/" + encodeURIComponent(code), {
+      onMessage() {
+        // Events come in bursts (a call moves many tickets): one refresh per burst.
+        if (pending) return;
+        pending = setTimeout(() => { pending = null; htmx.trigger(panel, "refresh"); }, 60);
+      },
+      onState(state) {
+        panel.dataset.live = state;
+        const label = document.querySelector(".live-state");
+        if (label) { label.textContent = stateLabel[state] || state; label.dataset.state = state; }
+        if (state === "live") htmx.trigger(panel, "refresh"); // catch up on what was missed
+      },
+    });
+    panel.nextupFeed = feed;
+  }
+  window.nextupOffline = function (panel) { return panel.dataset.live !== "live"; };
+  document.querySelectorAll("[data-live-queue]").forEach(watch);
+})();
