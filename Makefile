@@ -6,12 +6,18 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-embedded test-services lint bench demo clean
+.PHONY: run test test-embedded test-services lint bench demo clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+## chromium: Debian's Chromium for the browser tests (Playwright drives it; it never downloads one)
+chromium:
+	@test -x /usr/bin/chromium || apt-get install -y -q chromium >/dev/null \
+	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
+	  || { echo "install Debian's chromium package (apt-get install chromium)"; exit 1; }
 
 ## run: install, migrate the embedded SQLite database and serve on http://127.0.0.1:8000
 run: $(STAMP)
@@ -24,10 +30,10 @@ demo: $(STAMP)
 ## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis
 test: test-embedded test-services
 
-test-embedded: $(STAMP)
+test-embedded: $(STAMP) chromium
 	$(BIN)/pytest -q
 
-test-services: $(STAMP)
+test-services: $(STAMP) chromium
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
 	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain
 

@@ -105,6 +105,7 @@ def staff_page(roles: Iterable[Role] = ANY_STAFF) -> Callable[[PageHandler], Pag
             csrf = signer(request).csrf_token(session)
             return await handler(request, *args, account=account, csrf=csrf, **kwargs)
 
+        wrapped.roles = allowed  # type: ignore[attr-defined]  # for the security tests
         return wrapped
 
     return decorate

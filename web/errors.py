@@ -7,7 +7,7 @@ from typing import Any
 
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse, html, json
 
 from core.domain.errors import (
     DomainError,
@@ -25,6 +25,7 @@ from core.services.errors import (
     NotFound,
     Unauthorized,
 )
+from web.render import render
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,28 @@ def error_response(status: int, code: str, message: str, details: object = None)
     return json({"error": body}, status=status, headers=headers)
 
 
+def wants_html(request: Request) -> bool:
+    """A person's browser asking for a page (not the API, not an HTMX fragment)."""
+    return (
+        not request.path.startswith(("/api/", "/hooks/"))
+        and "text/html" in request.headers.get("accept", "")
+        and not request.headers.get("hx-request")
+    )
+
+
+def page_or_json(
+    request: Request, status: int, code: str, message: str, details: object = None
+) -> HTTPResponse:
+    if wants_html(request):
+        return html(render("error.html", status=status, message=message), status=status)
+    return error_response(status, code, message, details)
+
+
 def install(app: Sanic[Any, Any]) -> None:
     @app.exception(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> HTTPResponse:
         status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-        return error_response(status, exc.code, str(exc))
+        return page_or_json(request, status, exc.code, str(exc))
 
     @app.exception(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> HTTPResponse:
@@ -74,9 +92,9 @@ def install(app: Sanic[Any, Any]) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             exc.status_code, "bad_request"
         )
-        return error_response(exc.status_code, code, str(exc) or code.replace("_", " "))
+        return page_or_json(request, exc.status_code, code, str(exc) or code.replace("_", " "))
 
     @app.exception(Exception)
     async def unexpected(request: Request, exc: Exception) -> HTTPResponse:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "something went wrong on our side")
+        return page_or_json(request, 500, "internal_error", "something went wrong on our side")

@@ -16,6 +16,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
@@ -268,9 +269,15 @@ async def can_see_everything(request: Request) -> bool:
             return False
         return True
     origin = request.headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
+    if origin is not None and not same_site(request, origin):
         return False
     return await session_account(request) is not None
+
+
+def same_site(request: Request, origin: str) -> bool:
+    """The page's origin is this server, as the browser reached it or as published."""
+    public_host = urlsplit(request.app.ctx.container.settings.base_url).netloc
+    return urlsplit(origin).netloc in {request.host, public_host}
 
 
 async def pump(ws: WebsocketImplProtocol, client: Client) -> None:

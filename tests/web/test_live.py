@@ -1,0 +1,155 @@
+"""The websocket feeds, end to end over real sockets (and, in the services run, through
+Redis): what each audience receives, in what order, and what it never receives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.conftest import Api
+from web.live import CLIENT_BUFFER, Client
+
+NAME, PHONE = "Zebulon Quixote", "+15551230001"
+
+
+@pytest.fixture
+async def tickets(api: Api) -> list[dict[str, Any]]:
+    created = await api.call(
+        "POST",
+        "/api/v1/queues",
+        json={"code": "PHARM", "name": "Pharmacy", "prefix": "A", "counters": ["1", "2"]},
+    )
+    assert created.status_code == 201
+    joined = []
+    for i in range(3):
+        body = {"name": f"{NAME} {i}", "phone": f"{PHONE[:-1]}{i}"}
+        response = await api.call("POST", "/api/v1/queues/PHARM/tickets", json=body)
+        joined.append(response.json())
+    return joined
+
+
+@asynccontextmanager
+async def feed(api: Api, path: str, role: str | None = None) -> AsyncIterator[ClientConnection]:
+    headers = api.auth(role) if role else {}
+    url = api.base_url.replace("http", "ws") + path
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        yield ws
+
+
+async def receive(ws: ClientConnection, until: str, timeout_s: float = 5) -> list[dict[str, Any]]:
+    """Messages up to and including the first of type `until`."""
+    got = []
+    async with asyncio.timeout(timeout_s):
+        while True:
+            message = json.loads(await ws.recv())
+            got.append(message)
+            if message["type"] == until:
+                return got
+
+
+async def test_staff_feed_starts_with_a_snapshot_then_every_event(
+    api: Api, tickets: list[dict[str, Any]]
+) -> None:
+    async with feed(api, "/ws/queues/pharm", role="staff") as ws:
+        snapshot = json.loads(await ws.recv())
+        assert snapshot["type"] == "snapshot" and snapshot["queue"] == "PHARM"
+        assert [t["number"] for t in snapshot["data"]["waiting"]] == ["A-001", "A-002", "A-003"]
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "2"})
+        messages = await receive(ws, "ticket_called")
+        called = messages[-1]["data"]
+        assert called["number"] == "A-001" and called["counter"] == "2"
+        assert called["actor"] == "staff:admin-user" and called["ticket_id"] == tickets[0]["id"]
+        assert called["at"]  # when it was committed: the benchmark measures from it
+
+
+async def test_display_feed_never_carries_names_phones_staff_or_ids(
+    api: Api, tickets: list[dict[str, Any]]
+) -> None:
+    async with feed(api, "/ws/queues/PHARM") as ws:
+        first = json.loads(await ws.recv())
+        assert first["type"] == "display"
+        assert first["data"]["next"] == ["A-001", "A-002", "A-003"]
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+        await api.call("POST", f"/api/v1/tickets/{tickets[0]['id']}/recall")
+        messages = await receive(ws, "ticket_recalled")
+        snapshot = next(m for m in messages if m["type"] == "display")
+        assert snapshot["data"]["called"][0] | {"called_at": None} == {
+            "number": "A-001",
+            "counter": "1",
+            "status": "called",
+            "called_at": None,
+        }
+        assert snapshot["data"]["next"] == ["A-002", "A-003"]
+        called = next(m for m in messages if m["type"] == "ticket_called")
+        assert set(called["data"]) <= {"number", "counter", "at", "to_status"}
+        everything = json.dumps([first, *messages])
+        for secret in (NAME, PHONE[:-1], "admin-user", tickets[0]["id"], tickets[0]["token"]):
+            assert secret not in everything
+
+
+async def test_patient_feed_follows_only_their_own_ticket(
+    api: Api, tickets: list[dict[str, Any]]
+) -> None:
+    last = tickets[2]
+    async with feed(api, f"/ws/tickets/{last['token']}") as ws:
+        first = json.loads(await ws.recv())
+        assert first["type"] == "ticket"
+        assert first["data"]["number"] == "A-003" and first["data"]["position"] == 3
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+        update = (await receive(ws, "ticket"))[-1]
+        assert update["data"]["position"] == 2
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "2"})
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+        while update["data"]["status"] != "called":
+            update = (await receive(ws, "ticket"))[-1]
+        assert update["data"]["counter"] == "1"
+        await api.call("POST", f"/api/v1/tickets/{last['id']}/start")
+        await api.call("POST", f"/api/v1/tickets/{last['id']}/complete")
+        while update["data"]["status"] != "done":  # finished: no longer in the live queue
+            update = (await receive(ws, "ticket"))[-1]
+    assert set(update["data"]) == {
+        "queue", "number", "status", "position", "eta_s", "eta_low_s", "eta_high_s",
+        "counter", "joined_at", "called_at", "event_at",
+    }  # fmt: skip
+
+
+async def test_unknown_queue_or_ticket_is_refused_with_a_reason(api: Api) -> None:
+    for path, code in (
+        ("/ws/queues/NOPE", "queue_not_found"),
+        ("/ws/tickets/x", "ticket_not_found"),
+    ):
+        async with feed(api, path) as ws:
+            message = json.loads(await ws.recv())
+            assert message == {
+                "type": "error",
+                "data": {"code": code, "message": message["data"]["message"]},
+            }
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None:
+    async with feed(api, "/ws/queues/PHARM") as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws, "pong"))[-1] == {"type": "pong"}
+
+
+async def test_a_client_that_cannot_keep_up_is_cut_off_not_silently_skipped() -> None:
+    client = Client("display", "PHARM")
+    for i in range(CLIENT_BUFFER):
+        client.offer(str(i))
+    assert client.outbox.qsize() == CLIENT_BUFFER and not client.too_slow
+    client.offer("one too many")
+    assert client.too_slow
+    assert client.outbox.get_nowait() is None  # the writer closes the socket with 1013
+    client.offer("later")
+    assert client.outbox.empty()
