@@ -217,6 +217,16 @@ def run_until_interrupted(
     return asyncio.run(main())
 
 
+DEMO_PATIENTS = (
+    ("Ana Lima", "+15550100001", 0),
+    ("Bo Chen", None, 0),
+    ("Cy Okafor", "+15550100003", 1),
+    ("Di Rossi", None, 0),
+    ("Ed Novak", "+15550100005", 2),
+)
+"""Names and phones (texts go to the dev inbox) make the console look like a real morning."""
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
         for code, name, prefix, mode, capacity, counters in DEMO_QUEUES:
@@ -229,8 +239,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"queue {code} already exists")
         status = await container.queues.status("PHARM")
         if status.queue.size() == 0:
-            for priority in (0, 0, 1, 0, 2):
-                await container.queues.join("PHARM", new_join_request(priority=priority), "demo")
+            for name, phone, priority in DEMO_PATIENTS:
+                request = new_join_request(name=name, phone=phone, priority=priority)
+                await container.queues.join("PHARM", request, "demo")
             print("5 demo patients waiting in PHARM")
         password = secrets.token_urlsafe(12)
         try:

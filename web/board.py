@@ -17,7 +17,6 @@ assert len(PRIORITY_LABELS) == MAX_PRIORITY + 1
 RECENT_MISSED = timedelta(hours=12)
 """No-shows this recent are listed with a "return" button: the patient may still turn up."""
 RECENT_MISSED_SHOWN = 20
-DEFAULT_WAIT_ALERT_S = 3600
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ async def load_board(queues: QueueService, code: str, all_codes: list[str]) -> B
         at_counters=at_counters,
         missed=[ticket_from_row(r, code) for r in missed_rows],
         longest_wait_s=max((r.wait_s for r in waiting), default=0.0),
-        wait_alert_s=int(getattr(info.config, "wait_alert_s", DEFAULT_WAIT_ALERT_S)),
+        wait_alert_s=info.config.wait_alert_s,
         other_queues=[c for c in all_codes if c != code],
     )
 

@@ -53,6 +53,13 @@
     if (board) htmx.trigger(board, "refresh");
   });
 
+  // A click elsewhere closes an open ticket menu (an open one holds back refreshes).
+  document.addEventListener("click", (event) => {
+    document.querySelectorAll("details.more[open]").forEach((menu) => {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
   // Live queue panels: <section data-live-queue="CODE" hx-get=... hx-trigger="refresh, ...">.
   const stateLabel = { live: "● live", connecting: "connecting…", reconnecting: "reconnecting…",
                        offline: "○ offline – refreshing every 2 s", closed: "○ closed" };
@@ -61,9 +68,15 @@
     let pending = null;
     const feed = window.NextUpLive("/ws/queues/" + encodeURIComponent(code), {
       onMessage() {
-        // Events come in bursts (a call moves many tickets): one refresh per burst.
+        // Events come in bursts (a call moves many tickets): one refresh per burst; and
+        // none while a menu is open in the panel, which a refresh would close under the mouse.
         if (pending) return;
-        pending = setTimeout(() => { pending = null; htmx.trigger(panel, "refresh"); }, 60);
+        const refresh = () => {
+          if (window.nextupBusy(panel)) { pending = setTimeout(refresh, 400); return; }
+          pending = null;
+          htmx.trigger(panel, "refresh");
+        };
+        pending = setTimeout(refresh, 60);
       },
       onState(state) {
         panel.dataset.live = state;
@@ -74,6 +87,12 @@
     });
     panel.nextupFeed = feed;
   }
-  window.nextupOffline = function (panel) { return panel.dataset.live !== "live"; };
+  window.nextupBusy = function (panel) {
+    return !!panel.querySelector("details[open]") || panel.contains(document.activeElement) &&
+      document.activeElement.tagName === "SELECT";
+  };
+  window.nextupOffline = function (panel) {
+    return panel.dataset.live !== "live" && !window.nextupBusy(panel);
+  };
   document.querySelectorAll("[data-live-queue]").forEach(watch);
 })();
