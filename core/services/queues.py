@@ -392,21 +392,36 @@ async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
 async def sms_cost(queue_id: int, since: datetime) -> dict[str, Any]:
     """SMS segments billed for the visits that joined since `since` (replies to the
     patients' texts included), and per visit that used SMS at all."""
-    sent = await OutboxMessage.filter(
+    return sms_figures(await sms_segments(queue_id, since))
+
+
+async def sms_segments(
+    queue_id: int, start: datetime, end: datetime | None = None
+) -> dict[str, int]:
+    """Segments per visit that joined in [start, end): only what went out by SMS (not to
+    the dev inbox), replies included."""
+    query = OutboxMessage.filter(
         ticket__queue_id=queue_id,
-        ticket__joined_at__gte=since,
+        ticket__joined_at__gte=start,
         channel="sms",
         delivered_to="sms",
         segments__not_isnull=True,
-    ).values_list("ticket_id", "segments")
+    )
+    if end is not None:
+        query = query.filter(ticket__joined_at__lt=end)
     per_visit: dict[str, int] = {}
-    for ticket_id, segments in sent:
+    for ticket_id, segments in await query.values_list("ticket_id", "segments"):
         per_visit[ticket_id] = per_visit.get(ticket_id, 0) + segments
-    total = sum(per_visit.values())
+    return per_visit
+
+
+def sms_figures(segments_by_visit: dict[str, int]) -> dict[str, Any]:
+    total = sum(segments_by_visit.values())
+    visits = len(segments_by_visit)
     return {
-        "visits": len(per_visit),
+        "visits": visits,
         "segments": total,
-        "segments_per_visit": round(total / len(per_visit), 2) if per_visit else None,
+        "segments_per_visit": round(total / visits, 2) if visits else None,
     }
 
 

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from core.domain.errors import InvalidValue
 from core.domain.metrics import Visit, distribution, summarise
 from core.domain.model import TicketStatus
-from core.services.queues import queue_row
-from core.storage.models import OutboxMessage, QueueConfigRow, TicketEventRow, TicketRow
+from core.services.queues import queue_row, sms_figures, sms_segments
+from core.storage.models import QueueConfigRow, TicketEventRow, TicketRow
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 7
@@ -266,35 +266,7 @@ def rating_figures(records: Iterable[VisitRecord]) -> Ratings:
     )
 
 
-def sms_figures(segments_by_ticket: dict[str, int]) -> dict[str, Any]:
-    """The shape and rounding of `core.services.queues.sms_cost`."""
-    total = sum(segments_by_ticket.values())
-    visits = len(segments_by_ticket)
-    return {
-        "visits": visits,
-        "segments": total,
-        "segments_per_visit": round(total / visits, 2) if visits else None,
-    }
-
-
 # -- loading ----------------------------------------------------------------------------------
-
-
-async def sms_segments(queue_id: int, start: datetime, end: datetime) -> dict[str, int]:
-    """Segments billed per visit that joined in [start, end), counted as `sms_cost` does:
-    only what actually went out by SMS (not the dev inbox), replies included."""
-    sent = await OutboxMessage.filter(
-        ticket__queue_id=queue_id,
-        ticket__joined_at__gte=start,
-        ticket__joined_at__lt=end,
-        channel="sms",
-        delivered_to="sms",
-        segments__not_isnull=True,
-    ).values_list("ticket_id", "segments")
-    per_visit: dict[str, int] = defaultdict(int)
-    for ticket_id, segments in sent:
-        per_visit[ticket_id] += segments
-    return dict(per_visit)
 
 
 async def who_did_what(queue_id: int, start: datetime, end: datetime) -> dict[str, dict[str, str]]:
