@@ -38,10 +38,21 @@ FLASH_COOKIE = "nextup_flash"
 """What the patient just did, shown once on the page the form redirects to."""
 FLASH_MAX_AGE_S = 60
 PATIENT = patient_actor("web")
+TICKET_LIVE_TEXT = (
+    *(status.value for status in TicketStatus),
+    "position",
+    "next_up",
+    "eta",
+    "eta_unknown",
+    "min",
+)
+"""The texts the ticket page's script paints with."""
 PRIVATE = {
     # The page is the patient's alone: not for caches, search engines or other sites' logs.
+    # ("same-origin", not "no-referrer": with that, browsers send `Origin: null` on the
+    # page's own forms, which the origin check must refuse.)
     "Cache-Control": "private, no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Robots-Tag": "noindex",
 }
 
@@ -229,8 +240,10 @@ async def ticket_page(
         ticket=public,
         state_text=state_text(text, public),
         late_left=max(0, MAX_LATE - view.ticket.late_count),
+        max_late=MAX_LATE,
         late_choices=LATE_CHOICES_MIN,
         text=text,
+        live_text={key: text[key] for key in TICKET_LIVE_TEXT},
         flash=text.get(f"flash_{flash}") if flash else None,
         error=text[error].format(n=MAX_LATE) if error in text else error,
     )
@@ -253,8 +266,11 @@ def missing_ticket() -> HTTPResponse:
 async def ticket(request: Request, token: str) -> HTTPResponse:
     flash = request.cookies.get(FLASH_COOKIE)
     response = await ticket_page(request, token, flash=flash if flash in ("left", "late") else None)
-    if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path=f"/t/{token}")
+    if flash is not None and response.status == 200:  # a real token: a safe cookie path
+        # Shown once. (Sanic's delete_cookie would mark it Secure, which plain http ignores.)
+        response.add_cookie(
+            FLASH_COOKIE, "", path=f"/t/{token}", max_age=0, secure=secure_cookies(request)
+        )
     return response
 
 

@@ -1,0 +1,64 @@
+// A patient's ticket page, kept live from /ws/tickets/{token}. The forms work without this
+// script; it only keeps the number, state, position and wait up to date, and shows the
+// buttons only while they can be used (waiting).
+"use strict";
+(function () {
+  const root = document.getElementById("ticket");
+  if (!root) return;
+  const text = JSON.parse(document.getElementById("ticket-text").textContent);
+  const token = root.dataset.token;
+  const $ = (id) => document.getElementById(id);
+  const POLL_MS = 5000; // polling while the websocket is down, if it stays down
+  const baseTitle = document.title;
+
+  // The same wording as the server's `eta_range` filter: "10–15 min", or "15 min".
+  function etaRange(lowS, highS) {
+    const low = Math.round(lowS / 60), high = Math.max(1, Math.round(highS / 60));
+    return (low !== high ? `${low}\u2013${high}` : `${high}`) + " " + text.min;
+  }
+
+  function paint(t) {
+    const before = root.dataset.status;
+    root.dataset.status = t.status;
+    root.className = root.className.replace(/\bstatus-\S+/g, "").trim() + " status-" + t.status;
+    $("number").textContent = t.number;
+    $("state").textContent = (text[t.status] || t.status).replace("{counter}", t.counter || "");
+    const waiting = t.status === "waiting";
+    $("wait").hidden = !waiting;
+    $("actions").hidden = !waiting;
+    if (waiting) {
+      $("position").textContent = t.position === 1 ? text.next_up
+        : t.position ? text.position.replace("{position}", t.position) : "";
+      $("eta").textContent = t.eta_low_s != null && t.eta_high_s != null
+        ? text.eta.replace("{range}", etaRange(t.eta_low_s, t.eta_high_s)) : text.eta_unknown;
+    }
+    document.title = t.status === "called" ? `(!) ${$("state").textContent}` : baseTitle;
+    if (t.status === "called" && before !== "called" && navigator.vibrate) {
+      navigator.vibrate([400, 200, 400, 200, 400]);
+    }
+  }
+
+  let liveState = "connecting", downSince = 0, gone = false;
+  function onState(next) {
+    liveState = next;
+    if (next === "live") downSince = 0;
+    else if (!downSince) downSince = Date.now();
+    $("conn").dataset.state = next;
+    $("offline").hidden = !(next === "offline" || next === "reconnecting");
+  }
+
+  async function poll() {
+    if (gone || liveState === "live" || !downSince || Date.now() - downSince < POLL_MS) return;
+    try {
+      const response = await fetch(`/api/v1/public/tickets/${encodeURIComponent(token)}`, { cache: "no-store" });
+      if (response.ok && liveState !== "live") paint(await response.json());
+    } catch (e) { /* still down; the banner says so */ }
+  }
+
+  setInterval(poll, POLL_MS);
+  window.NextUpLive("/ws/tickets/" + encodeURIComponent(token), {
+    onMessage(message) { if (message.type === "ticket") paint(message.data); },
+    onState,
+    onError() { gone = true; },
+  });
+})();
