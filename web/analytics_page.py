@@ -30,10 +30,10 @@ from core.domain.errors import InvalidValue
 from core.services import reports
 from core.services.queues import QueueInfo
 from core.storage.models import StaffAccount
-from core.wiring import Container
 from web.auth import ANY_STAFF, staff_page
 from web.charts import Series, bar_chart, line_chart
 from web.console import base_context
+from web.context import container_of
 from web.render import render
 
 bp = Blueprint("analytics")
@@ -55,11 +55,6 @@ CSV_COLUMNS = (
 PRESETS = (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30), ("Last 90 days", 90))
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """A spreadsheet runs a cell that starts with one of these as a formula (CSV injection)."""
-
-
-def container(request: Request) -> Container:
-    found: Container = request.app.ctx.container
-    return found
 
 
 def minutes(seconds: float | None) -> float | None:
@@ -175,7 +170,7 @@ def selected_queue(request: Request, queues: Sequence[QueueInfo]) -> tuple[str, 
 async def analytics(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
     """The page: a queue and date range form, key figures, charts and tables."""
     context: dict[str, Any] = base_context(request, account, csrf, "analytics")
-    queues = await container(request).queues.list_queues()
+    queues = await container_of(request).queues.list_queues()
     context |= {"queues": queues, "error": None, "report": None}
     if not queues:
         return html(render("console/analytics.html", **context))
@@ -189,7 +184,7 @@ async def analytics(request: Request, account: StaffAccount, csrf: str) -> HTTPR
         context["error"] = f"There is no queue with the code {code!r}; pick one from the list."
         return html(render("console/analytics.html", **context), status=404)
     tz = info.config.timezone
-    today = reports.local_today(container(request).clock(), tz)
+    today = reports.local_today(container_of(request).clock(), tz)
     context |= {"queue": info, "timezone": tz, "presets": presets(code, today)}
     try:
         span = reports.parse_range(request.args.get("from"), request.args.get("to"), today, tz)
@@ -259,7 +254,7 @@ async def analytics_csv(request: Request, account: StaffAccount, csrf: str) -> H
     if not code:
         raise InvalidValue("Choose a queue: ?queue=CODE&from=YYYY-MM-DD&to=YYYY-MM-DD")
     tz = await reports.queue_timezone(code)
-    today = reports.local_today(container(request).clock(), tz)
+    today = reports.local_today(container_of(request).clock(), tz)
     span = reports.parse_range(request.args.get("from"), request.args.get("to"), today, tz)
     records = await reports.queue_visits(code, span)
     filename = re.sub(r"[^A-Za-z0-9_-]", "_", f"nextup-{code}-{span.start}-to-{span.end}")

@@ -23,9 +23,9 @@ from core.services.accounts import Role, check_password
 from core.services.errors import Unauthorized
 from core.services.queues import new_join_request
 from core.storage.models import StaffAccount, TicketEventRow
-from core.wiring import Container
 from web.auth import check_csrf, session_account, signer, staff_page
 from web.board import PRIORITY_LABELS, load_board
+from web.context import container_of
 from web.render import NONE, render
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter
 
@@ -139,11 +139,6 @@ def base_context(request: Request, account: StaffAccount, csrf: str, nav: str) -
         "dev_inbox": request.app.ctx.container.settings.dev_inbox,
         "is_admin": account.role == "admin",
     }
-
-
-def container_of(request: Request) -> Container:
-    container: Container = request.app.ctx.container
-    return container
 
 
 def actor(account: StaffAccount) -> str:

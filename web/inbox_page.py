@@ -27,6 +27,7 @@ from core.storage.models import DevInboxMessage, OutboxMessage, StaffAccount, Ti
 from core.wiring import Container
 from web.auth import PageHandler, staff_page
 from web.console import base_context
+from web.context import container_of
 from web.errors import error_response
 from web.render import render
 
@@ -41,11 +42,6 @@ CHAT_ID = re.compile(r"[1-9][0-9]{0,14}")
 URL = re.compile(r"https?://[^\s<>\"']+")
 NOT_IN_SEARCH = re.compile(r"[\s()\-.]")
 """What people type in phone numbers but the stored E.164 form has not."""
-
-
-def container_of(request: Request) -> Container:
-    container: Container = request.app.ctx.container
-    return container
 
 
 def dev_only(handler: PageHandler) -> PageHandler:

@@ -23,8 +23,8 @@ from core.domain.model import MAX_LATE, TicketStatus
 from core.domain.notify import patient_actor
 from core.services.errors import NotFound
 from core.services.queues import QueueService, TicketView
-from core.wiring import Container
 from web.console import secure_cookies
+from web.context import container_of
 from web.errors import STATUS_OF
 from web.live import display_snapshot
 from web.render import render
@@ -157,11 +157,6 @@ def texts(table: dict[str, dict[str, str]], language: str | None) -> tuple[str, 
     base = (language or "en").split("-")[0].lower()
     chosen = base if base in table else "en"
     return chosen, {**table["en"], **table[chosen]}
-
-
-def container_of(request: Request) -> Container:
-    container: Container = request.app.ctx.container
-    return container
 
 
 def error_page(title: str, message: str, status: int) -> HTTPResponse:
