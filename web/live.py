@@ -53,6 +53,10 @@ DISPLAY_EVENTS = frozenset(
         "ticket_joined",
     }
 )
+STAFF_SKIPPED = frozenset({"position_changed"})
+"""A call moves every ticket behind it: one event each, hundreds per call in a long line,
+which would bury the feed. Positions come with the snapshot and the status endpoint; the
+ticket's audit trail keeps every move."""
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_NOT_FOUND = 4404
 
@@ -197,6 +201,8 @@ class LiveHub:
         staff_text = display_text = None
         for client in list(clients):
             if client.kind == "staff":
+                if message.get("type") in STAFF_SKIPPED:
+                    continue
                 staff_text = staff_text or encode(message)
                 client.offer(staff_text)
             elif client.kind == "display":

@@ -67,6 +67,10 @@ async def test_staff_feed_starts_with_a_snapshot_then_every_event(
         assert called["number"] == "A-001" and called["counter"] == "2"
         assert called["actor"] == "staff:admin-user" and called["ticket_id"] == tickets[0]["id"]
         assert called["at"]  # when it was committed: the benchmark measures from it
+        # The two tickets behind moved up; positions come with snapshots, not one event each.
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+        messages += await receive(ws, "ticket_called")
+        assert "position_changed" not in {m["type"] for m in messages}
 
 
 async def test_display_feed_never_carries_names_phones_staff_or_ids(
