@@ -42,11 +42,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## bench: API against bare SQL, Telegram and SMS notification rates, on PostgreSQL (prints figures)
-bench: $(STAMP)
+## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out and console load time, on PostgreSQL (prints figures)
+bench: $(STAMP) chromium
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/sms.py
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/ws_fanout.py --redis redis://127.0.0.1:6379/14
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/console_load.py
 
 clean:
 	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1038 @@
+"""Benchmark: websocket fan-out, 1,000 live clients on one busy queue.
+
+    .venv/bin/python bench/ws_fanout.py [--clients 1000] [--rate 20] [--seconds 30]
+    .venv/bin/python bench/ws_fanout.py --clients 200 --seconds 5          # quick
+    NEXTUP_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
+        .venv/bin/python bench/ws_fanout.py --redis redis://127.0.0.1:6379/14
+
+The database: a fresh SQLite file in a temporary directory, unless a PostgreSQL server is
+named (--database-url, else NEXTUP_BENCH_DATABASE_URL); as in bench/notify.py that URL only
+names the server and credentials, and the bench creates, migrates and drops its own database
+(`test_bench_ws`, see --database). With --redis the events go through RedisBus, on a pub/sub
+channel of the bench's own. Only 127.0.0.1 is ever contacted.
+
+What runs:
+
+1. The server: the real app (`web.app.create_app`, the real LiveHub) served in this process,
+   on a free port. One queue with --counters counters and --waiting patients, joined through
+   the service layer (enough that the calls never run dry).
+2. The clients: --clients websockets in a separate process (--client-procs), not in the
+   server's event loop: there, on 2 CPUs, every received message would delay the server's
+   own work and be counted as its latency. Mix (--mix): 10 % staff console feeds
+   (`/ws/queues/{code}` with `Authorization: Bearer`), 40 % waiting-room displays (the same
+   path, no credentials) and 50 % patient pages (`/ws/tickets/{token}`, on waiting tickets
+   spread over the line). Like web/static/live.js, each sends a `ping` every 4 s, answers the
+   server's, and reconnects 250 ms after any close. One client process is enough: its loop
+   lag and CPU are printed, and stayed under 20 ms p99 and 0.2 of a CPU in every run so far
+   (1,000 clients included), small next to the latencies measured; a second process would
+   only take CPU from the server.
+3. The load: call-next at --rate per second for --seconds, one at a time (calls on one queue
+   serialise on its lock anyway), each on schedule or, when the previous one ran late,
+   right after it. The achieved rate is printed: a call-next rewrites every waiting
+   ticket's position, so with hundreds waiting it costs far more than the fan-out does.
+
+Latency is from the commit to the receipt by each client, on the machine's one wall clock.
+The app stamps an event's `data.at` when the command *starts* (before its reads and
+writes), so the bench wraps the bus and re-stamps `at` with the time the service publishes,
+just after the commit; the time from the app's own stamp to the commit is printed
+separately as the command's time. Events carry `data.at`; display snapshots and patient
+`ticket` messages carry `data.event_at`, the newest event they reflect (None on a connect or
+reconnect snapshot, which is then not timed).
+
+Losses, checked after the last call plus a settling time:
+
+- staff: every staff client must have received every `ticket_called` of the run (by number);
+- display: every display every redacted `ticket_called`, and its last snapshot must equal
+  the queue's real final display snapshot;
+- patient: the last `ticket` message must show the ticket's real final status, position and
+  counter, and a patient called during the run must have been shown the call. Snapshots
+  coalesce by design (a page may skip an intermediate position), so what is measured per
+  call is how long until each patient page reflected it ("up to date after a call"), and
+  more than STALE_LIMIT_S is reported as stale.
+
+Disconnections are counted by close code: 1013 is the hub dropping a client that fell
+CLIENT_BUFFER messages behind, by design; the client reconnects and gets a fresh snapshot,
+but events in the gap count as lost. Results are printed and written to
+bench/results/ws_fanout-<backend>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import contextlib
+import functools
+import gc
+import json
+import logging
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for bench.* and tests.servers
+
+from bench.api import LOCAL_HOSTS, percentile, until_sigterm  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CODE = "WSB"
+BENCH_CHANNEL = "nextup:bench-ws:events"
+"""A Redis pub/sub channel of the bench's own (channels are not scoped by database number)."""
+MIX = "10,40,50"
+"""Percent of the clients that are staff feeds, displays and patient pages."""
+P99_TARGET_S = 0.100
+FLOOR_TARGET_S = 1.0
+"""The seed's floor: every message within a second."""
+STALE_LIMIT_S = 1.0
+SETTLE_S = 3.0
+"""After the last call, before the final states are compared (--settle)."""
+RECONNECT_S = 0.25
+"""live.js's first reconnect delay (its attempt count resets once a connection opens)."""
+CLIENT_PING_S = 4.0
+CONNECT_CONCURRENCY = 10
+OPEN_TIMEOUT_S = 60.0
+CONNECT_ALL_S = 300.0
+"""The calls start when every client has its first message, or after this, with those
+that have."""
+RESULT_TIMEOUT_S = 120.0
+BASELINE_CALLS = 5
+SAMPLE_EVERY_S = 0.02
+BUCKETS_PER_MS = 10
+"""Latency histograms at 0.1 ms resolution: exact enough, and small whatever the volume."""
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+Histogram = Counter[int]
+
+
+def bucket(seconds: float) -> int:
+    return max(0, int(seconds * 1000 * BUCKETS_PER_MS))
+
+
+def hist_percentile(hist: Histogram, p: float) -> float:
+    """Nearest-rank percentile, in ms, of a histogram of 0.1 ms buckets."""
+    total = sum(hist.values())
+    if not total:
+        return float("nan")
+    rank = max(1, min(total, round(p / 100 * total + 0.5)))
+    seen = 0
+    for key in sorted(hist):
+        seen += hist[key]
+        if seen >= rank:
+            return key / BUCKETS_PER_MS
+    return max(hist) / BUCKETS_PER_MS
+
+
+def hist_figures(hist: Histogram) -> dict[str, Any]:
+    count = sum(hist.values())
+    return {
+        "count": count,
+        "p50_ms": round(hist_percentile(hist, 50), 1),
+        "p90_ms": round(hist_percentile(hist, 90), 1),
+        "p99_ms": round(hist_percentile(hist, 99), 1),
+        "max_ms": round(max(hist) / BUCKETS_PER_MS, 1) if count else float("nan"),
+    }
+
+
+def spread(seconds: list[float]) -> dict[str, Any]:
+    ordered = sorted(seconds)
+
+    def ms(v: float) -> float:
+        return round(v * 1000, 1)
+
+    return {
+        "count": len(ordered),
+        "p50_ms": ms(percentile(ordered, 50)),
+        "p99_ms": ms(percentile(ordered, 99)),
+        "max_ms": ms(ordered[-1]) if ordered else float("nan"),
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def timestamp(iso: str) -> float:
+    """Many messages carry the same stamp: parse each once."""
+    return datetime.fromisoformat(iso).timestamp()
+
+
+@dataclass
+class LoopSampler:
+    """How late a short sleep wakes: what the event loop's other work costs everyone on it."""
+
+    lags: list[float] = field(default_factory=list)
+
+    async def run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(SAMPLE_EVERY_S)
+            self.lags.append(time.perf_counter() - before - SAMPLE_EVERY_S)
+
+
+def raise_file_limit() -> None:
+    """A thousand sockets a side: the soft limit is often 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+
+# -- the clients (their own process) ----------------------------------------------------------
+
+
+@dataclass
+class ClientPlan:
+    kind: str
+    path: str
+    token: str | None = None
+    """Staff: the bearer token."""
+
+
+@dataclass
+class Watcher:
+    """One websocket client and what it saw."""
+
+    index: int
+    plan: ClientPlan
+    connects: int = 0
+    first_message_s: float | None = None
+    """Connect to first message, on the first connection."""
+    closes: Counter[int] = field(default_factory=Counter)
+    """Close codes while the calls ran (and settled)."""
+    connect_closes: Counter[int] = field(default_factory=Counter)
+    """Close codes before every client had connected."""
+    called: set[str] = field(default_factory=set)
+    """Staff and displays: numbers of the `ticket_called` events received."""
+    last_display: dict[str, Any] | None = None
+    updates: list[tuple[float, str | None, str, int | None, str | None]] = field(
+        default_factory=list
+    )
+    """Patients: (received, event_at, status, position, counter) of each `ticket` message."""
+    display_updates: list[tuple[float, str | None]] = field(default_factory=list)
+    """Displays: (received, event_at) of each snapshot."""
+    number: str | None = None
+    """Patients: the ticket's number, from its messages."""
+    refused: str | None = None
+
+
+class Fleet:
+    def __init__(self, base_url: str, plans: list[ClientPlan], pipe: Connection) -> None:
+        self.base_url = base_url
+        self.watchers = [Watcher(n, plan) for n, plan in enumerate(plans)]
+        self.pipe = pipe
+        self.latency: dict[str, Histogram] = {}
+        self.counts: Counter[str] = Counter()
+        self.untimed: Counter[str] = Counter()
+        self.stopping = False
+        self.measuring = False
+        """Set once every client has connected (or CONNECT_ALL_S passed): the calls start."""
+        self.ready = asyncio.Event()
+        self.first_seen = 0
+
+    async def run(self) -> None:
+        sampler = LoopSampler()
+        sampling = asyncio.create_task(sampler.run())
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        loop = asyncio.get_running_loop()
+        began = time.perf_counter()
+        tasks = [asyncio.create_task(self.keep_open(w, gate)) for w in self.watchers]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.ready.wait(), CONNECT_ALL_S)
+        connected_s = time.perf_counter() - began
+        self.measuring = True
+        self.pipe.send(
+            (
+                "connected",
+                {"connect_all_s": round(connected_s, 2), "connected": self.first_seen},
+            )
+        )
+        sampler.lags.clear()  # the connect storm is not the measured phase
+        cpu_before = time.process_time()
+        measured = time.perf_counter()
+        await loop.run_in_executor(None, self.pipe.recv)  # "stop"
+        cpu_s = time.process_time() - cpu_before
+        wall_s = time.perf_counter() - measured
+        self.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        sampling.cancel()
+        self.pipe.send(("result", self.result(sampler, cpu_s, wall_s)))
+
+    async def keep_open(self, watcher: Watcher, gate: asyncio.Semaphore) -> None:
+        """Connects, reads until the connection closes, and reconnects, as live.js does.
+
+        Until its first message a client holds one of CONNECT_CONCURRENCY places: each
+        connection makes the server read the whole queue before it answers, and a thousand
+        of those at once would measure a connect storm, not the fan-out (see the README)."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+        headers = {"Authorization": f"Bearer {watcher.plan.token}"} if watcher.plan.token else {}
+        first = True
+        while not self.stopping:
+            began = time.perf_counter()
+            holding = first
+            if holding:
+                await gate.acquire()
+            try:
+                ws = await connect(
+                    self.base_url + watcher.plan.path,
+                    additional_headers=headers,
+                    compression=None,
+                    open_timeout=OPEN_TIMEOUT_S,
+                    ping_interval=None,
+                    max_size=2**22,
+                )
+                watcher.connects += 1
+                pinging = asyncio.create_task(self.ping(ws))
+                try:
+                    async for raw in ws:
+                        now = time.time()
+                        if first:
+                            first = False
+                            gate.release()
+                            holding = False
+                            watcher.first_message_s = time.perf_counter() - began
+                            self.first_seen += 1
+                            if self.first_seen == len(self.watchers):
+                                self.ready.set()
+                        self.receive(watcher, raw, now)
+                        if watcher.refused:
+                            return
+                except ConnectionClosed:
+                    pass
+                finally:
+                    pinging.cancel()
+                self.closed(watcher, ws.close_code if ws.close_code is not None else 1006)
+            except (OSError, InvalidHandshake, TimeoutError):
+                self.closed(watcher, -1)  # could not connect
+            finally:
+                if holding:
+                    gate.release()
+            if not self.stopping:
+                await asyncio.sleep(RECONNECT_S)
+
+    def closed(self, watcher: Watcher, code: int) -> None:
+        if not self.stopping:
+            (watcher.closes if self.measuring else watcher.connect_closes)[code] += 1
+
+    async def ping(self, ws: Any) -> None:
+        await asyncio.sleep(random.uniform(0, CLIENT_PING_S))
+        while True:
+            await ws.send('{"type":"ping"}')
+            await asyncio.sleep(CLIENT_PING_S)
+
+    def receive(self, watcher: Watcher, raw: str | bytes, now: float) -> None:
+        message = json.loads(raw)
+        kind, type_ = watcher.plan.kind, message.get("type")
+        if type_ in ("ping", "pong"):
+            return
+        if type_ == "error":
+            watcher.refused = str(message.get("data"))
+            return
+        data = message.get("data") or {}
+        label = f"{kind} {type_}"
+        self.counts[label] += 1
+        stamp = data.get("event_at") if type_ in ("display", "ticket") else data.get("at")
+        if stamp:
+            latency = now - timestamp(stamp)
+            self.latency.setdefault(label, Counter())[bucket(latency)] += 1
+        else:
+            self.untimed[label] += 1
+        if type_ == "ticket_called":
+            watcher.called.add(data.get("number", ""))
+        elif type_ == "display":
+            watcher.last_display = data
+            watcher.display_updates.append((now, stamp))
+        elif type_ == "ticket":
+            watcher.number = data.get("number")
+            watcher.updates.append(
+                (now, stamp, data.get("status"), data.get("position"), data.get("counter"))
+            )
+
+    def result(self, sampler: LoopSampler, cpu_s: float, wall_s: float) -> dict[str, Any]:
+        return {
+            "watchers": [
+                {
+                    "kind": w.plan.kind,
+                    "path": w.plan.path,
+                    "connects": w.connects,
+                    "first_message_s": w.first_message_s,
+                    "closes": dict(w.closes),
+                    "connect_closes": dict(w.connect_closes),
+                    "called": sorted(w.called),
+                    "last_display": w.last_display,
+                    "updates": w.updates,
+                    "display_updates": w.display_updates,
+                    "number": w.number,
+                    "refused": w.refused,
+                }
+                for w in self.watchers
+            ],
+            "latency": {k: dict(v) for k, v in self.latency.items()},
+            "counts": dict(self.counts),
+            "untimed": dict(self.untimed),
+            "loop_lag": spread(sampler.lags),
+            "cpu_s": round(cpu_s, 2),
+            "wall_s": round(wall_s, 2),
+        }
+
+
+def client_process(base_url: str, plans: list[ClientPlan], pipe: Connection) -> None:
+    raise_file_limit()
+    try:
+        asyncio.run(Fleet(base_url, plans, pipe).run())
+    except BaseException:
+        pipe.send(("error", traceback.format_exc()))
+        raise
+
+
+# -- the server side (this process) -----------------------------------------------------------
+
+
+class StampingBus:
+    """The app's bus, with each event's `at` re-stamped at publish time (just after the
+    commit), so client latencies run from the commit; keeps the app's own stamp too."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.commits: dict[str, tuple[float, str]] = {}
+        """The app's `at` -> (commit wall time, the stamp that replaced it)."""
+
+    async def publish(self, messages: list[dict[str, Any]]) -> None:
+        now = time.time()
+        stamp = datetime.fromtimestamp(now, UTC).isoformat()
+        for message in messages:
+            data = message.get("data")
+            if isinstance(data, dict) and isinstance(data.get("at"), str):
+                self.commits.setdefault(data["at"], (now, stamp))
+                data["at"] = stamp
+        await self.inner.publish(messages)
+
+    async def subscribe(self) -> Any:
+        return await self.inner.subscribe()
+
+    async def ping(self) -> None:
+        await self.inner.ping()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+@dataclass
+class HubTimer:
+    """Times the hub's snapshot rounds and the status reads, by wrapping them on this run's
+    instances; the hub's code is untouched."""
+
+    rounds: list[float] = field(default_factory=list)
+    reads: list[float] = field(default_factory=list)
+    recording: bool = False
+
+    def install(self, hub: Any, queues: Any) -> None:
+        hub._send_snapshots = self._timed(hub._send_snapshots, self.rounds)
+        queues.status = self._timed(queues.status, self.reads)
+
+    def _timed(self, original: Any, into: list[float]) -> Any:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                if self.recording:
+                    into.append(time.perf_counter() - began)
+
+        return timed
+
+
+@dataclass
+class Call:
+    number: str
+    counter: str
+    started: float
+    """Wall time the call began."""
+    committed: float
+    """Wall time of the publish, just after the commit."""
+    stamp: str
+    """The `at` the clients see for it."""
+    duration_s: float
+
+
+@dataclass
+class Caller:
+    container: Any
+    bus: StampingBus
+    counters: list[str]
+    calls: list[Call] = field(default_factory=list)
+    empty: bool = False
+
+    async def call(self, n: int) -> None:
+        from core.domain.errors import QueueEmpty
+
+        counter = self.counters[n % len(self.counters)]
+        started, began = time.time(), time.perf_counter()
+        try:
+            ticket = await self.container.queues.call_next(CODE, counter, "staff:bench")
+        except QueueEmpty:
+            self.empty = True
+            return
+        duration = time.perf_counter() - began
+        committed, stamp = self.bus.commits[ticket.called_at.isoformat()]
+        self.calls.append(Call(ticket.number, counter, started, committed, stamp, duration))
+
+    async def paced(self, rate: float, seconds: float) -> float:
+        """One call at a time until `seconds` have passed, each on schedule or, when the
+        previous one ran late, right after it (a late call is not made up for)."""
+        began = time.perf_counter()
+        n = 0
+        while (due := began + n / rate) < began + seconds:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif time.perf_counter() >= began + seconds:
+                break
+            await self.call(n)
+            n += 1
+            if self.empty:
+                say("the queue ran dry; stopping the calls")
+                break
+        return time.perf_counter() - began
+
+
+def choose_backend(args: argparse.Namespace) -> Any:
+    from bench.notify import choose_database
+
+    return choose_database(args)
+
+
+def plan_clients(
+    total: int, mix: dict[str, float], staff_token: str, tokens: list[str]
+) -> list[ClientPlan]:
+    counts = {kind: round(total * share) for kind, share in mix.items()}
+    counts["patient"] = total - counts["staff"] - counts["display"]
+    if counts["patient"] > len(tokens):
+        raise SystemExit(f"bench: {counts['patient']} patient pages need --waiting at least that")
+    plans = [ClientPlan("staff", f"/ws/queues/{CODE}", staff_token)] * counts["staff"]
+    plans += [ClientPlan("display", f"/ws/queues/{CODE}")] * counts["display"]
+    plans += [ClientPlan("patient", f"/ws/tickets/{t}") for t in tokens[: counts["patient"]]]
+    random.Random(1).shuffle(plans)  # connect in a mix, not all of one kind first
+    return plans
+
+
+def spread_over_line(items: list[str], count: int) -> list[str]:
+    """`count` of `items`, evenly spread: patients called early, late and never."""
+    if count >= len(items):
+        return list(items)
+    return [items[int(k * len(items) / count)] for k in range(count)]
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.notify import Database
+
+    db: Database = choose_backend(args)
+    await db.create()
+    try:
+        return await run(args, db)
+    finally:
+        if args.keep_database:
+            say(f"database kept: {db.url}")
+        else:
+            await db.remove()
+
+
+async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
+    from core.bus.redis import RedisBus
+    from core.domain.model import QueueConfig
+    from core.services import accounts
+    from core.services.queues import new_join_request
+    from core.settings import load_settings
+    from core.wiring import Container, build_container
+    from tests.servers import serve, shut
+    from web.app import create_app
+
+    settings = load_settings(
+        database_url=db.url, redis_url=args.redis, secret_key="bench-ws", env="development"
+    )
+    inner = RedisBus(args.redis, channel=BENCH_CHANNEL) if args.redis else None
+    plain: Container = build_container(settings)
+    bus = StampingBus(inner or plain.bus)
+    container = Container(settings=settings, bus=bus)
+    await container.start(migrate=True)
+    server = None
+    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    try:
+        counters = [str(n) for n in range(1, args.counters + 1)]
+        await container.queues.create_queue(CODE, "Bench WS", "W", QueueConfig(), counters)
+        await accounts.create_account("bench-staff", "staff", "bench-password")
+        staff_token = await accounts.issue_token("bench-staff")
+        waiting = max(args.waiting, int(args.rate * args.seconds) + BASELINE_CALLS + 50)
+        say(f"joining {waiting} patients through the service layer")
+        began = time.perf_counter()
+        tickets: dict[str, str] = {}
+        for n in range(waiting):
+            request = new_join_request(name=f"Patient {n}")
+            await container.queues.join(CODE, request, "staff:bench")
+            tickets[request.token] = request.ticket_id
+        tokens = list(tickets)
+        joins_s = time.perf_counter() - began
+        caller = Caller(container, bus, counters)
+        # The command alone, before any client: what a call costs without the fan-out.
+        for n in range(BASELINE_CALLS):
+            await caller.call(n)
+        baseline = spread([c.duration_s for c in caller.calls])
+        caller.calls.clear()
+        tokens = tokens[BASELINE_CALLS:]
+        gc.collect()  # migrating and joining leave garbage; a full collection later stalls
+
+        app = create_app(container, name="bench-ws")
+        hub_timer = HubTimer()
+        hub_timer.install(app.ctx.live, container.queues)
+        server, base_url = await serve(app)
+        for name in ("sanic.root", "sanic.websockets", "sanic.server", "sanic.access"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        ws_url = "ws://" + urlsplit(base_url).netloc
+        patients = args.clients - sum(
+            round(args.clients * args.mix[k]) for k in ("staff", "display")
+        )
+        plans = plan_clients(
+            args.clients, args.mix, staff_token, spread_over_line(tokens, patients)
+        )
+        say(
+            f"connecting {args.clients} clients from {args.client_procs} process(es) "
+            f"({', '.join(f'{k} {v}' for k, v in Counter(p.kind for p in plans).items())})"
+        )
+        context = multiprocessing.get_context("spawn")
+        for k in range(args.client_procs):
+            mine, theirs = context.Pipe()
+            process = context.Process(
+                target=client_process,
+                args=(ws_url, plans[k :: args.client_procs], theirs),
+                daemon=True,
+                name=f"ws-clients-{k}",
+            )
+            process.start()
+            workers.append((process, mine))
+        connect_began = time.perf_counter()
+        connected = [
+            await receive(process, pipe, "connected", CONNECT_ALL_S + 60)
+            for process, pipe in workers
+        ]
+        connect_all_s = time.perf_counter() - connect_began
+        connected_count = sum(c["connected"] for c in connected)
+        say(
+            f"{connected_count} of {args.clients} connected in {connect_all_s:.1f} s; "
+            f"{args.rate:g} call-next/s for {args.seconds:g} s"
+        )
+
+        sampler = LoopSampler()
+        sampling = asyncio.create_task(sampler.run())
+        load_before = os.getloadavg()[0]
+        cpu_before, measured = time.process_time(), time.perf_counter()
+        hub_timer.recording = True
+        calls_s = await caller.paced(args.rate, args.seconds)
+        say(f"{len(caller.calls)} calls in {calls_s:.1f} s; settling {args.settle:g} s")
+        await asyncio.sleep(args.settle)
+        hub_timer.recording = False
+        cpu_s = time.process_time() - cpu_before
+        wall_s = time.perf_counter() - measured
+        sampling.cancel()
+
+        finals = await real_finals(container, {t: tickets[t] for t in tokens})
+        for _, pipe in workers:
+            pipe.send("stop")
+        results = [
+            await receive(process, pipe, "result", RESULT_TIMEOUT_S) for process, pipe in workers
+        ]
+        # The server finishes the closing handshakes (and reads some handlers still wait
+        # for) before it stops and the database closes under them.
+        for _ in range(300):
+            if not app.ctx.live.clients:
+                break
+            await asyncio.sleep(0.05)
+        settings_out = {
+            "clients": args.clients,
+            "mix": args.mix,
+            "kinds": dict(Counter(p.kind for p in plans)),
+            "client_processes": args.client_procs,
+            "rate_per_s": args.rate,
+            "seconds": args.seconds,
+            "waiting_at_start": waiting - BASELINE_CALLS,
+            "counters": args.counters,
+            "database": db.kind,
+            "bus": "redis" if args.redis else "in-process",
+            "cpus": os.cpu_count(),
+            "load_average_before": round(load_before, 2),
+        }
+        timeline = {
+            "joins_s": round(joins_s, 1),
+            "connect_all_s": round(connect_all_s, 1),
+            "connected": connected_count,
+            "calls": len(caller.calls),
+            "calls_s": round(calls_s, 2),
+            "achieved_rate_per_s": round(len(caller.calls) / max(calls_s, 1e-9), 2),
+            "call_duration_before_clients": baseline,
+            "call_duration": spread([c.duration_s for c in caller.calls]),
+            "start_to_commit": spread([c.committed - c.started for c in caller.calls]),
+            "server_cpu_share": round(cpu_s / max(wall_s, 1e-9), 2),
+            "server_loop_lag": spread(sampler.lags),
+            "hub_snapshot_rounds": spread(hub_timer.rounds),
+            "status_reads": spread(hub_timer.reads),
+        }
+        result = analyse(caller.calls, results, finals)
+        return {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "settings": settings_out | {"settle_s": args.settle},
+            "timeline": timeline,
+        } | result
+    finally:
+        for process, pipe in workers:
+            with contextlib.suppress(OSError):
+                pipe.send("stop")
+            process.join(timeout=10)
+            if process.is_alive():
+                process.terminate()
+        if server is not None:
+            # Connections whose handler stopped reading leave Sanic's frame tasks pending,
+            # and asyncio logs each as an error when the server closes: noise at this point.
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            await shut(server)
+        await container.stop()
+
+
+async def receive(
+    process: multiprocessing.process.BaseProcess, pipe: Connection, expected: str, timeout_s: float
+) -> Any:
+    """The next message from a client process; its traceback if it failed. Polled, not read
+    in a thread, so a Ctrl-C or SIGTERM is not held up by a blocked read."""
+    deadline = time.monotonic() + timeout_s
+    while not pipe.poll():
+        if not process.is_alive():
+            raise RuntimeError(f"a client process exited ({process.exitcode}) before {expected!r}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {expected!r} from a client process in {timeout_s:g} s")
+        await asyncio.sleep(0.05)
+    kind, payload = pipe.recv()
+    if kind == "error":
+        raise RuntimeError(f"a client process failed:\n{payload}")
+    if kind != expected:
+        raise RuntimeError(f"expected {expected!r} from a client process, got {kind!r}")
+    return payload
+
+
+async def real_finals(container: Any, tickets: dict[str, str]) -> dict[str, Any]:
+    """What every patient page (token -> ticket id) and display should show once everything
+    has settled: one status read, and each finished ticket read alone."""
+    from web.live import display_snapshot, ticket_from_status
+    from web.serialize import public_ticket_json
+
+    status = await container.queues.status(CODE)
+    patients = {}
+    for token, ticket_id in tickets.items():
+        data = ticket_from_status(status, ticket_id)
+        if data is None:
+            view = await container.queues.ticket_view(token=token, with_history=False)
+            data = public_ticket_json(view.ticket, view.estimate)
+        patients[token] = (data["status"], data["position"], data["counter"])
+    display = display_snapshot(status, None)["data"]
+    display.pop("event_at")
+    return {"patients": patients, "display": display}
+
+
+# -- analysis ---------------------------------------------------------------------------------
+
+
+def analyse(
+    calls: list[Call], results: list[dict[str, Any]], finals: dict[str, Any]
+) -> dict[str, Any]:
+    watchers = [w for r in results for w in r["watchers"]]
+    latency: dict[str, Histogram] = {}
+    counts: Counter[str] = Counter()
+    untimed: Counter[str] = Counter()
+    for r in results:
+        for label, hist in r["latency"].items():
+            latency.setdefault(label, Counter()).update({int(k): v for k, v in hist.items()})
+        counts.update(r["counts"])
+        untimed.update(r["untimed"])
+    called = {c.number for c in calls}
+    stamps = [timestamp(c.stamp) for c in calls]
+    by_number = {c.number: k for k, c in enumerate(calls)}
+
+    table: dict[str, dict[str, Any]] = {}
+    for label in sorted(counts):
+        table[label] = hist_figures(latency.get(label, Counter())) | {
+            "received": counts[label],
+            "untimed": untimed[label],
+        }
+    kinds = ("staff", "display", "patient")
+    for kind in kinds:
+        merged: Histogram = Counter()
+        for label, hist in latency.items():
+            if label.startswith(f"{kind} "):
+                merged.update(hist)
+        table[f"{kind} all"] = hist_figures(merged) | {
+            "received": sum(v for k, v in counts.items() if k.startswith(f"{kind} "))
+        }
+    everything: Histogram = Counter()
+    for hist in latency.values():
+        everything.update(hist)
+    table["all"] = hist_figures(everything) | {"received": sum(counts.values())}
+
+    lost: dict[str, Any] = {}
+    closes: dict[str, Counter[int]] = {kind: Counter() for kind in kinds}
+    connect_closes: dict[str, Counter[int]] = {kind: Counter() for kind in kinds}
+    for w in watchers:
+        closes[w["kind"]].update({int(k): v for k, v in w["closes"].items()})
+        connect_closes[w["kind"]].update({int(k): v for k, v in w["connect_closes"].items()})
+    staff = [w for w in watchers if w["kind"] == "staff"]
+    displays = [w for w in watchers if w["kind"] == "display"]
+    patients = [w for w in watchers if w["kind"] == "patient"]
+    lost["staff_ticket_called"] = sum(len(called - set(w["called"])) for w in staff)
+    lost["staff_clients_missing_any"] = sum(bool(called - set(w["called"])) for w in staff)
+    lost["display_ticket_called"] = sum(len(called - set(w["called"])) for w in displays)
+    lost["display_clients_missing_any"] = sum(bool(called - set(w["called"])) for w in displays)
+    final_display = finals["display"]
+    lost["display_final_wrong"] = sum(
+        {k: v for k, v in (w["last_display"] or {}).items() if k != "event_at"} != final_display
+        for w in displays
+    )
+    wrong_final, never_shown_call = 0, 0
+    delays: list[float] = []
+    never_reflected = 0
+    for w in patients:
+        token = w["path"].rsplit("/", 1)[1]
+        updates = w["updates"]
+        last = tuple(updates[-1][2:]) if updates else None
+        if last != tuple(finals["patients"][token]):
+            wrong_final += 1
+        # Which calls changed this page: all of them while it waited, up to its own.
+        mine = w["number"] if w["number"] in by_number else None
+        if mine is not None and not any(u[2] != "waiting" for u in updates):
+            never_shown_call += 1
+        affected = stamps if mine is None else stamps[: by_number[mine] + 1]
+        d, n = reflect_delays(updates, affected)
+        delays += d
+        never_reflected += n
+    lost["patient_final_wrong"] = wrong_final
+    lost["patient_call_never_shown"] = never_shown_call
+    display_delays: list[float] = []
+    for w in displays:
+        d, _ = reflect_delays(w["display_updates"], stamps)
+        display_delays += d
+
+    all_delays = sorted(delays)
+    up_to_date = spread(all_delays) | {
+        f"over_{STALE_LIMIT_S:g}s": sum(d > STALE_LIMIT_S for d in all_delays),
+        "unconfirmed": never_reflected,
+    }
+    refused = [w["refused"] for w in watchers if w["refused"]]
+    connect_s = sorted(w["first_message_s"] for w in watchers if w["first_message_s"] is not None)
+    clients = {
+        "connect_to_first_message": spread(connect_s),
+        "loop_lag": [r["loop_lag"] for r in results],
+        "cpu_share": [round(r["cpu_s"] / max(r["wall_s"], 1e-9), 2) for r in results],
+        "refused": refused[:5],
+    }
+    total_lost = sum(
+        lost[k]
+        for k in (
+            "staff_ticket_called",
+            "display_ticket_called",
+            "display_final_wrong",
+            "patient_final_wrong",
+            "patient_call_never_shown",
+        )
+    )
+
+    def by_code(counts: dict[str, Counter[int]]) -> dict[str, dict[str, int]]:
+        return {kind: {str(code): n for code, n in sorted(c.items())} for kind, c in counts.items()}
+
+    disconnections = by_code(closes)
+    overall = table["all"]
+    return {
+        "latency": table,
+        "patient_up_to_date_after_call": up_to_date,
+        "display_snapshot_after_call": spread(display_delays),
+        "lost": lost | {"total": total_lost},
+        "disconnections": disconnections,
+        "disconnections_while_connecting": by_code(connect_closes),
+        "reconnects": sum(max(0, w["connects"] - 1) for w in watchers),
+        "clients": clients,
+        "verdict": {
+            "p99_under_100ms": overall["count"] > 0 and overall["p99_ms"] < P99_TARGET_S * 1000,
+            "none_lost": total_lost == 0,
+            "max_under_1s": overall["count"] > 0 and overall["max_ms"] < FLOOR_TARGET_S * 1000,
+        },
+    }
+
+
+def reflect_delays(updates: list[Any], call_stamps: list[float]) -> tuple[list[float], int]:
+    """For each call, how long until a message reflecting it (event_at at or after its
+    commit) reached the client; and how many calls none ever reflected."""
+    received, reflected = [], []
+    newest = float("-inf")
+    for update in updates:
+        stamp = update[1]
+        if stamp is None:
+            continue
+        newest = max(newest, timestamp(stamp))
+        received.append(update[0])
+        reflected.append(newest)
+    delays, missing = [], 0
+    for stamp in call_stamps:
+        k = bisect.bisect_left(reflected, stamp)
+        if k == len(reflected):
+            missing += 1
+        else:
+            delays.append(received[k] - stamp)
+    return delays, missing
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def report(result: dict[str, Any]) -> str:
+    s, t, lost = result["settings"], result["timeline"], result["lost"]
+    lines = [
+        f"NextUp websocket fan-out: {s['clients']} clients on one queue {s['kinds']}; "
+        f"{s['database']}, bus {s['bus']}; {s['cpus']} CPUs; clients in "
+        f"{s['client_processes']} separate process(es)",
+        f"queue           {s['waiting_at_start']} waiting, {s['counters']} counters; joined in "
+        f"{t['joins_s']:.1f} s; {t['connected']} of {s['clients']} clients connected in "
+        f"{t['connect_all_s']:.1f} s, {CONNECT_CONCURRENCY} at a time (connect to first message "
+        f"{fmt(result['clients']['connect_to_first_message'])})",
+        f"calls           {t['calls']} in {t['calls_s']:.1f} s = {t['achieved_rate_per_s']:.1f}/s "
+        f"of {s['rate_per_s']:g}/s; call-next {fmt(t['call_duration'])} "
+        f"(before any client: {fmt(t['call_duration_before_clients'])})",
+        f"                app's `at` (command start) to commit {fmt(t['start_to_commit'])}",
+        f"server          CPU {t['server_cpu_share']:.2f} of one CPU; loop lag "
+        f"{fmt(t['server_loop_lag'])}",
+        f"hub             {t['hub_snapshot_rounds']['count']} snapshot rounds "
+        f"{fmt(t['hub_snapshot_rounds'])}; status reads {fmt(t['status_reads'])}",
+        f"clients         CPU {result['clients']['cpu_share']}; loop lag "
+        + "; ".join(fmt(lag) for lag in result["clients"]["loop_lag"]),
+        "",
+        f"{'latency from commit':<28} {'received':>9} {'untimed':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8}",
+    ]
+    for label, f in result["latency"].items():
+        lines.append(
+            f"{label:<28} {f['received']:>9} {f.get('untimed', ''):>8} {f['p50_ms']:>8.1f} "
+            f"{f['p99_ms']:>8.1f} {f['max_ms']:>8.1f}"
+        )
+    up = result["patient_up_to_date_after_call"]
+    lines += [
+        "",
+        f"patient page up to date after a call: {fmt(up)}; over {STALE_LIMIT_S:g} s: "
+        f"{up[f'over_{STALE_LIMIT_S:g}s']}; unconfirmed at the end: {up['unconfirmed']}",
+        f"display snapshot up to date after a call: {fmt(result['display_snapshot_after_call'])}",
+        "lost            "
+        + ", ".join(f"{k} {v}" for k, v in lost.items() if k != "total")
+        + f"; total {lost['total']}",
+        f"disconnections  {result['disconnections']}; reconnects {result['reconnects']}",
+        f"                while connecting: {result['disconnections_while_connecting']}",
+        "                (close codes: 1013 too slow, by design; 1011 the server's keepalive ping "
+        "went unanswered for 20 s; 1006 dropped; -1 could not connect)",
+    ]
+    if result["clients"]["refused"]:
+        lines.append(f"refused         {result['clients']['refused']}")
+    if s["load_average_before"] > 0.5 * (s["cpus"] or 1):
+        lines.append(
+            f"WARNING: load average {s['load_average_before']:.1f} on {s['cpus']} CPUs before "
+            "the run: other processes compete with this one, so the latencies are pessimistic"
+        )
+    v, overall = result["verdict"], result["latency"]["all"]
+
+    def passed(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    lines += [
+        "",
+        f"[{passed(v['p99_under_100ms'])}] p99 under {P99_TARGET_S * 1000:g} ms from commit: "
+        f"{overall['p99_ms']:.1f} ms",
+        f"[{passed(v['none_lost'])}] none lost: {lost['total']}",
+        f"[{passed(v['max_under_1s'])}] every message within {FLOOR_TARGET_S:g} s: max "
+        f"{overall['max_ms']:.1f} ms",
+        f"[{passed(t['achieved_rate_per_s'] >= 0.95 * s['rate_per_s'])}] call rate achieved: "
+        f"{t['achieved_rate_per_s']:.1f}/s of {s['rate_per_s']:g}/s",
+    ]
+    return "\n".join(lines)
+
+
+def fmt(f: dict[str, Any]) -> str:
+    return f"p50 {f['p50_ms']:.1f} / p99 {f['p99_ms']:.1f} / max {f['max_ms']:.1f} ms"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=1000, help="websocket clients, all kinds")
+    parser.add_argument("--rate", type=float, default=20.0, help="call-next per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the calls go on")
+    parser.add_argument("--waiting", type=int, default=700, help="patients joined first")
+    parser.add_argument("--counters", type=int, default=10, help="counters the calls rotate over")
+    parser.add_argument("--mix", default=MIX, help=f"percent staff,display,patient (default {MIX})")
+    parser.add_argument(
+        "--settle", type=float, default=SETTLE_S, help="seconds after the last call"
+    )
+    parser.add_argument("--client-procs", type=int, default=1, help="client processes")
+    parser.add_argument(
+        "--database-url",
+        help="postgres://… (server and credentials only) or sqlite://… (a new file); default: "
+        "NEXTUP_BENCH_DATABASE_URL, else a temporary SQLite file",
+    )
+    parser.add_argument("--database", default="test_bench_ws", help="PostgreSQL: created, dropped")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    parser.add_argument(
+        "--redis", "--redis-url", dest="redis", metavar="URL", help="e.g. redis://127.0.0.1:6379/14"
+    )
+    parser.add_argument("--json", type=Path, help="default: bench/results/ws_fanout-<backend>.json")
+    args = parser.parse_args(argv)
+    if args.redis and urlsplit(args.redis).hostname not in LOCAL_HOSTS:
+        parser.error("--redis must be on 127.0.0.1")
+    try:
+        shares = [float(v) / 100 for v in args.mix.split(",")]
+        if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
+            raise ValueError
+    except ValueError:
+        parser.error("--mix: three percentages that add up to 100, e.g. 10,40,50")
+    args.mix = dict(zip(("staff", "display", "patient"), shares, strict=True))
+    if args.clients < 3 or args.rate <= 0 or args.seconds <= 0 or args.client_procs < 1:
+        parser.error("need --clients >= 3, --rate > 0, --seconds > 0, --client-procs >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    raise_file_limit()
+    try:
+        result = asyncio.run(until_sigterm(bench(args)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        say("stopped; the bench database is gone")
+        return 130
+    print(report(result))
+    backend = result["settings"]["database"] + ("-redis" if args.redis else "")
+    path = args.json or RESULTS / f"ws_fanout-{backend}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nfigures written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
