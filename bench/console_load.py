@@ -212,8 +212,9 @@ async def browser_loads(base_url: str, tickets: int, loads: int) -> tuple[list[A
             await load_once(page, cdp, base_url, tickets)  # warm-up: caches, server imports
             results = []
             for k in range(loads):
-                results.append(await load_once(page, cdp, base_url, tickets))
-                say(f"load {k + 1}/{loads}: {results[-1]['load_s'] * 1000:.0f} ms")
+                result = await load_once(page, cdp, base_url, tickets)
+                results.append(result)
+                say(f"load {k + 1}/{loads}: {(result['load_s'] or 0) * 1000:.0f} ms")
             cookies = await context.cookies()
             return results, cookies
         finally:
@@ -301,12 +302,12 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         await accounts.create_account("bench-admin", "admin", PASSWORD)
         gc.collect()
         app = create_app(container, name="bench-console")
-        server, base_url = await serve(app)
         for name in ("sanic.root", "sanic.server", "sanic.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
         # Every reload drops the previous page's websocket, and Sanic logs the OSError of its
         # half-close on the dead socket as an error with a traceback: harmless, and noise here.
         logging.getLogger("sanic.websockets").setLevel(logging.CRITICAL)
+        server, base_url = await serve(app)
         load_before = os.getloadavg()[0]
         say(f"{args.loads} loads of /console in Chromium")
         loads, cookies = await browser_loads(base_url, args.tickets, args.loads)

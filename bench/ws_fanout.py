@@ -22,10 +22,12 @@ What runs:
    (`/ws/queues/{code}` with `Authorization: Bearer`), 40 % waiting-room displays (the same
    path, no credentials) and 50 % patient pages (`/ws/tickets/{token}`, on waiting tickets
    spread over the line). Like web/static/live.js, each sends a `ping` every 4 s, answers the
-   server's, and reconnects 250 ms after any close. One client process is enough: its loop
-   lag and CPU are printed, and stayed under 20 ms p99 and 0.2 of a CPU in every run so far
-   (1,000 clients included), small next to the latencies measured; a second process would
-   only take CPU from the server.
+   server's, and reconnects 250 ms after any close. They connect CONNECT_CONCURRENCY at a
+   time, each holding its place until its first message. The client process's own CPU and
+   loop lag are printed, since its lag adds to every latency it measures: with 1,000
+   clients it used 0.1-0.2 of a CPU and its loop lag p99 was 30-70 ms on the shared
+   machine, against snapshot latencies of hundreds of ms. --client-procs 2 splits the
+   clients, at the cost of CPU the server competes for.
 3. The load: call-next at --rate per second for --seconds, one at a time (calls on one queue
    serialise on its lock anyway), each on schedule or, when the previous one ran late,
    right after it. The achieved rate is printed: a call-next rewrites every waiting
@@ -39,7 +41,7 @@ separately as the command's time. Events carry `data.at`; display snapshots and 
 `ticket` messages carry `data.event_at`, the newest event they reflect (None on a connect or
 reconnect snapshot, which is then not timed).
 
-Losses, checked after the last call plus a settling time:
+Losses, checked after the last call plus a settling time (--settle, 3 s):
 
 - staff: every staff client must have received every `ticket_called` of the run (by number);
 - display: every display every redacted `ticket_called`, and its last snapshot must equal
@@ -47,8 +49,11 @@ Losses, checked after the last call plus a settling time:
 - patient: the last `ticket` message must show the ticket's real final status, position and
   counter, and a patient called during the run must have been shown the call. Snapshots
   coalesce by design (a page may skip an intermediate position), so what is measured per
-  call is how long until each patient page reflected it ("up to date after a call"), and
-  more than STALE_LIMIT_S is reported as stale.
+  call is how long until each patient page got a message whose `event_at` is at or after
+  that call's commit ("up to date after a call"; more than STALE_LIMIT_S is reported as
+  stale). A snapshot's `event_at` is read before the queue is, so it may reflect later
+  calls than it says: these figures are upper bounds, and calls no message confirmed by
+  the end are reported as "unconfirmed", not as lost.
 
 Disconnections are counted by close code: 1013 is the hub dropping a client that fell
 CLIENT_BUFFER messages behind, by design; the client reconnects and gets a fresh snapshot,
@@ -216,9 +221,7 @@ class Watcher:
     called: set[str] = field(default_factory=set)
     """Staff and displays: numbers of the `ticket_called` events received."""
     last_display: dict[str, Any] | None = None
-    updates: list[tuple[float, str | None, str, int | None, str | None]] = field(
-        default_factory=list
-    )
+    updates: list[tuple[float, str | None, Any, Any, Any]] = field(default_factory=list)
     """Patients: (received, event_at, status, position, counter) of each `ticket` message."""
     display_updates: list[tuple[float, str | None]] = field(default_factory=list)
     """Displays: (received, event_at) of each snapshot."""
@@ -330,10 +333,13 @@ class Fleet:
             (watcher.closes if self.measuring else watcher.connect_closes)[code] += 1
 
     async def ping(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         await asyncio.sleep(random.uniform(0, CLIENT_PING_S))
-        while True:
-            await ws.send('{"type":"ping"}')
-            await asyncio.sleep(CLIENT_PING_S)
+        with contextlib.suppress(ConnectionClosed):  # the reading side sees the close
+            while True:
+                await ws.send('{"type":"ping"}')
+                await asyncio.sleep(CLIENT_PING_S)
 
     def receive(self, watcher: Watcher, raw: str | bytes, now: float) -> None:
         message = json.loads(raw)
@@ -571,7 +577,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     container = Container(settings=settings, bus=bus)
     await container.start(migrate=True)
     server = None
-    workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    workers: list[tuple[Any, Connection]] = []
     try:
         counters = [str(n) for n in range(1, args.counters + 1)]
         await container.queues.create_queue(CODE, "Bench WS", "W", QueueConfig(), counters)
@@ -599,9 +605,9 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         app = create_app(container, name="bench-ws")
         hub_timer = HubTimer()
         hub_timer.install(app.ctx.live, container.queues)
-        server, base_url = await serve(app)
         for name in ("sanic.root", "sanic.websockets", "sanic.server", "sanic.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        server, base_url = await serve(app)
         ws_url = "ws://" + urlsplit(base_url).netloc
         patients = args.clients - sum(
             round(args.clients * args.mix[k]) for k in ("staff", "display")
