@@ -218,13 +218,14 @@ def run_until_interrupted(
 
 
 DEMO_PATIENTS = (
-    ("Ana Lima", "+15550100001", 0),
-    ("Bo Chen", None, 0),
-    ("Cy Okafor", "+15550100003", 1),
-    ("Di Rossi", None, 0),
-    ("Ed Novak", "+15550100005", 2),
+    ("Ana Lima", 0),
+    ("Bo Chen", 0),
+    ("Cy Okafor", 1),
+    ("Di Rossi", 0),
+    ("Ed Novak", 2),
 )
-"""Names and phones (texts go to the dev inbox) make the console look like a real morning."""
+"""Names make the console look like a real morning. No phones: the demo sends no texts until
+someone joins (SQLite takes one writer at a time, and `worker` and `bot` may share it)."""
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -239,8 +240,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"queue {code} already exists")
         status = await container.queues.status("PHARM")
         if status.queue.size() == 0:
-            for name, phone, priority in DEMO_PATIENTS:
-                request = new_join_request(name=name, phone=phone, priority=priority)
+            for name, priority in DEMO_PATIENTS:
+                request = new_join_request(name=name, priority=priority)
                 await container.queues.join("PHARM", request, "demo")
             print("5 demo patients waiting in PHARM")
         password = secrets.token_urlsafe(12)
