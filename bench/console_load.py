@@ -47,7 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.*, tests.servers and tests.browser
 
-from bench.api import percentile, until_sigterm  # noqa: E402
+from bench.api import say, until_sigterm  # noqa: E402
+from bench.notify import on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CHROMIUM = Path(os.environ.get("NEXTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -60,19 +61,6 @@ LIVE_REFRESH_TIMEOUT_S = 10.0
 SETTLED = """document.addEventListener("htmx:afterSettle",
   () => { window.__nextupSettled = performance.now(); });"""
 """Run in the page before its scripts: when the first live refresh of the board has landed."""
-
-
-def spread(seconds: list[float]) -> dict[str, Any]:
-    ordered = sorted(seconds)
-
-    def ms(v: float) -> float:
-        return round(v * 1000, 1)
-
-    return {
-        "count": len(ordered),
-        "p50_ms": ms(percentile(ordered, 50)),
-        "max_ms": ms(ordered[-1]) if ordered else float("nan"),
-    }
 
 
 # -- the data ---------------------------------------------------------------------------------
@@ -272,17 +260,7 @@ async def server_times(
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.notify import choose_database
-
-    db = choose_database(args)
-    await db.create()
-    try:
-        return await run(args, db)
-    finally:
-        if args.keep_database:
-            say(f"database kept: {db.url}")
-        else:
-            await db.remove()
+    return await on_database(args, lambda db: run(args, db))
 
 
 async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
@@ -361,10 +339,6 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
 
 
 # -- output -----------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def report(result: dict[str, Any]) -> str:

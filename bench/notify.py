@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,9 +56,11 @@ if str(ROOT) not in sys.path:
 
 from bench.api import (  # noqa: E402
     LOCAL_HOSTS,
+    T,
     database_urls,
     percentile,
     recreate_database,
+    say,
     until_sigterm,
 )
 from core.bus.redis import RedisBus  # noqa: E402
@@ -241,6 +244,19 @@ def choose_database(args: argparse.Namespace) -> Database:
     return Database(f"sqlite://{tmpdir / 'bench.sqlite3'}", "sqlite", tmpdir=tmpdir)
 
 
+async def on_database(args: argparse.Namespace, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Runs `work` on a database made for it, dropped after (unless `--keep-database`)."""
+    db = choose_database(args)
+    await db.create()
+    try:
+        return await work(db)
+    finally:
+        if args.keep_database:
+            say(f"database kept: {db.url}")
+        else:
+            await db.remove()
+
+
 # -- the load ---------------------------------------------------------------------------------
 
 
@@ -323,12 +339,11 @@ def make_container(db: Database, emulator: TelegramEmulator, redis: str | None) 
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    db = choose_database(args)
     rng = random.Random(args.seed)
     codes = queue_codes(args.queues)
     sizes = patients_per_queue(args.patients, args.queues)
-    await db.create()
-    try:
+
+    async def work(db: Database) -> dict[str, Any]:
         token = f"{rng.randrange(10**8, 10**9)}:BENCH-notify"
         async with TelegramEmulator(token=token) as emulator:
             emulator.enforce_limits(TELEGRAM_PER_S, TELEGRAM_CHAT_INTERVAL_S)
@@ -341,11 +356,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 return await measure(args, db, emulator, container, codes, sizes, rng)
             finally:
                 await container.stop()
-    finally:
-        if args.keep_database:
-            say(f"database kept: {db.url}")
-        else:
-            await db.remove()
+
+    return await on_database(args, work)
 
 
 async def measure(
@@ -636,10 +648,6 @@ def verdict(result: dict[str, Any]) -> dict[str, bool]:
 
 
 # -- output -----------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def report(result: dict[str, Any]) -> str:

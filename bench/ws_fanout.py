@@ -90,7 +90,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.* and tests.servers
 
-from bench.api import LOCAL_HOSTS, percentile, until_sigterm  # noqa: E402
+from bench.api import LOCAL_HOSTS, say, until_sigterm  # noqa: E402
+from bench.notify import on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CODE = "WSB"
@@ -151,20 +152,6 @@ def hist_figures(hist: Histogram) -> dict[str, Any]:
         "p90_ms": round(hist_percentile(hist, 90), 1),
         "p99_ms": round(hist_percentile(hist, 99), 1),
         "max_ms": round(max(hist) / BUCKETS_PER_MS, 1) if count else float("nan"),
-    }
-
-
-def spread(seconds: list[float]) -> dict[str, Any]:
-    ordered = sorted(seconds)
-
-    def ms(v: float) -> float:
-        return round(v * 1000, 1)
-
-    return {
-        "count": len(ordered),
-        "p50_ms": ms(percentile(ordered, 50)),
-        "p99_ms": ms(percentile(ordered, 99)),
-        "max_ms": ms(ordered[-1]) if ordered else float("nan"),
     }
 
 
@@ -517,12 +504,6 @@ class Caller:
         return time.perf_counter() - began
 
 
-def choose_backend(args: argparse.Namespace) -> Any:
-    from bench.notify import choose_database
-
-    return choose_database(args)
-
-
 def plan_clients(
     total: int, mix: dict[str, float], staff_token: str, tokens: list[str]
 ) -> list[ClientPlan]:
@@ -545,17 +526,7 @@ def spread_over_line(items: list[str], count: int) -> list[str]:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from bench.notify import Database
-
-    db: Database = choose_backend(args)
-    await db.create()
-    try:
-        return await run(args, db)
-    finally:
-        if args.keep_database:
-            say(f"database kept: {db.url}")
-        else:
-            await db.remove()
+    return await on_database(args, lambda db: run(args, db))
 
 
 async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
@@ -906,10 +877,6 @@ def reflect_delays(updates: list[Any], call_stamps: list[float]) -> tuple[list[f
 
 
 # -- output -----------------------------------------------------------------------------------
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def report(result: dict[str, Any]) -> str:
