@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
 
 from core.services.queues import QueueService
 from tests.conftest import Api
@@ -77,3 +77,19 @@ async def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def record_frames(page: Page) -> list[str]:
+    """Every websocket frame the page receives, to check what it was never sent."""
+    frames: list[str] = []
+
+    def on_socket(ws: WebSocket) -> None:
+        ws.on(
+            "framereceived",
+            lambda payload: frames.append(
+                payload if isinstance(payload, str) else payload.decode(errors="replace")
+            ),
+        )
+
+    page.on("websocket", on_socket)
+    return frames

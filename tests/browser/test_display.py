@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, WebSocket, WebSocketRoute, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import record_frames, screenshot
 from tests.conftest import Api
 
 API = "/api/v1"
@@ -66,22 +66,6 @@ async def tv(browser: Browser) -> AsyncIterator[Page]:
     context.set_default_timeout(10_000)
     yield await context.new_page()
     await context.close()
-
-
-def record_frames(page: Page) -> list[str]:
-    """Every websocket frame the page receives."""
-    frames: list[str] = []
-
-    def on_socket(ws: WebSocket) -> None:
-        ws.on(
-            "framereceived",
-            lambda payload: frames.append(
-                payload if isinstance(payload, str) else payload.decode(errors="replace")
-            ),
-        )
-
-    page.on("websocket", on_socket)
-    return frames
 
 
 async def test_calls_show_live_with_announcement_and_never_a_name(tv: Page, api: Api) -> None:

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, WebSocket, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import record_frames, screenshot
 from tests.conftest import Api
 
 API = "/api/v1"
@@ -56,21 +56,6 @@ async def phone(browser: Browser) -> AsyncIterator[Page]:
     context = await phone_context(browser)
     yield await context.new_page()
     await context.close()
-
-
-def record_frames(page: Page) -> list[str]:
-    frames: list[str] = []
-
-    def on_socket(ws: WebSocket) -> None:
-        ws.on(
-            "framereceived",
-            lambda payload: frames.append(
-                payload if isinstance(payload, str) else payload.decode(errors="replace")
-            ),
-        )
-
-    page.on("websocket", on_socket)
-    return frames
 
 
 async def test_live_position_late_and_leave(phone: Page, api: Api) -> None:
