@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -918,18 +918,34 @@ async def until_sigterm(work: Awaitable[T]) -> T:
     return await work
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def run_bench(
+    work: Coroutine[Any, Any, dict[str, Any]],
+    report: Callable[[dict[str, Any]], str],
+    path_for: Callable[[dict[str, Any]], Path],
+    stopped: str = "stopped; the bench database is gone",
+) -> int:
+    """Runs a benchmark to its end (or SIGTERM), prints its report and writes its figures."""
     try:
-        result = asyncio.run(until_sigterm(bench(args)))
+        result = asyncio.run(until_sigterm(work))
     except (asyncio.CancelledError, KeyboardInterrupt):
-        say("stopped; the server and the bench database are gone")
+        say(stopped)
         return 130
     print(report(result))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nfigures written to {args.json}")
+    path = path_for(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nfigures written to {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_bench(
+        bench(args),
+        report,
+        lambda _: args.json,
+        stopped="stopped; the server and the bench database are gone",
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import logging
 import os
 import sys
@@ -47,8 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.*, tests.servers and tests.browser
 
-from bench.api import say, until_sigterm  # noqa: E402
-from bench.notify import on_database, spread  # noqa: E402
+from bench.api import run_bench, say  # noqa: E402
+from bench.notify import add_database_arguments, on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CHROMIUM = Path(os.environ.get("NEXTUP_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -404,15 +403,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=300, help="waiting tickets on the board")
     parser.add_argument("--loads", type=int, default=10, help="measured loads of /console")
-    parser.add_argument(
-        "--database-url",
-        help="postgres://… (server and credentials only) or sqlite://… (a new file); default: "
-        "NEXTUP_BENCH_DATABASE_URL, else a temporary SQLite file",
-    )
-    parser.add_argument(
-        "--database", default="test_bench_console", help="PostgreSQL: created, dropped"
-    )
-    parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    add_database_arguments(parser, "test_bench_console")
     parser.add_argument("--json", type=Path, help="default: bench/results/console_load-<db>.json")
     args = parser.parse_args(argv)
     if args.tickets < 1 or args.loads < 1:
@@ -425,17 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     if not CHROMIUM.exists():
         raise SystemExit(f"bench: {CHROMIUM} is missing (apt-get install chromium)")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = asyncio.run(until_sigterm(bench(args)))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        say("stopped; the bench database is gone")
-        return 130
-    print(report(result))
-    path = args.json or RESULTS / f"console_load-{result['settings']['database']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nfigures written to {path}")
-    return 0
+    return run_bench(
+        bench(args),
+        report,
+        lambda result: args.json or RESULTS / f"console_load-{result['settings']['database']}.json",
+    )
 
 
 if __name__ == "__main__":

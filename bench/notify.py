@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import gc
 import itertools
-import json
 import logging
 import os
 import random
@@ -60,8 +59,8 @@ from bench.api import (  # noqa: E402
     database_urls,
     percentile,
     recreate_database,
+    run_bench,
     say,
-    until_sigterm,
 )
 from core.bus.redis import RedisBus  # noqa: E402
 from core.delivery import outbox as outbox_store  # noqa: E402
@@ -226,6 +225,17 @@ class Database:
             await recreate_database(self.admin_url, self.name, drop_only=True)
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def add_database_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """`--database-url`, `--database` and `--keep-database`, as `choose_database` reads them."""
+    parser.add_argument(
+        "--database-url",
+        help="postgres://… (server and credentials only) or sqlite://… (a new file); default: "
+        "NEXTUP_BENCH_DATABASE_URL, else a temporary SQLite file",
+    )
+    parser.add_argument("--database", default=name, help="PostgreSQL: created, dropped")
+    parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
 
 
 def choose_database(args: argparse.Namespace) -> Database:
@@ -749,13 +759,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queues", type=int, default=20, help="queues they join, evenly")
     parser.add_argument("--calls", type=int, default=100, help="call-nexts while draining")
     parser.add_argument("--call-interval", type=float, default=0.5, help="seconds between calls")
-    parser.add_argument(
-        "--database-url",
-        help="postgres://… (server and credentials only) or sqlite://… (a new file); default: "
-        "NEXTUP_BENCH_DATABASE_URL, else a temporary SQLite file",
-    )
-    parser.add_argument("--database", default="bench_notify", help="PostgreSQL: created, dropped")
-    parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    add_database_arguments(parser, "bench_notify")
     parser.add_argument(
         "--redis", "--redis-url", dest="redis", metavar="URL", help="e.g. redis://127.0.0.1:6379/12"
     )
@@ -776,18 +780,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Warnings (a failed notification, a late result) are worth seeing; retries are counted.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        result = asyncio.run(until_sigterm(bench(args)))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        say("stopped; the bench database is gone")
-        return 130
-    print(report(result))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = args.json or RESULTS / f"notify-{stamp}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nfigures written to {path}")
-    return 0
+    return run_bench(bench(args), report, lambda _: args.json or RESULTS / f"notify-{stamp}.json")
 
 
 if __name__ == "__main__":

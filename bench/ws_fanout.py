@@ -90,8 +90,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.* and tests.servers
 
-from bench.api import LOCAL_HOSTS, say, until_sigterm  # noqa: E402
-from bench.notify import on_database, spread  # noqa: E402
+from bench.api import LOCAL_HOSTS, run_bench, say  # noqa: E402
+from bench.notify import add_database_arguments, on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CODE = "WSB"
@@ -963,13 +963,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--settle", type=float, default=SETTLE_S, help="seconds after the last call"
     )
     parser.add_argument("--client-procs", type=int, default=1, help="client processes")
-    parser.add_argument(
-        "--database-url",
-        help="postgres://… (server and credentials only) or sqlite://… (a new file); default: "
-        "NEXTUP_BENCH_DATABASE_URL, else a temporary SQLite file",
-    )
-    parser.add_argument("--database", default="test_bench_ws", help="PostgreSQL: created, dropped")
-    parser.add_argument("--keep-database", action="store_true", help="do not drop it at the end")
+    add_database_arguments(parser, "test_bench_ws")
     parser.add_argument(
         "--redis", "--redis-url", dest="redis", metavar="URL", help="e.g. redis://127.0.0.1:6379/14"
     )
@@ -993,18 +987,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     raise_file_limit()
-    try:
-        result = asyncio.run(until_sigterm(bench(args)))
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        say("stopped; the bench database is gone")
-        return 130
-    print(report(result))
-    backend = result["settings"]["database"] + ("-redis" if args.redis else "")
-    path = args.json or RESULTS / f"ws_fanout-{backend}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nfigures written to {path}")
-    return 0
+
+    def path_for(result: dict[str, Any]) -> Path:
+        backend = result["settings"]["database"] + ("-redis" if args.redis else "")
+        return args.json or RESULTS / f"ws_fanout-{backend}.json"
+
+    return run_bench(bench(args), report, path_for)
 
 
 if __name__ == "__main__":
