@@ -257,8 +257,8 @@ SQL_LIVE = (
 SQL_SEQ = "UPDATE queues SET day_seq = $2, day_seq_date = $3 WHERE id = $1"
 SQL_TICKET = """
 INSERT INTO tickets (id, queue_id, number, seq, token, status, priority, joined_at, line_at,
-                     position, recall_count, phone, version)
-VALUES ($1, $2, $3, $4, $5, 'waiting', 0, $6, $6, $7, 0, $8, 0)
+                     position, recall_count, phone, version, late_count, leave_now_sent)
+VALUES ($1, $2, $3, $4, $5, 'waiting', 0, $6, $6, $7, 0, $8, 0, 0, false)
 """
 SQL_EVENT = """
 INSERT INTO ticket_events (id, ticket_id, queue_code, type, from_status, to_status,
