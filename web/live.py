@@ -22,10 +22,9 @@ from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.bus import EventBus, Message, Subscription
-from core.services.accounts import account_for_token
 from core.services.errors import NotFound, Unauthorized
 from core.services.queues import QueueService, QueueStatus
-from web.auth import session_account
+from web.auth import authenticate, session_account
 from web.serialize import iso, public_ticket_json, status_json
 
 log = logging.getLogger(__name__)
@@ -266,11 +265,9 @@ def hub(request: Request) -> LiveHub:
 async def can_see_everything(request: Request) -> bool:
     """A bearer token, or a session cookie sent by one of our own pages (a page of another
     site can open a websocket with the staff member's cookies; its Origin gives it away)."""
-    header = request.headers.get("authorization", "")
-    if header:
-        scheme, _, token = header.partition(" ")
+    if request.headers.get("authorization"):
         try:
-            await account_for_token(token.strip() if scheme.lower() == "bearer" else "")
+            await authenticate(request)
         except Unauthorized:
             return False
         return True
