@@ -3,7 +3,6 @@ the form as a browser would (every field as shown, with some changed)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -15,10 +14,10 @@ import pytest
 
 from tests.api.helpers import API, call_next, config, create_queue, join
 from tests.conftest import Api
-from web.session import COOKIE
+from tests.web.sessions import csrf_token
+from tests.web.sessions import log_in as console_log_in
 
 PAGE = "/console/queues/PHARM/settings"
-PASSWORD = "correct horse"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
@@ -158,19 +157,9 @@ class Console:
 
 async def log_in(api: Api, role: str) -> Console:
     client = httpx.AsyncClient(base_url=api.base_url, timeout=10)
-    form = await client.get("/console/login")
-    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
-    assert token, form.text
-    response = await client.post(
-        "/console/login",
-        data={"name": f"{role}-user", "password": PASSWORD, "login_token": token[1]},
-    )
+    response = await console_log_in(client, f"{role}-user")
     assert response.status_code == 303, response.text
-    # The token as the console's pages embed it, derived from this session.
-    signer = api.app.ctx.sessions
-    session = signer.read(client.cookies[COOKIE])
-    assert session is not None
-    return Console(client, signer.csrf_token(session))
+    return Console(client, await csrf_token(client))
 
 
 @pytest.fixture
