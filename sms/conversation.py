@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.delivery import contacts, outbox
-from core.delivery.render import template_params
 from core.domain.errors import InvalidValue, QueueFull
 from core.messages import (
     pick_language,
     render_notification,
     render_sms_reply,
     sms_segments,
+    template_params,
 )
 from core.phones import normalize_phone
 from core.services.errors import NotFound, SeveralTickets

@@ -9,9 +9,11 @@ configured default so that a new queue starts with a sensible figure.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -22,8 +24,9 @@ PRIOR_WEIGHT = 5
 """Pseudo-samples the configured default counts for; it fades as real samples arrive."""
 PRIOR_CV = 0.5
 """Coefficient of variation assumed before any sample is seen."""
-RANGE_Z = 1.28
-"""Half-width of the range in standard deviations (about 80% two-sided)."""
+RANGE_Z = 1.5
+"""Half-width of the range in standard deviations: about 87% two-sided, the narrowest that
+held the real call for at least 85% of patients in the simulator (docs/algorithm.md)."""
 TUKEY_K = 3.0
 MIN_IQR_SHARE = 0.25
 
@@ -32,6 +35,8 @@ MIN_IQR_SHARE = 0.25
 class ServiceSample:
     finished_at: datetime
     service_s: float
+    service: str | None = None
+    """The kind of visit, when the ticket had one."""
 
 
 @dataclass(frozen=True)
@@ -81,22 +86,98 @@ def learn_service_time(
     return ServiceTime(mean, math.sqrt(var), n, basis)
 
 
-def estimate(
-    position: int, open_counters: int, at_counters: int, service: ServiceTime, load: float
-) -> Eta:
-    """Wait until the ticket at `position` is called.
+def learn_service_times(
+    samples: Sequence[ServiceSample],
+    now: datetime,
+    timezone: str,
+    default_service_s: float,
+    service_times_s: Mapping[str, int],
+) -> tuple[ServiceTime, dict[str, ServiceTime]]:
+    """The learned service time over every visit, and per kind of visit the queue offers
+    (each shrunk towards its own configured time)."""
+    overall = learn_service_time(samples, now, timezone, default_service_s)
+    by_kind = {
+        kind: learn_service_time(
+            [s for s in samples if s.service == kind], now, timezone, configured_s
+        )
+        for kind, configured_s in service_times_s.items()
+    }
+    return overall, by_kind
 
-    Free counters take the first tickets at once; after that, each of the c open counters
-    frees up about every mean/c seconds. The range follows the spread of the sum of the
-    services ahead, and its upper end is widened by the load factor.
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def residual_s(service: ServiceTime, elapsed_s: float) -> float:
+    """Expected time left of a service that has lasted `elapsed_s` so far.
+
+    Service times are taken as lognormal with the learned mean and spread, so a visit that
+    has already run long is expected to run on a while yet: E[S - a | S > a].
+    """
+    mean, sd = service.mean_s, service.sd_s
+    if elapsed_s <= 0:
+        return mean
+    if mean <= 0 or sd < 1e-6 * mean:  # no spread to speak of: what is left is left
+        return max(0.0, mean - elapsed_s)
+    sigma2 = math.log1p((sd / mean) ** 2)
+    sigma, mu = math.sqrt(sigma2), math.log(mean) - sigma2 / 2
+    z = (math.log(elapsed_s) - mu) / sigma
+    surviving = _normal_cdf(-z)
+    if surviving < 1e-12:  # far beyond any sample: at least one more spread's worth
+        return sd
+    return max(0.0, mean * _normal_cdf(sigma - z) / surviving - elapsed_s)
+
+
+@dataclass(frozen=True)
+class AtCounter:
+    """A visit in progress at an open counter: what it is expected to take, and how long
+    it has taken so far."""
+
+    service: ServiceTime
+    elapsed_s: float
+
+
+def forecast(
+    line: Sequence[ServiceTime], at_counters: Sequence[AtCounter], open_counters: int, load: float
+) -> list[Eta]:
+    """The wait of each ticket in the line (in serving order) until it is called.
+
+    Each open counter frees up when its current visit is expected to end (a long-running
+    visit is expected to run on); the line is then handed out in order, each ticket going
+    to the counter that frees up first and keeping it for its own expected service time.
+    The range follows the spread of the visits that must end first (the ones at the
+    counters, then the line ahead), pooled over the counters; its upper end is widened by
+    the load factor.
     """
     counters = max(1, open_counters)
-    free = max(0, open_counters - at_counters)
-    services_ahead = max(0, position - free)
-    if services_ahead == 0:
-        return Eta(0, 0, 0)
-    eta_s = services_ahead * service.mean_s / counters
-    half_width_s = RANGE_Z * service.sd_s * math.sqrt(services_ahead) / counters
-    low_s = max(0.0, eta_s - half_width_s)
-    high_s = (eta_s + half_width_s) * load
-    return Eta(round(eta_s), math.floor(low_s), math.ceil(high_s))
+    busy = at_counters[:counters]
+    if open_counters < 1 and line:
+        # Nobody can be called before a counter opens: count on one, busy for a visit yet.
+        busy = [AtCounter(line[0], 0.0)]
+    free_at = [residual_s(b.service, b.elapsed_s) for b in busy]
+    free_at += [0.0] * (counters - len(free_at))
+    heapq.heapify(free_at)
+    # Variances of the visits in the order they end: ticket i waits for the first
+    # `len(busy) + i + 1 - counters` of them.
+    ending = [b.service.sd_s**2 for b in busy] + [s.sd_s**2 for s in line]
+    spread = list(itertools.accumulate(ending, initial=0.0))
+    etas = []
+    for index, service in enumerate(line):
+        start_s = heapq.heappop(free_at)
+        heapq.heappush(free_at, start_s + service.mean_s)
+        if start_s <= 0:
+            etas.append(Eta(0, 0, 0))
+            continue
+        must_end = max(1, len(busy) + index + 1 - counters)
+        half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
+        low_s = max(0.0, start_s - half_width_s)
+        high_s = (start_s + half_width_s) * load
+        etas.append(Eta(round(start_s), math.floor(low_s), math.ceil(high_s)))
+    return etas
+
+
+def naive_eta_s(position: int, open_counters: int, mean_s: float) -> float:
+    """The textbook estimate, position x mean service time / counters: the baseline the
+    simulator measures `forecast` against."""
+    return position * mean_s / max(1, open_counters)

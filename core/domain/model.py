@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,6 +12,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core.domain.errors import InvalidValue
 
 QUEUE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+SERVICE_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+MAX_SERVICES = 12
+MAX_SERVICE_S = 8 * 3600
+MIN_FAIRNESS_CAP_S = 60
+MAX_FAIRNESS_CAP_S = 4 * 3600
 MAX_PRIORITY = 3
 """0 routine, 1 elevated (elderly, pregnant, disabled), 2 urgent, 3 emergency."""
 MAX_LATE = 2
@@ -37,6 +43,9 @@ AT_COUNTER_STATUSES = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
 class QueueMode(enum.StrEnum):
     FIFO = "fifo"
     DYNAMIC = "dynamic"
+    SHORT_FIRST = "short_first"
+    """Shortest expected service first, within priority; nobody is passed over for more
+    than `fairness_cap_s` by later patients of the same or a lower priority."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,12 @@ class QueueConfig:
     """...and at most once per this interval, so patients are not flooded."""
     wait_alert_s: int = 3600
     """The console's board raises an alert once the longest current wait passes this."""
+    service_times_s: Mapping[str, int] = field(default_factory=dict)
+    """Kinds of visit this queue offers (`pickup`, `consultation`) and the expected time at
+    the counter for each before any has been measured. Empty: one kind, `default_service_s`."""
+    fairness_cap_s: int = 1200
+    """In `short_first` mode: once a patient has been passed over for this long in all
+    (`Ticket.passed_over_s`), nobody who joined later is called before them."""
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
@@ -98,6 +113,11 @@ class QueueConfig:
         if not MIN_WAIT_ALERT_S <= self.wait_alert_s <= MAX_WAIT_ALERT_S:
             raise InvalidValue(
                 f"wait_alert_s must be between {MIN_WAIT_ALERT_S} and {MAX_WAIT_ALERT_S}"
+            )
+        check_service_times(self.service_times_s)
+        if not MIN_FAIRNESS_CAP_S <= self.fairness_cap_s <= MAX_FAIRNESS_CAP_S:
+            raise InvalidValue(
+                f"fairness_cap_s must be between {MIN_FAIRNESS_CAP_S} and {MAX_FAIRNESS_CAP_S}"
             )
         try:
             ZoneInfo(self.timezone)
@@ -146,6 +166,11 @@ class Ticket:
     acknowledged_at: datetime | None = None
     """When the patient answered a call with "I'm on my way"."""
     rating: int | None = None
+    service: str | None = None
+    """The kind of visit (a key of the queue's `service_times_s`), or None when unknown."""
+    fifo_call_at: datetime | None = None
+    """When first-come-first-served would have called this patient, as estimated when they
+    took their place in line: the base of the fairness cap in `short_first` mode."""
 
     def __post_init__(self) -> None:
         check_priority(self.priority)
@@ -154,6 +179,20 @@ class Ticket:
 def check_priority(priority: int) -> None:
     if not 0 <= priority <= MAX_PRIORITY:
         raise InvalidValue(f"priority must be between 0 and {MAX_PRIORITY}, got {priority}")
+
+
+def check_service_times(service_times_s: Mapping[str, int]) -> None:
+    if len(service_times_s) > MAX_SERVICES:
+        raise InvalidValue(f"a queue offers at most {MAX_SERVICES} kinds of visit")
+    for name, seconds in service_times_s.items():
+        if not SERVICE_NAME.fullmatch(name):
+            raise InvalidValue(
+                f"kind of visit {name!r}: use 1-32 lower-case letters, digits, - or _"
+            )
+        if not 1 <= seconds <= MAX_SERVICE_S:
+            raise InvalidValue(
+                f"expected time of {name!r} must be between 1 and {MAX_SERVICE_S} seconds"
+            )
 
 
 def format_number(prefix: str, seq: int) -> str:

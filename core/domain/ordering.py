@@ -1,8 +1,9 @@
-"""Orders the waiting line: FIFO by place in line, or by the seed plan's weighted score."""
+"""Orders the waiting line: FIFO by place in line, by the seed plan's weighted score, or
+shortest expected service first with a fairness cap."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from core.domain.model import MAX_PRIORITY, QueueConfig, QueueMode, Ticket
@@ -39,10 +40,40 @@ def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
     )
 
 
-def rank(tickets: Iterable[Ticket], now: datetime, config: QueueConfig) -> list[Ticket]:
+def is_due(ticket: Ticket, now: datetime, config: QueueConfig) -> bool:
+    """Short-first mode: passed over for the fairness cap, or an appointment now due."""
+    fifo_call_at = ticket.fifo_call_at or ticket.line_at
+    if (now - fifo_call_at).total_seconds() >= config.fairness_cap_s:
+        return True
+    return ticket.appointment_at is not None and ticket.appointment_at <= now
+
+
+def rank(
+    tickets: Iterable[Ticket],
+    now: datetime,
+    config: QueueConfig,
+    expected_service_s: Callable[[Ticket], float] = lambda _: 0.0,
+) -> list[Ticket]:
     """Waiting tickets in serving order. Ties go to higher priority, then earlier in line."""
     if config.mode is QueueMode.FIFO:
         return sorted(tickets, key=lambda t: (t.line_at, t.seq, t.id))
+
+    if config.mode is QueueMode.SHORT_FIRST:
+        # Serving short visits first lowers the mean wait (each minute of counter time keeps
+        # fewer people waiting); once a patient has been passed over for the cap, nobody
+        # may pass them any more, which bounds what that costs the patients with long visits.
+        def short_first(t: Ticket) -> tuple[int, bool, float, datetime, int, str]:
+            due = is_due(t, now, config)
+            return (
+                -t.priority,
+                not due,
+                0.0 if due else expected_service_s(t),
+                t.line_at,
+                t.seq,
+                t.id,
+            )
+
+        return sorted(tickets, key=short_first)
 
     def key(t: Ticket) -> tuple[float, int, datetime, int, str]:
         # Rounding keeps float noise from breaking ties that the later keys should decide.

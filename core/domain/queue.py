@@ -87,6 +87,7 @@ class JoinRequest:
     telegram_chat_id: int | None = None
     language: str | None = None
     travel_s: int | None = None
+    service: str | None = None
 
 
 @dataclass
@@ -100,6 +101,8 @@ class Queue:
     day_seq: int = 0
     day_seq_date: date | None = None
     service_time: eta.ServiceTime | None = None
+    service_times_by_kind: dict[str, eta.ServiceTime] = field(default_factory=dict)
+    """Learned per kind of visit, set by the service layer with `service_time`."""
     events: list[DomainEvent] = field(default_factory=list)
 
     # -- reading ---------------------------------------------------------------------------
@@ -129,16 +132,39 @@ class Queue:
             "default",
         )
 
-    def estimates(self) -> dict[str, eta.Eta]:
+    def expected_service(self, ticket: Ticket) -> eta.ServiceTime:
+        """What this ticket's visit is expected to take: learned for its kind of visit, else
+        configured for it, else the queue's figure over every visit."""
+        kind = ticket.service
+        if kind is None:
+            return self.service()
+        learned = self.service_times_by_kind.get(kind)
+        if learned is not None:
+            return learned
+        configured_s = self.config.service_times_s.get(kind)
+        if configured_s is None:
+            return self.service()
+        return eta.ServiceTime(float(configured_s), eta.PRIOR_CV * configured_s, 0, "default")
+
+    def estimates(self, now: datetime) -> dict[str, eta.Eta]:
         """ETA range of every waiting ticket, by ticket id."""
-        service = self.service()
-        lf = self.load_factor()
         open_names = {c.name for c in self.counters.values() if c.is_open}
-        busy = sum(1 for t in self.at_counters() if t.counter in open_names)
-        return {
-            t.id: eta.estimate(t.position or 0, len(open_names), busy, service, lf)
-            for t in self.waiting()
-        }
+        at_counters = [
+            eta.AtCounter(
+                self.expected_service(t),
+                (now - t.called_at).total_seconds() if t.called_at else 0.0,
+            )
+            for t in self.at_counters()
+            if t.counter in open_names
+        ]
+        line = self.waiting()
+        forecast = eta.forecast(
+            [self.expected_service(t) for t in line],
+            at_counters,
+            len(open_names),
+            self.load_factor(),
+        )
+        return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
     def live_ticket_of(self, telegram_chat_id: int | None, phone: str | None) -> Ticket | None:
         """The patient's ticket still in this queue, if any: one per patient and queue."""
@@ -163,6 +189,7 @@ class Queue:
         self, request: JoinRequest, now: datetime, actor: str, overflowed_from: str | None = None
     ) -> Ticket:
         check_priority(request.priority)
+        self._check_service(request.service)
         capacity = self.config.capacity
         if capacity is not None and self.size() >= capacity:
             raise QueueFull(self.code, capacity, self.config.overflow_queue)
@@ -181,8 +208,10 @@ class Queue:
             phone=request.phone,
             telegram_chat_id=request.telegram_chat_id,
             language=request.language,
+            service=request.service,
         )
         self.tickets[ticket.id] = ticket
+        self._set_fifo_call_at(ticket, now)
         self._reorder(now, actor, quiet={ticket.id})
         self._record(
             TicketJoined,
@@ -399,7 +428,7 @@ class Queue:
         Records what each patient was last told, so the next change is measured from it.
         Returns the estimates it used.
         """
-        estimates = self.estimates()
+        estimates = self.estimates(now)
         told = {
             e.ticket_id
             for e in self.events
@@ -440,6 +469,28 @@ class Queue:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
+        """When the line as it stands, served first come first served, would reach `ticket`."""
+        ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
+        open_names = {c.name for c in self.counters.values() if c.is_open}
+        at_counters = [
+            eta.AtCounter(
+                self.expected_service(t),
+                (now - t.called_at).total_seconds() if t.called_at else 0.0,
+            )
+            for t in self.at_counters()
+            if t.counter in open_names
+        ]
+        services = [self.expected_service(t) for t in ahead] + [self.expected_service(ticket)]
+        wait = eta.forecast(services, at_counters, len(open_names), 1.0)[-1]
+        ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
+
+    def _check_service(self, service: str | None) -> None:
+        offered = self.config.service_times_s
+        if service is not None and service not in offered:
+            kinds = ", ".join(sorted(offered)) or "none (leave it out)"
+            raise InvalidValue(f"unknown kind of visit {service!r}; this queue offers: {kinds}")
+
     def _check_counter(self, counter: str) -> None:
         if counter not in self.counters:
             raise UnknownCounter(self.code, counter)
@@ -455,7 +506,8 @@ class Queue:
         """Renumber the line 1..n; tickets in `quiet` get their own event instead."""
         skip = set(quiet)
         line = [t for t in self.tickets.values() if t.status is W]
-        for index, ticket in enumerate(ordering.rank(line, now, self.config), start=1):
+        ranked = ordering.rank(line, now, self.config, lambda t: self.expected_service(t).mean_s)
+        for index, ticket in enumerate(ranked, start=1):
             old = ticket.position
             ticket.position = index
             if old is not None and old != index and ticket.id not in skip:

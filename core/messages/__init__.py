@@ -21,6 +21,7 @@ from core.messages.render import (
     render_notification,
     render_sms_reply,
     render_text,
+    template_params,
     wait_minutes,
 )
 
@@ -39,5 +40,6 @@ __all__ = [
     "render_sms_reply",
     "render_text",
     "sms_segments",
+    "template_params",
     "wait_minutes",
 ]

@@ -187,6 +187,22 @@ def wait_minutes(low_s: float, high_s: float) -> dict[str, int]:
     return {"eta_low_min": low_min, "eta_high_min": max(low_min, math.ceil(high_s / 60))}
 
 
+def template_params(payload: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """Minutes instead of seconds (a range rounded outwards), and the ticket page link."""
+    params = dict(payload)
+    low_s, high_s = payload.get("eta_low_s"), payload.get("eta_high_s")
+    if low_s is not None and high_s is not None:
+        params |= wait_minutes(low_s, high_s)
+    if payload.get("travel_s") is not None:
+        params["travel_min"] = math.ceil(payload["travel_s"] / 60)
+    previous_s, eta_s = payload.get("previous_eta_s"), payload.get("eta_s")
+    if previous_s is not None and eta_s is not None:
+        params["direction"] = "sooner" if eta_s < previous_s else "later"
+    token = payload.get("token")
+    params["ticket_url"] = f"{base_url}/t/{token}" if token else None
+    return params
+
+
 def render_notification(
     kind: str, channel: str, language: str, params: Mapping[str, Any]
 ) -> Rendered:

@@ -9,11 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from core.domain.eta import (
+    AtCounter,
     Eta,
     ServiceSample,
     ServiceTime,
-    estimate,
+    forecast,
     learn_service_time,
+    naive_eta_s,
+    residual_s,
 )
 from core.domain.load import load_factor, utilisation
 from core.domain.model import QueueMode
@@ -242,93 +245,117 @@ def test_hour_basis_ignores_same_hour_samples_older_than_a_week() -> None:
     assert learned.samples == 13
 
 
-# -- estimate ----------------------------------------------------------------------------
+# -- forecast ----------------------------------------------------------------------------
+
+S300 = DEFAULT_300  # mean 300 s, sd 150 s: a half width of 1.5 * 150 = 225 s per visit
+FRESH = AtCounter(DEFAULT_300, 0.0)
+"""A visit that has just started: expected to take a whole mean."""
 
 
 @pytest.mark.parametrize(
-    ("position", "open_counters", "at_counters", "service", "load", "expected"),
+    ("line", "at_counters", "open_counters", "load", "expected"),
     [
         # free counters take the first tickets at once
-        (1, 1, 0, DEFAULT_300, 1.0, Eta(0, 0, 0)),
-        (3, 3, 0, DEFAULT_300, 1.0, Eta(0, 0, 0)),
-        (2, 3, 1, DEFAULT_300, 2.0, Eta(0, 0, 0)),
-        # 1 ahead on 1 counter: 300; half width 1.28 * 150 = 192
-        (1, 1, 1, DEFAULT_300, 1.0, Eta(300, 108, 492)),
-        # 2 ahead on 1 counter: 600 +- 1.28 * 150 * sqrt(2) = 271.53
-        (2, 1, 1, DEFAULT_300, 1.0, Eta(600, 328, 872)),
-        # position 4, 3 counters all free: 1 ahead, 300 / 3 = 100 +- 192 / 3 = 64
-        (4, 3, 0, DEFAULT_300, 1.0, Eta(100, 36, 164)),
-        # position 5: 2 ahead: 200 +- 64 * sqrt(2) = 90.51
-        (5, 3, 0, DEFAULT_300, 1.0, Eta(200, 109, 291)),
-        # position 4, 3 counters all busy: 4 ahead: 400 +- 64 * 2 = 128
-        (4, 3, 3, DEFAULT_300, 1.0, Eta(400, 272, 528)),
-        # no counter open: nobody is free, and the line is served as if by one counter
-        (1, 0, 0, DEFAULT_300, 1.0, Eta(300, 108, 492)),
-        (2, 0, 0, DEFAULT_300, 1.0, Eta(600, 328, 872)),
-        # more tickets at the counters than counters: nothing is free
-        (1, 1, 2, DEFAULT_300, 1.0, Eta(300, 108, 492)),
-        # the load factor widens only the upper end: 492 * 1.2, 492 * 1.5, 492 * 2
-        (1, 1, 1, DEFAULT_300, 1.2, Eta(300, 108, 591)),
-        (1, 1, 1, DEFAULT_300, 1.5, Eta(300, 108, 738)),
-        (1, 1, 1, DEFAULT_300, 2.0, Eta(300, 108, 984)),
-        # no spread: the range collapses to the point (then the load widens it)
-        (3, 1, 1, ServiceTime(300, 0, 20, "week"), 1.0, Eta(900, 900, 900)),
-        (3, 1, 1, ServiceTime(300, 0, 20, "week"), 2.0, Eta(900, 900, 1800)),
-        # the lower end never goes below 0: 100 - 256
-        (1, 1, 1, ServiceTime(100, 200, 3, "week"), 1.0, Eta(100, 0, 356)),
-        # eta rounds, low floors, high ceils: 250 / 3 = 83.33 +- 1.28 * 30 / 3 = 12.8
-        (4, 3, 0, ServiceTime(250, 30, 9, "hour"), 1.0, Eta(83, 70, 97)),
+        ([S300] * 3, [], 3, 1.0, [Eta(0, 0, 0)] * 3),
+        # a counter busy with a fresh visit: 300 +- 225, then 600 +- 225 * sqrt(2)
+        ([S300, S300], [FRESH], 1, 1.0, [Eta(300, 75, 525), Eta(600, 281, 919)]),
+        # three free counters take three tickets now; the 4th and 5th wait for one visit,
+        # the 4th for the first of three to end (225 / 3), the 5th for two (75 * sqrt(2))
+        (
+            [S300] * 5,
+            [],
+            3,
+            1.0,
+            [Eta(0, 0, 0)] * 3 + [Eta(300, 225, 375), Eta(300, 193, 407)],
+        ),
+        # no counter open: nobody goes at once; one counter, busy for one more visit
+        ([S300, S300], [], 0, 1.0, [Eta(300, 75, 525), Eta(600, 281, 919)]),
+        # more visits at the counters than counters: only as many as counters count
+        ([S300], [FRESH, FRESH], 1, 1.0, [Eta(300, 75, 525)]),
+        # the load factor widens only the upper end: 525 * 1.2, * 2
+        ([S300], [FRESH], 1, 1.2, [Eta(300, 75, 630)]),
+        ([S300], [FRESH], 1, 2.0, [Eta(300, 75, 1050)]),
+        # no spread: the range collapses to the point
+        (
+            [ServiceTime(300, 0, 20, "week")] * 2,
+            [AtCounter(ServiceTime(300, 0, 20, "week"), 0.0)],
+            1,
+            1.0,
+            [Eta(300, 300, 300), Eta(600, 600, 600)],
+        ),
+        # the lower end never goes below 0
+        ([S300], [AtCounter(ServiceTime(100, 200, 3, "week"), 0.0)], 1, 1.0, [Eta(100, 0, 400)]),
+        # a short visit ahead is handed out before a long one: kinds of visit count
+        (
+            [ServiceTime(120, 0, 9, "hour"), ServiceTime(600, 0, 9, "hour"), S300],
+            [AtCounter(ServiceTime(120, 0, 9, "hour"), 0.0)],
+            1,
+            1.0,
+            [Eta(120, 120, 120), Eta(240, 240, 240), Eta(840, 840, 840)],
+        ),
     ],
 )
-def test_estimate_table(
-    position: int,
+def test_forecast_table(
+    line: list[ServiceTime],
+    at_counters: list[AtCounter],
     open_counters: int,
-    at_counters: int,
-    service: ServiceTime,
     load: float,
-    expected: Eta,
+    expected: list[Eta],
 ) -> None:
-    assert estimate(position, open_counters, at_counters, service, load) == expected
+    assert forecast(line, at_counters, open_counters, load) == expected
 
 
 @pytest.mark.parametrize("load", [1.0, 1.2, 1.5, 2.0])
-@pytest.mark.parametrize("position", [1, 2, 3, 5, 8, 13, 40])
-@pytest.mark.parametrize(("open_counters", "at_counters"), [(1, 0), (1, 1), (2, 2), (4, 1)])
-def test_low_le_eta_le_high(
-    position: int, open_counters: int, at_counters: int, load: float
-) -> None:
-    e = estimate(position, open_counters, at_counters, DEFAULT_300, load)
-    assert 0 <= e.low_s <= e.eta_s <= e.high_s
+@pytest.mark.parametrize(("open_counters", "busy"), [(1, 0), (1, 1), (2, 2), (4, 1), (0, 0)])
+def test_low_le_eta_le_high(open_counters: int, busy: int, load: float) -> None:
+    at_counters = [AtCounter(DEFAULT_300, 100.0 * i) for i in range(busy)]
+    for e in forecast([DEFAULT_300] * 40, at_counters, open_counters, load):
+        assert 0 <= e.low_s <= e.eta_s <= e.high_s
 
 
 @pytest.mark.parametrize(
     ("counters", "etas"),
     [
         (1, [600, 1200, 1800, 2400, 3000]),
-        (2, [300, 600, 900, 1200, 1500]),
-        (3, [200, 400, 600, 800, 1000]),
-        (4, [150, 300, 450, 600, 750]),
+        (2, [600, 600, 1200, 1200, 1800]),
+        (3, [600, 600, 600, 1200, 1200]),
     ],
 )
-def test_position_k_with_c_busy_counters_waits_k_services_divided_by_c(
-    counters: int, etas: list[int]
-) -> None:
+def test_busy_counters_hand_out_the_line_in_turn(counters: int, etas: list[int]) -> None:
     service = ServiceTime(600, 0, 50, "week")
-    got = [estimate(k, counters, counters, service, 1.0).eta_s for k in range(1, 6)]
-    assert got == etas
+    at_counters = [AtCounter(service, 0.0)] * counters
+    assert [e.eta_s for e in forecast([service] * 5, at_counters, counters, 1.0)] == etas
 
 
 def test_more_counters_give_a_smaller_eta() -> None:
-    by_counters = [estimate(10, c, c, DEFAULT_300, 1.0) for c in (1, 2, 3, 5)]
-    assert [e.eta_s for e in by_counters] == [3000, 1500, 1000, 600]
+    def tenth(c: int) -> Eta:
+        return forecast([DEFAULT_300] * 10, [FRESH] * c, c, 1.0)[-1]
+
+    by_counters = [tenth(c) for c in (1, 2, 3, 5)]
+    assert [e.eta_s for e in by_counters] == [3000, 1500, 1200, 600]
     assert all(a.high_s > b.high_s for a, b in itertools.pairwise(by_counters))
-    assert all(a.low_s >= b.low_s for a, b in itertools.pairwise(by_counters))
 
 
-def test_later_positions_wait_longer() -> None:
-    etas = [estimate(p, 2, 2, DEFAULT_300, 1.0) for p in range(1, 12)]
-    assert all(a.eta_s < b.eta_s for a, b in itertools.pairwise(etas))
-    assert all(a.high_s < b.high_s for a, b in itertools.pairwise(etas))
+def test_later_positions_never_wait_less() -> None:
+    etas = forecast([DEFAULT_300] * 11, [FRESH, AtCounter(DEFAULT_300, 120.0)], 2, 1.0)
+    assert all(a.eta_s <= b.eta_s for a, b in itertools.pairwise(etas))
+    assert all(a.high_s <= b.high_s for a, b in itertools.pairwise(etas))
+
+
+def test_a_visit_in_progress_is_expected_to_end_sooner_then_to_run_on() -> None:
+    assert residual_s(DEFAULT_300, 0.0) == 300
+    early, middle = residual_s(DEFAULT_300, 60.0), residual_s(DEFAULT_300, 300.0)
+    assert early < 300
+    assert middle < early
+    # far beyond what visits usually take, it is expected to run on a while yet
+    assert residual_s(DEFAULT_300, 3000.0) > 0
+    # without spread, it is simply what is left
+    assert residual_s(ServiceTime(300, 0, 9, "week"), 100.0) == 200
+
+
+def test_the_naive_estimate_is_position_times_mean_over_counters() -> None:
+    assert naive_eta_s(4, 2, 300.0) == 600
+    assert naive_eta_s(1, 0, 300.0) == 300
 
 
 # -- Queue.estimates end to end ----------------------------------------------------------
@@ -338,13 +365,12 @@ def test_estimates_with_every_counter_free(make_queue: MakeQueue, join: Join) ->
     q = make_queue(counters=("1", "2", "3"))
     for i in range(5):
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
-    # default 300 s, sd 150: positions 1-3 go at once, 4 -> 100 +- 64, 5 -> 200 +- 90.51
-    assert q.estimates() == {
+    assert q.estimates(NOW) == {
         "t1": Eta(0, 0, 0),
         "t2": Eta(0, 0, 0),
         "t3": Eta(0, 0, 0),
-        "t4": Eta(100, 36, 164),
-        "t5": Eta(200, 109, 291),
+        "t4": Eta(300, 225, 375),
+        "t5": Eta(300, 193, 407),
     }
 
 
@@ -352,21 +378,23 @@ def test_estimates_with_busy_and_closed_counters(make_queue: MakeQueue, join: Jo
     q = make_queue(counters=("1", "2", "3"))
     for i in range(6):
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
-    q.call_next("1", NOW + timedelta(minutes=1), "tester")  # t1 called at counter 1
+    q.call_next("1", NOW, "tester")  # t1 at counter 1
     q.call_next("2", NOW + timedelta(minutes=1), "tester")  # t2 at counter 2
-    q.start("t2", NOW + timedelta(minutes=2), "tester")
     q.counters["3"].is_open = False
-    # 2 open counters, both busy: position k waits k * 300 / 2 +- 1.28 * 150 * sqrt(k) / 2
-    assert q.estimates() == {
-        "t3": Eta(150, 54, 246),
-        "t4": Eta(300, 164, 436),
-        "t5": Eta(450, 283, 617),
-        "t6": Eta(600, 408, 792),
-    }
+    now = NOW + timedelta(minutes=2)
+    left_1, left_2 = residual_s(DEFAULT_300, 120), residual_s(DEFAULT_300, 60)
+    estimates = q.estimates(now)
+    # counter 1 frees first (its visit started earlier), then counter 2, then in turn
+    assert [estimates[t].eta_s for t in ("t3", "t4", "t5", "t6")] == [
+        round(left_1),
+        round(left_2),
+        round(left_1 + 300),
+        round(left_2 + 300),
+    ]
     q.counters["3"].is_open = True
-    # counter 3 reopens and is free: t3 goes at once, t4 waits 300 / 3 = 100 +- 64
-    assert q.estimates()["t3"] == Eta(0, 0, 0)
-    assert q.estimates()["t4"] == Eta(100, 36, 164)
+    # counter 3 reopens and is free: t3 goes at once, t4 waits for counter 1
+    assert q.estimates(now)["t3"] == Eta(0, 0, 0)
+    assert q.estimates(now)["t4"].eta_s == round(left_1)
 
 
 def test_a_ticket_at_a_closed_counter_does_not_block_the_open_ones(
@@ -377,8 +405,11 @@ def test_a_ticket_at_a_closed_counter_does_not_block_the_open_ones(
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
     q.call("t1", "1", NOW + timedelta(minutes=1), "tester")
     q.counters["1"].is_open = False
-    # only counter 2 is open, and it is free: t2 at once, t3 after one service
-    assert q.estimates() == {"t2": Eta(0, 0, 0), "t3": Eta(300, 108, 492)}
+    # only counter 2 is open, and it is free: t2 at once, t3 after one visit
+    assert q.estimates(NOW + timedelta(minutes=1)) == {
+        "t2": Eta(0, 0, 0),
+        "t3": Eta(300, 75, 525),
+    }
 
 
 def test_no_open_counter_means_nobody_is_called_at_once(make_queue: MakeQueue, join: Join) -> None:
@@ -387,11 +418,9 @@ def test_no_open_counter_means_nobody_is_called_at_once(make_queue: MakeQueue, j
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
     for counter in q.counters.values():
         counter.is_open = False
-    estimates = q.estimates()
-    # nobody can be called until a counter opens: the first in line waits a whole service
-    assert estimates["t1"].eta_s > 0
-    assert estimates["t1"] == Eta(300, 108, 492)
-    assert estimates["t2"] == Eta(600, 328, 872)
+    estimates = q.estimates(NOW)
+    assert estimates["t1"] == Eta(300, 75, 525)
+    assert estimates["t2"] == Eta(600, 281, 919)
 
 
 def test_estimates_use_the_learned_service_time_and_the_load(
@@ -400,12 +429,11 @@ def test_estimates_use_the_learned_service_time_and_the_load(
     q = make_queue(counters=("1",), capacity=4)
     for i in range(3):
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
-    q.call_next("1", NOW + timedelta(minutes=1), "tester")
+    q.call_next("1", NOW, "tester")
     # 2 waiting of 4: utilisation 0.5 -> load 1.2
-    q.service_time = ServiceTime(400.0, 100.0, 30, "hour")
+    q.service_time = ServiceTime(400.0, 0.0, 30, "hour")
     assert q.load_factor() == 1.2
-    # t2: 1 ahead: 400 +- 128 -> high 528 * 1.2 = 633.6; t3: 800 +- 181.02 -> 981.02 * 1.2
-    assert q.estimates() == {"t2": Eta(400, 272, 634), "t3": Eta(800, 618, 1178)}
+    assert q.estimates(NOW) == {"t2": Eta(400, 400, 480), "t3": Eta(800, 800, 960)}
 
 
 def test_estimates_follow_the_configured_default_service_time(
@@ -414,9 +442,24 @@ def test_estimates_follow_the_configured_default_service_time(
     q = make_queue(counters=("1",), default_service_s=120)
     for i in range(2):
         join(q, f"t{i + 1}", NOW + timedelta(seconds=i))
-    q.call_next("1", NOW + timedelta(minutes=1), "tester")
-    # sd is 0.5 * 120 = 60: 120 +- 76.8
-    assert q.estimates() == {"t2": Eta(120, 43, 197)}
+    q.call_next("1", NOW, "tester")
+    # sd is 0.5 * 120 = 60: 120 +- 90
+    assert q.estimates(NOW) == {"t2": Eta(120, 30, 210)}
+
+
+def test_estimates_use_the_expected_time_of_each_kind_of_visit(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    q = make_queue(counters=("1",), service_times_s={"pickup": 60, "consultation": 900})
+    join(q, "c", NOW, service="consultation")
+    join(q, "p", NOW + timedelta(seconds=1), service="pickup")
+    join(q, "u", NOW + timedelta(seconds=2))  # kind unknown: the queue's default, 300
+    q.call_next("1", NOW, "tester")  # the consultation takes the counter
+    estimates = q.estimates(NOW)
+    assert [estimates["p"].eta_s, estimates["u"].eta_s] == [900, 960]
+    # what was learned for a kind replaces what was configured for it
+    q.service_times_by_kind = {"consultation": ServiceTime(600.0, 0.0, 40, "week")}
+    assert q.estimates(NOW)["u"].eta_s == 660
 
 
 def test_estimates_cover_only_waiting_tickets_in_dynamic_order(
@@ -427,7 +470,7 @@ def test_estimates_cover_only_waiting_tickets_in_dynamic_order(
     join(q, "urgent", NOW + timedelta(seconds=5), priority=2)
     q.call_next("1", NOW + timedelta(seconds=10), "tester")  # urgent goes first
     assert q.ticket("urgent").status == "called"
-    assert q.estimates() == {"routine": Eta(300, 108, 492)}
+    assert q.estimates(NOW + timedelta(seconds=10)) == {"routine": Eta(300, 75, 525)}
 
 
 def test_identical_samples_do_not_make_every_other_value_an_outlier() -> None:

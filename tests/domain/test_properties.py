@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 )
 
 from core.domain.errors import IllegalTransition, QueueEmpty, QueueFull, UnknownCounter
-from core.domain.eta import ServiceSample, ServiceTime, estimate, learn_service_time
+from core.domain.eta import AtCounter, ServiceSample, ServiceTime, forecast, learn_service_time
 from core.domain.events import TicketStateChanged
 from core.domain.load import load_factor
 from core.domain.model import Counter, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
@@ -278,7 +278,7 @@ class QueueMachine(RuleBasedStateMachine):
     def estimates_follow_the_line(self) -> None:
         if self.q is None:
             return
-        estimates = self.q.estimates()
+        estimates = self.q.estimates(self.now)
         line = self.waiting_ids()
         assert set(estimates) == set(line)
         ordered = [estimates[i] for i in line]
@@ -429,25 +429,31 @@ service_st = st.builds(
 
 @PLAIN
 @given(
-    position=st.integers(1, 60),
+    line=st.lists(service_st, min_size=1, max_size=40),
     counters=st.integers(0, 6),
-    busy=st.integers(0, 8),
+    elapsed=st.lists(st.floats(0, 4 * 3600), max_size=8),
     service=service_st,
     load=st.sampled_from([1.0, 1.2, 1.5, 2.0]),
 )
-def test_estimate_ranges_are_ordered_and_monotone(
-    position: int, counters: int, busy: int, service: ServiceTime, load: float
+def test_forecast_ranges_are_ordered_and_monotone(
+    line: list[ServiceTime],
+    counters: int,
+    elapsed: list[float],
+    service: ServiceTime,
+    load: float,
 ) -> None:
-    e = estimate(position, counters, busy, service, load)
-    assert 0 <= e.low_s <= e.eta_s <= e.high_s
-    behind = estimate(position + 1, counters, busy, service, load)
-    assert behind.eta_s >= e.eta_s
-    assert behind.high_s >= e.high_s
-    assert estimate(position, counters, busy, service, 2.0).high_s >= e.high_s
-    if busy >= counters:
-        # every counter busy: one more (busy) counter never makes the wait longer
-        more = estimate(position, counters + 1, busy + 1, service, load)
-        assert more.eta_s <= e.eta_s
+    at_counters = [AtCounter(service, e) for e in elapsed]
+    etas = forecast(line, at_counters, counters, load)
+    assert len(etas) == len(line)
+    assert all(0 <= e.low_s <= e.eta_s <= e.high_s for e in etas)
+    # the line is handed out in order: nobody behind is expected to be called sooner
+    assert all(a.eta_s <= b.eta_s for a, b in itertools.pairwise(etas))
+    wider = forecast(line, at_counters, counters, 2.0)
+    assert all(w.high_s >= e.high_s for w, e in zip(wider, etas, strict=True))
+    if len(elapsed) >= counters >= 1:
+        # every counter busy: one more counter never makes anyone's wait longer
+        more = forecast(line, [*at_counters, AtCounter(service, 0.0)], counters + 1, load)
+        assert all(m.eta_s <= e.eta_s for m, e in zip(more, etas, strict=True))
 
 
 @PLAIN

@@ -1,0 +1,1 @@
+"""A discrete-event simulator of a working day that drives the real queue engine."""

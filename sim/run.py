@@ -1,0 +1,107 @@
+"""Simulates days under several policies: the same days for each, from one seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from core.domain import eta
+from core.domain.model import QueueConfig, QueueMode, Weights
+from sim.day import draw_day
+from sim.engine import FIRST_DAY, HISTORY_DAYS, DayResult, DaySimulation
+from sim.profile import Profile
+
+POLICIES = ("fifo", "dynamic", "short_first")
+DEFAULT_FAIRNESS_CAP_S = 1200
+
+Progress = Callable[[int, int], None]
+"""Called with (runs done, runs in all) after each day of each policy."""
+
+
+@dataclass(frozen=True)
+class Run:
+    profile: Profile
+    policies: tuple[str, ...] = POLICIES
+    days: int = 1
+    seed: int = 1
+    fairness_cap_s: int = DEFAULT_FAIRNESS_CAP_S
+    warmup_s: float = 0.0
+    """Patients who arrive before this (seconds from opening) are left out of the figures:
+    a long steady run starts with an empty room, which would flatter it."""
+    detailed: bool = True
+    """Learned service times, ETAs and messages. Off for long theory checks, which need
+    only the waits."""
+
+
+def policy_config(name: str, profile: Profile, fairness_cap_s: int) -> QueueConfig:
+    """The queue configuration a policy stands for; weights are the seed plan's defaults."""
+    base = QueueConfig(
+        default_service_s=max(1, round(profile.mean_service_s)),
+        timezone=profile.timezone,
+        service_times_s={k.name: max(1, round(k.distribution.mean_s)) for k in profile.services}
+        if len(profile.services) > 1
+        else {},
+        fairness_cap_s=fairness_cap_s,
+    )
+    modes = {
+        "fifo": QueueMode.FIFO,
+        "dynamic": QueueMode.DYNAMIC,
+        "short_first": QueueMode.SHORT_FIRST,
+    }
+    if name not in modes:
+        raise ValueError(f"unknown policy {name!r} (choose from {', '.join(POLICIES)})")
+    return replace(base, mode=modes[name], weights=Weights())
+
+
+def day_seed(seed: int, day: int) -> int:
+    return seed * 1_000_003 + day
+
+
+def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSample]:
+    """A week of past visits for the learner to start from, as a queue that has been
+    running a while has: drawn from the same profile, one seed per past day."""
+    samples = []
+    tz = ZoneInfo(profile.timezone)
+    for back in range(HISTORY_DAYS, 0, -1):
+        midnight = datetime.combine(
+            FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
+        ).astimezone(UTC)
+        for patient in draw_day(profile, day_seed(seed, day - back)):
+            if patient.no_show:
+                continue
+            done_at = midnight + timedelta(seconds=patient.arrival_s + patient.service_s)
+            samples.append(eta.ServiceSample(done_at, patient.service_s, patient.recorded_kind))
+    samples.sort(key=lambda s: s.finished_at)
+    return samples
+
+
+def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayResult]]:
+    """Every policy over the same `run.days` days; results by policy, in day order."""
+    results: dict[str, list[DayResult]] = {name: [] for name in run.policies}
+    total, done = len(run.policies) * run.days, 0
+    for day in range(run.days):
+        history = history_before(run.profile, day, run.seed) if run.detailed else []
+        for name in run.policies:
+            config = policy_config(name, run.profile, run.fairness_cap_s)
+            simulation = DaySimulation(
+                run.profile,
+                config,
+                day,
+                day_seed(run.seed, day),
+                detailed=run.detailed,
+                history=history,
+            )
+            results[name].append(simulation.run())
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return results
+
+
+def policies_of(names: Sequence[str]) -> tuple[str, ...]:
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policy {unknown[0]!r} (choose from {', '.join(POLICIES)})")
+    return tuple(dict.fromkeys(names))
