@@ -20,6 +20,7 @@ from core.services.errors import AlreadyExists
 from core.services.queues import new_join_request
 from core.settings import Settings, SettingsError, load_settings
 from core.wiring import Container, build_container
+from sim.cli import add_arguments as add_simulate_arguments
 
 DEMO_QUEUES = (
     ("PHARM", "Pharmacy", "A", QueueMode.DYNAMIC, 60, ["1", "2", "3"]),
@@ -86,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("name")
     link.set_defaults(run=cmd_link_code)
 
+    simulate = sub.add_parser(
+        "simulate", help="simulate working days through the queue engine, per policy"
+    )
+    add_simulate_arguments(simulate)
     sub.add_parser("demo", help="demo queues, counters and an admin account").set_defaults(
         run=cmd_demo
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -72,15 +72,6 @@ class DayResult:
     """(seconds, patients waiting) after every change of the line."""
 
 
-@dataclass(order=True)
-class _Event:
-    at_s: float
-    seq: int
-    action: str = field(compare=False)
-    subject: str = field(compare=False)
-    """A counter name or a ticket id."""
-
-
 class DaySimulation:
     """One day, one queue configuration. `run()` returns what happened."""
 
@@ -116,7 +107,8 @@ class DaySimulation:
         self.opened_at_s: dict[str, float] = {}
         self.closing: set[str] = set()
         self.line: list[tuple[float, int]] = []
-        self._events: list[_Event] = []
+        self._events: list[tuple[float, int, str, str]] = []
+        """(when, tie-breaker, action, counter name or ticket id)"""
         self._seq = 0
         self._learned_at_s = -RELEARN_EVERY_S
         self.now_s = 0.0
@@ -130,16 +122,15 @@ class DaySimulation:
         for ticket_id, patient in self.patients.items():
             self._at(patient.arrival_s, "arrive", ticket_id)
         while self._events:
-            event = heapq.heappop(self._events)
-            self.now_s = event.at_s
-            getattr(self, f"_on_{event.action}")(event.subject)
+            self.now_s, _, action, subject = heapq.heappop(self._events)
+            getattr(self, f"_on_{action}")(subject)
         for name, since_s in self.opened_at_s.items():
             self.open_s[name] += self.now_s - since_s
         return DayResult(self.day, list(self.visits.values()), self.busy_s, self.open_s, self.line)
 
     def _at(self, at_s: float, action: str, subject: str) -> None:
         self._seq += 1
-        heapq.heappush(self._events, _Event(at_s, self._seq, action, subject))
+        heapq.heappush(self._events, (at_s, self._seq, action, subject))
 
     @property
     def now(self) -> datetime:

@@ -40,9 +40,7 @@ def policy_config(name: str, profile: Profile, fairness_cap_s: int) -> QueueConf
     base = QueueConfig(
         default_service_s=max(1, round(profile.mean_service_s)),
         timezone=profile.timezone,
-        service_times_s={k.name: max(1, round(k.distribution.mean_s)) for k in profile.services}
-        if len(profile.services) > 1
-        else {},
+        service_times_s={k.name: max(1, round(k.distribution.mean_s)) for k in profile.services},
         fairness_cap_s=fairness_cap_s,
     )
     modes = {

@@ -49,6 +49,7 @@ from core.domain.model import (
     MAX_RATING,
     Counter,
     QueueConfig,
+    QueueMode,
     Ticket,
     TicketStatus,
     check_priority,
@@ -211,7 +212,8 @@ class Queue:
             service=request.service,
         )
         self.tickets[ticket.id] = ticket
-        self._set_fifo_call_at(ticket, now)
+        if self.config.mode is QueueMode.SHORT_FIRST:
+            self._set_fifo_call_at(ticket, now)
         self._reorder(now, actor, quiet={ticket.id})
         self._record(
             TicketJoined,
