@@ -35,7 +35,7 @@ test-embedded: $(STAMP) chromium
 
 test-services: $(STAMP) chromium
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
-	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain --ignore=tests/sim
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain import eta
 from core.domain.events import TicketEvent
+from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, QueueConfig, Ticket
 from core.domain.notify import intents_for
 from core.domain.queue import JoinRequest, Queue
@@ -70,6 +71,13 @@ class DayResult:
     open_s: dict[str, float]
     line: list[tuple[float, int]]
     """(seconds, patients waiting) after every change of the line."""
+    hourly: list[HourlyTally]
+    """The server's hourly metric rows, built by the same rules (`core.domain.hourly`)."""
+    midnight: datetime
+
+    def local_hour(self, at: datetime) -> int:
+        """Hours since the day's local midnight."""
+        return int((at - self.midnight).total_seconds() // 3600)
 
 
 class DaySimulation:
@@ -107,6 +115,7 @@ class DaySimulation:
         self.opened_at_s: dict[str, float] = {}
         self.closing: set[str] = set()
         self.line: list[tuple[float, int]] = []
+        self.hourly: dict[datetime, HourlyTally] = {}
         self._events: list[tuple[float, int, str, str]] = []
         """(when, tie-breaker, action, counter name or ticket id)"""
         self._seq = 0
@@ -126,7 +135,15 @@ class DaySimulation:
             getattr(self, f"_on_{action}")(subject)
         for name, since_s in self.opened_at_s.items():
             self.open_s[name] += self.now_s - since_s
-        return DayResult(self.day, list(self.visits.values()), self.busy_s, self.open_s, self.line)
+        return DayResult(
+            self.day,
+            list(self.visits.values()),
+            self.busy_s,
+            self.open_s,
+            self.line,
+            [self.hourly[hour] for hour in sorted(self.hourly)],
+            self.midnight,
+        )
 
     def _at(self, at_s: float, action: str, subject: str) -> None:
         self._seq += 1
@@ -284,6 +301,8 @@ class DaySimulation:
             for event in queue.events:
                 if isinstance(event, TicketEvent):
                     self._count_messages(event, estimates)
+            hour = hour_of(self.now)
+            self.hourly.setdefault(hour, HourlyTally(hour)).add(queue.events, queue)
         queue.events.clear()
         size = queue.size()
         if not self.line or self.line[-1][1] != size:

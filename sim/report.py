@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.domain.hourly import HourlyTally
 from core.domain.metrics import Visit, percentile
 from core.domain.model import TicketStatus
 from sim.engine import DayResult, VisitRecord
@@ -68,6 +69,7 @@ def policy_figures(
         **_eta_figures(records),
         **_message_figures(records),
         **_line_figures(days),
+        "hourly": _hourly(days),
     }
     if fifo_days is not None:
         figures["vs_fifo"] = _against_fifo(days, fifo_days, warmup_s, fairness_cap_s)
@@ -149,6 +151,40 @@ def _line_figures(days: Sequence[DayResult]) -> dict[str, Any]:
             span += day.line[-1][0] - day.line[0][0]
         peak = max([peak, *(size for _, size in day.line)])
     return {"line_mean": _round(area / span, 2) if span else 0.0, "line_max": peak}
+
+
+def _hourly(days: Sequence[DayResult]) -> list[dict[str, Any]]:
+    """The server's hourly rows, summed over the days by local hour of day."""
+    by_hour: dict[int, list[HourlyTally]] = defaultdict(list)
+    for day in days:
+        for tally in day.hourly:
+            by_hour[day.local_hour(tally.hour_start)].append(tally)
+    rows = []
+    for hour, tallies in sorted(by_hour.items()):
+        total = HourlyTally(tallies[0].hour_start)
+        for t in tallies:
+            for name in ("joined", "called", "completed", "no_shows", "cancelled"):
+                setattr(total, name, getattr(total, name) + getattr(t, name))
+            total.wait_s_sum += t.wait_s_sum
+            total.service_s_sum += t.service_s_sum
+            total.size_sum += t.size_sum
+            total.size_samples += t.size_samples
+            total.wait_s_max = max(total.wait_s_max, t.wait_s_max)
+            total.peak_size = max(total.peak_size, t.peak_size)
+        rows.append(
+            {
+                "hour": hour,
+                "joined": total.joined,
+                "completed": total.completed,
+                "no_shows": total.no_shows,
+                "avg_wait_s": _round(total.avg_wait_s),
+                "max_wait_s": _round(total.wait_s_max),
+                "avg_service_s": _round(total.avg_service_s),
+                "peak_size": total.peak_size,
+                "avg_size": _round(total.avg_size, 2),
+            }
+        )
+    return rows
 
 
 def _against_fifo(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.eta import Eta
+from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket
 from core.services.mapping import config_settings
 from core.services.queues import QueueInfo, QueueStatus
@@ -160,16 +161,17 @@ def status_json(status: QueueStatus) -> dict[str, Any]:
 
 
 def metric_json(row: HourlyMetric) -> dict[str, Any]:
+    tally = HourlyTally.of_record(row)  # the averages are defined once, in the domain
     return {
-        "hour_start": iso(row.hour_start),
-        "joined": row.joined,
-        "called": row.called,
-        "completed": row.completed,
-        "no_shows": row.no_shows,
-        "cancelled": row.cancelled,
-        "avg_wait_s": row.wait_s_sum / row.called if row.called else 0.0,
-        "max_wait_s": row.wait_s_max,
-        "avg_service_s": row.service_s_sum / row.completed if row.completed else 0.0,
-        "peak_size": row.peak_size,
-        "avg_size": row.size_sum / row.size_samples if row.size_samples else 0.0,
+        "hour_start": iso(tally.hour_start),
+        "joined": tally.joined,
+        "called": tally.called,
+        "completed": tally.completed,
+        "no_shows": tally.no_shows,
+        "cancelled": tally.cancelled,
+        "avg_wait_s": tally.avg_wait_s,
+        "max_wait_s": tally.wait_s_max,
+        "avg_service_s": tally.avg_service_s,
+        "peak_size": tally.peak_size,
+        "avg_size": tally.avg_size,
     }

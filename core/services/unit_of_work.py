@@ -14,18 +14,8 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.domain.eta import Eta
-from core.domain.events import (
-    DomainEvent,
-    PositionChanged,
-    TicketCalled,
-    TicketCancelled,
-    TicketCompleted,
-    TicketEvent,
-    TicketJoined,
-    TicketMarkedNoShow,
-    TicketStateChanged,
-    TicketTransferredIn,
-)
+from core.domain.events import DomainEvent, PositionChanged, TicketEvent, TicketStateChanged
+from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import LIVE_STATUSES, Ticket
 from core.domain.notify import intents_for
 from core.domain.queue import Queue
@@ -176,31 +166,13 @@ class QueueUnitOfWork:
             await OutboxMessage.bulk_create(outbox, using_db=self.conn)
 
     async def _save_metrics(self, row: QueueRow, queue: Queue, events: list[DomainEvent]) -> None:
-        hour_start = self.now.replace(minute=0, second=0, microsecond=0)
         metric, _ = await HourlyMetric.get_or_create(
-            queue_id=row.id, hour_start=hour_start, using_db=self.conn
+            queue_id=row.id, hour_start=hour_of(self.now), using_db=self.conn
         )
-        for event in events:
-            if isinstance(event, TicketJoined | TicketTransferredIn):
-                metric.joined += 1
-            elif isinstance(event, TicketCalled):
-                ticket = queue.tickets.get(event.ticket_id)
-                if ticket is not None:
-                    wait_s = (event.at - ticket.joined_at).total_seconds()
-                    metric.called += 1
-                    metric.wait_s_sum += wait_s
-                    metric.wait_s_max = max(metric.wait_s_max, wait_s)
-            elif isinstance(event, TicketCompleted):
-                metric.completed += 1
-                metric.service_s_sum += event.service_s
-            elif isinstance(event, TicketMarkedNoShow):
-                metric.no_shows += 1
-            elif isinstance(event, TicketCancelled):
-                metric.cancelled += 1
-        size = queue.size()
-        metric.peak_size = max(metric.peak_size, size)
-        metric.size_sum += size
-        metric.size_samples += 1
+        tally = HourlyTally.of_record(metric)
+        tally.add(events, queue)
+        for name, value in tally.figures().items():
+            setattr(metric, name, value)
         await metric.save(using_db=self.conn)
 
 

@@ -158,3 +158,17 @@ def test_a_steady_run_keeps_every_counter_open_and_has_one_kind() -> None:
     assert profile.counters == ("1", "2", "3")
     assert profile.mean_service_s == 240
     assert (profile.open_h, profile.close_h) == (0, 5)
+
+
+def test_hourly_rows_are_the_servers_and_add_up_to_the_day() -> None:
+    code, out, _ = simulate_cli("--profile", "lab", "--policy", "fifo", "--seed", "4", "--json")
+    assert code == 0
+    fifo = json.loads(out)["policies"]["fifo"]
+    rows = fifo["hourly"]
+    assert [r["hour"] for r in rows] == sorted(r["hour"] for r in rows)
+    assert rows[0]["hour"] == 7
+    assert sum(r["joined"] for r in rows) == fifo["visits"]
+    assert sum(r["completed"] for r in rows) == fifo["served"]
+    assert sum(r["no_shows"] for r in rows) >= fifo["no_shows"]  # an absent patient may return
+    assert max(r["max_wait_s"] for r in rows) <= fifo["max_wait_s"] + 1e-6
+    assert max(r["peak_size"] for r in rows) == fifo["line_max"]
