@@ -17,11 +17,13 @@ from pathlib import Path
 
 from sim.cli import build_report, render_table
 from sim.engine import DayResult
-from sim.profile import SHIPPED_PROFILES, Profile, load_profile
+from sim.profile import SHIPPED_PROFILES, Profile, load_profile, scaled
 from sim.report import policy_figures
 from sim.run import DEFAULT_FAIRNESS_CAP_S, Run, simulate
 
 CAPS_MIN = (5, 10, 20, 30, 45, 60, 240)
+BUSY_SCALE = 1.2
+"""A busy pharmacy day too: 20% more patients every hour."""
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -32,9 +34,11 @@ def main() -> int:
     parser.add_argument("--plots", type=Path, default=Path("docs/algorithm"))
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    for name in SHIPPED_PROFILES:
+    days_to_run = [(name, 1.0) for name in SHIPPED_PROFILES] + [("pharmacy", BUSY_SCALE)]
+    for name, scale in days_to_run:
         started = time.perf_counter()
-        profile = load_profile(name)
+        profile = scaled(load_profile(name), scale)
+        name = profile.name.replace(" ", "")
         plan = Run(profile, days=args.days, seed=args.seed, warmup_s=profile.open_h * 3600)
         results = simulate(plan)
         report = build_report(plan, results)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from sim.profile import Profile, ProfileError, load_profile, steady_profile
+from sim.profile import Profile, ProfileError, load_profile, scaled, steady_profile
 from sim.report import policy_figures
 from sim.run import DEFAULT_FAIRNESS_CAP_S, POLICIES, Run, policies_of, simulate
 
@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         help="pharmacy (default), lab, or a JSON file of the same shape (see sim/profiles)",
+    )
+    parser.add_argument(
+        "--arrival-scale",
+        type=float,
+        default=1.0,
+        help="a busier (1.2) or quieter (0.8) day of the profile",
     )
     steady = parser.add_argument_group(
         "a plain M/M/c-style run instead of a profile (all three of the first are needed)"
@@ -110,7 +116,7 @@ def build_run(args: argparse.Namespace) -> Run:
             args.service_cv,
         )
     else:
-        profile = load_profile(args.profile or "pharmacy")
+        profile = scaled(load_profile(args.profile or "pharmacy"), args.arrival_scale)
     names = [n.strip() for raw in args.policy or ["all"] for n in raw.split(",") if n.strip()]
     policies = POLICIES if "all" in names else policies_of(names)
     cap_s = round(args.fairness_cap_min * 60)

@@ -7,6 +7,7 @@ random draw of a day happens in `sim.day`, from a seeded generator.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import random
@@ -232,6 +233,17 @@ def _minutes_range(pair: Sequence[float]) -> tuple[float, float]:
     if not 0 <= low <= high:
         raise ProfileError(f"range {list(pair)}: from 0 up, low to high")
     return low, high
+
+
+def scaled(profile: Profile, arrival_scale: float) -> Profile:
+    """The same day with `arrival_scale` times as many patients every hour."""
+    if arrival_scale <= 0:
+        raise ProfileError("the arrival scale must be above 0")
+    if arrival_scale == 1:
+        return profile
+    rates = {hour: rate * arrival_scale for hour, rate in profile.arrivals_per_hour.items()}
+    name = f"{profile.name} x{arrival_scale:g}"
+    return dataclasses.replace(profile, name=name, arrivals_per_hour=rates)
 
 
 def steady_profile(

@@ -172,3 +172,16 @@ def test_hourly_rows_are_the_servers_and_add_up_to_the_day() -> None:
     assert sum(r["no_shows"] for r in rows) >= fifo["no_shows"]  # an absent patient may return
     assert max(r["max_wait_s"] for r in rows) <= fifo["max_wait_s"] + 1e-6
     assert max(r["peak_size"] for r in rows) == fifo["line_max"]
+
+
+def test_a_busier_day_has_more_patients_and_longer_waits() -> None:
+    quiet = json.loads(simulate_cli("--policy", "fifo", "--seed", "8", "--json")[1])
+    busy = json.loads(
+        simulate_cli("--policy", "fifo", "--seed", "8", "--arrival-scale", "1.3", "--json")[1]
+    )
+    assert busy["profile"]["name"] == "pharmacy x1.3"
+    quiet_fifo, busy_fifo = quiet["policies"]["fifo"], busy["policies"]["fifo"]
+    assert busy_fifo["visits"] > quiet_fifo["visits"] * 1.15
+    assert busy_fifo["mean_wait_s"] > quiet_fifo["mean_wait_s"]
+    code, _, err = simulate_cli("--arrival-scale", "0")
+    assert code == 2 and "arrival scale must be above 0" in err
