@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-embedded test-services lint bench demo clean chromium
+.PHONY: run test test-embedded test-services lint bench demo clean chromium algorithm
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,3 +52,7 @@ bench: $(STAMP) chromium
 
 clean:
 	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache
+
+## algorithm: the figures and plots of docs/algorithm.md (simulator, 20 days per profile; prints tables)
+algorithm: $(STAMP)
+	$(BIN)/python bench/algorithm.py --days 20
