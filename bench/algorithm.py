@@ -47,7 +47,7 @@ def main() -> int:
         if args.plots:
             from sim.plots import write_plots
 
-            written = write_plots(results, profile, args.plots / name)
+            written = write_plots(results, profile, args.plots / name, formats=("png",))
             print("plots:", ", ".join(str(p) for p in written))
         print(f"({args.days} days, {time.perf_counter() - started:.1f} s)\n")
         sweep_caps(profile, args.days, args.seed, results["fifo"])
