@@ -1,7 +1,10 @@
-"""Metric definitions shared by the analytics API and the simulator.
+"""Metric definitions shared by the analytics API, the console's analytics page and the
+simulator (`sim.report`).
 
-Wait is join -> first call; service is call -> done (the time a counter is taken);
-the no-show rate is no-shows over tickets that reached a counter and ended there.
+Wait is join -> the call that led to the visit (the ticket's `called_at`: for a patient who
+missed a call and was put back in line, the last call); service is call -> done (the time a
+counter is taken); the no-show rate is no-shows over tickets that reached a counter and
+ended there.
 """
 
 from __future__ import annotations
