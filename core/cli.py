@@ -22,10 +22,20 @@ from core.settings import Settings, SettingsError, load_settings
 from core.wiring import Container, build_container
 from sim.cli import add_arguments as add_simulate_arguments
 
-DEMO_QUEUES = (
-    ("PHARM", "Pharmacy", "A", QueueMode.DYNAMIC, 60, ["1", "2", "3"]),
-    ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"]),
+DemoQueue = tuple[str, str, str, QueueMode, int, list[str], dict[str, int]]
+DEMO_QUEUES: tuple[DemoQueue, ...] = (
+    (
+        "PHARM",
+        "Pharmacy",
+        "A",
+        QueueMode.DYNAMIC,
+        60,
+        ["1", "2", "3"],
+        {"pickup": 120, "consultation": 600},
+    ),
+    ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"], {}),
 )
+"""Code, name, prefix, mode, capacity, counters, and kinds of visit with their seconds."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,11 +233,11 @@ def run_until_interrupted(
 
 
 DEMO_PATIENTS = (
-    ("Ana Lima", 0),
-    ("Bo Chen", 0),
-    ("Cy Okafor", 1),
-    ("Di Rossi", 0),
-    ("Ed Novak", 2),
+    ("Ana Lima", 0, "consultation"),
+    ("Bo Chen", 0, "pickup"),
+    ("Cy Okafor", 1, "pickup"),
+    ("Di Rossi", 0, None),
+    ("Ed Novak", 2, "consultation"),
 )
 """Names make the console look like a real morning. No phones: the demo sends no texts until
 someone joins (SQLite takes one writer at a time, and `worker` and `bot` may share it)."""
@@ -235,18 +245,17 @@ someone joins (SQLite takes one writer at a time, and `worker` and `bot` may sha
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
-        for code, name, prefix, mode, capacity, counters in DEMO_QUEUES:
+        for code, name, prefix, mode, capacity, counters, service_times_s in DEMO_QUEUES:
+            config = QueueConfig(mode=mode, capacity=capacity, service_times_s=service_times_s)
             try:
-                await container.queues.create_queue(
-                    code, name, prefix, QueueConfig(mode=mode, capacity=capacity), counters
-                )
+                await container.queues.create_queue(code, name, prefix, config, counters)
                 print(f"queue {code} ({name}), counters {', '.join(counters)}")
             except AlreadyExists:
                 print(f"queue {code} already exists")
         status = await container.queues.status("PHARM")
         if status.queue.size() == 0:
-            for name, priority in DEMO_PATIENTS:
-                request = new_join_request(name=name, priority=priority)
+            for name, priority, service in DEMO_PATIENTS:
+                request = new_join_request(name=name, priority=priority, service=service)
                 await container.queues.join("PHARM", request, "demo")
             print("5 demo patients waiting in PHARM")
         password = secrets.token_urlsafe(12)

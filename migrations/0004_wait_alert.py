@@ -11,6 +11,6 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='QueueConfigRow',
             name='wait_alert_s',
-            field=fields.IntField(default=3600),
+            field=fields.IntField(default=3600, db_default=3600),
         ),
     ]

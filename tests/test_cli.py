@@ -83,7 +83,10 @@ async def test_demo_then_serve_answers(tmp_path: Path) -> None:
         ) as client:
             queues = (await client.get("/api/v1/queues")).json()
             assert [q["code"] for q in queues] == ["LAB", "PHARM"]
+            kinds = {q["code"]: q["service_times_s"] for q in queues}
+            assert kinds == {"LAB": {}, "PHARM": {"pickup": 120, "consultation": 600}}
             status = (await client.get("/api/v1/queues/PHARM/status")).json()
             assert status["size"] == 5
+            assert {w["service"] for w in status["waiting"]} == {"pickup", "consultation", None}
     finally:
         stop(server)

@@ -58,7 +58,13 @@ async def list_queues(request: Request, **_: Any) -> HTTPResponse:
     status=201,
 )
 async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any) -> HTTPResponse:
-    config = QueueConfig(mode=body.mode, capacity=body.capacity, overflow_queue=body.overflow_queue)
+    config = QueueConfig(
+        mode=body.mode,
+        capacity=body.capacity,
+        overflow_queue=body.overflow_queue,
+        service_times_s=body.service_times_s,
+        fairness_cap_s=body.fairness_cap_s,
+    )
     info = await service(request).create_queue(
         body.code, body.name, body.prefix, config, body.counters
     )
@@ -74,22 +80,29 @@ async def get_queue(request: Request, code: str, **_: Any) -> HTTPResponse:
     bp,
     "PATCH",
     "/queues/<code>",
-    "Change a queue's name, prefix or counters",
+    "Change a queue's name, prefix, counters, mode or kinds of visit",
     roles=ADMIN,
     body=schemas.QueuePatchBody,
-    errors=UNKNOWN_QUEUE,
+    errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
     response="Queue",
 )
 async def patch_queue(
     request: Request, code: str, body: schemas.QueuePatchBody, **_: Any
 ) -> HTTPResponse:
+    queues = service(request)
     counters = None
     if body.counters is not None:
         counters = [
             Counter(c, True) if isinstance(c, str) else Counter(c.name, c.is_open)
             for c in body.counters
         ]
-    info = await service(request).update_queue(code, body.name, body.prefix, counters)
+    settings = body.config_changes()
+    # The new configuration is checked before anything is written.
+    config = changed_config(await queues.get_config(code), settings) if settings else None
+    info = await queues.update_queue(code, body.name, body.prefix, counters)
+    if config is not None:
+        await queues.put_config(code, config)
+        info = await queues.get_queue(code)
     return json(queue_json(info))
 
 
@@ -114,7 +127,7 @@ async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
     body=schemas.JoinBody,
     response="Ticket",
     status=201,
-    errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error"},
+    errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error, invalid_value"},
 )
 async def join(
     request: Request, code: str, account: StaffAccount, body: schemas.JoinBody, **_: Any
@@ -184,10 +197,15 @@ async def put_config(
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"weights"})
     if body.weights is not None:
         changes["weights"] = Weights(**body.weights.model_dump())
+    config = await queues.put_config(code, changed_config(current, changes))
+    return json(config_json(config))
+
+
+def changed_config(current: QueueConfig, changes: dict[str, Any]) -> QueueConfig:
+    """`current` with the changes a request sent, checked by the domain's rules."""
     if "notify_positions" in changes:
         changes["notify_positions"] = tuple(changes["notify_positions"])
-    config = await queues.put_config(code, dataclasses.replace(current, **changes))
-    return json(config_json(config))
+    return dataclasses.replace(current, **changes)
 
 
 @endpoint(

@@ -194,8 +194,7 @@ async def walk_in(request: Request, code: str, account: StaffAccount, csrf: str)
         joined = await container.queues.join(info.code, new_join_request(**fields), actor(account))
         added, values = joined.ticket, {}
     except InvalidValue as exc:
-        field = next((f for f in WALK_IN_FIELDS if f.split("_")[0] in str(exc)), "")
-        errors[field] = str(exc)
+        errors[walk_in_field_of(str(exc))] = str(exc)
     except QueueFull as exc:
         errors[""] = str(exc)
     page = render(
@@ -209,7 +208,19 @@ async def walk_in(request: Request, code: str, account: StaffAccount, csrf: str)
     return html(page, status=422 if errors else 200)
 
 
-WALK_IN_FIELDS = ("name", "phone", "priority", "appointment_at")
+WALK_IN_FIELDS = ("name", "phone", "priority", "appointment_at", "service")
+FIELD_NAMED_IN = {
+    "phone": "phone",
+    "priority": "priority",
+    "appointment": "appointment_at",
+    "kind of visit": "service",
+}
+"""Words of a domain error's message that tell which field of the form it is about."""
+
+
+def walk_in_field_of(message: str) -> str:
+    """The form field an error belongs next to; "" for the form as a whole."""
+    return next((field for words, field in FIELD_NAMED_IN.items() if words in message), "")
 
 
 def walk_in_fields(values: dict[str, str], timezone: str, now: datetime) -> dict[str, Any]:
@@ -218,6 +229,7 @@ def walk_in_fields(values: dict[str, str], timezone: str, now: datetime) -> dict
     fields: dict[str, Any] = {
         "name": values["name"][:128] or None,
         "phone": values["phone"] or None,
+        "service": values["service"] or None,
     }
     try:
         fields["priority"] = int(values["priority"] or 0)

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from datetime import MAXYEAR, MINYEAR, UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.domain.model import MAX_LATE_S, MAX_PRIORITY, QueueMode
+from core.domain.model import (
+    MAX_FAIRNESS_CAP_S,
+    MAX_LATE_S,
+    MAX_PRIORITY,
+    MAX_SERVICE_S,
+    MAX_SERVICES,
+    MIN_FAIRNESS_CAP_S,
+    SERVICE_NAME,
+    QueueConfig,
+    QueueMode,
+)
 
 
 def check_time(value: datetime) -> datetime:
@@ -41,6 +51,21 @@ Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")]
 QueueRef = Annotated[Code, AfterValidator(str.upper)]
 """A queue code as other queues are referred to; codes are kept in capitals."""
 CounterName = Annotated[str, Field(min_length=1, max_length=32)]
+ServiceName = Annotated[str, Field(pattern=f"^{SERVICE_NAME.pattern}$")]
+ServiceTimes = Annotated[
+    dict[ServiceName, Annotated[int, Field(ge=1, le=MAX_SERVICE_S)]],
+    Field(
+        max_length=MAX_SERVICES,
+        description="Kinds of visit the queue offers, each with the seconds it is expected "
+        "to take before any has been measured, e.g. "
+        '`{"pickup": 120, "consultation": 720}`. `{}`: one kind, `default_service_s`.',
+    ),
+]
+FAIRNESS_CAP = (
+    "In `short_first` mode: once a patient has been passed over for this long (waited "
+    "this much longer than first come, first served would have made them), nobody who "
+    "joined later is called before them."
+)
 
 
 class Body(BaseModel):
@@ -66,6 +91,12 @@ class JoinBody(Body):
     language: str | None = Field(None, pattern=r"^[a-z]{2}(-[A-Za-z]{2})?$")
     travel_s: int | None = Field(None, ge=60, le=MAX_LATE_S)
     """How long the patient needs to come back; a "leave now" message is sent in time."""
+    service: str | None = Field(
+        None,
+        max_length=32,
+        description="The kind of visit, one of the queue's `service_times_s`; "
+        "left out when not known.",
+    )
 
 
 class CounterBody(Body):
@@ -81,12 +112,33 @@ class QueueCreateBody(Body):
     capacity: int | None = Field(None, ge=1, le=INT32_MAX)
     overflow_queue: QueueRef | None = None
     counters: list[CounterName] = Field(default_factory=lambda: ["1"], min_length=1)
+    service_times_s: ServiceTimes = Field(default_factory=dict)
+    fairness_cap_s: int = Field(
+        QueueConfig().fairness_cap_s,
+        ge=MIN_FAIRNESS_CAP_S,
+        le=MAX_FAIRNESS_CAP_S,
+        description=FAIRNESS_CAP,
+    )
 
 
 class QueuePatchBody(Body):
     name: str | None = Field(None, min_length=1, max_length=128)
     prefix: str | None = Field(None, pattern=r"^[A-Z0-9]{1,8}$")
     counters: list[CounterName | CounterBody] | None = Field(None, min_length=1)
+    mode: QueueMode | None = None
+    service_times_s: ServiceTimes | None = None
+    fairness_cap_s: int | None = Field(
+        None, ge=MIN_FAIRNESS_CAP_S, le=MAX_FAIRNESS_CAP_S, description=FAIRNESS_CAP
+    )
+
+    @model_validator(mode="after")
+    def _no_null_settings(self) -> QueuePatchBody:
+        """A null name, prefix or counters changes nothing (as before settings came here)."""
+        return _refuse_nulls(self, PATCHED_SETTINGS)
+
+    def config_changes(self) -> dict[str, Any]:
+        """The fields that belong to the queue's configuration, as sent."""
+        return self.model_dump(include=PATCHED_SETTINGS, exclude_unset=True)
 
 
 class WeightsBody(Body):
@@ -112,18 +164,28 @@ class ConfigBody(Body):
     eta_change_margin_s: int | None = Field(None, ge=60, le=86400)
     eta_update_interval_s: int | None = Field(None, ge=60, le=86400)
     wait_alert_s: int | None = Field(None, ge=60, le=86400)
+    service_times_s: ServiceTimes | None = None
+    fairness_cap_s: int | None = Field(
+        None, ge=MIN_FAIRNESS_CAP_S, le=MAX_FAIRNESS_CAP_S, description=FAIRNESS_CAP
+    )
 
     @model_validator(mode="after")
     def _null_only_where_unset_means_something(self) -> ConfigBody:
         """`null` clears capacity or overflow queue; for the rest, leave the field out."""
-        nulls = sorted(
-            name
-            for name in self.model_fields_set - {"capacity", "overflow_queue"}
-            if getattr(self, name) is None
-        )
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null (leave it out to keep it)")
-        return self
+        return _refuse_nulls(self, set(ConfigBody.model_fields) - {"capacity", "overflow_queue"})
+
+
+PATCHED_SETTINGS = {"mode", "service_times_s", "fairness_cap_s"}
+"""Settings a queue's PATCH may change as well as its configuration's PUT."""
+B = TypeVar("B", bound=BaseModel)
+
+
+def _refuse_nulls(body: B, settings: set[str]) -> B:
+    """A setting sent as null is refused: leaving it out keeps it."""
+    nulls = sorted(name for name in body.model_fields_set & settings if getattr(body, name) is None)
+    if nulls:
+        raise ValueError(f"{', '.join(nulls)} cannot be null (leave it out to keep it)")
+    return body
 
 
 class CallNextBody(Body):

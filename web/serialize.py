@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.domain.eta import Eta
+from core.domain.eta import Eta, ServiceTime
 from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket
 from core.services.mapping import config_settings
@@ -43,6 +43,8 @@ def queue_json(info: QueueInfo) -> dict[str, Any]:
         "capacity": info.config.capacity,
         "overflow_queue": info.config.overflow_queue,
         "counters": [{"name": c.name, "is_open": c.is_open} for c in info.counters],
+        "service_times_s": dict(info.config.service_times_s),
+        "fairness_cap_s": info.config.fairness_cap_s,
     }
 
 
@@ -71,6 +73,7 @@ def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
         "travel_s": ticket.travel_s,
         "acknowledged_at": iso(ticket.acknowledged_at),
         "rating": ticket.rating,
+        "service": ticket.service,
     }
 
 
@@ -131,10 +134,10 @@ def status_json(status: QueueStatus) -> dict[str, Any]:
         "load_factor": queue.load_factor(),
         "avg_wait_s": round(status.avg_wait_s, 1),
         "open_counters": queue.open_counters(),
-        "service_time": {
-            "mean_s": round(status.service_time.mean_s, 1),
-            "basis": status.service_time.basis,
-            "samples": status.service_time.samples,
+        "service_time": service_time_json(status.service_time),
+        "service_times_by_kind": {
+            kind: service_time_json(learned)
+            for kind, learned in sorted(queue.service_times_by_kind.items())
         },
         "waiting": [
             {
@@ -143,6 +146,7 @@ def status_json(status: QueueStatus) -> dict[str, Any]:
                 "position": t.position,
                 **eta_fields(status.estimates.get(t.id)),
                 "priority": t.priority,
+                "service": t.service,
             }
             for t in queue.waiting()
         ],
@@ -153,11 +157,16 @@ def status_json(status: QueueStatus) -> dict[str, Any]:
                 "status": t.status.value,
                 "counter": t.counter,
                 "called_at": iso(t.called_at),
+                "service": t.service,
             }
             for t in sorted(queue.at_counters(), key=lambda t: t.called_at or t.joined_at)
         ],
         "updated_at": iso(status.updated_at),
     }
+
+
+def service_time_json(learned: ServiceTime) -> dict[str, Any]:
+    return {"mean_s": round(learned.mean_s, 1), "basis": learned.basis, "samples": learned.samples}
 
 
 def metric_json(row: HourlyMetric) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The admin's queue settings page: ordering weights, capacity, notifications, counters.
+"""The admin's queue settings page: ordering, kinds of visit, capacity, notifications,
+counters.
 
 A plain form rather than HTMX: it posts back here so that every error can be shown next to
 its own input, with what the admin typed kept. It is applied through the same services as
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -23,7 +25,14 @@ from sanic.request import RequestParameters
 from sanic.response import HTTPResponse, html, redirect
 
 from core.domain.errors import InvalidValue
-from core.domain.model import Counter, QueueConfig, QueueMode, Weights
+from core.domain.model import (
+    MAX_SERVICE_S,
+    Counter,
+    QueueConfig,
+    QueueMode,
+    Weights,
+    check_service_times,
+)
 from core.messages.render import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, QueueService
@@ -41,9 +50,12 @@ MINUTE_FIELDS = {
     "wait_alert_min": "wait_alert_s",
     "eta_change_margin_min": "eta_change_margin_s",
     "eta_update_interval_min": "eta_update_interval_s",
+    "fairness_cap_min": "fairness_cap_s",
 }
 """People think of these in minutes; the API and the domain keep seconds."""
-FIELD_OF = {config: form for form, config in MINUTE_FIELDS.items()}
+FIELD_OF = {config: form for form, config in MINUTE_FIELDS.items()} | {
+    "service_times_s": "service_times"
+}
 MAX_POSITIONS = 10
 MAX_POSITION = 9999
 MAX_COUNTER_NAME = 32
@@ -99,8 +111,14 @@ def values_of(config: QueueConfig) -> dict[str, str]:
         notify_positions=", ".join(str(p) for p in config.notify_positions),
         language=config.language,
         timezone=config.timezone,
+        service_times=service_times_text(config.service_times_s),
     )
     return values
+
+
+def service_times_text(service_times_s: Mapping[str, int]) -> str:
+    """One kind of visit a line, with its expected minutes: `pickup 2`."""
+    return "\n".join(f"{kind} {minutes(s)}" for kind, s in sorted(service_times_s.items()))
 
 
 @cache
@@ -178,6 +196,7 @@ def read(form: Any, info: QueueInfo, others: set[str]) -> Submission:
     read_weights(sub)
     read_choices(sub, info, others)
     read_numbers(sub)
+    read_service_times(sub)
     return sub
 
 
@@ -206,7 +225,7 @@ def read_choices(sub: Submission, info: QueueInfo, others: set[str]) -> None:
     if mode in {m.value for m in QueueMode}:
         sub.changes["mode"] = mode
     else:
-        sub.fail("mode", "choose FIFO or dynamic")
+        sub.fail("mode", "choose FIFO, dynamic or short visits first")
     target = sub.values["overflow_queue"].upper()
     if target == info.code:
         sub.fail("overflow_queue", "a queue cannot overflow into itself")
@@ -245,6 +264,42 @@ def read_numbers(sub: Submission) -> None:
         value = number(sub, form, low_s / 60, high_s / 60)
         if value is not None:
             sub.changes[name] = round(value * 60)
+
+
+def read_service_times(sub: Submission) -> None:
+    """`kind minutes` a line; names are lower-cased, blank lines skipped."""
+    service_times_s: dict[str, int] = {}
+    lines = [line.split() for line in sub.values["service_times"].splitlines()]
+    for number, words in enumerate(lines, start=1):
+        if not words:
+            continue
+        if words[2:] == ["min"]:  # the unit shown next to the field, typed as well
+            words = words[:2]
+        if len(words) != 2:
+            sub.fail("service_times", f"line {number}: write a kind and its minutes, like pickup 2")
+            return
+        kind, text = words[0].lower(), words[1]
+        try:
+            expected_s = round(float(text) * 60)
+        except (ValueError, OverflowError):
+            expected_s = 0
+        if not 1 <= expected_s <= MAX_SERVICE_S:
+            sub.fail(
+                "service_times",
+                f"line {number}: {text} min for {kind}: enter minutes above 0 and up to "
+                f"{minutes(MAX_SERVICE_S)}",
+            )
+            return
+        if kind in service_times_s:
+            sub.fail("service_times", f"line {number}: {kind} is listed twice")
+            return
+        service_times_s[kind] = expected_s
+    try:
+        check_service_times(service_times_s)
+    except InvalidValue as exc:
+        sub.fail("service_times", str(exc))
+        return
+    sub.changes["service_times_s"] = service_times_s
 
 
 def minute_bounds(name: str) -> tuple[int, int]:

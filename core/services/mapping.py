@@ -36,6 +36,8 @@ TICKET_FIELDS = (
     "leave_now_sent",
     "acknowledged_at",
     "rating",
+    "service",
+    "fifo_call_at",
 )
 
 
@@ -55,6 +57,8 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
         eta_change_margin_s=row.eta_change_margin_s,
         eta_update_interval_s=row.eta_update_interval_s,
         wait_alert_s=row.wait_alert_s,
+        service_times_s=dict(row.service_times_s),
+        fairness_cap_s=row.fairness_cap_s,
     )
 
 
@@ -83,6 +87,8 @@ def config_settings(config: QueueConfig) -> dict[str, Any]:
         "eta_change_margin_s": config.eta_change_margin_s,
         "eta_update_interval_s": config.eta_update_interval_s,
         "wait_alert_s": config.wait_alert_s,
+        "service_times_s": dict(config.service_times_s),
+        "fairness_cap_s": config.fairness_cap_s,
     }
 
 

@@ -39,6 +39,8 @@ from core.storage.models import (
 )
 
 T = TypeVar("T")
+LearnedServiceTimes = tuple[eta.ServiceTime, dict[str, eta.ServiceTime]]
+"""Over every visit, and per kind of visit."""
 Clock = Callable[[], datetime]
 UnitOfWorkRun = Callable[[QueueUnitOfWork, datetime], Awaitable[T]]
 SERVICE_TIME_CACHE_S = 60.0
@@ -83,7 +85,7 @@ class QueueService:
         self.bus = bus
         self.clock = clock
         self.phone_region = phone_region
-        self._service_times: dict[str, tuple[float, eta.ServiceTime]] = {}
+        self._service_times: dict[str, tuple[float, LearnedServiceTimes]] = {}
 
     # -- queues ----------------------------------------------------------------------------
 
@@ -174,11 +176,10 @@ class QueueService:
         """A read without the queue lock: a display refreshing never holds up a call."""
         now = self.clock()
         uow = QueueUnitOfWork(connections.get("default"), now)
-        queue = await uow.load(code, lock=False)
-        queue.service_time = await self._service_time(queue, now, uow.conn)
+        queue = await self._load(uow, code, lock=False)
         waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
         avg_wait_s = sum(waited) / len(waited) if waited else 0.0
-        return QueueStatus(queue, queue.estimates(), queue.service_time, avg_wait_s, now)
+        return QueueStatus(queue, queue.estimates(now), queue.service(), avg_wait_s, now)
 
     async def ticket_view(
         self, ticket_id: str | None = None, token: str | None = None, with_history: bool = True
@@ -197,9 +198,24 @@ class QueueService:
             history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "seq")
         return TicketView(ticket_from_row(row, row.queue.code), estimate, history)
 
-    async def _service_time(
+    async def _load(
+        self,
+        uow: QueueUnitOfWork,
+        code: str,
+        extra_ticket_ids: Sequence[str] = (),
+        lock: bool = True,
+    ) -> Queue:
+        """Loads a queue with its learned service times, which its ordering (short visits
+        first) and its ETAs stand on."""
+        queue = await uow.load(code, extra_ticket_ids, lock=lock)
+        queue.service_time, queue.service_times_by_kind = await self._learned_service_times(
+            queue, uow.now, uow.conn
+        )
+        return queue
+
+    async def _learned_service_times(
         self, queue: Queue, now: datetime, conn: BaseDBAsyncClient
-    ) -> eta.ServiceTime:
+    ) -> LearnedServiceTimes:
         cached = self._service_times.get(queue.code)
         if cached and time.monotonic() - cached[0] < SERVICE_TIME_CACHE_S:
             return cached[1]
@@ -212,13 +228,15 @@ class QueueService:
                 called_at__isnull=False,
             )
             .using_db(conn)
-            .values_list("called_at", "finished_at")
+            .values_list("called_at", "finished_at", "service")
         )
         samples = [
-            eta.ServiceSample(done, (done - called).total_seconds()) for called, done in rows
+            eta.ServiceSample(done, (done - called).total_seconds(), kind)
+            for called, done, kind in rows
         ]
-        learned = eta.learn_service_time(
-            samples, now, queue.config.timezone, queue.config.default_service_s
+        config = queue.config
+        learned = eta.learn_service_times(
+            samples, now, config.timezone, config.default_service_s, config.service_times_s
         )
         self._service_times[queue.code] = (time.monotonic(), learned)
         return learned
@@ -242,15 +260,14 @@ class QueueService:
         self, code: str, request: JoinRequest, actor: str, overflowed_from: str | None = None
     ) -> JoinedTicket:
         async def run(uow: QueueUnitOfWork, now: datetime) -> JoinedTicket:
-            queue = await uow.load(code)
-            queue.service_time = await self._service_time(queue, now, uow.conn)
+            queue = await self._load(uow, code)
             existing = queue.live_ticket_of(request.telegram_chat_id, request.phone)
             if existing is not None:
-                return JoinedTicket(existing, queue.estimates().get(existing.id), existing=True)
+                return JoinedTicket(existing, queue.estimates(now).get(existing.id), existing=True)
             ticket = queue.join(request, now, actor, overflowed_from=overflowed_from)
             if request.travel_s is not None:
                 queue.set_travel_time(ticket.id, request.travel_s)
-            return JoinedTicket(ticket, queue.estimates()[ticket.id])
+            return JoinedTicket(ticket, queue.estimates(now)[ticket.id])
 
         return await self._in_unit_of_work(run)
 
@@ -307,7 +324,9 @@ class QueueService:
         async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
             # Lock the queues in one order, so two opposite transfers cannot deadlock; a
             # transfer into its own queue loads it once and the domain refuses it.
-            loaded = {code: await uow.load(code, [ticket_id]) for code in sorted({source, target})}
+            loaded = {
+                code: await self._load(uow, code, [ticket_id]) for code in sorted({source, target})
+            }
             ticket = loaded[source].transfer_out(ticket_id, target, now, actor)
             return loaded[target].accept_transfer(ticket, source, now, actor)
 
@@ -320,7 +339,7 @@ class QueueService:
         extra_ticket_ids: Sequence[str] = (),
     ) -> T:
         async def run(uow: QueueUnitOfWork, now: datetime) -> T:
-            queue = await uow.load(code, extra_ticket_ids)
+            queue = await self._load(uow, code, extra_ticket_ids)
             return command(queue, now)
 
         return await self._in_unit_of_work(run)
@@ -335,9 +354,6 @@ class QueueService:
         async with in_transaction() as conn:
             uow = QueueUnitOfWork(conn, now)
             result = await run(uow, now)
-            for queue in uow.queues.values():
-                if queue.service_time is None:
-                    queue.service_time = await self._service_time(queue, now, conn)
             events = await uow.commit()
         await self._publish(events)
         return result

@@ -104,7 +104,11 @@ class QueueConfigRow(Model):
     language = fields.CharField(max_length=8, default="en")
     eta_change_margin_s = fields.IntField(default=600)
     eta_update_interval_s = fields.IntField(default=900)
-    wait_alert_s = fields.IntField(default=3600)
+    wait_alert_s = fields.IntField(default=3600, db_default=3600)
+    # Database defaults as well: the migration adds these to rows that already exist.
+    service_times_s: fields.JSONField[dict[str, int]] = fields.JSONField(default={}, db_default={})
+    """Kinds of visit offered, each with its configured expected seconds."""
+    fairness_cap_s = fields.IntField(default=1200, db_default=1200)
 
     class Meta:
         table = "queue_configs"
@@ -154,6 +158,11 @@ class TicketRow(Model):
     leave_now_sent = fields.BooleanField(default=False)
     acknowledged_at = fields.DatetimeField(null=True)
     rating = fields.SmallIntField(null=True)
+    service = fields.CharField(max_length=32, null=True)
+    """The kind of visit, a key of the queue's `service_times_s`; null when not known."""
+    fifo_call_at = fields.DatetimeField(null=True)
+    """Short-first mode's fairness cap is counted from it, so it must outlive the command
+    that set it (the join)."""
     version = fields.IntField(default=0)
     """Bumped on every write; a stale write (two staff on one ticket) matches no row."""
 

@@ -32,19 +32,25 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/public/tickets/{token}"),
 }
 """The REST API v1 table of the contract (/work/shared/design/contract.md)."""
+KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
+"""Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
 BODIES = {
     ("POST", "/api/v1/queues"): (
-        {"code", "name", "prefix", "mode", "capacity", "counters"},
+        {"code", "name", "prefix", "mode", "capacity", "counters"} | KINDS_OF_VISIT,
         {"code", "name", "prefix"},
     ),
-    ("PATCH", "/api/v1/queues/{code}"): ({"name", "prefix", "counters"}, set()),
+    ("PATCH", "/api/v1/queues/{code}"): (
+        {"name", "prefix", "counters", "mode"} | KINDS_OF_VISIT,
+        set(),
+    ),
     ("POST", "/api/v1/queues/{code}/tickets"): (
-        {"priority", "appointment_at", "name", "phone", "telegram_chat_id", "language"},
+        {"priority", "appointment_at", "name", "phone", "telegram_chat_id", "language", "service"},
         set(),
     ),
     ("POST", "/api/v1/queues/{code}/call-next"): ({"counter"}, {"counter"}),
     ("PUT", "/api/v1/queues/{code}/config"): (
-        {"weights", "mode", "capacity", "overflow_queue", "notify_positions", "no_show_grace_s"},
+        {"weights", "mode", "capacity", "overflow_queue", "notify_positions", "no_show_grace_s"}
+        | KINDS_OF_VISIT,
         set(),
     ),
     ("POST", "/api/v1/tickets/{id}/{action}"): ({"counter", "queue"}, set()),
@@ -157,6 +163,16 @@ async def test_openapi_request_bodies(spec: dict[str, Any]) -> None:
     assert join["properties"]["priority"]["minimum"] == 0
     weights = spec["components"]["schemas"]["WeightsBody"]
     assert set(weights["properties"]) == {"priority", "wait_time", "appointment"}
+    assert spec["components"]["schemas"]["QueueMode"]["enum"] == ["fifo", "dynamic", "short_first"]
+    create_op = ops[("POST", "/api/v1/queues")]
+    create = resolve(spec, create_op["requestBody"]["content"]["application/json"]["schema"])
+    kinds = create["properties"]["service_times_s"]
+    assert kinds["type"] == "object" and kinds["maxProperties"] == 12
+    assert kinds["patternProperties"] == {
+        "^[a-z0-9_-]{1,32}$": {"type": "integer", "minimum": 1, "maximum": 28800}
+    }
+    cap = create["properties"]["fairness_cap_s"]
+    assert (cap["minimum"], cap["maximum"], cap["default"]) == (60, 14400, 1200)
     # Every reference in the document points at a schema that exists.
     for ref in all_refs(spec):
         assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], ref

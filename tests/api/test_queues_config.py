@@ -33,6 +33,8 @@ DEFAULT_CONFIG = {
     "eta_change_margin_s": 600,
     "eta_update_interval_s": 900,
     "wait_alert_s": 3600,
+    "service_times_s": {},
+    "fairness_cap_s": 1200,
 }
 
 
@@ -69,6 +71,8 @@ async def test_create_list_and_get_queues(api: Api) -> None:
         "capacity": 30,
         "overflow_queue": None,
         "counters": [{"name": "1", "is_open": True}, {"name": "2", "is_open": True}],
+        "service_times_s": {},
+        "fairness_cap_s": 1200,
     }
     await create_queue(api, "LAB", prefix="L", counters=["x"])
     await create_queue(api, "ADMISSIONS", prefix="D")
@@ -251,21 +255,24 @@ async def test_status_lists_the_line_with_positions_etas_and_serving(
             "status": "called",
             "counter": "2",
             "called_at": clock.now.isoformat(),
+            "service": None,
         }
     ]
     await act_ok(api, called["id"], "start")
     assert (await status(api))["serving"][0]["status"] == "serving"
 
 
-def assert_etas(waiting: list[dict[str, Any]], free_counters: int) -> None:
-    """Free counters take the first tickets at once; later ones wait longer and longer."""
+def assert_etas(waiting: list[dict[str, Any]], free_counters: int, counters: int = 2) -> None:
+    """Free counters take the first tickets at once; later ones wait longer or as long,
+    and a ticket as many places back as there are counters waits for one more visit."""
     for w in waiting:
         assert all(isinstance(w[k], int) for k in ("eta_s", "eta_low_s", "eta_high_s")), w
         assert 0 <= w["eta_low_s"] <= w["eta_s"] <= w["eta_high_s"], w
     etas = [w["eta_s"] for w in waiting]
     assert etas[:free_counters] == [0] * free_counters
-    later = etas[free_counters - 1 :]
-    assert all(a < b for a, b in itertools.pairwise(later)), etas
+    assert all(eta > 0 for eta in etas[free_counters:]), etas
+    assert all(a <= b for a, b in itertools.pairwise(etas)), etas
+    assert all(a < b for a, b in zip(etas, etas[counters:], strict=False)), etas
 
 
 async def test_status_load_factor_follows_the_capacity(api: Api) -> None:

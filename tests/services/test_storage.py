@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from core.domain.errors import IllegalTransition, QueueFull
-from core.domain.model import Counter, QueueConfig
+from core.domain.model import Counter, QueueConfig, QueueMode
 from core.services.housekeeping import sweep_no_shows_forever
 from core.services.queues import new_join_request
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
@@ -140,6 +141,53 @@ async def test_service_time_is_learned_from_finished_visits(
     assert learned.samples == 10
     # 10 samples of 120 s shrunk towards the 300 s default weighted as 5: (1200+1500)/15
     assert learned.mean_s == pytest.approx(180.0)
+
+
+async def test_service_times_are_learned_per_kind_of_visit(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container, service_times_s={"pickup": 120, "consultation": 720})
+    for kind, minutes, times in (("pickup", 1, 10), ("consultation", 16, 10), (None, 5, 5)):
+        for _ in range(times):
+            joined = await container.queues.join("PHARM", new_join_request(service=kind), "x")
+            await container.queues.call_next("PHARM", "1", "x")
+            await container.queues.ticket_action(joined.ticket.id, "start", "x")
+            clock.advance(minutes=minutes)
+            await container.queues.ticket_action(joined.ticket.id, "complete", "x")
+    stored = await TicketRow.filter(status="done").values_list("service", flat=True)
+    assert sorted(stored, key=str) == [None] * 5 + ["consultation"] * 10 + ["pickup"] * 10
+    container.queues._service_times.clear()  # the cache would otherwise hold for a minute
+    queue = (await container.queues.status("PHARM")).queue
+    by_kind = queue.service_times_by_kind
+    assert set(by_kind) == {"pickup", "consultation"}
+    # Each kind is shrunk towards its own configured time, weighted as 5 samples.
+    assert by_kind["pickup"].mean_s == pytest.approx((10 * 60 + 5 * 120) / 15)
+    assert by_kind["consultation"].mean_s == pytest.approx((10 * 960 + 5 * 720) / 15)
+    assert (by_kind["pickup"].samples, by_kind["consultation"].samples) == (10, 10)
+    # Over every visit, against the queue's default.
+    assert queue.service().samples == 25
+    assert queue.service().mean_s == pytest.approx((600 + 9600 + 1500 + 5 * 300) / 30)
+
+
+async def test_the_fifo_call_time_is_stored_in_short_first_mode_only(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container, "FIFO", "F")
+    await make_queue(container, "SHORT", "S", mode=QueueMode.SHORT_FIRST)
+    start = clock.now
+    for _ in range(3):
+        for code in ("FIFO", "SHORT"):
+            await container.queues.join(code, new_join_request(), "x")
+        clock.advance(seconds=1)
+    fifo = await TicketRow.filter(queue__code="FIFO").values_list("fifo_call_at", flat=True)
+    assert fifo == [None] * 3
+    rows = await TicketRow.filter(queue__code="SHORT").order_by("seq")
+    # Two counters free, then one 300 s default visit ahead.
+    assert [r.fifo_call_at - start for r in rows if r.fifo_call_at] == [
+        timedelta(seconds=0),
+        timedelta(seconds=1),
+        timedelta(seconds=2 + 300),
+    ]
 
 
 async def test_called_patient_who_never_comes_becomes_a_no_show(

@@ -104,6 +104,8 @@ class Dom(HTMLParser):
                 options = [o for o in node.walk() if o.tag == "option"]
                 chosen = next((o for o in options if "selected" in o.attrs), options[0])
                 pairs.append((name, chosen.attrs.get("value", chosen.text())))
+            elif node.tag == "textarea":  # its text as written, line breaks and all
+                pairs.append((name, "".join(node.texts)))
         return pairs
 
 
@@ -212,6 +214,10 @@ async def test_the_form_shows_the_stored_settings_in_minutes(
     assert all(s.attrs["type"] == "range" and s.attrs["step"] == "0.05" for s in sliders)
     assert dom.by_id("weight_priority-value").text() == "0.50"
     assert "only used in dynamic mode" in dom.root.text()
+    assert fields["fairness_cap_min"] == "20"
+    assert fields["service_times"] == ""
+    modes = [n.attrs["value"] for n in dom.root.walk() if n.attrs.get("name") == "mode"]
+    assert modes == ["fifo", "dynamic", "short_first"]
     assert [n.attrs["value"] for n in dom.root.walk() if n.attrs.get("name") == "open"] == [
         "1",
         "2",
@@ -237,6 +243,8 @@ async def test_saving_applies_every_setting_through_the_api_services(
         wait_alert_min="30",
         eta_change_margin_min="5",
         eta_update_interval_min="20",
+        fairness_cap_min="30",
+        service_times="Pickup 2\r\n\r\n  consultation   12.5 min\r\n",
         language="es",
         timezone="Europe/Madrid",
         open=["1"],  # counter 2 closed
@@ -259,6 +267,8 @@ async def test_saving_applies_every_setting_through_the_api_services(
         "eta_change_margin_s": 300,
         "eta_update_interval_s": 1200,
         "wait_alert_s": 1800,
+        "service_times_s": {"pickup": 120, "consultation": 750},
+        "fairness_cap_s": 1800,
     }
     assert await queue_counters(api) == {"1": True, "2": False, "3": True}
 
@@ -268,6 +278,41 @@ async def test_saving_applies_every_setting_through_the_api_services(
     assert (fields["notify_positions"], fields["wait_alert_min"]) == ("5, 3, 1", "30")
     assert fields["overflow_queue"] == "SPARE"
     assert [v for k, v in dom.form_fields() if k == "open"] == ["1", "3"]
+    # Kinds of visit come back one a line, by name, in minutes.
+    assert fields["service_times"] == "consultation 12.5\npickup 2"
+    assert fields["fairness_cap_min"] == "30"
+
+
+async def test_short_visits_first_with_its_cap_and_kinds_is_saved_and_explained(
+    api: Api, admin: Console, pharm: dict[str, Any]
+) -> None:
+    _, dom = await admin.page()
+    choice = next(
+        n for n in dom.root.walk() if n.tag == "input" and n.attrs.get("value") == "short_first"
+    )
+    explanation = (choice.parent or choice).text()
+    assert "Short visits first" in explanation
+    assert "expected to be shortest" in explanation
+    assert "fairness cap" in explanation
+    response = await admin.submit(
+        mode="short_first", fairness_cap_min="15", service_times="pickup 2\nconsultation 10"
+    )
+    assert response.status_code == 303, response.text
+    stored = await config(api)
+    assert stored["mode"] == "short_first"
+    assert (stored["fairness_cap_s"], stored["service_times_s"]) == (
+        900,
+        {"pickup": 120, "consultation": 600},
+    )
+    queue = (await api.call("GET", f"{API}/queues/PHARM", role="staff")).json()
+    assert queue["mode"] == "short_first"
+    _, dom = await admin.page()
+    fields = dict(dom.form_fields())
+    assert (fields["mode"], fields["fairness_cap_min"]) == ("short_first", "15")
+    # Emptying the list takes the kinds away again.
+    response = await admin.submit(service_times="")
+    assert response.status_code == 303, response.text
+    assert (await config(api))["service_times_s"] == {}
 
 
 async def test_empty_capacity_and_positions_mean_no_limit_and_no_messages(
@@ -355,7 +400,28 @@ async def test_invalid_capacity_is_shown_next_to_it_and_nothing_changes(
         ({"eta_update_interval_min": "nan"}, "eta_update_interval_min", "enter a number"),
         ({"weight_priority": "1.5"}, "weight_priority", "between 0 and 1"),
         ({"weight_wait_time": "inf"}, "weight_wait_time", "enter a number"),
-        ({"mode": "random"}, "mode", "FIFO or dynamic"),
+        ({"mode": "random"}, "mode", "FIFO, dynamic or short visits first"),
+        ({"fairness_cap_min": "0.5"}, "fairness_cap_min", "between 1 and 240"),
+        ({"fairness_cap_min": "241"}, "fairness_cap_min", "between 1 and 240"),
+        ({"fairness_cap_min": "later"}, "fairness_cap_min", "enter a number"),
+        ({"service_times": "pickup"}, "service_times", "line 1: write a kind and its minutes"),
+        ({"service_times": "pickup 2\nhome visit 30"}, "service_times", "line 2: write a kind"),
+        ({"service_times": "pickup two"}, "service_times", "enter minutes above 0"),
+        ({"service_times": "pickup 0"}, "service_times", "enter minutes above 0"),
+        ({"service_times": "pickup 481"}, "service_times", "up to 480"),
+        ({"service_times": "pickup nan"}, "service_times", "enter minutes above 0"),
+        (
+            {"service_times": "pickup 2\nPICKUP 3"},
+            "service_times",
+            "line 2: pickup is listed twice",
+        ),
+        ({"service_times": "pick.up 2"}, "service_times", "kind of visit 'pick.up': use 1-32"),
+        ({"service_times": "x" * 33 + " 2"}, "service_times", "use 1-32 lower-case letters"),
+        (
+            {"service_times": "\n".join(f"kind{i} 2" for i in range(13))},
+            "service_times",
+            "at most 12 kinds of visit",
+        ),
         ({"language": "english"}, "language", "pattern"),
         ({"new_counter": "1"}, "new_counter", "there is a counter 1 already"),
         ({"new_counter": "x" * 33}, "new_counter", "1 to 32 characters"),

@@ -1,11 +1,13 @@
 // The queue settings form: each weight slider shows its value as it moves, and a sentence
 // says what the weights mean for two typical patients (the same arithmetic as
 // core/domain/ordering.py: priority/3, time waited over the wait horizon, appointment due).
+// The settings of a mode other than the chosen one are dimmed.
 "use strict";
 (function () {
   const form = document.querySelector("form.settings-form");
   if (!form) return;
   const box = form.querySelector(".weights");
+  const shortFirst = form.querySelector(".short-first");
   const preview = document.getElementById("weights-preview");
   const horizonMin = parseFloat(box.dataset.horizonMin);
   const sliders = {};
@@ -32,10 +34,17 @@
     return "routine walk-ins who have waited less than " + waited((horizonMin * score) / wait);
   }
 
+  function mode() {
+    return form.querySelector("input[name=mode]:checked")?.value;
+  }
+
   function describe() {
     const p = weight("priority"), w = weight("wait_time"), a = weight("appointment");
-    if (form.querySelector("input[name=mode]:checked")?.value === "fifo") {
+    if (mode() === "fifo") {
       return "In FIFO mode these weights are not used; they apply once the mode is dynamic.";
+    }
+    if (mode() === "short_first") {
+      return "In short-visits-first mode these weights are not used; they apply once the mode is dynamic.";
     }
     if (p + w + a <= 0) return "At least one weight must be above 0.";
     const urgent = p === 0
@@ -52,8 +61,8 @@
       const output = document.getElementById("weight_" + name + "-value");
       if (output) output.value = weight(name).toFixed(2);
     }
-    const fifo = form.querySelector("input[name=mode]:checked")?.value === "fifo";
-    box.classList.toggle("inactive", fifo);
+    box.classList.toggle("inactive", mode() !== "dynamic");
+    if (shortFirst) shortFirst.classList.toggle("inactive", mode() !== "short_first");
     preview.textContent = describe();
     preview.hidden = false;
   }
