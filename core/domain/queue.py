@@ -149,20 +149,11 @@ class Queue:
 
     def estimates(self, now: datetime) -> dict[str, eta.Eta]:
         """ETA range of every waiting ticket, by ticket id."""
-        open_names = {c.name for c in self.counters.values() if c.is_open}
-        at_counters = [
-            eta.AtCounter(
-                self.expected_service(t),
-                (now - t.called_at).total_seconds() if t.called_at else 0.0,
-            )
-            for t in self.at_counters()
-            if t.counter in open_names
-        ]
         line = self.waiting()
         forecast = eta.forecast(
             [self.expected_service(t) for t in line],
-            at_counters,
-            len(open_names),
+            self._visits_in_progress(now),
+            self.open_counters(),
             self.load_factor(),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
@@ -471,11 +462,10 @@ class Queue:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
-        """When the line as it stands, served first come first served, would reach `ticket`."""
-        ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
+    def _visits_in_progress(self, now: datetime) -> list[eta.AtCounter]:
+        """The visits at open counters; a ticket at a closed one holds up no open counter."""
         open_names = {c.name for c in self.counters.values() if c.is_open}
-        at_counters = [
+        return [
             eta.AtCounter(
                 self.expected_service(t),
                 (now - t.called_at).total_seconds() if t.called_at else 0.0,
@@ -483,8 +473,12 @@ class Queue:
             for t in self.at_counters()
             if t.counter in open_names
         ]
+
+    def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
+        """When the line as it stands, served first come first served, would reach `ticket`."""
+        ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
         services = [self.expected_service(t) for t in ahead] + [self.expected_service(ticket)]
-        wait = eta.forecast(services, at_counters, len(open_names), 1.0)[-1]
+        wait = eta.forecast(services, self._visits_in_progress(now), self.open_counters(), 1.0)[-1]
         ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
 
     def _check_service(self, service: str | None) -> None:
