@@ -177,8 +177,7 @@ class DaySimulation:
         self.visits[ticket_id] = visit
         estimates = self._after_command()
         if self.detailed:
-            estimate = estimates.get(ticket_id) or self.queue.estimates(self.now)[ticket_id]
-            visit.eta_at_join = estimate
+            visit.eta_at_join = estimates[ticket_id]
             visit.naive_eta_s = eta.naive_eta_s(
                 visit.position_at_join, self.queue.open_counters(), self.queue.service().mean_s
             )

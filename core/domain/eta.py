@@ -65,6 +65,11 @@ def _without_outliers(values: list[float]) -> list[float]:
     return [v for v in values if low <= v <= high]
 
 
+def configured(service_s: float) -> ServiceTime:
+    """A configured service time, before any sample: its spread is assumed (`PRIOR_CV`)."""
+    return ServiceTime(float(service_s), PRIOR_CV * service_s, 0, "default")
+
+
 def learn_service_time(
     samples: Sequence[ServiceSample], now: datetime, timezone: str, default_service_s: float
 ) -> ServiceTime:
@@ -75,10 +80,11 @@ def learn_service_time(
     same_hour = [s for s in recent if s.finished_at.astimezone(tz).hour == hour]
     chosen, basis = (same_hour, "hour") if len(same_hour) >= MIN_HOUR_SAMPLES else (recent, "week")
     values = _without_outliers([s.service_s for s in chosen if s.service_s >= 0])
-    prior_sd = PRIOR_CV * default_service_s
+    prior = configured(default_service_s)
+    prior_sd = prior.sd_s
     n = len(values)
     if n == 0:
-        return ServiceTime(float(default_service_s), prior_sd, 0, "default")
+        return prior
     sample_mean = statistics.fmean(values)
     sample_var = statistics.variance(values) if n > 1 else prior_sd**2
     mean = (n * sample_mean + PRIOR_WEIGHT * default_service_s) / (n + PRIOR_WEIGHT)

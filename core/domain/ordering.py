@@ -41,7 +41,8 @@ def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
 
 
 def is_due(ticket: Ticket, now: datetime, config: QueueConfig) -> bool:
-    """Short-first mode: passed over for the fairness cap, or an appointment now due."""
+    """Short-first mode: the fairness cap past the time first come, first served would have
+    called the ticket (its place in line when that was not noted), or an appointment now due."""
     fifo_call_at = ticket.fifo_call_at or ticket.line_at
     if (now - fifo_call_at).total_seconds() >= config.fairness_cap_s:
         return True
@@ -60,8 +61,8 @@ def rank(
 
     if config.mode is QueueMode.SHORT_FIRST:
         # Serving short visits first lowers the mean wait (each minute of counter time keeps
-        # fewer people waiting); once a patient has been passed over for the cap, nobody
-        # may pass them any more, which bounds what that costs the patients with long visits.
+        # fewer people waiting); once a patient is the cap past when FIFO would have called
+        # them, nobody may pass them any more, which bounds what that costs the long visits.
         def short_first(t: Ticket) -> tuple[int, bool, float, datetime, int, str]:
             due = is_due(t, now, config)
             return (

@@ -126,12 +126,7 @@ class Queue:
 
     def service(self) -> eta.ServiceTime:
         """The learned service time the service layer set, or the configured default."""
-        return self.service_time or eta.ServiceTime(
-            float(self.config.default_service_s),
-            eta.PRIOR_CV * self.config.default_service_s,
-            0,
-            "default",
-        )
+        return self.service_time or eta.configured(self.config.default_service_s)
 
     def expected_service(self, ticket: Ticket) -> eta.ServiceTime:
         """What this ticket's visit is expected to take: learned for its kind of visit, else
@@ -145,7 +140,7 @@ class Queue:
         configured_s = self.config.service_times_s.get(kind)
         if configured_s is None:
             return self.service()
-        return eta.ServiceTime(float(configured_s), eta.PRIOR_CV * configured_s, 0, "default")
+        return eta.configured(configured_s)
 
     def estimates(self, now: datetime) -> dict[str, eta.Eta]:
         """ETA range of every waiting ticket, by ticket id."""
