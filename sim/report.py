@@ -162,15 +162,8 @@ def _hourly(days: Sequence[DayResult]) -> list[dict[str, Any]]:
     rows = []
     for hour, tallies in sorted(by_hour.items()):
         total = HourlyTally(tallies[0].hour_start)
-        for t in tallies:
-            for name in ("joined", "called", "completed", "no_shows", "cancelled"):
-                setattr(total, name, getattr(total, name) + getattr(t, name))
-            total.wait_s_sum += t.wait_s_sum
-            total.service_s_sum += t.service_s_sum
-            total.size_sum += t.size_sum
-            total.size_samples += t.size_samples
-            total.wait_s_max = max(total.wait_s_max, t.wait_s_max)
-            total.peak_size = max(total.peak_size, t.peak_size)
+        for tally in tallies:
+            total.merge(tally)
         rows.append(
             {
                 "hour": hour,

@@ -102,6 +102,17 @@ class HourlyTally:
                 self.cancelled += 1
         self.sample_size(queue.size())
 
+    def merge(self, other: HourlyTally) -> None:
+        """Adds another tally of the same length of time (the same hour of another day):
+        counts and sums add up, maxima and peaks take the larger."""
+        for name in ("joined", "called", "completed", "no_shows", "cancelled", "size_samples"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.wait_s_sum += other.wait_s_sum
+        self.service_s_sum += other.service_s_sum
+        self.size_sum += other.size_sum
+        self.wait_s_max = max(self.wait_s_max, other.wait_s_max)
+        self.peak_size = max(self.peak_size, other.peak_size)
+
     def sample_size(self, size: int) -> None:
         """One sample of the waiting line's size."""
         self.peak_size = max(self.peak_size, size)

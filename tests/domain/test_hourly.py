@@ -192,3 +192,19 @@ def test_a_stored_row_round_trips() -> None:
     tally = run([(0, "join", "a"), (10, "call", "a"), (20, "join", "b")])
     stored = SimpleNamespace(id=7, queue_id=3, **tally.figures())  # extra columns are ignored
     assert HourlyTally.of_record(stored) == tally
+
+
+def test_merging_the_same_hour_of_two_days_adds_counts_and_keeps_the_maxima() -> None:
+    hour = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    monday = HourlyTally(hour, joined=3, called=2, wait_s_sum=100.0, wait_s_max=80.0,
+                         peak_size=4, size_sum=6, size_samples=3)  # fmt: skip
+    tuesday = HourlyTally(hour, joined=1, called=1, completed=2, service_s_sum=500.0,
+                          wait_s_sum=50.0, wait_s_max=50.0, peak_size=7, size_sum=7,
+                          size_samples=1)  # fmt: skip
+    monday.merge(tuesday)
+    assert (monday.joined, monday.called, monday.completed) == (4, 3, 2)
+    assert monday.avg_wait_s == 50.0
+    assert monday.wait_s_max == 80.0
+    assert monday.peak_size == 7
+    assert monday.avg_size == 13 / 4
+    assert monday.avg_service_s == 250.0
