@@ -800,6 +800,19 @@ def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+def busy_machine_warning(
+    settings: dict[str, Any], competitor: str = "this one", measures: str = "latencies"
+) -> list[str]:
+    """A line for the report when the machine was already busy before the run began."""
+    load, cpus = settings["load_average_before"], settings["cpus"]
+    if load <= 0.5 * (cpus or 1):
+        return []
+    return [
+        f"WARNING: load average {load:.1f} on {cpus} CPUs before the run: other processes "
+        f"compete with {competitor}, so the {measures} are pessimistic"
+    ]
+
+
 def report(result: dict[str, Any]) -> str:
     s = result["settings"]
     api, sql, v = result["api_closed"], result["sql_closed"], result["verdict"]
@@ -854,12 +867,7 @@ def report(result: dict[str, Any]) -> str:
             f"WARNING: the server left connections idle in a transaction: {leaked}; "
             f"server restarts: {result.get('server_restarts', 0)}"
         )
-    load = s["load_average_before"]
-    if load > 0.5 * (s["cpus"] or 1):
-        lines.append(
-            f"WARNING: load average {load:.1f} on {s['cpus']} CPUs before the run: other "
-            "processes compete with the server, so the latencies are pessimistic"
-        )
+    lines += busy_machine_warning(s, competitor="the server")
     lines += [
         "",
         f"[{'PASS' if v['p99_under_50ms_at_rate'] else 'FAIL'}] p99 < {P99_TARGET_MS:g} ms at "

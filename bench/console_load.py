@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.*, tests.servers and tests.browser
 
-from bench.api import run_bench, say  # noqa: E402
+from bench.api import busy_machine_warning, run_bench, say  # noqa: E402
 from bench.notify import add_database_arguments, on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -384,11 +384,7 @@ def report(result: dict[str, Any]) -> str:
         line("  load_board (every query)", srv["load_board"]),
         line("  render board_panel.html", srv["render_board_panel"]),
     ]
-    if s["load_average_before"] > 0.5 * (s["cpus"] or 1):
-        lines.append(
-            f"WARNING: load average {s['load_average_before']:.1f} on {s['cpus']} CPUs before "
-            "the run: other processes compete with this one, so the times are pessimistic"
-        )
+    lines += busy_machine_warning(s, measures="times")
     lines += [
         "",
         f"[{passed(v['load_under_1s'])}] every load under {TARGET_S:g} s: max "

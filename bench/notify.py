@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 from bench.api import (  # noqa: E402
     LOCAL_HOSTS,
     T,
+    busy_machine_warning,
     database_urls,
     percentile,
     recreate_database,
@@ -736,12 +737,7 @@ def report(result: dict[str, Any]) -> str:
     if c["slowest"]:
         lines.append("slowest 'called' (over 500 ms):")
         lines += [f"  {item}" for item in c["slowest"]]
-    load = s["load_average_before"]
-    if load > 0.5 * (s["cpus"] or 1):
-        lines.append(
-            f"WARNING: load average {load:.1f} on {s['cpus']} CPUs before the run: other "
-            "processes compete with this one, so the latencies are pessimistic"
-        )
+    lines += busy_machine_warning(s)
     lines += [
         "",
         f"[{passed(v['rate_at_least_95_percent'])}] at least {RATE_TARGET:.0%} of "

@@ -90,7 +90,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for bench.* and tests.servers
 
-from bench.api import LOCAL_HOSTS, run_bench, say  # noqa: E402
+from bench.api import LOCAL_HOSTS, busy_machine_warning, run_bench, say  # noqa: E402
 from bench.notify import add_database_arguments, on_database, spread  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -924,11 +924,7 @@ def report(result: dict[str, Any]) -> str:
     ]
     if result["clients"]["refused"]:
         lines.append(f"refused         {result['clients']['refused']}")
-    if s["load_average_before"] > 0.5 * (s["cpus"] or 1):
-        lines.append(
-            f"WARNING: load average {s['load_average_before']:.1f} on {s['cpus']} CPUs before "
-            "the run: other processes compete with this one, so the latencies are pessimistic"
-        )
+    lines += busy_machine_warning(s)
     v, overall = result["verdict"], result["latency"]["all"]
 
     def passed(ok: bool) -> str:
