@@ -181,14 +181,9 @@ def render_table(report: dict[str, Any]) -> str:
         if all(v is None for v in values):
             continue
         rows.append([label, *(_format(v, unit) for v in values)])
-    for name, figures in policies.items():
-        for priority, group in figures["by_priority"].items():
-            label = f"mean wait, priority {priority}"
-            row = next((r for r in rows if r[0] == label), None)
-            if row is None:
-                row = [label, *[""] * len(policies)]
-                rows.append(row)
-            row[1 + list(policies).index(name)] = _format(group["mean_wait_s"], "min")
+    for priority in sorted({p for figures in policies.values() for p in figures["by_priority"]}):
+        values = [_lookup(f, f"by_priority.{priority}.mean_wait_s") for f in policies.values()]
+        rows.append([f"mean wait, priority {priority}", *(_format(v, "min") for v in values)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [f"{profile['name']}: {profile['description']}", ""]
     for index, row in enumerate(rows):
