@@ -18,12 +18,14 @@ from web import (
     docs,
     errors,
     inbox_page,
+    join,
     live,
     ops,
     pages,
     public,
     settings_page,
 )
+from web.join_guard import FormTokens, SlidingWindow
 from web.session import LoginLimiter, SessionSigner
 
 _app_ids = itertools.count(1)
@@ -40,6 +42,8 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.ctx.container = container
     app.ctx.sessions = SessionSigner(container.settings.signing_key())
     app.ctx.login_limiter = LoginLimiter()
+    app.ctx.join_forms = FormTokens(container.settings.signing_key())
+    app.ctx.join_limiter = SlidingWindow()
     app.ctx.live = live.LiveHub(container.bus, container.queues)
     for blueprint in (
         api.bp,
@@ -51,6 +55,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
         live.bp,
         ops.bp,
         pages.bp,
+        join.bp,
         public.bp,
     ):
         app.blueprint(blueprint)

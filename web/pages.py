@@ -1,9 +1,12 @@
-"""Pages for people rather than programs; for now the printable QR poster of a queue."""
+"""Pages for people rather than programs: the printable QR poster of a queue, and the ways
+to join it from a phone that the poster, the join form and the ticket page offer."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from typing import Any
+import logging
+from dataclasses import dataclass
 
 import qrcode
 from qrcode.image.svg import SvgPathImage
@@ -14,6 +17,10 @@ from core.wiring import Container
 from web.render import render
 
 bp = Blueprint("pages")
+log = logging.getLogger(__name__)
+BOT_NAME_TIMEOUT_S = 3.0
+"""The first page that shows the Telegram link asks Telegram the bot's name (aiogram keeps
+it); a page must not hang on, or fail with, an unreachable Telegram."""
 
 
 def qr_svg(data: str) -> str:
@@ -24,16 +31,53 @@ def qr_svg(data: str) -> str:
     return out.getvalue().decode().split("?>", 1)[-1]
 
 
+def join_url(container: Container, code: str) -> str:
+    """The web join form, absolute: what the poster's QR code opens."""
+    return f"{container.settings.base_url}/q/{code}/join"
+
+
+@dataclass(frozen=True)
+class PhoneChannels:
+    """The ways besides the web to join a queue, each None when it is not set up."""
+
+    telegram_link: str | None
+    """`https://t.me/<bot>?start=q_<CODE>`."""
+    sms_number: str | None
+    """The number a patient texts `JOIN <CODE>` to."""
+
+    @property
+    def telegram_bot(self) -> str | None:
+        link = self.telegram_link
+        return link.split("/")[3].split("?")[0] if link else None
+
+
+async def phone_channels(container: Container, code: str) -> PhoneChannels:
+    try:
+        link = await asyncio.wait_for(container.telegram_deep_link(code), BOT_NAME_TIMEOUT_S)
+    except Exception:  # any failure of Telegram's: the page goes on without the link
+        log.warning("telegram bot name unavailable; pages leave out the Telegram link")
+        link = None
+    settings = container.settings
+    numbers = [s for s in settings.twilio_senders if s.startswith("+")]
+    sms_number = numbers[0] if settings.sms_configured and numbers else None
+    return PhoneChannels(link, sms_number)
+
+
 @bp.get("/q/<code>/poster")
 async def poster(request: Request, code: str) -> HTTPResponse:
     container: Container = request.app.ctx.container
     info = await container.queues.get_queue(code.upper())
-    telegram: dict[str, Any] | None = None
-    link = await container.telegram_deep_link(info.code)
-    if link is not None:
-        telegram = {"link": link, "qr": qr_svg(link), "bot": link.split("/")[3].split("?")[0]}
-    settings = container.settings
-    numbers = [s for s in settings.twilio_senders if s.startswith("+")]
-    sms_number = numbers[0] if settings.sms_configured and numbers else None
-    page = render("poster.html", queue=info, telegram=telegram, sms_number=sms_number)
+    url = join_url(container, info.code)
+    channels = await phone_channels(container, info.code)
+    telegram = channels.telegram_link
+    page = render(
+        "poster.html",
+        queue=info,
+        join_url=url,
+        join_qr=qr_svg(url),
+        telegram={"link": telegram, "qr": qr_svg(telegram), "bot": channels.telegram_bot}
+        if telegram
+        else None,
+        sms_number=channels.sms_number,
+    )
     return html(page)

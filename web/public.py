@@ -27,6 +27,7 @@ from web.console import secure_cookies
 from web.context import container_of
 from web.errors import STATUS_OF
 from web.live import display_snapshot
+from web.pages import phone_channels
 from web.render import render
 from web.serialize import public_ticket_json
 
@@ -37,6 +38,7 @@ LATE_MIN, LATE_MAX = 1, 120
 FLASH_COOKIE = "nextup_flash"
 """What the patient just did, shown once on the page the form redirects to."""
 FLASH_MAX_AGE_S = 60
+FLASHES = ("left", "late", "joined")
 PATIENT = patient_actor("web")
 TICKET_LIVE_TEXT = (
     *(status.value for status in TicketStatus),
@@ -45,6 +47,7 @@ TICKET_LIVE_TEXT = (
     "eta",
     "eta_unknown",
     "min",
+    "your_turn",
 )
 """The texts the ticket page's script paints with."""
 PRIVATE = {
@@ -122,6 +125,14 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "bad_minutes": "Choose between 1 and 120 minutes.",
         "offline": "Offline \u2013 reconnecting…",
         "keep_open": "Keep this page open: it updates by itself.",
+        "your_turn": "\u25b6 Your turn \u2013 counter {counter}",
+        "alerts": "While this page is open, your phone beeps and vibrates when you are called.",
+        "get_messages": "Rather get a message?",
+        "messages_note": "Telegram or a text message gives you a new number at the end of the "
+        "line; then leave this one.",
+        "telegram": "Join with Telegram",
+        "sms": "Text JOIN {code} to {number}",
+        "flash_joined": "You are in the line. Keep this page open: it tells you when to come.",
     },
     "es": {
         "your_number": "Su turno",
@@ -148,6 +159,15 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "bad_minutes": "Elija entre 1 y 120 minutos.",
         "offline": "Sin conexión \u2013 reconectando…",
         "keep_open": "Mantenga esta página abierta: se actualiza sola.",
+        "your_turn": "\u25b6 Su turno \u2013 ventanilla {counter}",
+        "alerts": "Con esta página abierta, su móvil suena y vibra cuando le llamemos.",
+        "get_messages": "¿Prefiere recibir un mensaje?",
+        "messages_note": "Con Telegram o un SMS recibe un turno nuevo al final de la fila; "
+        "después salga de esta.",
+        "telegram": "Unirse con Telegram",
+        "sms": "Envíe JOIN {code} al {number}",
+        "flash_joined": "Ya está en la fila. Mantenga esta página abierta: le avisa cuando le "
+        "toque.",
     },
 }
 
@@ -227,6 +247,9 @@ async def ticket_page(
     info = await queues.get_queue(view.ticket.queue)
     language, text = texts(TICKET_TEXT, view.ticket.language or info.config.language)
     public = public_ticket_json(view.ticket, view.estimate)
+    # Only a patient with no phone and no Telegram on the ticket hears of the other ways.
+    unreachable = view.ticket.phone is None and view.ticket.telegram_chat_id is None
+    channels = await phone_channels(container_of(request), info.code) if unreachable else None
     page = render(
         "ticket.html",
         lang=language,
@@ -234,6 +257,11 @@ async def ticket_page(
         queue_name=info.name,
         ticket=public,
         state_text=state_text(text, public),
+        your_turn=text["your_turn"].format(counter=public["counter"] or ""),
+        channels=channels,
+        sms_text=text["sms"].format(code=info.code, number=channels.sms_number)
+        if channels
+        else None,
         late_left=max(0, MAX_LATE - view.ticket.late_count),
         max_late=MAX_LATE,
         late_choices=LATE_CHOICES_MIN,
@@ -260,7 +288,7 @@ def missing_ticket() -> HTTPResponse:
 @bp.get("/t/<token>")
 async def ticket(request: Request, token: str) -> HTTPResponse:
     flash = request.cookies.get(FLASH_COOKIE)
-    response = await ticket_page(request, token, flash=flash if flash in ("left", "late") else None)
+    response = await ticket_page(request, token, flash=flash if flash in FLASHES else None)
     if flash is not None and response.status == 200:  # a real token: a safe cookie path
         # Shown once. (Sanic's delete_cookie would mark it Secure, which plain http ignores.)
         response.add_cookie(
@@ -305,7 +333,13 @@ async def patient_action(
     except DomainError as exc:
         status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
         return await ticket_page(request, token, error=str(exc), status=status)
-    response = redirect(f"/t/{token}", status=303)
+    return redirect_with_flash(request, token, flash)
+
+
+def redirect_with_flash(request: Request, token: str, flash: str) -> HTTPResponse:
+    """To the ticket page (Post/Redirect/Get), which says once what just happened."""
+    # A copy: Sanic's redirect writes its Location into the dict it is given.
+    response = redirect(f"/t/{token}", status=303, headers=dict(PRIVATE))
     response.add_cookie(
         FLASH_COOKIE,
         flash,

@@ -9,7 +9,47 @@
   const token = root.dataset.token;
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 5000; // polling while the websocket is down, if it stays down
-  const baseTitle = document.title;
+  const baseTitle = root.dataset.title || document.title;
+
+  // Called while the page is open: a beep, a buzz and the tab's title, for a patient who is
+  // looking at another app or tab. Sound is made here (WebAudio), nothing to download.
+  // Browsers let a page play sound only once someone has tapped it, so any tap on the page
+  // readies the sound for later.
+  let audio = null;
+  function sound() {
+    const AudioContext = window.AudioContext || window.webkitAudioContext;
+    if (!AudioContext) return null;
+    try { audio = audio || new AudioContext(); } catch (e) { return null; }
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    return audio;
+  }
+  for (const kind of ["pointerdown", "keydown"]) {
+    document.addEventListener(kind, sound, { once: true, passive: true });
+  }
+
+  function beep() {
+    const context = sound();
+    if (!context) return;
+    const start = context.currentTime + 0.05;
+    for (let i = 0; i < 3; i++) { // three short tones, like a pager
+      const at = start + i * 0.45;
+      const tone = context.createOscillator(), volume = context.createGain();
+      tone.type = "sine";
+      tone.frequency.value = 880;
+      volume.gain.setValueAtTime(0.0001, at);
+      volume.gain.exponentialRampToValueAtTime(0.5, at + 0.02);
+      volume.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
+      tone.connect(volume).connect(context.destination);
+      tone.start(at);
+      tone.stop(at + 0.32);
+    }
+  }
+
+  function alertCalled() {
+    beep();
+    if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
+    root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
+  }
 
   // The same wording as the server's `eta_range` filter: "10–15 min", or "15 min".
   function etaRange(lowS, highS) {
@@ -32,10 +72,9 @@
       $("eta").textContent = t.eta_low_s != null && t.eta_high_s != null
         ? text.eta.replace("{range}", etaRange(t.eta_low_s, t.eta_high_s)) : text.eta_unknown;
     }
-    document.title = t.status === "called" ? `(!) ${$("state").textContent}` : baseTitle;
-    if (t.status === "called" && before !== "called" && navigator.vibrate) {
-      navigator.vibrate([400, 200, 400, 200, 400]);
-    }
+    const called = t.status === "called";
+    document.title = called ? text.your_turn.replace("{counter}", t.counter || "") : baseTitle;
+    if (called && before !== "called") alertCalled(); // not on opening an already-called page
   }
 
   let liveState = "connecting", downSince = 0, gone = false;

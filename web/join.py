@@ -1,0 +1,235 @@
+"""Joining a queue with nothing but a browser: the form the poster's QR code opens,
+`/q/{code}/join`, in the patient's language.
+
+The ticket is made by the same service call as every other join (capacity, overflow,
+one live ticket per phone), done by `patient:web`, and the patient lands on their ticket
+page `/t/{token}`. A post must carry the form's signed token and come from this site (see
+`web.join_guard`), and each client address may join only so often.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, html
+
+from core.domain.errors import InvalidValue, QueueFull
+from core.domain.notify import patient_actor
+from core.messages import SUPPORTED_LANGUAGES
+from core.phones import normalize_phone
+from core.services.errors import NotFound
+from core.services.queues import QueueInfo, new_join_request
+from web.context import container_of
+from web.join_guard import FormTokens, SlidingWindow
+from web.pages import phone_channels
+from web.public import PRIVATE, error_page, foreign_origin, redirect_with_flash, texts
+from web.render import render
+
+bp = Blueprint("join")
+
+ACTOR = patient_actor("web")
+MAX_NAME_CHARS = 128
+"""As the API's join body allows."""
+TOKEN_FIELD = "form_token"
+
+JOIN_TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Join the queue",
+        "lead": "Get a number now and wait where you like: this page tells you when it is "
+        "your turn.",
+        "name": "Your name",
+        "name_hint": "Optional: helps the staff greet you.",
+        "phone": "Mobile number",
+        "phone_hint": "Optional: we text you when you are called.",
+        "kind": "What is your visit for?",
+        "kind_unknown": "Not sure",
+        "submit": "Get my number",
+        "other_ways": "Other ways to join",
+        "telegram": "Join with Telegram",
+        "sms": "Text JOIN {code} to {number}",
+        "bad_phone": "That phone number does not look right. Write it with the country code, "
+        "e.g. +44 7700 900123, or leave it empty.",
+        "bad_name": "The name is too long.",
+        "bad_kind": "Choose a kind of visit from the list.",
+        "queue_full": "The queue is full right now. Please ask at the desk.",
+        "already": "This phone number already has a ticket in this queue: look for the text "
+        "message we sent to it, or ask at the desk.",
+        "expired": "This form was open too long. Please press the button again.",
+        "too_many": "Too many tickets from this connection. Please try again in {minutes} min "
+        "or ask at the desk.",
+        "other_site": "This request came from another website.",
+    },
+    "es": {
+        "title": "Únase a la fila",
+        "lead": "Reciba un turno ahora y espere donde quiera: esta página le avisa cuando sea "
+        "su turno.",
+        "name": "Su nombre",
+        "name_hint": "Opcional: ayuda al personal a saludarle.",
+        "phone": "Número de móvil",
+        "phone_hint": "Opcional: le enviamos un SMS cuando le llamemos.",
+        "kind": "¿Cuál es el motivo de su visita?",
+        "kind_unknown": "No lo sé",
+        "submit": "Obtener mi turno",
+        "other_ways": "Otras formas de unirse",
+        "telegram": "Unirse con Telegram",
+        "sms": "Envíe JOIN {code} al {number}",
+        "bad_phone": "Ese número de teléfono no parece correcto. Escríbalo con el prefijo del "
+        "país, p. ej. +34 612 345 678, o déjelo vacío.",
+        "bad_name": "El nombre es demasiado largo.",
+        "bad_kind": "Elija un motivo de la lista.",
+        "queue_full": "La fila está llena ahora mismo. Pregunte en el mostrador.",
+        "already": "Este número ya tiene un turno en esta fila: busque el SMS que le enviamos "
+        "o pregunte en el mostrador.",
+        "expired": "El formulario estuvo abierto demasiado tiempo. Pulse el botón otra vez.",
+        "too_many": "Demasiados turnos desde esta conexión. Inténtelo de nuevo en {minutes} min "
+        "o pregunte en el mostrador.",
+        "other_site": "Esta solicitud vino de otro sitio web.",
+    },
+}
+
+_LANGUAGE_RANGE = re.compile(
+    r"^\s*([A-Za-z]{1,8})(?:[-_][A-Za-z0-9]{1,8})*"  # a language tag: `es`, `es-MX`
+    r"\s*(?:;\s*q=([0-9.]+))?\s*$"  # and its weight
+)
+
+
+def accepted_language(header: str | None) -> str | None:
+    """The patient's most preferred language we speak, from `Accept-Language`; None when
+    the browser prefers none of ours (the queue's language is used then)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate((header or "").split(",")[:20]):
+        match = _LANGUAGE_RANGE.match(item)
+        if match is None:
+            continue
+        try:
+            weight = float(match.group(2)) if match.group(2) else 1.0
+        except ValueError:
+            continue
+        base = match.group(1).lower()
+        if base in SUPPORTED_LANGUAGES and weight > 0:
+            ranked.append((-weight, index, base))
+    return min(ranked)[2] if ranked else None
+
+
+class JoinRefused(Exception):
+    """Input the form shows back; `key` is a JOIN_TEXT key."""
+
+    def __init__(self, key: str, status: int = 422, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.status, self.params = key, status, params
+
+
+def guards(request: Request) -> tuple[FormTokens, SlidingWindow]:
+    """The app's join form signer and per-address join counter (made in `create_app`)."""
+    forms: FormTokens = request.app.ctx.join_forms
+    limiter: SlidingWindow = request.app.ctx.join_limiter
+    return forms, limiter
+
+
+async def form_page(
+    request: Request,
+    info: QueueInfo,
+    error: JoinRefused | None = None,
+    values: dict[str, str] | None = None,
+) -> HTTPResponse:
+    language, text = texts(
+        JOIN_TEXT, accepted_language(request.headers.get("accept-language")) or info.config.language
+    )
+    channels = await phone_channels(container_of(request), info.code)
+    message = text[error.key].format(**error.params) if error else None
+    page = render(
+        "join.html",
+        lang=language,
+        queue=info,
+        kinds=sorted(info.config.service_times_s),
+        form_token=guards(request)[0].issue(info.code),
+        token_field=TOKEN_FIELD,
+        values=values or {},
+        error=message,
+        channels=channels,
+        sms_text=text["sms"].format(code=info.code, number=channels.sms_number),
+        text=text,
+    )
+    return html(page, status=error.status if error else 200, headers=PRIVATE)
+
+
+async def queue_or_none(request: Request, code: str) -> QueueInfo | None:
+    try:
+        return await container_of(request).queues.get_queue(code.upper())
+    except NotFound:
+        return None
+
+
+def unknown_queue(code: str) -> HTTPResponse:
+    return error_page("Queue not found", f"There is no queue {code!r}.", 404)
+
+
+@bp.get("/q/<code>/join")
+async def join_form(request: Request, code: str) -> HTTPResponse:
+    info = await queue_or_none(request, code)
+    if info is None:
+        return unknown_queue(code)
+    return await form_page(request, info)
+
+
+def form_values(request: Request) -> dict[str, str]:
+    form = request.form
+    return {
+        key: str((form.get(key) if form else None) or "").strip()
+        for key in ("name", "phone", "kind")
+    }
+
+
+def checked_fields(values: dict[str, str], info: QueueInfo, region: str | None) -> dict[str, Any]:
+    """The join request's fields from the form, or JoinRefused saying what to fix."""
+    name = values["name"] or None
+    if name is not None and len(name) > MAX_NAME_CHARS:
+        raise JoinRefused("bad_name")
+    phone = None
+    if values["phone"]:
+        try:
+            phone = normalize_phone(values["phone"], region)
+        except InvalidValue:
+            raise JoinRefused("bad_phone") from None
+    kind = values["kind"] or None
+    if kind is not None and kind not in info.config.service_times_s:
+        raise JoinRefused("bad_kind")
+    return {"name": name, "phone": phone, "service": kind}
+
+
+@bp.post("/q/<code>/join")
+async def join(request: Request, code: str) -> HTTPResponse:
+    info = await queue_or_none(request, code)
+    if info is None:
+        return unknown_queue(code)
+    language = accepted_language(request.headers.get("accept-language"))
+    _, text = texts(JOIN_TEXT, language or info.config.language)
+    forms, limiter = guards(request)
+    if foreign_origin(request):
+        return error_page(text["title"], text["other_site"], 403)
+    values = form_values(request)
+    token = request.form.get(TOKEN_FIELD) if request.form else None
+    if not forms.valid(info.code, token):
+        # An expired form gets a fresh one; the patient's input is kept.
+        return await form_page(request, info, JoinRefused("expired", 403), values)
+    retry_s = limiter.hit(f"ip:{request.remote_addr or request.ip}")
+    if retry_s:
+        refused = JoinRefused("too_many", 429, minutes=math.ceil(retry_s / 60))
+        response = await form_page(request, info, refused, values)
+        response.headers["Retry-After"] = str(math.ceil(retry_s))
+        return response
+    queues = container_of(request).queues
+    try:
+        fields = checked_fields(values, info, queues.phone_region)
+        joined = await queues.join(info.code, new_join_request(language=language, **fields), ACTOR)
+    except JoinRefused as refused:
+        return await form_page(request, info, refused, values)
+    except QueueFull:  # raised only when there is no overflow queue to send the patient to
+        return await form_page(request, info, JoinRefused("queue_full", 409), values)
+    if joined.existing:
+        # Never the ticket page of whoever holds that phone number: anyone can type one.
+        return await form_page(request, info, JoinRefused("already", 409), values)
+    return redirect_with_flash(request, joined.ticket.token, "joined")
