@@ -126,7 +126,8 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "offline": "Offline \u2013 reconnecting…",
         "keep_open": "Keep this page open: it updates by itself.",
         "your_turn": "\u25b6 Your turn \u2013 counter {counter}",
-        "alerts": "While this page is open, your phone beeps and vibrates when you are called.",
+        "alerts": "When you are called, this page beeps and, where the phone allows, vibrates "
+        "(tap it once so that it may play sound).",
         "get_messages": "Rather get a message?",
         "messages_note": "Telegram or a text message gives you a new number at the end of the "
         "line; then leave this one.",
@@ -160,7 +161,8 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "offline": "Sin conexión \u2013 reconectando…",
         "keep_open": "Mantenga esta página abierta: se actualiza sola.",
         "your_turn": "\u25b6 Su turno \u2013 ventanilla {counter}",
-        "alerts": "Con esta página abierta, su móvil suena y vibra cuando le llamemos.",
+        "alerts": "Cuando le llamemos, esta página suena y, si el móvil lo permite, vibra "
+        "(tóquela una vez para que pueda sonar).",
         "get_messages": "¿Prefiere recibir un mensaje?",
         "messages_note": "Con Telegram o un SMS recibe un turno nuevo al final de la fila; "
         "después salga de esta.",
