@@ -330,3 +330,20 @@ def test_the_window_forgets_idle_addresses() -> None:
         window.hit(f"ip:{n}", now=0)
     window.hit("ip:late", now=20)
     assert set(window._hits) == {"ip:late"}
+
+
+async def test_with_twilio_set_up_the_form_and_a_bare_ticket_offer_texting(api: Api) -> None:
+    container = api.app.ctx.container
+    container.settings = container.settings.model_copy(
+        update={"twilio_account_sid": "AC1", "twilio_auth_token": "t", "twilio_from": "+15550001"}
+    )
+    await create_queue(api)
+
+    page, _ = await form(api)
+    assert "Text JOIN PHARM to +15550001" in page.text
+    response = await post(api)
+    ticket_page = await api.client.get(response.headers["location"])
+    assert "Text JOIN PHARM to +15550001" in ticket_page.text
+    assert "a new number at the end of the line" in ticket_page.text
+    spanish, _ = await form(api, **{"Accept-Language": "es"})
+    assert "Envíe JOIN PHARM al +15550001" in spanish.text
