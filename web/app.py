@@ -44,6 +44,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.ctx.login_limiter = LoginLimiter()
     app.ctx.join_forms = FormTokens(container.settings.signing_key())
     app.ctx.join_limiter = SlidingWindow()
+    app.ctx.bot_links = pages.BotLinks()
     app.ctx.live = live.LiveHub(container.bus, container.queues)
     for blueprint in (
         api.bp,

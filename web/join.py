@@ -138,7 +138,7 @@ async def form_page(
     language, text = texts(
         JOIN_TEXT, accepted_language(request.headers.get("accept-language")) or info.config.language
     )
-    channels = await phone_channels(container_of(request), info.code)
+    channels = await phone_channels(request, info.code)
     message = text[error.key].format(**error.params) if error else None
     page = render(
         "join.html",

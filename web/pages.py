@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 from dataclasses import dataclass
 
 import qrcode
@@ -51,16 +52,35 @@ class PhoneChannels:
         return link.split("/")[3].split("?")[0] if link else None
 
 
-async def phone_channels(container: Container, code: str) -> PhoneChannels:
-    try:
-        link = await asyncio.wait_for(container.telegram_deep_link(code), BOT_NAME_TIMEOUT_S)
-    except Exception:  # any failure of Telegram's: the page goes on without the link
-        log.warning("telegram bot name unavailable; pages leave out the Telegram link")
-        link = None
+class BotLinks:
+    """The bot's deep link for a queue. When Telegram does not answer, pages go without the
+    link for `retry_s` rather than each one waiting on Telegram again."""
+
+    def __init__(self, timeout_s: float = BOT_NAME_TIMEOUT_S, retry_s: float = 60.0) -> None:
+        self.timeout_s = timeout_s
+        self.retry_s = retry_s
+        self._failed_at: float | None = None
+
+    async def link(self, container: Container, code: str) -> str | None:
+        if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_s:
+            return None
+        try:
+            link = await asyncio.wait_for(container.telegram_deep_link(code), self.timeout_s)
+        except Exception:  # any failure of Telegram's: the page goes on without the link
+            log.warning("telegram bot name unavailable; pages leave out the Telegram link")
+            self._failed_at = time.monotonic()
+            return None
+        self._failed_at = None
+        return link
+
+
+async def phone_channels(request: Request, code: str) -> PhoneChannels:
+    container: Container = request.app.ctx.container
+    links: BotLinks = request.app.ctx.bot_links
     settings = container.settings
     numbers = [s for s in settings.twilio_senders if s.startswith("+")]
     sms_number = numbers[0] if settings.sms_configured and numbers else None
-    return PhoneChannels(link, sms_number)
+    return PhoneChannels(await links.link(container, code), sms_number)
 
 
 @bp.get("/q/<code>/poster")
@@ -68,7 +88,7 @@ async def poster(request: Request, code: str) -> HTTPResponse:
     container: Container = request.app.ctx.container
     info = await container.queues.get_queue(code.upper())
     url = join_url(container, info.code)
-    channels = await phone_channels(container, info.code)
+    channels = await phone_channels(request, info.code)
     telegram = channels.telegram_link
     page = render(
         "poster.html",

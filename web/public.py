@@ -251,7 +251,7 @@ async def ticket_page(
     public = public_ticket_json(view.ticket, view.estimate)
     # Only a patient with no phone and no Telegram on the ticket hears of the other ways.
     unreachable = view.ticket.phone is None and view.ticket.telegram_chat_id is None
-    channels = await phone_channels(container_of(request), info.code) if unreachable else None
+    channels = await phone_channels(request, info.code) if unreachable else None
     page = render(
         "ticket.html",
         lang=language,

@@ -5,16 +5,19 @@ limit)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 
+from core.wiring import Container
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api
 from web.join import accepted_language
 from web.join_guard import JOINS_PER_ADDRESS, FormTokens, SlidingWindow
+from web.pages import BotLinks
 
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
@@ -347,3 +350,28 @@ async def test_with_twilio_set_up_the_form_and_a_bare_ticket_offer_texting(api: 
     assert "a new number at the end of the line" in ticket_page.text
     spanish, _ = await form(api, **{"Accept-Language": "es"})
     assert "Envíe JOIN PHARM al +15550001" in spanish.text
+
+
+class SlowTelegram:
+    """A container whose Telegram does not answer."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def telegram_deep_link(self, code: str) -> str | None:
+        self.asked += 1
+        await asyncio.sleep(60)
+        return None
+
+
+async def test_pages_do_not_wait_on_telegram_again_and_again() -> None:
+    telegram = SlowTelegram()
+    links = BotLinks(timeout_s=0.05, retry_s=60)
+
+    assert await links.link(cast(Container, telegram), "PHARM") is None
+    assert await links.link(cast(Container, telegram), "PHARM") is None
+    assert telegram.asked == 1  # the second page went on without asking
+
+    links.retry_s = 0
+    assert await links.link(cast(Container, telegram), "PHARM") is None
+    assert telegram.asked == 2
