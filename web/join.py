@@ -115,11 +115,20 @@ def accepted_language(header: str | None) -> str | None:
 
 
 class JoinRefused(Exception):
-    """Input the form shows back; `key` is a JOIN_TEXT key."""
+    """Why the form comes back; `key` is a JOIN_TEXT key."""
 
-    def __init__(self, key: str, status: int = 422, **params: Any) -> None:
+    def __init__(self, key: str, status: int = 422, retry_after_s: int | None = None) -> None:
         super().__init__(key)
-        self.key, self.status, self.params = key, status, params
+        self.key, self.status, self.retry_after_s = key, status, retry_after_s
+
+    def message(self, text: dict[str, str]) -> str:
+        minutes = math.ceil((self.retry_after_s or 0) / 60)
+        return text[self.key].format(minutes=minutes)
+
+
+def language_of(request: Request, info: QueueInfo) -> str:
+    """The browser's preferred language when we speak it, else the queue's."""
+    return accepted_language(request.headers.get("accept-language")) or info.config.language
 
 
 def guards(request: Request) -> tuple[FormTokens, SlidingWindow]:
@@ -135,11 +144,8 @@ async def form_page(
     error: JoinRefused | None = None,
     values: dict[str, str] | None = None,
 ) -> HTTPResponse:
-    language, text = texts(
-        JOIN_TEXT, accepted_language(request.headers.get("accept-language")) or info.config.language
-    )
+    language, text = texts(JOIN_TEXT, language_of(request, info))
     channels = await phone_channels(request, info.code)
-    message = text[error.key].format(**error.params) if error else None
     page = render(
         "join.html",
         lang=language,
@@ -148,12 +154,15 @@ async def form_page(
         form_token=guards(request)[0].issue(info.code),
         token_field=TOKEN_FIELD,
         values=values or {},
-        error=message,
+        error=error.message(text) if error else None,
         channels=channels,
         sms_text=text["sms"].format(code=info.code, number=channels.sms_number),
         text=text,
     )
-    return html(page, status=error.status if error else 200, headers=PRIVATE)
+    response = html(page, status=error.status if error else 200, headers=PRIVATE)
+    if error is not None and error.retry_after_s is not None:
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
 
 
 async def queue_or_none(request: Request, code: str) -> QueueInfo | None:
@@ -200,30 +209,36 @@ def checked_fields(values: dict[str, str], info: QueueInfo, region: str | None) 
     return {"name": name, "phone": phone, "service": kind}
 
 
+def client_address(request: Request) -> str:
+    """The key the per-address limit counts by (as the console's login limit does)."""
+    return f"ip:{request.remote_addr or request.ip}"
+
+
+def admit(request: Request, info: QueueInfo) -> None:
+    """JoinRefused for a form this app did not issue lately for this queue (an expired form
+    comes back fresh, with what was typed), or past the client address's limit."""
+    forms, limiter = guards(request)
+    if not forms.valid(info.code, request.form.get(TOKEN_FIELD) if request.form else None):
+        raise JoinRefused("expired", 403)
+    retry_s = limiter.hit(client_address(request))
+    if retry_s:
+        raise JoinRefused("too_many", 429, retry_after_s=math.ceil(retry_s))
+
+
 @bp.post("/q/<code>/join")
 async def join(request: Request, code: str) -> HTTPResponse:
     info = await queue_or_none(request, code)
     if info is None:
         return unknown_queue(code)
-    language = accepted_language(request.headers.get("accept-language"))
-    _, text = texts(JOIN_TEXT, language or info.config.language)
-    forms, limiter = guards(request)
     if foreign_origin(request):
+        _, text = texts(JOIN_TEXT, language_of(request, info))
         return error_page(text["title"], text["other_site"], 403)
     values = form_values(request)
-    token = request.form.get(TOKEN_FIELD) if request.form else None
-    if not forms.valid(info.code, token):
-        # An expired form gets a fresh one; the patient's input is kept.
-        return await form_page(request, info, JoinRefused("expired", 403), values)
-    retry_s = limiter.hit(f"ip:{request.remote_addr or request.ip}")
-    if retry_s:
-        refused = JoinRefused("too_many", 429, minutes=math.ceil(retry_s / 60))
-        response = await form_page(request, info, refused, values)
-        response.headers["Retry-After"] = str(math.ceil(retry_s))
-        return response
     queues = container_of(request).queues
     try:
+        admit(request, info)
         fields = checked_fields(values, info, queues.phone_region)
+        language = accepted_language(request.headers.get("accept-language"))
         joined = await queues.join(info.code, new_join_request(language=language, **fields), ACTOR)
     except JoinRefused as refused:
         return await form_page(request, info, refused, values)

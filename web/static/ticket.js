@@ -48,7 +48,6 @@
   function alertCalled() {
     beep();
     if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
-    root.dataset.alerts = String(Number(root.dataset.alerts || 0) + 1);
   }
 
   // The same wording as the server's `eta_range` filter: "10–15 min", or "15 min".
