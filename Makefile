@@ -2,16 +2,26 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
-PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+# Two installs: serving needs the package alone; tests, lint and plots need the `dev` extra.
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
+# The suite's own database: created when missing, refused when it holds anything the suite
+# did not put there (tests/suite_database.py). Never point this at data you want to keep.
+PG_URL ?= postgres://postgres@127.0.0.1:5432/nextup_test
 REDIS_URL ?= redis://127.0.0.1:6379/15
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 .PHONY: run test test-embedded test-services lint bench demo clean chromium algorithm
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	touch $(STAMP)
+	$(PIP) -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -e '.[dev]'
+	touch $(RUN_STAMP) $(DEV_STAMP)
 
 ## chromium: Debian's Chromium for the browser tests (Playwright drives it; it never downloads one)
 chromium:
@@ -20,30 +30,38 @@ chromium:
 	  || { echo "install Debian's chromium package (apt-get install chromium)"; exit 1; }
 
 ## run: install, migrate the embedded SQLite database and serve on http://127.0.0.1:8000
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/nextup serve
 
 ## demo: demo queues and an admin account (printed) in the embedded database
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/nextup demo
 
-## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis
-test: test-embedded test-services
+## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis; both halves
+## run whatever the first one did, and the target fails at the end if either failed
+test: $(DEV_STAMP) chromium
+	@status=0; \
+	$(MAKE) --no-print-directory test-embedded || status=1; \
+	$(MAKE) --no-print-directory test-services || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: a half failed (see above)"; fi; \
+	exit $$status
 
-test-embedded: $(STAMP) chromium
+test-embedded: $(DEV_STAMP) chromium
 	$(BIN)/pytest -q
 
-test-services: $(STAMP) chromium
+# The packaging tests build the wheel and serve from it: nothing there depends on the database.
+test-services: $(DEV_STAMP) chromium
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
-	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain --ignore=tests/sim
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain --ignore=tests/sim \
+	  --ignore=tests/packaging
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out and console load time, on PostgreSQL (prints figures)
-bench: $(STAMP) chromium
+bench: $(DEV_STAMP) chromium
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/sms.py
@@ -54,5 +72,5 @@ clean:
 	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache
 
 ## algorithm: the figures and plots of docs/algorithm.md (simulator, 20 days per profile; prints tables)
-algorithm: $(STAMP)
+algorithm: $(DEV_STAMP)
 	$(BIN)/python bench/algorithm.py --days 20

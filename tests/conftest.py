@@ -1,8 +1,11 @@
 """Shared fixtures. The backend comes from the environment, so the same tests run on
 SQLite + in-process bus (default) and on PostgreSQL + Redis:
 
-    NEXTUP_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test
+    NEXTUP_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/nextup_test
     NEXTUP_TEST_REDIS_URL=redis://127.0.0.1:6379/15
+
+The PostgreSQL database is the suite's own: created when missing, emptied by every run, and
+one the suite did not create is refused (tests/suite_database.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from core.services import accounts
 from core.settings import load_settings
 from core.storage import db
 from core.wiring import Container, build_container
+from tests import suite_database
 from tests.servers import serve, shut
 from web.app import create_app
 
@@ -106,11 +110,10 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 async def migrated(db_url: str) -> AsyncIterator[str]:
     if on_postgres():
-        await db.connect(db_url)
-        await connections.get("default").execute_script(
-            "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"
-        )
-        await db.disconnect()
+        try:
+            await suite_database.claim(db_url)  # creates it, or refuses one it did not create
+        except suite_database.ForeignDatabase as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     await db.migrate(db_url)
     yield db_url
 
