@@ -17,8 +17,11 @@ class InProcessSubscription:
         self.inbox: asyncio.Queue[Message] = asyncio.Queue(SUBSCRIBER_BUFFER)
 
     async def get(self, timeout_s: float | None = None) -> Message | None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that lands
+        # as a message arrives, and a stopping server's listener then never stops.
         try:
-            return await asyncio.wait_for(self.inbox.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                return await self.inbox.get()
         except TimeoutError:
             return None
 

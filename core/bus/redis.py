@@ -34,7 +34,8 @@ class RedisSubscription:
                 return None
 
     async def close(self) -> None:
-        await _bounded(self._pubsub.aclose())  # type: ignore[no-untyped-call]
+        # redis 8.2 annotates aclose, 8.1 did not: the ignore holds for both
+        await _bounded(self._pubsub.aclose())  # type: ignore[no-untyped-call, unused-ignore]
 
 
 class RedisBus:

@@ -205,7 +205,8 @@ class Dispatcher:
                 continue  # there may be more due right now
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
+                async with asyncio.timeout(self.settings.poll_interval_s):  # see bus.memory
+                    await self._wake.wait()
 
     async def claim_once(self) -> int:
         """Claims what each lane has room for ("called" messages even when it is full)."""

@@ -52,7 +52,9 @@ def _instructions(dockerfile: str) -> list[str]:
 
 
 def ignored(relative: PurePosixPath, patterns: list[str]) -> bool:
-    """Whether .dockerignore leaves `relative` (or a directory above it) out of the context."""
+    """Whether .dockerignore leaves `relative` (or a directory above it) out of the context.
+    fnmatch's `*` also crosses `/`, where Docker's does not: this may leave out more than
+    Docker would, never less, so nothing the image lacks can pass for shipped."""
     candidates = [relative, *relative.parents][:-1]  # the path and its parents, not "."
     for pattern in patterns:
         bare = pattern.removeprefix("**/")

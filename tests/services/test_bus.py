@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -90,3 +91,17 @@ async def test_join_in_one_process_reaches_a_subscriber_in_another(
         stop(server)
         await subscription.close()
         await listener.close()
+
+
+async def test_a_wait_cancelled_as_a_message_arrives_stays_cancelled() -> None:
+    """A server stopping (SIGTERM) cancels the dispatcher's wait on the bus. Python 3.11's
+    `asyncio.wait_for` returns the message instead when it arrives in the same turn of the
+    loop, and the listener then waits on forever: `serve` never exited."""
+    bus = InProcessBus()
+    subscription = await bus.subscribe()
+    waiting = asyncio.create_task(subscription.get(timeout_s=30))
+    await asyncio.sleep(0)  # now blocked on the empty inbox
+    await bus.publish([{"type": "ticket_called", "queue": "PHARM", "data": {}}])
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
