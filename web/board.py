@@ -8,6 +8,7 @@ from typing import Any
 
 from core.domain.load import utilisation
 from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
+from core.domain.queue import CounterPlan, CounterState
 from core.services.mapping import ticket_from_row
 from core.services.queues import QueueInfo, QueueService, QueueStatus
 from core.storage.models import OutboxMessage, TicketRow
@@ -74,6 +75,46 @@ class Board:
     @property
     def open_counters(self) -> list[str]:
         return [c.name for c in self.info.counters if c.is_open]
+
+    @property
+    def call_buttons(self) -> list[CallButton]:
+        """One "call next" per open counter, saying what it will do there (the domain's
+        rule: finish the patient being served first, or wait for one called)."""
+        queue = self.status.queue
+        waiting = queue.size() > 0
+        return [
+            CallButton(name, queue.counter_state(name), waiting)
+            for name in self.open_counters
+            if name in queue.counters
+        ]
+
+
+@dataclass(frozen=True)
+class CallButton:
+    counter: str
+    state: CounterState
+    anyone_waiting: bool
+
+    @property
+    def enabled(self) -> bool:
+        return self.anyone_waiting and self.state.plan is not CounterPlan.BUSY
+
+    @property
+    def label(self) -> str:
+        ticket = self.state.ticket
+        if self.state.plan is CounterPlan.FINISH_FIRST and ticket is not None:
+            return f"Finish {ticket.number} & call next"
+        return "Call next"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the button is disabled, shown under it; None when it is enabled."""
+        ticket = self.state.ticket
+        if self.state.plan is CounterPlan.BUSY and ticket is not None:
+            return f"{ticket.number} called, not here yet: start, no-show or return first"
+        if not self.anyone_waiting:
+            return "nobody waiting"
+        return None
 
 
 def channel_of(ticket: Ticket) -> str:

@@ -469,6 +469,9 @@ def test_forecast_ranges_are_ordered_and_monotone(
     assert all(0 <= e.low_s <= e.eta_s <= e.high_s for e in etas)
     # the line is handed out in order: nobody behind is expected to be called sooner
     assert all(a.eta_s <= b.eta_s for a, b in itertools.pairwise(etas))
+    # and neither end of the range says otherwise ("1-2 min" then "0-8 min")
+    assert all(a.low_s <= b.low_s for a, b in itertools.pairwise(etas))
+    assert all(a.high_s <= b.high_s for a, b in itertools.pairwise(etas))
     wider = forecast(line, at_counters, counters, 2.0)
     assert all(w.high_s >= e.high_s for w, e in zip(wider, etas, strict=True))
     if len(elapsed) >= counters >= 1:
