@@ -29,10 +29,12 @@ async def test_a_patients_whole_visit(live: Live) -> None:
     ticket = await TicketRow.get(telegram_chat_id=PATIENT)
     assert (ticket.number, ticket.language) == ("A-004", "es")
 
-    await queues.call_next("PHARM", "1", "staff:ana")  # now third: getting close
+    first = await queues.call_next("PHARM", "1", "staff:ana")  # now third: getting close
     await tg.wait_for_message(PATIENT, "puesto 3")
-    await queues.call_next("PHARM", "2", "staff:ana")  # second: no message
+    second = await queues.call_next("PHARM", "2", "staff:ana")  # second: no message
+    await queues.ticket_action(first.id, "start", "staff:ana")  # finished by the next call
     await queues.call_next("PHARM", "1", "staff:ana")  # next in line
+    await queues.ticket_action(second.id, "start", "staff:ana")
     await tg.wait_for_message(PATIENT, "es el siguiente")
     called = await queues.call_next("PHARM", "2", "staff:ana")
     assert called.id == ticket.id
