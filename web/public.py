@@ -43,6 +43,7 @@ TICKET_LIVE_TEXT = (
     "position",
     "next_up",
     "eta",
+    "eta_soon",
     "eta_unknown",
     "min",
 )
@@ -107,6 +108,7 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "position": "Position {position} in line",
         "next_up": "You are next",
         "eta": "about {range}",
+        "eta_soon": "Less than a minute",
         "eta_unknown": "Wait time not known yet",
         "min": "min",
         "late": "I'm running late",
@@ -134,6 +136,7 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "position": "Posición {position} en la fila",
         "next_up": "Usted es el siguiente",
         "eta": "unos {range}",
+        "eta_soon": "Menos de un minuto",
         "eta_unknown": "Tiempo de espera aún desconocido",
         "late": "Voy a llegar tarde",
         "late_help": "¿Cuánto tardará? Le movemos atrás en la fila en lugar de saltarle.",
