@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from core.messages import under_a_minute, wait_minutes, wait_words
+from core.messages import plural, under_a_minute, wait_minutes, wait_words
 
 DASH = "\u2013"
 NONE = DASH
@@ -52,8 +52,17 @@ def clock_time(value: datetime | None, timezone: Any = None) -> str:
     return (value.astimezone(timezone) if timezone else value).strftime("%H:%M")
 
 
+def count_of(count: int, word: str, language: str = "en") -> str:
+    """ "1 segment", "2 segments": the catalogue's plural forms."""
+    return plural(word, count, language)
+
+
 templates.filters.update(
-    duration=duration, eta_range=eta_range, wait_text=wait_text, clock_time=clock_time
+    duration=duration,
+    eta_range=eta_range,
+    wait_text=wait_text,
+    clock_time=clock_time,
+    plural=count_of,
 )
 
 
