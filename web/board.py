@@ -14,7 +14,12 @@ from core.services.queues import QueueInfo, QueueService, QueueStatus
 from core.storage.models import OutboxMessage, TicketRow
 
 PRIORITY_LABELS = {0: "routine", 1: "elevated", 2: "urgent", 3: "emergency"}
+"""The one word for each priority, wherever the console shows one (`priority_label`)."""
 assert len(PRIORITY_LABELS) == MAX_PRIORITY + 1
+
+
+def priority_label(priority: int) -> str:
+    return PRIORITY_LABELS.get(priority, str(priority))
 RECENT_MISSED = timedelta(hours=12)
 """No-shows this recent are listed with a "return" button: the patient may still turn up."""
 RECENT_MISSED_SHOWN = 20
@@ -42,7 +47,7 @@ class Row:
 
     @property
     def priority_label(self) -> str:
-        return PRIORITY_LABELS.get(self.ticket.priority, str(self.ticket.priority))
+        return priority_label(self.ticket.priority)
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,14 @@ def delivery_of(row: OutboxMessage) -> Delivery:
     state = row.provider_status or row.status
     if row.delivered_to == "dev_inbox" and row.status == "sent":
         state = "in dev inbox"
-    ok = {"delivered": True, "read": True, "sent": True, "in dev inbox": True}.get(state)
+    # The patient answered ("I'm on my way"): the best a message can do, shown as such.
+    ok = {
+        "delivered": True,
+        "read": True,
+        "sent": True,
+        "in dev inbox": True,
+        "acknowledged": True,
+    }.get(state)
     if row.status in {"failed", "suppressed"} or state in {"undelivered", "failed"}:
         ok = False
     return Delivery(row.kind, row.channel, state, ok)
