@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from playwright.async_api import Page, Route, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import log_in, screenshot
 from tests.browser.test_console import make_queue
@@ -103,3 +103,28 @@ async def test_offline_is_not_an_action_that_failed(page: Page, api: Api) -> Non
     await expect(state).to_have_text("● live")
     await asyncio.sleep(2.5)
     assert await toast.is_hidden()
+
+
+async def test_the_board_is_cards_on_a_phone(browser: Browser, api: Api) -> None:
+    await make_queue(api)
+    for i, name in enumerate(("Ana Lima", "Bo Chen", "Cy Okafor")):
+        body = {"name": name, "priority": 2 if i == 1 else 0, "phone": f"+1555123000{i}"}
+        assert (await api.call("POST", "/api/v1/queues/PHARM/tickets", json=body)).is_success
+    await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = await context.new_page()
+        await log_in(phone, api, "staff")
+        rows = phone.locator("table.waiting tbody tr")
+        await expect(rows).to_have_count(2)
+        # nothing wider than the screen, and each ticket a card naming its cells
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert await phone.locator("table.waiting thead").is_hidden()
+        assert await rows.first.evaluate("r => getComputedStyle(r).display") == "block"
+        eta = rows.first.locator("td[data-label=ETA]")
+        label = await eta.evaluate("td => getComputedStyle(td, '::before').content")
+        assert label == '"ETA"'
+        await expect(rows.first.locator("td[data-label=Priority]")).to_have_text("urgent")
+        await screenshot(phone, "console-phone")
+    finally:
+        await context.close()
