@@ -20,6 +20,8 @@ assert len(PRIORITY_LABELS) == MAX_PRIORITY + 1
 
 def priority_label(priority: int) -> str:
     return PRIORITY_LABELS.get(priority, str(priority))
+
+
 RECENT_MISSED = timedelta(hours=12)
 """No-shows this recent are listed with a "return" button: the patient may still turn up."""
 RECENT_MISSED_SHOWN = 20

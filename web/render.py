@@ -30,8 +30,8 @@ def duration(seconds: float | None) -> str:
 
 
 def eta_range(low_s: int | None, high_s: int | None, language: str = "en") -> str:
-    """"5–10 min", "less than a minute": the catalogue's words for a wait, as the patient's
-    messages say it (minutes rounded outwards)."""
+    """ "5-10 min" (with an en dash), "less than a minute": the catalogue's words for a
+    wait, as the patient's messages say it (minutes rounded outwards)."""
     if low_s is None or high_s is None:
         return NONE
     return wait_words(low_s, high_s, language, DASH)

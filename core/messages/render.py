@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es")
 FALLBACK_LANGUAGE = "en"
+EN_DASH = "\u2013"
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 
 NOTIFICATION_KINDS: tuple[str, ...] = (
@@ -180,9 +181,9 @@ class Catalogue:
             self._plurals[lang] = data
         return self._plurals[lang]
 
-    def wait_words(self, low_s: float, high_s: float, language: str, dash: str = "–") -> str:
-        """A wait range as a patient reads it: "less than a minute", "about 5 min",
-        "5–10 min" (the same rule as the `wait` macro of the templates)."""
+    def wait_words(self, low_s: float, high_s: float, language: str, dash: str = EN_DASH) -> str:
+        """A wait range as a patient reads it: "less than a minute", "5 min", "5-10 min"
+        with `dash` between (the same rule as the `wait` macro of the templates)."""
         minutes = wait_minutes(low_s, high_s)
         low, high = minutes["eta_low_min"], minutes["eta_high_min"]
         if under_a_minute(low, high):
@@ -282,7 +283,7 @@ def plural(name: str, count: int, language: str) -> str:
     return DEFAULT_CATALOGUE.plural(name, count, language)
 
 
-def wait_words(low_s: float, high_s: float, language: str, dash: str = "–") -> str:
+def wait_words(low_s: float, high_s: float, language: str, dash: str = EN_DASH) -> str:
     """A wait range in seconds, in words for `language` (see `Catalogue.wait_words`)."""
     return DEFAULT_CATALOGUE.wait_words(low_s, high_s, language, dash)
 

@@ -38,9 +38,7 @@ async def test_call_next_at_a_busy_counter(api: Api, clock: FakeClock) -> None:
     assert (await call_next(api, counter="1"))["id"] == third["id"]
 
 
-async def test_complete_a_called_ticket_starts_and_completes_it(
-    api: Api, clock: FakeClock
-) -> None:
+async def test_complete_a_called_ticket_starts_and_completes_it(api: Api, clock: FakeClock) -> None:
     await create_queue(api, "PHARM")
     t = await join(api)
     await call_next(api, counter="1")

@@ -53,9 +53,9 @@ def test_an_unknown_plural_word_is_an_error(tmp_path: Path) -> None:
     [
         (0, 0, "less than a minute", "menos de un minuto"),
         (0, 45, "less than a minute", "menos de un minuto"),
-        (0, 150, "0–3 min", "0–3 min"),
+        (0, 150, "0\u20133 min", "0\u20133 min"),
         (120, 120, "2 min", "2 min"),
-        (75, 525, "1–9 min", "1–9 min"),
+        (75, 525, "1\u20139 min", "1\u20139 min"),
     ],
 )
 def test_wait_words(low_s: int, high_s: int, en: str, es: str) -> None:
