@@ -117,7 +117,9 @@ async def test_a_pharmacist_links_the_chat_and_calls_patients(live: Live) -> Non
     await live.tg.wait_for_message(PATIENT, "counter 2")
     await live.reply_to(PHARMACIST, "/recall", "Called A-001 again to counter 2")
     await live.tg.wait_for_message(PATIENT, "counter 2", count=2)
-    await live.reply_to(PHARMACIST, "/done", "A-001 done")
+    # called and not here yet: nobody else is sent to counter 2
+    await live.reply_to(PHARMACIST, "/next", "Counter 2 is still waiting for A-001")
+    await live.reply_to(PHARMACIST, "/done", "A-001 done")  # started and completed
     await live.reply_to(PHARMACIST, "/next", "Called A-002")  # remembers PHARM and 2
     await live.reply_to(PHARMACIST, "/noshow", "A-002 marked as a no-show")
     await live.reply_to(PHARMACIST, "/next", "Nobody is waiting in PHARM")
