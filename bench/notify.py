@@ -318,6 +318,9 @@ async def call_patients(
             waiting[code] = 0
             continue
         committed = time.monotonic()
+        # The patient arrives (outside the measured call): the counter's next call finishes
+        # them, as one patient per counter asks (a called one would hold the counter).
+        await container.queues.ticket_action(ticket.id, "start", "bench")
         waiting[code] -= 1
         assert ticket.telegram_chat_id is not None
         made.append(Call(code, counter, ticket.id, ticket.telegram_chat_id, started, committed))

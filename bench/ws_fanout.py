@@ -482,6 +482,9 @@ class Caller:
             self.empty = True
             return
         duration = time.perf_counter() - began
+        # The patient arrives (not measured): the counter's next call finishes them, as one
+        # patient per counter asks (a called one would hold the counter).
+        await self.container.queues.ticket_action(ticket.id, "start", "staff:bench")
         committed, stamp = self.bus.commits[ticket.called_at.isoformat()]
         self.calls.append(Call(ticket.number, counter, started, committed, stamp, duration))
 

@@ -15,7 +15,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.context import BotServices, reply
-from core.domain.errors import DomainError, QueueEmpty, UnknownCounter
+from core.domain.errors import CounterBusy, DomainError, QueueEmpty, UnknownCounter
 from core.domain.model import queue_code
 from core.services.errors import NotFound
 from core.services.staff_chat import account_for_chat, link_chat
@@ -67,6 +67,8 @@ async def staff_error(
     params: dict[str, Any] = {}
     if isinstance(exc, QueueEmpty):
         name, params = "queue_empty", {"queue": exc.queue}
+    elif isinstance(exc, CounterBusy):
+        name, params = "counter_busy", {"counter": exc.counter, "number": exc.number}
     elif isinstance(exc, UnknownCounter):
         name, params = "unknown_counter", {"queue": exc.queue, "counter": exc.counter}
     elif isinstance(exc, NotFound) and exc.code == "queue_not_found":

@@ -77,8 +77,12 @@ class SmsConversation:
             answer = Answer("sorry", {})
         if answer is None:
             return SmsReply(None, keyword.command.value)
+        # The reply's own queue (a join) comes first; else what the patient chose or the
+        # queue they were last in: a STATUS or HELP is answered in the language of the visit.
+        chosen = await self.patients.language(patient)
         language = pick_language(
-            await self.patients.language(patient) or answer.language, self.default_language
+            chosen or answer.language or await self.patients.reply_language(patient),
+            self.default_language,
         )
         if answer.notification:
             text = render_notification(answer.name, "sms", language, answer.params).text

@@ -160,8 +160,19 @@ def page_url(code: str, start: date, end: date, path: str = "/console/analytics"
     return f"{path}?{urlencode(query)}"
 
 
-def selected_queue(request: Request, queues: Sequence[QueueInfo]) -> tuple[str, QueueInfo | None]:
-    code = (request.args.get("queue") or queues[0].code).strip().upper()
+async def selected_queue(
+    request: Request, queues: Sequence[QueueInfo]
+) -> tuple[str, QueueInfo | None]:
+    """The queue asked for, else the one with the most tickets in the range asked for."""
+    code = request.args.get("queue")
+    if not code:
+        code = await reports.busiest_queue(
+            [q.code for q in queues],
+            request.args.get("from"),
+            request.args.get("to"),
+            container_of(request).clock(),
+        )
+    code = (code or queues[0].code).strip().upper()
     return code, next((q for q in queues if q.code == code), None)
 
 
@@ -174,7 +185,7 @@ async def analytics(request: Request, account: StaffAccount, csrf: str) -> HTTPR
     context |= {"queues": queues, "error": None, "report": None}
     if not queues:
         return html(render("console/analytics.html", **context))
-    code, info = selected_queue(request, queues)
+    code, info = await selected_queue(request, queues)
     context["form"] = {
         "queue": code,
         "from": request.args.get("from") or "",

@@ -145,7 +145,7 @@ async def join(
     "Call the next patient to a counter",
     body=schemas.CallNextBody,
     response="Ticket",
-    errors={**UNKNOWN_QUEUE, 409: "queue_empty", 422: "unknown_counter"},
+    errors={**UNKNOWN_QUEUE, 409: "queue_empty, counter_busy", 422: "unknown_counter"},
 )
 async def call_next(
     request: Request, code: str, account: StaffAccount, body: schemas.CallNextBody, **_: Any

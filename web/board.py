@@ -8,12 +8,20 @@ from typing import Any
 
 from core.domain.load import utilisation
 from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
+from core.domain.queue import CounterPlan, CounterState
 from core.services.mapping import ticket_from_row
 from core.services.queues import QueueInfo, QueueService, QueueStatus
 from core.storage.models import OutboxMessage, TicketRow
 
 PRIORITY_LABELS = {0: "routine", 1: "elevated", 2: "urgent", 3: "emergency"}
+"""The one word for each priority, wherever the console shows one (`priority_label`)."""
 assert len(PRIORITY_LABELS) == MAX_PRIORITY + 1
+
+
+def priority_label(priority: int) -> str:
+    return PRIORITY_LABELS.get(priority, str(priority))
+
+
 RECENT_MISSED = timedelta(hours=12)
 """No-shows this recent are listed with a "return" button: the patient may still turn up."""
 RECENT_MISSED_SHOWN = 20
@@ -41,7 +49,7 @@ class Row:
 
     @property
     def priority_label(self) -> str:
-        return PRIORITY_LABELS.get(self.ticket.priority, str(self.ticket.priority))
+        return priority_label(self.ticket.priority)
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,46 @@ class Board:
     def open_counters(self) -> list[str]:
         return [c.name for c in self.info.counters if c.is_open]
 
+    @property
+    def call_buttons(self) -> list[CallButton]:
+        """One "call next" per open counter, saying what it will do there (the domain's
+        rule: finish the patient being served first, or wait for one called)."""
+        queue = self.status.queue
+        waiting = queue.size() > 0
+        return [
+            CallButton(name, queue.counter_state(name), waiting)
+            for name in self.open_counters
+            if name in queue.counters
+        ]
+
+
+@dataclass(frozen=True)
+class CallButton:
+    counter: str
+    state: CounterState
+    anyone_waiting: bool
+
+    @property
+    def enabled(self) -> bool:
+        return self.anyone_waiting and self.state.plan is not CounterPlan.BUSY
+
+    @property
+    def label(self) -> str:
+        ticket = self.state.ticket
+        if self.state.plan is CounterPlan.FINISH_FIRST and ticket is not None:
+            return f"Finish {ticket.number} & call next"
+        return "Call next"
+
+    @property
+    def reason(self) -> str | None:
+        """Why the button is disabled, shown under it; None when it is enabled."""
+        ticket = self.state.ticket
+        if self.state.plan is CounterPlan.BUSY and ticket is not None:
+            return f"{ticket.number} called, not here yet: start, no-show or return first"
+        if not self.anyone_waiting:
+            return "nobody waiting"
+        return None
+
 
 def channel_of(ticket: Ticket) -> str:
     if ticket.telegram_chat_id is not None:
@@ -86,7 +134,14 @@ def delivery_of(row: OutboxMessage) -> Delivery:
     state = row.provider_status or row.status
     if row.delivered_to == "dev_inbox" and row.status == "sent":
         state = "in dev inbox"
-    ok = {"delivered": True, "read": True, "sent": True, "in dev inbox": True}.get(state)
+    # The patient answered ("I'm on my way"): the best a message can do, shown as such.
+    ok = {
+        "delivered": True,
+        "read": True,
+        "sent": True,
+        "in dev inbox": True,
+        "acknowledged": True,
+    }.get(state)
     if row.status in {"failed", "suppressed"} or state in {"undelivered", "failed"}:
         ok = False
     return Delivery(row.kind, row.channel, state, ok)

@@ -53,6 +53,15 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def tick_text(value: float, step: float) -> str:
+    """`value` with the decimals `step` needs to tell ticks apart (step 0.25: 0, 0.25, 0.5)."""
+    decimals = 0
+    while decimals < 6 and abs(round(step, decimals) - step) > 1e-9 * max(1.0, step):
+        decimals += 1
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def axis_max(values: Sequence[float]) -> float:
     """A top for the y axis at a round tick step, so tick labels are round numbers."""
     top = max(values, default=0.0)
@@ -92,9 +101,15 @@ class _Frame:
         return self.x0 + self.slot() * (index + 0.5)
 
     def grid(self, fmt: Format) -> list[str]:
+        """Grid lines and their labels, in `fmt`; when `fmt` would print two ticks alike
+        (one decimal on a 0.05 step: 0.1, 0.1), with the decimals the step needs instead."""
         parts = []
-        for tick in range(TICKS + 1):
-            value = self.top * tick / TICKS
+        step = self.top / TICKS
+        values = [step * tick for tick in range(TICKS + 1)]
+        labels = [fmt(v) for v in values]
+        if len(set(labels)) < len(labels):
+            labels = [tick_text(v, step) for v in values]
+        for value, label in zip(values, labels, strict=True):
             y = _c(self.y(value))
             parts.append(
                 f'<line class="grid" x1="{self.x0}" x2="{self.x1}" y1="{y}" y2="{y}" '
@@ -102,7 +117,7 @@ class _Frame:
             )
             parts.append(
                 f'<text class="tick" x="{self.x0 - 6}" y="{y}" text-anchor="end" '
-                f'dominant-baseline="middle">{escape(fmt(value))}</text>'
+                f'dominant-baseline="middle">{escape(label)}</text>'
             )
         return parts
 

@@ -24,7 +24,7 @@ from core.services.errors import Unauthorized
 from core.services.queues import new_join_request
 from core.storage.models import StaffAccount, TicketEventRow
 from web.auth import check_csrf, session_account, signer, staff_page
-from web.board import PRIORITY_LABELS, load_board
+from web.board import PRIORITY_LABELS, load_board, priority_label
 from web.context import container_of
 from web.render import NONE, render
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter
@@ -260,6 +260,7 @@ async def ticket_page(
         ticket=view.ticket,
         history=[describe_event(e) for e in view.history],
         notifications=await outbox.for_ticket(ticket_id),
+        priority_label=priority_label,
     )
     return html(page)
 

@@ -10,6 +10,7 @@ from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, html, json
 
 from core.domain.errors import (
+    CounterBusy,
     DomainError,
     IllegalTransition,
     InvalidValue,
@@ -35,6 +36,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     QueueFull: 409,
     QueueEmpty: 409,
     IllegalTransition: 409,
+    CounterBusy: 409,
     AlreadyExists: 409,
     ConcurrentUpdate: 409,
     NotFound: 404,
@@ -81,7 +83,7 @@ def install(app: Sanic[Any, Any]) -> None:
     @app.exception(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> HTTPResponse:
         status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-        return page_or_json(request, status, exc.code, str(exc))
+        return page_or_json(request, status, exc.code, str(exc), exc.details())
 
     @app.exception(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> HTTPResponse:

@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from core.messages import plural, under_a_minute, wait_minutes, wait_words
+
 DASH = "\u2013"
 NONE = DASH
 """Shown where a figure is unknown."""
@@ -27,11 +29,21 @@ def duration(seconds: float | None) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def eta_range(low_s: int | None, high_s: int | None) -> str:
+def eta_range(low_s: int | None, high_s: int | None, language: str = "en") -> str:
+    """ "5-10 min" (with an en dash), "less than a minute": the catalogue's words for a
+    wait, as the patient's messages say it (minutes rounded outwards)."""
     if low_s is None or high_s is None:
         return NONE
-    low, high = round(low_s / 60), max(1, round(high_s / 60))
-    return f"{low}{DASH}{high} min" if low != high else f"{high} min"
+    return wait_words(low_s, high_s, language, DASH)
+
+
+def wait_text(low_s: int, high_s: int, text: dict[str, str]) -> str:
+    """The patient page's line for a wait: `eta` ("about {range}") or, within a minute,
+    `eta_soon` (never "about less than a minute")."""
+    minutes = wait_minutes(low_s, high_s)
+    if under_a_minute(minutes["eta_low_min"], minutes["eta_high_min"]):
+        return text["eta_soon"]
+    return text["eta"].replace("{range}", eta_range(low_s, high_s))
 
 
 def clock_time(value: datetime | None, timezone: Any = None) -> str:
@@ -40,7 +52,18 @@ def clock_time(value: datetime | None, timezone: Any = None) -> str:
     return (value.astimezone(timezone) if timezone else value).strftime("%H:%M")
 
 
-templates.filters.update(duration=duration, eta_range=eta_range, clock_time=clock_time)
+def count_of(count: int, word: str, language: str = "en") -> str:
+    """ "1 segment", "2 segments": the catalogue's plural forms."""
+    return plural(word, count, language)
+
+
+templates.filters.update(
+    duration=duration,
+    eta_range=eta_range,
+    wait_text=wait_text,
+    clock_time=clock_time,
+    plural=count_of,
+)
 
 
 def render(template: str, **context: Any) -> str:

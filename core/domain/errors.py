@@ -6,6 +6,10 @@ from __future__ import annotations
 class DomainError(Exception):
     code = "domain_error"
 
+    def details(self) -> dict[str, str] | None:
+        """What the error is about, for the error object's `details`; most say it in words."""
+        return None
+
 
 class InvalidValue(DomainError):
     code = "invalid_value"
@@ -35,6 +39,27 @@ class UnknownCounter(DomainError):
     def __init__(self, queue: str, counter: str) -> None:
         super().__init__(f"queue {queue} has no counter {counter!r}")
         self.queue, self.counter = queue, counter
+
+
+class CounterBusy(DomainError):
+    """Call next to a counter whose called patient has not arrived yet."""
+
+    code = "counter_busy"
+
+    def __init__(self, queue: str, counter: str, number: str, ticket_id: str) -> None:
+        super().__init__(
+            f"counter {counter} is waiting for {number}, who was called and has not arrived: "
+            "start, no-show or return them first"
+        )
+        self.queue, self.counter, self.number, self.ticket_id = queue, counter, number, ticket_id
+
+    def details(self) -> dict[str, str]:
+        return {
+            "queue": self.queue,
+            "counter": self.counter,
+            "ticket_id": self.ticket_id,
+            "number": self.number,
+        }
 
 
 class TicketNotInQueue(DomainError):

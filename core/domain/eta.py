@@ -169,17 +169,23 @@ def forecast(
     ending = [b.service.sd_s**2 for b in busy] + [s.sd_s**2 for s in line]
     spread = list(itertools.accumulate(ending, initial=0.0))
     etas = []
+    # The range widens along the line faster than the expected start grows, so its lower end
+    # alone could fall ("1-2 min" for the first, "0-8 min" for the second): nobody behind is
+    # expected to be called sooner than somebody ahead, so neither end ever falls.
+    floor_low_s = floor_high_s = 0
     for index, service in enumerate(line):
         start_s = heapq.heappop(free_at)
         heapq.heappush(free_at, start_s + service.mean_s)
         if start_s <= 0:
-            etas.append(Eta(0, 0, 0))
+            etas.append(Eta(floor_low_s, floor_low_s, floor_high_s))
             continue
         must_end = max(1, len(busy) + index + 1 - counters)
         half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
-        low_s = max(0.0, start_s - half_width_s)
-        high_s = (start_s + half_width_s) * load
-        etas.append(Eta(round(start_s), math.floor(low_s), math.ceil(high_s)))
+        low_s = max(floor_low_s, math.floor(max(0.0, start_s - half_width_s)))
+        high_s = max(floor_high_s, math.ceil((start_s + half_width_s) * load))
+        eta_s = min(max(round(start_s), low_s), high_s)
+        etas.append(Eta(eta_s, low_s, high_s))
+        floor_low_s, floor_high_s = low_s, high_s
     return etas
 
 

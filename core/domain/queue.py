@@ -6,6 +6,7 @@ it caused to `events`; the service layer persists both in one transaction.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain import eta, load, notify, ordering
 from core.domain.errors import (
+    CounterBusy,
     IllegalTransition,
     InvalidValue,
     QueueEmpty,
@@ -61,13 +63,34 @@ TRANSITIONS: dict[str, dict[TicketStatus, TicketStatus]] = {
     "call": {W: C},
     "recall": {C: C},
     "start": {C: S},
-    "complete": {S: TicketStatus.DONE},
+    "complete": {C: TicketStatus.DONE, S: TicketStatus.DONE},
     "no-show": {C: TicketStatus.NO_SHOW},
     "cancel": {W: TicketStatus.CANCELLED},
     "return": {C: W, TicketStatus.NO_SHOW: W},
     "transfer": {W: W, C: W, S: W},
 }
-"""action -> {from status: to status}; anything else is an IllegalTransition."""
+"""action -> {from status: to status}; anything else is an IllegalTransition.
+
+`complete` on a called ticket is what staff mean when the patient came and was seen without
+anyone pressing "start": the visit is started and completed at once, both recorded."""
+
+
+class CounterPlan(enum.Enum):
+    """What calling the next patient to a counter does, given who is at it now."""
+
+    FREE = "free"
+    """Nobody at the counter: the next patient is called."""
+    FINISH_FIRST = "finish_first"
+    """The patient at it is being served: that visit is completed, then the next is called."""
+    BUSY = "busy"
+    """The patient at it was called and has not arrived: refused (`CounterBusy`)."""
+
+
+@dataclass(frozen=True)
+class CounterState:
+    plan: CounterPlan
+    ticket: Ticket | None = None
+    """The patient at the counter that decides the plan (none when it is free)."""
 
 
 def next_status(ticket: Ticket, action: str) -> TicketStatus:
@@ -164,6 +187,24 @@ class Queue:
                 return ticket
         return None
 
+    def counter_state(self, counter: str) -> CounterState:
+        """Whether "call next" to `counter` calls at once, finishes a visit first, or is
+        refused: one patient at a counter at a time, so the display never sends two there.
+
+        A called patient who has not arrived holds the counter (staff mark them no-show or
+        return them first); a patient being served is finished by the next call."""
+        self._check_counter(counter)
+        here = sorted(
+            (t for t in self.at_counters() if t.counter == counter),
+            key=lambda t: (t.called_at or t.joined_at, t.number),
+        )
+        called = [t for t in here if t.status is C]
+        if called:
+            return CounterState(CounterPlan.BUSY, called[0])
+        if here:
+            return CounterState(CounterPlan.FINISH_FIRST, here[-1])
+        return CounterState(CounterPlan.FREE)
+
     def ticket(self, ticket_id: str) -> Ticket:
         try:
             return self.tickets[ticket_id]
@@ -214,11 +255,20 @@ class Queue:
         return ticket
 
     def call_next(self, counter: str, now: datetime, actor: str) -> Ticket:
+        """Calls the first in line to `counter`, finishing the visit being served there
+        first; refused while a patient called there has not arrived (`counter_state`)."""
         self._check_counter(counter)
         self._reorder(now, actor)
         line = self.waiting()
         if not line:
             raise QueueEmpty(self.code)
+        state = self.counter_state(counter)
+        if state.plan is CounterPlan.BUSY:
+            assert state.ticket is not None
+            raise CounterBusy(self.code, counter, state.ticket.number, state.ticket.id)
+        for ticket in self.at_counters():
+            if ticket.counter == counter:  # all being served (a busy counter was refused)
+                self.complete(ticket.id, now, actor)
         return self.call(line[0].id, counter, now, actor)
 
     def call(self, ticket_id: str, counter: str, now: datetime, actor: str) -> Ticket:
@@ -256,8 +306,12 @@ class Queue:
         return ticket
 
     def complete(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
+        """Finishes a visit; a called ticket is started first (two events, one actor)."""
         ticket = self.ticket(ticket_id)
-        ticket.status = next_status(ticket, "complete")
+        to = next_status(ticket, "complete")
+        if ticket.status is C:
+            self.start(ticket_id, now, actor)
+        ticket.status = to
         ticket.finished_at = now
         called_at = ticket.called_at or now
         self._record(

@@ -18,11 +18,14 @@ from core.messages.render import (
     UnknownMessage,
     label,
     pick_language,
+    plural,
     render_notification,
     render_sms_reply,
     render_text,
     template_params,
+    under_a_minute,
     wait_minutes,
+    wait_words,
 )
 
 __all__ = [
@@ -36,10 +39,13 @@ __all__ = [
     "is_gsm7",
     "label",
     "pick_language",
+    "plural",
     "render_notification",
     "render_sms_reply",
     "render_text",
     "sms_segments",
     "template_params",
+    "under_a_minute",
     "wait_minutes",
+    "wait_words",
 ]

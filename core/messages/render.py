@@ -5,6 +5,9 @@
     templates/<lang>/bot/<name>.txt        bot replies (`render_text`)
     templates/<lang>/sms_reply/<name>.txt  replies to a patient's text message (`render_sms_reply`)
     templates/<lang>/labels.json           button labels and small words (`label`)
+    templates/<lang>/plurals.json          words that follow a count, one form per plural
+                                           category: {"segment": {"one": "{n} segment",
+                                           "other": "{n} segments"}} (`plural`)
     templates/<lang>/_macros.txt           phrases the templates of that language share
 
 A template missing in the patient's language falls back to English; a kind or name that
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Tem
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es")
 FALLBACK_LANGUAGE = "en"
+EN_DASH = "\u2013"
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 
 NOTIFICATION_KINDS: tuple[str, ...] = (
@@ -54,6 +58,13 @@ OPTIONAL_PARAMS: Mapping[str, Any] = {
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+PLURAL_RULES: dict[str, Callable[[int], str]] = {
+    "en": lambda n: "one" if n == 1 else "other",
+    "es": lambda n: "one" if n == 1 else "other",
+}
+"""The CLDR plural category of a count, per language (English and Spanish: one, other)."""
 
 
 class UnknownMessage(KeyError):
@@ -108,6 +119,9 @@ class Catalogue:
             keep_trailing_newline=False,
         )
         self._labels: dict[str, Mapping[str, str]] = {}
+        self._plurals: dict[str, Mapping[str, Mapping[str, str]]] = {}
+        # What every template (and its imported macros) may use, whatever its context.
+        self.env.globals.update(label=self.label, plural=self.plural)
 
     def _template(self, path: str, language: str) -> tuple[Template, str]:
         """The template at `<language>/<path>`, else the English one, with its language."""
@@ -141,6 +155,40 @@ class Catalogue:
             return self.labels(language)[name]
         except KeyError:
             raise UnknownMessage(f"label {name!r}") from None
+
+    def plural(self, name: str, count: int, language: str) -> str:
+        """`count` with the word that follows it ("1 segment", "2 segments"), in the form
+        the language's plural rule asks for; the form may leave the number out ("{n}")."""
+        lang = pick_language(language)
+        for candidate in dict.fromkeys((lang, FALLBACK_LANGUAGE)):
+            forms = self._plurals_file(candidate).get(name)
+            if forms is not None:
+                form = forms.get(PLURAL_RULES[candidate](count)) or forms["other"]
+                return form.replace("{n}", str(count))
+        raise UnknownMessage(f"plural {name!r}")
+
+    def _plurals_file(self, lang: str) -> Mapping[str, Mapping[str, str]]:
+        if lang not in self._plurals:
+            path = self.root / lang / "plurals.json"
+            data: Any = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            if not isinstance(data, dict) or not all(
+                isinstance(forms, dict)
+                and "other" in forms
+                and all(isinstance(f, str) for f in forms.values())
+                for forms in data.values()
+            ):
+                raise ValueError(f"{path}: expected {{word: {{category: form}}}} with 'other'")
+            self._plurals[lang] = data
+        return self._plurals[lang]
+
+    def wait_words(self, low_s: float, high_s: float, language: str, dash: str = EN_DASH) -> str:
+        """A wait range as a patient reads it: "less than a minute", "5 min", "5-10 min"
+        with `dash` between (the same rule as the `wait` macro of the templates)."""
+        minutes = wait_minutes(low_s, high_s)
+        low, high = minutes["eta_low_min"], minutes["eta_high_min"]
+        if under_a_minute(low, high):
+            return self.label("under_a_minute", language)
+        return f"{low}{dash}{high} min" if low != high else f"{high} min"
 
     def _render(self, path: str, language: str, params: Mapping[str, Any]) -> tuple[str, str]:
         template, lang = self._template(path, language)
@@ -179,6 +227,12 @@ class Catalogue:
 
 
 DEFAULT_CATALOGUE = Catalogue()
+
+
+def under_a_minute(low_min: int | None, high_min: int | None) -> bool:
+    """Whether a range in whole minutes (rounded outwards) all lies within the next minute:
+    said in words, never "about 0 min"."""
+    return high_min is not None and high_min <= 1 and not low_min
 
 
 def wait_minutes(low_s: float, high_s: float) -> dict[str, int]:
@@ -222,6 +276,16 @@ def render_sms_reply(name: str, language: str, /, **params: Any) -> str:
     """A reply to a patient's text from `templates/<language>/sms_reply/<name>.txt`: GSM-7
     and one segment, like the SMS notifications."""
     return DEFAULT_CATALOGUE.render_sms_reply(name, language, **params)
+
+
+def plural(name: str, count: int, language: str) -> str:
+    """`count` and its word from `plurals.json`: "1 segment", "2 segments"."""
+    return DEFAULT_CATALOGUE.plural(name, count, language)
+
+
+def wait_words(low_s: float, high_s: float, language: str, dash: str = EN_DASH) -> str:
+    """A wait range in seconds, in words for `language` (see `Catalogue.wait_words`)."""
+    return DEFAULT_CATALOGUE.wait_words(low_s, high_s, language, dash)
 
 
 def label(name: str, language: str) -> str:

@@ -73,6 +73,25 @@ class PatientService:
         contact = await Contact.get_or_none(channel=patient.channel, address=patient.address)
         return contact.language if contact else None
 
+    async def reply_language(self, patient: Patient) -> str | None:
+        """The language to answer the patient in: the one they chose, else the one of their
+        latest ticket (its own, else its queue's), else None (the caller's default)."""
+        chosen = await self.language(patient)
+        if chosen:
+            return chosen
+        latest = (
+            await TicketRow.filter(**patient.ticket_filter())
+            .order_by("-joined_at")
+            .first()
+            .prefetch_related("queue")
+        )
+        if latest is None:
+            return None
+        if latest.language:
+            return latest.language
+        config = await self.queues.get_config(latest.queue.code)
+        return config.language
+
     async def set_language(self, patient: Patient, language: str) -> None:
         """For later messages of every ticket the patient holds, and for the next ones."""
         contact = await self.contact(patient)

@@ -314,6 +314,26 @@ async def visit_records(queue_id: int, start: datetime, end: datetime) -> list[V
     ]
 
 
+async def busiest_queue(
+    codes: Sequence[str], start_text: str | None, end_text: str | None, now: datetime
+) -> str | None:
+    """Of `codes`, the queue with the most tickets joined in the range the page was asked
+    for (each queue's own days), so the page opens on figures; None when all are empty."""
+    counts: dict[str, int] = {}
+    for code in codes:
+        timezone = await queue_timezone(code)
+        try:
+            span = parse_range(start_text, end_text, local_today(now, timezone), timezone)
+        except InvalidValue:
+            return None
+        start, end = span.bounds()
+        counts[code] = await TicketRow.filter(
+            queue__code=code, joined_at__gte=start, joined_at__lt=end
+        ).count()
+    busiest = max(codes, key=lambda c: counts[c], default=None)
+    return busiest if busiest is not None and counts[busiest] else None
+
+
 async def queue_timezone(code: str) -> str:
     row = await queue_row(code)
     config = await QueueConfigRow.get(queue_id=row.id)

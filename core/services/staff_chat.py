@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from core.domain.errors import InvalidValue
-from core.domain.model import Ticket, TicketStatus
-from core.domain.queue import Queue
+from core.domain.model import Ticket
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
 from core.storage.models import LinkCode, StaffAccount, TicketRow
@@ -104,16 +103,9 @@ class StaffChat:
         return await self.queues.ticket_action(ticket.id, "no-show", actor(account))
 
     async def done(self, account: StaffAccount) -> Ticket:
-        """Finishes the visit at the counter, starting it first if it was only called."""
+        """Finishes the visit at the counter (the domain starts it first if it was only called)."""
         ticket = await self.current(account)
-        who = actor(account)
-
-        def finish(queue: Queue, now: datetime) -> Ticket:
-            if queue.ticket(ticket.id).status is TicketStatus.CALLED:
-                queue.start(ticket.id, now, who)
-            return queue.complete(ticket.id, now, who)
-
-        return await self.queues.on_ticket(ticket.id, finish)
+        return await self.queues.ticket_action(ticket.id, "complete", actor(account))
 
     async def current(self, account: StaffAccount) -> Ticket:
         """The patient at the account's counter: the one it called last and has not finished."""

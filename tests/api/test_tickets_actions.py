@@ -28,6 +28,7 @@ LEGAL: dict[str, dict[str, str]] = {
     "called": {
         "recall": "called",
         "start": "serving",
+        "complete": "done",  # started and completed at once
         "no-show": "no_show",
         "return": "waiting",
         "transfer": "waiting",

@@ -29,10 +29,12 @@ async def test_a_patients_whole_visit(live: Live) -> None:
     ticket = await TicketRow.get(telegram_chat_id=PATIENT)
     assert (ticket.number, ticket.language) == ("A-004", "es")
 
-    await queues.call_next("PHARM", "1", "staff:ana")  # now third: getting close
+    first = await queues.call_next("PHARM", "1", "staff:ana")  # now third: getting close
     await tg.wait_for_message(PATIENT, "puesto 3")
-    await queues.call_next("PHARM", "2", "staff:ana")  # second: no message
+    second = await queues.call_next("PHARM", "2", "staff:ana")  # second: no message
+    await queues.ticket_action(first.id, "start", "staff:ana")  # finished by the next call
     await queues.call_next("PHARM", "1", "staff:ana")  # next in line
+    await queues.ticket_action(second.id, "start", "staff:ana")
     await tg.wait_for_message(PATIENT, "es el siguiente")
     called = await queues.call_next("PHARM", "2", "staff:ana")
     assert called.id == ticket.id
@@ -115,7 +117,9 @@ async def test_a_pharmacist_links_the_chat_and_calls_patients(live: Live) -> Non
     await live.tg.wait_for_message(PATIENT, "counter 2")
     await live.reply_to(PHARMACIST, "/recall", "Called A-001 again to counter 2")
     await live.tg.wait_for_message(PATIENT, "counter 2", count=2)
-    await live.reply_to(PHARMACIST, "/done", "A-001 done")
+    # called and not here yet: nobody else is sent to counter 2
+    await live.reply_to(PHARMACIST, "/next", "Counter 2 is still waiting for A-001")
+    await live.reply_to(PHARMACIST, "/done", "A-001 done")  # started and completed
     await live.reply_to(PHARMACIST, "/next", "Called A-002")  # remembers PHARM and 2
     await live.reply_to(PHARMACIST, "/noshow", "A-002 marked as a no-show")
     await live.reply_to(PHARMACIST, "/next", "Nobody is waiting in PHARM")

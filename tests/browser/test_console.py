@@ -127,7 +127,11 @@ async def test_screenshot_of_a_busy_board(page: Page, api: Api) -> None:
         body |= {"phone": f"+1555123000{i}"} if i % 2 else {"telegram_chat_id": 1000 + i}
         assert (await api.call("POST", "/api/v1/queues/PHARM/tickets", json=body)).is_success
         api.app.ctx.container.clock.advance(minutes=4)
-    await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+    called = await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+    await api.call("POST", f"/api/v1/tickets/{called.json()['id']}/start")
     await log_in(page, api, "admin")
     await expect(page.locator("table.waiting tbody tr")).to_have_count(len(names) - 1)
+    await expect(page.locator("button.call-next-button[data-counter='1']")).to_contain_text(
+        "Finish A-001 & call next"
+    )
     await screenshot(page, "console")

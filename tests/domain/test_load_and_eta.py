@@ -260,13 +260,14 @@ FRESH = AtCounter(DEFAULT_300, 0.0)
         # a counter busy with a fresh visit: 300 +- 225, then 600 +- 225 * sqrt(2)
         ([S300, S300], [FRESH], 1, 1.0, [Eta(300, 75, 525), Eta(600, 281, 919)]),
         # three free counters take three tickets now; the 4th and 5th wait for one visit,
-        # the 4th for the first of three to end (225 / 3), the 5th for two (75 * sqrt(2))
+        # the 4th for the first of three to end (225 / 3), the 5th for two (75 * sqrt(2)),
+        # its range starting no sooner than the 4th's
         (
             [S300] * 5,
             [],
             3,
             1.0,
-            [Eta(0, 0, 0)] * 3 + [Eta(300, 225, 375), Eta(300, 193, 407)],
+            [Eta(0, 0, 0)] * 3 + [Eta(300, 225, 375), Eta(300, 225, 407)],
         ),
         # no counter open: nobody goes at once; one counter, busy for one more visit
         ([S300, S300], [], 0, 1.0, [Eta(300, 75, 525), Eta(600, 281, 919)]),
@@ -370,7 +371,7 @@ def test_estimates_with_every_counter_free(make_queue: MakeQueue, join: Join) ->
         "t2": Eta(0, 0, 0),
         "t3": Eta(0, 0, 0),
         "t4": Eta(300, 225, 375),
-        "t5": Eta(300, 193, 407),
+        "t5": Eta(300, 225, 407),
     }
 
 
@@ -480,3 +481,14 @@ def test_identical_samples_do_not_make_every_other_value_an_outlier() -> None:
     # the IQR is 0, but the fences keep a width of a quarter of the median: 360 stays
     assert learned.samples == 8
     assert learned.mean_s == pytest.approx((7 * 300 + 360 + 5 * 300) / 13)
+
+
+def test_the_range_never_starts_sooner_further_down_the_line() -> None:
+    # A short, steady visit at the counter, then long, uncertain ones: the second in line's
+    # range widened below the first's ("1-2 min" then "0-8 min").
+    steady = ServiceTime(90.0, 5.0, 50, "week")
+    uncertain = ServiceTime(60.0, 400.0, 50, "week")
+    first, second = forecast([uncertain, uncertain], [AtCounter(steady, 0.0)], 1, 1.0)
+    assert first.low_s > 0
+    assert second.low_s >= first.low_s
+    assert second.high_s >= first.high_s

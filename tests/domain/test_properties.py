@@ -18,7 +18,13 @@ from hypothesis.stateful import (
     rule,
 )
 
-from core.domain.errors import IllegalTransition, QueueEmpty, QueueFull, UnknownCounter
+from core.domain.errors import (
+    CounterBusy,
+    IllegalTransition,
+    QueueEmpty,
+    QueueFull,
+    UnknownCounter,
+)
 from core.domain.eta import AtCounter, ServiceSample, ServiceTime, forecast, learn_service_time
 from core.domain.events import TicketStateChanged
 from core.domain.load import load_factor
@@ -36,6 +42,7 @@ LEGAL: dict[tuple[str, TicketStatus], TicketStatus] = {
     ("recall", C): C,
     ("start", C): S,
     ("complete", S): DONE,
+    ("complete", C): DONE,
     ("no-show", C): NO_SHOW,
     ("cancel", W): CANCELLED,
     ("return", C): W,
@@ -128,8 +135,11 @@ class QueueMachine(RuleBasedStateMachine):
         assert ticket.id == ticket_id
         assert ticket.status is allowed
         changes = [e for e in self.queue.events[since:] if isinstance(e, TicketStateChanged)]
+        steps = [(before_status, allowed)]
+        if (action, before_status) == ("complete", C):  # started, then completed
+            steps = [(C, S), (S, DONE)]
         assert [(e.ticket_id, e.from_status, e.to_status) for e in changes] == [
-            (ticket_id, before_status, allowed)
+            (ticket_id, *step) for step in steps
         ]
         self.expected[ticket_id] = allowed
         return ticket
@@ -165,6 +175,8 @@ class QueueMachine(RuleBasedStateMachine):
     @rule(counter=st.sampled_from(["1", "2", "1", "2", "9"]))
     def call_next(self, counter: str) -> None:
         line = [self.queue.ticket(i) for i in self.waiting_ids()]
+        here = {i: s for i, s in self.expected.items() if s in (C, S)}
+        here = {i: s for i, s in here.items() if self.queue.ticket(i).counter == counter}
         try:
             ticket = self.queue.call_next(counter, self.now, "staff")
         except UnknownCounter:
@@ -173,7 +185,16 @@ class QueueMachine(RuleBasedStateMachine):
         except QueueEmpty:
             assert line == []
             return
+        except CounterBusy as busy:
+            # one patient per counter: one called there and not arrived holds it
+            assert C in here.values() and here[busy.ticket_id] is C
+            assert (busy.counter, busy.code) == (counter, "counter_busy")
+            return
         assert counter in self.queue.counters
+        assert C not in here.values()
+        for served in here:  # being served there: finished by the call
+            assert self.queue.ticket(served).status is DONE
+            self.expected[served] = DONE
         assert ticket in line
         assert (ticket.status, ticket.counter, ticket.called_at) == (C, counter, self.now)
         assert ticket is rank(line, self.now, self.queue.config)[0]
@@ -448,6 +469,9 @@ def test_forecast_ranges_are_ordered_and_monotone(
     assert all(0 <= e.low_s <= e.eta_s <= e.high_s for e in etas)
     # the line is handed out in order: nobody behind is expected to be called sooner
     assert all(a.eta_s <= b.eta_s for a, b in itertools.pairwise(etas))
+    # and neither end of the range says otherwise ("1-2 min" then "0-8 min")
+    assert all(a.low_s <= b.low_s for a, b in itertools.pairwise(etas))
+    assert all(a.high_s <= b.high_s for a, b in itertools.pairwise(etas))
     wider = forecast(line, at_counters, counters, 2.0)
     assert all(w.high_s >= e.high_s for w, e in zip(wider, etas, strict=True))
     if len(elapsed) >= counters >= 1:

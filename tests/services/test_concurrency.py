@@ -30,14 +30,14 @@ async def test_50_concurrent_call_next_call_each_ticket_once(
     api: Api, container: Container
 ) -> None:
     services_required()
-    joined = await fill_queue(container, 50)
+    joined = await fill_queue(container, 50, counters=50)  # one patient per counter
 
     async def call(i: int) -> httpx.Response:
         return await api.call(
             "POST",
             "/api/v1/queues/PHARM/call-next",
             role="pharmacist",
-            json={"counter": str(i % 5 + 1)},
+            json={"counter": str(i + 1)},
         )
 
     responses = await asyncio.gather(*(call(i) for i in range(50)))
@@ -55,7 +55,7 @@ async def test_two_server_processes_never_call_the_same_ticket(
 ) -> None:
     """Two `nextup serve` processes on one database, 40 call-nexts split between them."""
     services_required()
-    joined = await fill_queue(container, 40)
+    joined = await fill_queue(container, 40, counters=40)  # one patient per counter
     settings = {
         "database_url": container.settings.database_url,
         "redis_url": container.settings.redis_url or "",
@@ -72,7 +72,7 @@ async def test_two_server_processes_never_call_the_same_ticket(
                 *(
                     client.post(
                         f"{bases[i % 2]}/api/v1/queues/PHARM/call-next",
-                        json={"counter": str(i % 5 + 1)},
+                        json={"counter": str(i + 1)},
                     )
                     for i in range(40)
                 )

@@ -199,3 +199,19 @@ def test_custom_format_is_used_for_ticks_and_tooltips() -> None:
     )
     assert "a: 1.2" in (root.findtext(f"{SVG}desc") or "")
     assert texts(root, "tick")[:2] == ["0.0", "0.5"]
+
+
+def test_small_values_never_repeat_a_tick_label() -> None:
+    # service times of a few seconds, in minutes with one decimal: the step is 0.05
+    svg = line_chart(
+        ["09:00", "10:00"],
+        [Series("Average", [0.1, 0.2])],
+        title="t",
+        x_label="x",
+        y_label="y",
+        fmt=lambda v: f"{v:.1f}",
+    )
+    ticks = texts(parse(svg), "tick")
+    y_ticks = ticks[:5]
+    assert y_ticks == ["0", "0.05", "0.1", "0.15", "0.2"]
+    assert len(set(y_ticks)) == len(y_ticks)

@@ -110,6 +110,7 @@ async def test_patient_feed_follows_only_their_own_ticket(
         update = (await receive(ws, "ticket"))[-1]
         assert update["data"]["position"] == 2
         await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "2"})
+        await api.call("POST", f"/api/v1/tickets/{tickets[0]['id']}/start")
         await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
         while update["data"]["status"] != "called":
             update = (await receive(ws, "ticket"))[-1]

@@ -30,12 +30,19 @@
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => { toast.hidden = true; }, 6000);
   };
+  // Only a staff member's action (a POST) speaks in a toast. A GET is the page refreshing
+  // itself (a poll every 2 s while the websocket is down, a catch-up after an event): its
+  // failure nobody caused, so it shows in the connection state, and clears when one gets through.
+  const isAction = (event) => event.detail.requestConfig &&
+    event.detail.requestConfig.verb !== "get";
   document.addEventListener("htmx:responseError", (event) => {
+    if (!isAction(event)) { setReachable(false); return; }
     let text = "The request failed (" + event.detail.xhr.status + ")";
     try { text = JSON.parse(event.detail.xhr.responseText).error.message; } catch (e) { /* not JSON */ }
     window.nextupToast(text);
   });
-  document.addEventListener("htmx:sendError", () => {
+  document.addEventListener("htmx:sendError", (event) => {
+    if (!isAction(event)) { setReachable(false); return; }
     window.nextupToast("No connection to the server; your action was not sent. Try again.");
   });
   document.addEventListener("htmx:confirm", (event) => {
@@ -47,6 +54,7 @@
 
   // After an action, refresh its queue at once rather than wait for the websocket's echo.
   document.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful) setReachable(true);
     if (!event.detail.successful || event.detail.requestConfig.verb === "get") return;
     const section = event.detail.elt.closest("section.queue");
     const board = section && section.querySelector("[data-live-queue]");
@@ -63,6 +71,21 @@
   // Live queue panels: <section data-live-queue="CODE" hx-get=... hx-trigger="refresh, ...">.
   const stateLabel = { live: "● live", connecting: "connecting…", reconnecting: "reconnecting…",
                        offline: "○ offline – refreshing every 2 s", closed: "○ closed" };
+  let reachable = true, feedState = null;
+  function showState() {
+    const label = document.querySelector(".live-state");
+    if (!label || !feedState) return;
+    const down = feedState !== "live" && !reachable;
+    label.textContent = down ? "○ offline – cannot reach the server, retrying every 2 s"
+                             : stateLabel[feedState] || feedState;
+    label.dataset.state = feedState;
+    label.dataset.reachable = down ? "no" : "yes";
+  }
+  function setReachable(ok) {
+    if (ok === reachable) return;
+    reachable = ok;
+    showState();
+  }
   function watch(panel) {
     const code = panel.dataset.liveQueue;
     let pending = null;
@@ -80,8 +103,9 @@
       },
       onState(state) {
         panel.dataset.live = state;
-        const label = document.querySelector(".live-state");
-        if (label) { label.textContent = stateLabel[state] || state; label.dataset.state = state; }
+        feedState = state;
+        if (state === "live") reachable = true;
+        showState();
         if (state === "live") htmx.trigger(panel, "refresh"); // catch up on what was missed
       },
     });

@@ -50,10 +50,13 @@
     if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
   }
 
-  // The same wording as the server's `eta_range` filter: "10–15 min", or "15 min".
-  function etaRange(lowS, highS) {
-    const low = Math.round(lowS / 60), high = Math.max(1, Math.round(highS / 60));
-    return (low !== high ? `${low}\u2013${high}` : `${high}`) + " " + text.min;
+  // The same wording as the server's `wait_text` filter: "about 10–15 min", "about 15 min",
+  // or in words within a minute (minutes rounded outwards, as the catalogue does).
+  function waitText(lowS, highS) {
+    const low = Math.floor(lowS / 60), high = Math.max(low, Math.ceil(highS / 60));
+    if (high <= 1 && !low) return text.eta_soon;
+    const range = (low !== high ? `${low}\u2013${high}` : `${high}`) + " " + text.min;
+    return text.eta.replace("{range}", range);
   }
 
   function paint(t) {
@@ -69,7 +72,7 @@
       $("position").textContent = t.position === 1 ? text.next_up
         : t.position ? text.position.replace("{position}", t.position) : "";
       $("eta").textContent = t.eta_low_s != null && t.eta_high_s != null
-        ? text.eta.replace("{range}", etaRange(t.eta_low_s, t.eta_high_s)) : text.eta_unknown;
+        ? waitText(t.eta_low_s, t.eta_high_s) : text.eta_unknown;
     }
     const called = t.status === "called";
     document.title = called ? text.your_turn.replace("{counter}", t.counter || "") : baseTitle;

@@ -1,0 +1,40 @@
+"""Small things the console says: the priority in words on every page, the patient's
+answer shown as good news, a favicon on every page."""
+
+from __future__ import annotations
+
+from core.storage.models import OutboxMessage
+from tests.api.helpers import create_queue, join
+from tests.conftest import Api
+from tests.web.sessions import console_client
+from web.board import delivery_of
+
+
+async def test_the_ticket_page_says_the_priority_as_the_board_does(api: Api) -> None:
+    await create_queue(api, "PHARM")
+    urgent = await join(api, priority=2, name="Ana")
+    async with console_client(api, "staff") as client:
+        page = (await client.get(f"/console/tickets/{urgent['id']}")).text
+        board = (await client.get("/console/queues/PHARM/board")).text
+    assert '<span class="prio">urgent</span>' in page
+    assert '<span class="prio">urgent</span>' in board
+
+
+def test_an_acknowledged_call_shows_as_good_news() -> None:
+    row = OutboxMessage(
+        kind="called", channel="telegram", status="acknowledged", delivered_to="telegram"
+    )
+    delivery = delivery_of(row)
+    assert (delivery.state, delivery.ok) == ("acknowledged", True)
+
+
+async def test_every_page_has_the_favicon(api: Api) -> None:
+    await create_queue(api, "PHARM")
+    ticket = await join(api)
+    icon = await api.client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.text.lstrip().startswith("<svg")
+    link = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    for path in ("/console/login", "/display/PHARM", f"/t/{ticket['token']}", "/docs"):
+        response = await api.client.get(path)
+        assert response.status_code == 200, path
+        assert link in response.text, path
