@@ -21,6 +21,7 @@ from web import (
     live,
     ops,
     pages,
+    paths,
     public,
     settings_page,
 )
@@ -56,6 +57,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
         app.blueprint(blueprint)
     app.static("/static", STATIC_DIR, name="static")
     errors.install(app)
+    paths.install(app)
 
     @app.before_server_stop
     async def stop_live(app: Sanic[Any, Any]) -> None:
