@@ -27,7 +27,7 @@ from web.auth import check_csrf, session_account, signer, staff_page
 from web.board import PRIORITY_LABELS, load_board
 from web.context import container_of
 from web.render import NONE, render
-from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter
+from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
 
 bp = Blueprint("console")
 LOGIN_COOKIE = "nextup_login"
@@ -86,7 +86,7 @@ async def login(request: Request) -> HTTPResponse:
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
     expected = request.cookies.get(LOGIN_COOKIE)
-    if not expected or not secrets.compare_digest(expected, str(form.get("login_token") or "")):
+    if not equal_secrets(str(form.get("login_token") or ""), expected):
         return login_page(request, "Your login form expired; please try again.", 403, name)
     keys = [f"ip:{request.remote_addr or request.ip}", f"name:{name.lower()}"]
     wait_s = limiter(request).retry_after_s(keys)

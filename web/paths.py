@@ -21,6 +21,7 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.domain.model import QUEUE_CODE
 from core.services.errors import NotFound
+
 WsHandler = Callable[..., Awaitable[None]]
 Refuse = Callable[[WebsocketImplProtocol, str, str], Awaitable[None]]
 

@@ -100,7 +100,10 @@ async def test_websockets_on_impossible_paths_close_with_4404_and_say_why(
     url = api.base_url.replace("http", "ws") + path
     async with websockets.connect(url) as ws:
         message = json.loads(await ws.recv())
-        assert message == {"type": "error", "data": {"code": code, "message": message["data"]["message"]}}
+        assert message == {
+            "type": "error",
+            "data": {"code": code, "message": message["data"]["message"]},
+        }
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
