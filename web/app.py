@@ -69,9 +69,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
 
     @app.on_response  # type: ignore[untyped-decorator]
     async def count(request: Request, response: HTTPResponse) -> None:
-        ops.REQUESTS.labels(request.method, str(response.status)).inc()
         started = getattr(request.ctx, "started", None)
-        if started is not None:
-            ops.LATENCY.labels(request.method).observe(time.perf_counter() - started)
+        ops.count(request, response.status, time.perf_counter() - started if started else None)
 
     return app

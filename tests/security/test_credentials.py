@@ -65,7 +65,9 @@ async def test_a_csrf_token_outside_ascii_is_refused(api: Api, token: str) -> No
         assert form.status_code == 403
 
 
-@pytest.mark.parametrize(("cookie", "field"), [("é", "e"), ("abc", "é"), ("é", "abc"), ("\u00e9\u00e9", "é")])
+@pytest.mark.parametrize(
+    ("cookie", "field"), [("é", "e"), ("abc", "é"), ("é", "abc"), ("\u00e9\u00e9", "é")]
+)
 async def test_a_login_token_outside_ascii_is_an_expired_form(
     api: Api, cookie: str, field: str
 ) -> None:
