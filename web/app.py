@@ -17,6 +17,7 @@ from web import (
     console,
     docs,
     errors,
+    headers,
     inbox_page,
     live,
     ops,
@@ -58,6 +59,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.static("/static", STATIC_DIR, name="static")
     errors.install(app)
     paths.install(app)
+    headers.install(app)
 
     @app.before_server_stop
     async def stop_live(app: Sanic[Any, Any]) -> None:
