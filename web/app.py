@@ -19,6 +19,7 @@ from web import (
     errors,
     headers,
     inbox_page,
+    inputs,
     live,
     ops,
     pages,
@@ -59,6 +60,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.static("/static", STATIC_DIR, name="static")
     errors.install(app)
     paths.install(app)
+    inputs.install(app)
     headers.install(app)
 
     @app.before_server_stop
