@@ -250,11 +250,8 @@ async def test_readyz_checks_database_and_bus(
 
 def requests_total(text: str, method: str, status: int) -> float:
     """Summed over the routes."""
-    found = re.findall(
-        rf'^nextup_http_requests_total\{{method="{method}",route="[^"]*",status="{status}"\}} (\S+)$',
-        text,
-        re.MULTILINE,
-    )
+    labels = rf'method="{method}",route="[^"]*",status="{status}"'
+    found = re.findall(rf"^nextup_http_requests_total\{{{labels}\}} (\S+)$", text, re.MULTILINE)
     return sum(float(n) for n in found)
 
 

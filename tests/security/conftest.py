@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from core.storage.models import TicketRow
-
 from tests.conftest import Api
 
 

@@ -30,7 +30,7 @@ async def test_late_with_a_number_int_cannot_read_gets_the_usage_hint(
 async def test_a_rating_button_with_such_a_digit_is_not_understood(live: Live, score: str) -> None:
     query_id = await live.tg.press_button(7002, 1, f"rate:abc:{score}")
     async with asyncio.timeout(5):
-        while not [a for a in live.tg.callback_answers if a.callback_query_id == query_id]:
+        while not [a for a in live.tg.callback_answers if a.callback_query_id == query_id]:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
     answer = next(a for a in live.tg.callback_answers if a.callback_query_id == query_id)
     assert answer.text is not None and "went wrong" not in answer.text
