@@ -81,7 +81,8 @@ def refusal(request: Request) -> NotFound | None:
         rule = RULES.get(name)
         value = rule.clean(raw) if rule is not None and isinstance(raw, str) else None
         if rule is None or value is None:
-            return NotFound(rule.what if rule else name, "")
+            shown = raw[:40] + ("…" if len(raw) > 40 else "") if isinstance(raw, str) else ""
+            return NotFound(rule.what if rule else name, shown)
         params[name] = value
     return None
 

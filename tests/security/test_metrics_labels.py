@@ -33,7 +33,6 @@ async def test_made_up_methods_and_paths_add_no_series(api: Api) -> None:
     await made_up_requests(api, 1, 200)
     after = await series(api)
     assert after == before
-    assert len(after) < 60, sorted(after)
     labels = " ".join(after)
     assert "M1X" not in labels and "/nothing/" not in labels and "Q1" not in labels
     assert 'method="other"' in labels and 'route="unmatched"' in labels
