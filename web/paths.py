@@ -64,13 +64,19 @@ def parameter_names(route_path: str) -> list[str]:
 
 
 def check_routes(app: Sanic[Any, Any]) -> None:
-    """Every parameter of every route has a rule; raised at start-up otherwise."""
+    """Every parameter of every route has a rule, and every websocket route with parameters
+    was declared with `websocket()`; raised at start-up otherwise."""
     for route in app.router.routes:
-        for name in parameter_names(route.path):
+        names = parameter_names(route.path)
+        for name in names:
             if name not in RULES:
                 raise UnruledParameter(
                     f"/{route.path}: the path parameter {name!r} has no rule in web/paths.py"
                 )
+        if names and getattr(route.handler, "is_websocket", False):
+            inner = (getattr(route.handler, "args", None) or (None,))[0]  # Sanic's partial
+            if not getattr(inner, "checks_path", False):
+                raise UnruledParameter(f"/{route.path}: declare it with web.paths.websocket")
 
 
 def refusal(request: Request) -> NotFound | None:
@@ -113,6 +119,7 @@ def websocket(bp: Blueprint, path: str, refuse: Refuse) -> Callable[[WsHandler],
                 return
             await handler(request, ws, **params)
 
+        guarded.checks_path = True  # type: ignore[attr-defined]
         bp.add_websocket_route(guarded, path)
         return handler
 

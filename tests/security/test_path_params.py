@@ -127,6 +127,17 @@ def test_a_route_whose_parameter_has_no_rule_is_refused_when_the_app_is_built() 
         paths.check_routes(app)
 
 
+def test_a_websocket_route_declared_around_the_check_is_refused() -> None:
+    app: Sanic[Any, Any] = Sanic("unchecked_ws")
+
+    @app.websocket("/ws/things/<code>")
+    async def feed(request: Any, ws: Any, code: str) -> None:
+        await ws.send(code)
+
+    with pytest.raises(paths.UnruledParameter, match=r"web\.paths\.websocket"):
+        paths.check_routes(app)
+
+
 async def test_every_parameter_of_every_route_has_a_rule(api: Api) -> None:
     paths.check_routes(api.app)  # the app in use passed, so does every route added later
     assert {"code", "token", "ticket_id"} <= set(paths.RULES)
