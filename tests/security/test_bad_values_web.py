@@ -59,16 +59,22 @@ async def test_nul_in_a_filter_is_a_400(api: Api, path: str) -> None:
     assert response.status_code == 400, response.text
 
 
-async def test_nul_in_console_forms_is_a_400(api: Api, pharmacy: dict[str, Any]) -> None:
+async def test_nul_in_console_forms_is_a_400_and_changes_nothing(
+    api: Api, pharmacy: dict[str, Any]
+) -> None:
+    before = (await api.call("GET", "/api/v1/queues/PHARM/config")).json()
     async with console_client(api, "admin") as client:
         token = await csrf_token(client)
         walk_in = await client.post(
             "/console/queues/PHARM/walk-in", data={"name": "Ann\x00", "csrf_token": token}
         )
         settings = await client.post(
-            "/console/queues/PHARM/settings", data={"name": "Ph\x00arm", "csrf_token": token}
+            "/console/queues/PHARM/settings",
+            data={"name": "Pharm", "timezone": "Europe/\x00", "csrf_token": token},
         )
     assert walk_in.status_code == 400 and settings.status_code == 400
+    assert (await api.call("GET", "/api/v1/queues/PHARM/config")).json() == before
+    assert (await api.call("GET", "/api/v1/queues/PHARM/status")).json()["size"] == 1
 
 
 async def test_nul_in_an_api_query_is_a_400(api: Api) -> None:
