@@ -49,7 +49,8 @@ RULES: dict[str, Rule] = {
     "code": QUEUE,
     "token": Rule(re.compile(r"[A-Za-z0-9_-]{1,64}"), "ticket"),
     "ticket_id": Rule(re.compile(r"[A-Za-z0-9-]{1,36}"), "ticket"),
-    "action": Rule(re.compile(r"[a-z-]{1,16}"), "action"),
+    # Any word: the service answers an unknown action 422 with the list of known ones.
+    "action": Rule(re.compile(r"[A-Za-z0-9_-]{1,32}"), "action"),
     # Sanic's static route. The folder is flat: a name, never a dot file or a folder.
     "__file_uri__": Rule(re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}"), "file"),
 }
