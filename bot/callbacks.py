@@ -9,6 +9,7 @@ from aiogram.types import CallbackQuery, InaccessibleMessage
 
 from bot.context import BotServices
 from core.domain.errors import DomainError, IllegalTransition
+from core.domain.numbers import whole_number
 from core.messages import render_text
 from core.services.errors import Forbidden, NotFound
 from core.services.patients import Patient
@@ -47,11 +48,11 @@ async def on_my_way(query: CallbackQuery, services: BotServices) -> None:
 
 async def rate(query: CallbackQuery, services: BotServices) -> None:
     parts = (query.data or "").split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
+    score = whole_number(parts[2]) if len(parts) == 3 else None
+    if score is None:
         await answer(query, services, "unknown_command")
         return
     patient = Patient.telegram(query.from_user.id)
-    score = int(parts[2])
     try:
         await services.patients.rate(patient, parts[1], score)
     except (Forbidden, NotFound):

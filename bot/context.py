@@ -9,6 +9,7 @@ from typing import Any
 from aiogram.types import Message, User
 
 from core.domain.model import queue_code
+from core.domain.numbers import whole_number
 from core.messages import pick_language, render_text
 from core.services.patients import Patient, PatientService
 from core.services.queues import QueueService
@@ -42,10 +43,8 @@ async def reply(message: Message, services: BotServices, name: str, /, **params:
 
 
 def minutes_arg(raw: str | None, low: int = 1, high: int = 120) -> int | None:
-    if raw is None or not raw.isdigit():
-        return None
-    minutes = int(raw)
-    return minutes if low <= minutes <= high else None
+    minutes = whole_number(raw) if raw is not None else None
+    return minutes if minutes is not None and low <= minutes <= high else None
 
 
 def minutes_and_queue(args: str | None) -> tuple[int, str | None] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import secrets
 from enum import StrEnum
@@ -26,6 +28,16 @@ class TelegramMode(StrEnum):
 
 class SettingsError(Exception):
     """A setting has a bad value; the message names the variable and what is wrong."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.cache
+def networks(text: str | None) -> tuple[IPNetwork, ...]:
+    """`10.0.0.5, 10.1.0.0/16` as networks (a bare address is a network of one)."""
+    parts = [p.strip() for p in (text or "").split(",") if p.strip()]
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
 
 
 class Settings(BaseSettings):
@@ -58,6 +70,9 @@ class Settings(BaseSettings):
     """How long a dispatcher holds a claimed notification before another may take it."""
     outbox_poll_s: float = 1.0
     """How often dispatchers look at the outbox when no event wakes them."""
+    trusted_proxies: str | None = None
+    """Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed; from any other peer they are ignored."""
 
     @field_validator("database_url")
     @classmethod
@@ -121,12 +136,27 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter region code such as US, GB or ES")
         return value.upper() if value else None
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        try:
+            networks(value)
+        except ValueError:
+            raise ValueError(
+                "must be IP addresses or CIDR ranges separated by commas, e.g. 10.0.0.5,10.1.0.0/16"
+            ) from None
+        return value or None
+
     @field_validator("outbox_lease_s", "outbox_poll_s", "twilio_rate_per_s", "sms_escalate_after_s")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be above 0")
         return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return networks(self.trusted_proxies)
 
     @property
     def twilio_senders(self) -> list[str]:

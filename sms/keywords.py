@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from core.domain.model import MAX_LATE_S, queue_code
+from core.domain.numbers import whole_number
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -84,11 +85,9 @@ def _with_queue(command: Command, args: list[str]) -> Keyword:
 
 def _late(args: list[str]) -> Keyword:
     """`LATE`, `LATE 20`, `LATE 20 PHARM` or `LATE PHARM 20`."""
-    numbers = [a for a in args if a.isdigit()]
-    others = [a for a in args if not a.isdigit()]
-    minutes = DEFAULT_LATE_MIN
-    if numbers:
-        minutes = int(numbers[0][:4])
+    numbers = [n for n in map(whole_number, args) if n is not None]
+    others = [a for a in args if whole_number(a) is None]
+    minutes = numbers[0] if numbers else DEFAULT_LATE_MIN
     usable = minutes if 1 <= minutes <= MAX_LATE_MIN else None
     late = _with_queue(Command.LATE, others[:1])
     return Keyword(Command.LATE, late.queue, usable, late.given_queue)

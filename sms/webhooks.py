@@ -87,12 +87,24 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
         if not outbox_id or not sid or not state:
             return response.text("expected n, MessageSid and MessageStatus", status=400)
         code = form.get("ErrorCode") or None
+        if overlong := too_long(n=outbox_id, MessageSid=sid, MessageStatus=state, ErrorCode=code):
+            return response.text(f"{overlong} is longer than any Twilio sends", status=400)
         error = delivery_error(state, code) if code else None
         if not await outbox.record_provider_status(outbox_id, sid, state, code, error):
             log.debug("status %s for %s ignored: not newer than what we know", state, sid)
         return twiml()
 
     return bp
+
+
+STATUS_FIELD_MAX = {"n": 36, "MessageSid": 64, "MessageStatus": 16, "ErrorCode": 16}
+"""The longest value of each field of a status callback that we can record (the columns of
+the outbox row); a signature proves who sent it, not that it fits."""
+
+
+def too_long(**fields: str | None) -> str | None:
+    """The name of the first field longer than STATUS_FIELD_MAX allows, if any."""
+    return next((k for k, v in fields.items() if v and len(v) > STATUS_FIELD_MAX[k]), None)
 
 
 def delivery_error(state: str, code: str) -> str:

@@ -17,11 +17,14 @@ from web import (
     console,
     docs,
     errors,
+    headers,
     inbox_page,
+    inputs,
     join,
     live,
     ops,
     pages,
+    paths,
     public,
     settings_page,
 )
@@ -62,6 +65,9 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
         app.blueprint(blueprint)
     app.static("/static", STATIC_DIR, name="static")
     errors.install(app)
+    paths.install(app)
+    inputs.install(app)
+    headers.install(app)
 
     @app.before_server_stop
     async def stop_live(app: Sanic[Any, Any]) -> None:
@@ -73,9 +79,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
 
     @app.on_response  # type: ignore[untyped-decorator]
     async def count(request: Request, response: HTTPResponse) -> None:
-        ops.REQUESTS.labels(request.method, str(response.status)).inc()
         started = getattr(request.ctx, "started", None)
-        if started is not None:
-            ops.LATENCY.labels(request.method).observe(time.perf_counter() - started)
+        ops.count(request, response.status, time.perf_counter() - started if started else None)
 
     return app

@@ -25,9 +25,10 @@ from core.services.queues import new_join_request
 from core.storage.models import StaffAccount, TicketEventRow
 from web.auth import check_csrf, session_account, signer, staff_page
 from web.board import PRIORITY_LABELS, load_board, priority_label
+from web.clients import client_address
 from web.context import container_of
 from web.render import NONE, render
-from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter
+from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
 
 bp = Blueprint("console")
 LOGIN_COOKIE = "nextup_login"
@@ -86,9 +87,9 @@ async def login(request: Request) -> HTTPResponse:
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
     expected = request.cookies.get(LOGIN_COOKIE)
-    if not expected or not secrets.compare_digest(expected, str(form.get("login_token") or "")):
+    if not equal_secrets(str(form.get("login_token") or ""), expected):
         return login_page(request, "Your login form expired; please try again.", 403, name)
-    keys = [f"ip:{request.remote_addr or request.ip}", f"name:{name.lower()}"]
+    keys = [f"ip:{client_address(request)}", f"name:{name.lower()}"]
     wait_s = limiter(request).retry_after_s(keys)
     if wait_s > 0:
         minutes = max(1, round(wait_s / 60))

@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json
 
+from web import paths
 from web.endpoint import REGISTRY, Endpoint
 from web.render import render
 
@@ -37,23 +38,23 @@ def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": ep.summary,
         "operationId": f"{ep.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', ep.path.lower())}",
-        "parameters": [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in re.findall(r"<(\w+)", ep.path)
-        ]
+        "parameters": [path_parameter(p) for p in paths.parameter_names(ep.path)]
         + [
             {"name": q, "in": "query", "description": d, "schema": {"type": "string"}}
             for q, d in ep.query.items()
         ],
         "responses": {
             str(ep.status): {"description": ep.response or "OK"},
-            "400": {"description": "malformed_json", "content": _error_content()},
+            "400": {"description": "malformed_json, bad_request", "content": _error_content()},
             **{
                 str(status): {"description": codes, "content": _error_content()}
                 for status, codes in ep.errors.items()
             },
         },
     }
+    if paths.parameter_names(ep.path) and "404" not in op["responses"]:
+        # A path parameter no route could take is answered as an unknown one (web/paths.py).
+        op["responses"]["404"] = {"description": "not_found", "content": _error_content()}
     if ep.roles is not None:
         op["security"] = [{"bearer": []}]
         op["description"] = "Roles: " + ", ".join(sorted(ep.roles))
@@ -70,6 +71,13 @@ def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
             },
         }
     return op
+
+
+def path_parameter(name: str) -> dict[str, Any]:
+    """As web/paths.py checks it: the pattern of the column it is looked up in."""
+    rule = paths.RULES[name]
+    schema = {"type": "string", "pattern": f"^{rule.pattern.pattern}$"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _error_content() -> dict[str, Any]:

@@ -74,7 +74,7 @@ def endpoint(
     status: int = 200,
 ) -> Callable[[Handler], Handler]:
     """Registers a route. Handlers get `account` (None when public) and `body` keywords;
-    a `code` path parameter (a queue) arrives upper-cased."""
+    path parameters arrive checked and normalised by web/paths.py (a queue code in capitals)."""
     allowed = frozenset(roles) if roles is not None else None
     spec = Endpoint(
         method,
@@ -98,8 +98,6 @@ def endpoint(
                 if account.role not in allowed:
                     raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
             parsed = parse_body(request, body) if body is not None else None
-            if "code" in params:
-                params["code"] = params["code"].upper()  # queue codes are kept in capitals
             return await handler(request, account=account, body=parsed, **params)
 
         bp.add_route(wrapped, path, methods=[method], name=handler.__name__)

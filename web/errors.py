@@ -96,6 +96,12 @@ def install(app: Sanic[Any, Any]) -> None:
         )
         return page_or_json(request, exc.status_code, code, str(exc) or code.replace("_", " "))
 
+    @app.exception(RecursionError)
+    async def nested_too_deeply(request: Request, exc: RecursionError) -> HTTPResponse:
+        # Only input nests without bound (JSON a webhook reads itself, say): a client's error.
+        log.warning("input nested too deeply on %s %s", request.method, request.path)
+        return page_or_json(request, 400, "malformed_json", "the body is nested too deeply")
+
     @app.exception(Exception)
     async def unexpected(request: Request, exc: Exception) -> HTTPResponse:
         log.exception("unhandled error on %s %s", request.method, request.path)

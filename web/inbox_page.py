@@ -22,6 +22,7 @@ from sanic.exceptions import NotFound
 from sanic.response import HTTPResponse, html, redirect
 
 from core.domain.errors import InvalidValue
+from core.domain.numbers import whole_number
 from core.phones import normalize_phone
 from core.storage.models import DevInboxMessage, OutboxMessage, StaffAccount, TicketRow
 from core.wiring import Container
@@ -66,7 +67,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def int_arg(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 16 else None
+    return whole_number(raw) if raw else None
 
 
 def linkify(text: str) -> Markup:

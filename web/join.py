@@ -22,6 +22,7 @@ from core.messages import SUPPORTED_LANGUAGES
 from core.phones import normalize_phone
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, new_join_request
+from web.clients import client_address
 from web.context import container_of
 from web.join_guard import FormTokens, SlidingWindow
 from web.pages import phone_channels
@@ -209,18 +210,13 @@ def checked_fields(values: dict[str, str], info: QueueInfo, region: str | None) 
     return {"name": name, "phone": phone, "service": kind}
 
 
-def client_address(request: Request) -> str:
-    """The key the per-address limit counts by (as the console's login limit does)."""
-    return f"ip:{request.remote_addr or request.ip}"
-
-
 def admit(request: Request, info: QueueInfo) -> None:
     """JoinRefused for a form this app did not issue lately for this queue (an expired form
     comes back fresh, with what was typed), or past the client address's limit."""
     forms, limiter = guards(request)
     if not forms.valid(info.code, request.form.get(TOKEN_FIELD) if request.form else None):
         raise JoinRefused("expired", 403)
-    retry_s = limiter.hit(client_address(request))
+    retry_s = limiter.hit(f"ip:{client_address(request)}")
     if retry_s:
         raise JoinRefused("too_many", 429, retry_after_s=math.ceil(retry_s))
 

@@ -24,6 +24,7 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 from core.bus import EventBus, Message, Subscription
 from core.services.errors import NotFound, Unauthorized
 from core.services.queues import QueueService, QueueStatus
+from web import paths
 from web.auth import authenticate, session_account
 from web.serialize import iso, public_ticket_json, status_json
 
@@ -318,9 +319,8 @@ async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
     await ws.close(CLOSE_NOT_FOUND, message[:120])
 
 
-@bp.websocket("/ws/queues/<code>")  # type: ignore[untyped-decorator]
+@paths.websocket(bp, "/ws/queues/<code>", refuse)
 async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> None:
-    code = code.upper()
     live = hub(request)
     await live.start()
     client = Client("staff" if await can_see_everything(request) else "display", code)
@@ -340,7 +340,7 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
         live.leave(client)
 
 
-@bp.websocket("/ws/tickets/<token>")  # type: ignore[untyped-decorator]
+@paths.websocket(bp, "/ws/tickets/<token>", refuse)
 async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -> None:
     live = hub(request)
     await live.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sanic import Blueprint, Request
@@ -13,8 +14,27 @@ from core.storage import db
 log = logging.getLogger(__name__)
 bp = Blueprint("ops")
 
-REQUESTS = Counter("nextup_http_requests_total", "HTTP requests", ["method", "status"])
-LATENCY = Histogram("nextup_http_request_seconds", "HTTP request latency", ["method"])
+REQUESTS = Counter("nextup_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("nextup_http_request_seconds", "HTTP request latency", ["method", "route"])
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+"""The route label of a request no route took (a 404, a 405): never its path, which a client
+chooses, so that made-up requests cannot grow the label set without bound."""
+
+
+def labels(request: Request) -> tuple[str, str]:
+    """(method, route template): both from a fixed set, whatever the client sent."""
+    method = request.method if request.method in KNOWN_METHODS else "other"
+    route = getattr(request, "route", None)
+    template = "/" + re.sub(r"<(\w+):[^>]*>", r"<\1>", route.path) if route else UNMATCHED
+    return method, template
+
+
+def count(request: Request, status: int, elapsed_s: float | None) -> None:
+    method, route = labels(request)
+    REQUESTS.labels(method, route, str(status)).inc()
+    if elapsed_s is not None:
+        LATENCY.labels(method, route).observe(elapsed_s)
 
 
 @bp.get("/healthz")

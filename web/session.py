@@ -26,6 +26,18 @@ SESSION_MAX_AGE_S = 12 * 3600
 """A shift and a half: long enough for a working day, short enough for a lost cookie."""
 
 
+def equal_secrets(given: str | bytes | None, expected: str | bytes | None) -> bool:
+    """Constant-time equality of two secrets as UTF-8 bytes: a client may send any bytes,
+    and `hmac.compare_digest` refuses str outside ASCII. Empty never matches."""
+    if not given or not expected:
+        return False
+    as_bytes = [
+        v if isinstance(v, bytes) else v.encode("utf-8", "surrogateescape")
+        for v in (given, expected)
+    ]
+    return hmac.compare_digest(as_bytes[0], as_bytes[1])
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -69,7 +81,7 @@ class SessionSigner:
         if not cookie or cookie.count(".") != 1:
             return None
         payload, mac = cookie.split(".")
-        if not hmac.compare_digest(mac, self._mac(payload)):
+        if not equal_secrets(mac, self._mac(payload)):
             return None
         try:
             body = json.loads(_unb64(payload))
@@ -85,7 +97,7 @@ class SessionSigner:
         return self._mac("csrf:" + session.nonce)
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        return equal_secrets(token, self.csrf_token(session))
 
 
 class LoginLimiter:

@@ -60,12 +60,25 @@ async def account_for_token(token: str) -> StaffAccount:
     return row.account
 
 
+_dummy_hashes: dict[tuple[int, int, int], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash of nothing anyone knows, made at the hasher's own cost, so that checking an
+    unknown name takes as long as checking a real one (the time would tell names apart)."""
+    cost = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[cost]
+
+
 async def check_password(name: str, password: str) -> StaffAccount:
     account = await StaffAccount.get_or_none(name=name, is_active=True)
     try:
+        # An unknown name is checked against a dummy hash: the same work, the same answer.
+        _hasher.verify(account.password_hash if account else _dummy_hash(_hasher), password)
         if account is None:
             raise VerificationError
-        _hasher.verify(account.password_hash, password)
     except VerificationError:
         raise Unauthorized("wrong name or password") from None
     return account

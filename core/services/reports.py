@@ -53,15 +53,23 @@ class DateRange:
         return first.astimezone(UTC), after.astimezone(UTC)
 
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
 def local_today(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
 def parse_day(text: str, name: str) -> date:
+    """A day of a report's range: one that can have visits, with room either side for the
+    arithmetic of a range and its time zone (0001-01-01 or 9999-12-31 would overflow)."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidValue(f"The {name} date must look like 2026-03-02, not {text!r}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidValue(f"The {name} date must be between {FIRST_DAY} and {LAST_DAY}.")
+    return day
 
 
 def parse_range(

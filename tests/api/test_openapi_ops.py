@@ -249,12 +249,10 @@ async def test_readyz_checks_database_and_bus(
 
 
 def requests_total(text: str, method: str, status: int) -> float:
-    match = re.search(
-        rf'^nextup_http_requests_total\{{method="{method}",status="{status}"\}} (\S+)$',
-        text,
-        re.MULTILINE,
-    )
-    return float(match.group(1)) if match else 0.0
+    """Summed over the routes."""
+    labels = rf'method="{method}",route="[^"]*",status="{status}"'
+    found = re.findall(rf"^nextup_http_requests_total\{{{labels}\}} (\S+)$", text, re.MULTILINE)
+    return sum(float(n) for n in found)
 
 
 async def test_prometheus_metrics_count_requests(api: Api) -> None:

@@ -3,6 +3,7 @@ a second one; and the Telegram way offered where a patient joins or waits on the
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import AsyncIterator
 
@@ -36,8 +37,11 @@ async def test_the_poster_shows_the_deep_link_as_a_qr_code(web: httpx.AsyncClien
     assert page.text.count("<svg") == 2 and "Pharmacy" in page.text
     assert "/q/PHARM/join" in page.text  # the first QR code: no app needed
     assert "/join PHARM" in page.text and "@nextup_test_bot" in page.text
-    assert "@page { size: A4" in page.text
-    assert "cdn" not in page.text.lower() and "<script src" not in page.text
+    assert '<link rel="stylesheet" href="/static/poster.css">' in page.text
+    assert "@page { size: A4" in (await web.get("/static/poster.css")).text
+    assert "cdn" not in page.text.lower()
+    # Only its own Print button's script, from this server (the CSP allows no inline code).
+    assert re.findall(r'<script src="([^"]+)"', page.text) == ["/static/poster.js"]
 
 
 async def test_the_qr_code_holds_the_deep_link(live: Live) -> None:

@@ -1,0 +1,60 @@
+"""Security headers on every response, set in one place.
+
+The pages load scripts and styles from /static only (no inline code, no CDN), so the
+Content-Security-Policy can refuse everything else; no page may be framed (clickjacking on
+the console's buttons); responses about people are not kept by browsers or proxies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import BaseHTTPResponse
+
+from web.clients import over_https
+
+_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+CSP = "; ".join(f"{name} {value}" for name, value in _POLICY.items())
+CONSOLE_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+"""htmx evaluates the board's trigger filter (`every 2s [nextupOffline(this)]`) with
+`Function`; inline scripts stay refused there too."""
+PRIVATE_PREFIXES = ("/console", "/api/", "/t/", "/display/", "/ws/")
+"""Names, phone numbers, ticket links, the state of a queue: never cached."""
+HSTS = "max-age=31536000"
+"""A year; without includeSubDomains, which would bind the hospital's other hosts."""
+
+
+def _served_over_https(request: Request) -> bool:
+    base_url: str = request.app.ctx.container.settings.base_url
+    return base_url.startswith("https://") or over_https(request)
+
+
+async def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
+    """Response middleware; a header a route set on purpose is kept."""
+    headers = response.headers
+    console = request.path.startswith("/console")
+    headers.setdefault("Content-Security-Policy", CONSOLE_CSP if console else CSP)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Not no-referrer: with it browsers send `Origin: null` on the pages' own forms, which
+    # the origin checks must refuse. same-origin keeps ticket links off other sites' logs.
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(PRIVATE_PREFIXES):
+        headers.setdefault("Cache-Control", "no-store")
+    if _served_over_https(request):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+
+
+def install(app: Sanic[Any, Any]) -> None:
+    app.register_middleware(add_security_headers, "response")
