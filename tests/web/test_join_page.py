@@ -315,6 +315,8 @@ def test_form_tokens_expire_and_belong_to_one_queue() -> None:
     assert not tokens.valid("OTHER", token, now_s=1001)
     assert not tokens.valid("PHARM", token.replace(".", ".0"), now_s=1001)
     assert not tokens.valid("PHARM", None)
+    mac = token.partition(".")[2]
+    assert not tokens.valid("PHARM", f"᧚.{mac}")  # a digit to isdigit(), not to int()
 
 
 def test_the_window_lets_joins_in_again_as_old_ones_leave_it() -> None:
