@@ -170,8 +170,9 @@ async def api(container: Container, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
     await shut(server)
 
 
-async def wait_for_health(base_url: str, timeout_s: float = 30) -> None:
-    """Waits until a server started in another process answers /healthz."""
+async def wait_for_health(base_url: str, timeout_s: float = 120) -> None:
+    """Waits until a server started in another process answers /healthz. Generous: on a
+    machine whose CPUs are busy, importing and migrating alone has taken over 30 s."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     async with httpx.AsyncClient(timeout=2) as client:

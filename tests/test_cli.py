@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -47,6 +48,32 @@ def test_createuser_without_stdin_prints_a_generated_password(tmp_path: Path) ->
     assert "password: " in created.stdout
 
 
+def test_passwd_sets_a_new_password(tmp_path: Path) -> None:
+    secret = "long enough secret\n"
+    run(tmp_path, "createuser", "maria", "--role", "staff", "--password-stdin", stdin=secret)
+    typed = run(tmp_path, "passwd", "maria", "--password-stdin", stdin="another good one\n")
+    assert typed.returncode == 0, typed.stderr
+    assert "new password for maria" in typed.stdout and "password: " not in typed.stdout
+    generated = run(tmp_path, "passwd", "maria")  # stdin is not a terminal: one is made up
+    assert generated.returncode == 0, generated.stderr
+    assert len(generated.stdout.split("password: ")[1].strip()) >= 16
+    short = run(tmp_path, "passwd", "maria", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    nobody = run(tmp_path, "passwd", "nobody", "--password-stdin", stdin=secret)
+    assert nobody.returncode == 1 and "no account 'nobody'" in nobody.stderr
+
+
+def test_a_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, "serve", "--port", str(port))
+    assert result.returncode == 1
+    assert f"nextup: port {port} is in use: set NEXTUP_PORT (or --port)" in result.stderr
+    assert "cannot reach a service" not in result.stderr
+
+
 def test_bad_setting_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     result = subprocess.run(
         [NEXTUP, "migrate"],
@@ -73,6 +100,9 @@ async def test_demo_then_serve_answers(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "admin account: admin / " in demo.stdout
     token = demo.stdout.split("API token for admin: ")[1].split()[0]
+    again = run(tmp_path, "demo")
+    assert again.returncode == 0, again.stderr
+    assert "`nextup passwd admin` sets a new password" in again.stdout
     port = free_port()
     server = start_server(tmp_path, port)
     try:

@@ -34,12 +34,26 @@ async def create_account(name: str, role: str, password: str) -> StaffAccount:
         raise InvalidValue(f"role must be one of {', '.join(Role)}, got {role!r}")
     if not name or len(name) > 64:
         raise InvalidValue("name must be 1 to 64 characters")
-    if len(password) < 8:
-        raise InvalidValue("password must be at least 8 characters")
+    _check_password(password)
     try:
         return await StaffAccount.create(name=name, role=role, password_hash=_hasher.hash(password))
     except IntegrityError:
         raise AlreadyExists(f"an account named {name!r} already exists") from None
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise InvalidValue("password must be at least 8 characters")
+
+
+async def set_password(name: str, password: str) -> None:
+    """A new password for an existing account (`nextup passwd`). Its console sessions end
+    with the old password: each carries a fingerprint of the password hash (web/session.py).
+    Server-side revocation, when sessions get it, belongs here too."""
+    _check_password(password)
+    updated = await StaffAccount.filter(name=name).update(password_hash=_hasher.hash(password))
+    if not updated:
+        raise NotFound("account", name)
 
 
 async def issue_token(name: str) -> str:

@@ -164,6 +164,8 @@ class TelegramEmulator(EmulatorServer):
         self.webhook_responses: list[int] = []  # HTTP status per webhook POST (0: unreachable)
         self.too_many_requests = 0
         self.response_delay_s = 0.0
+        self._sends_open = asyncio.Event()
+        self._sends_open.set()
         self.webhook_url = ""
         self.webhook_secret: str | None = None
         self.allowed_updates: list[str] | None = None  # stored, not used to filter
@@ -230,6 +232,14 @@ class TelegramEmulator(EmulatorServer):
             raise ValueError(f"unknown fault kind {kind!r}")
         queue = self._faults.setdefault(method.lower(), deque())
         queue.extend(_Fault(kind, retry_after, status, delay_s, deliver) for _ in range(times))
+
+    def hold_sends(self) -> None:
+        """sendMessage requests are recorded on arrival but answered only on release_sends():
+        a client's sends stay in flight for as long as a test needs."""
+        self._sends_open.clear()
+
+    def release_sends(self) -> None:
+        self._sends_open.set()
 
     def enforce_limits(self, per_bot_per_s: int = 30, per_chat_interval_s: float = 1.0) -> None:
         self._limits = (per_bot_per_s, per_chat_interval_s)
@@ -524,6 +534,8 @@ class TelegramEmulator(EmulatorServer):
             self._last_to_chat[chat_id] = at
         message = self._message_for(p, record_it=True)
         await self._sleep(self.response_delay_s)
+        if not self._sends_open.is_set():
+            await self._until_released()
         markup = p.get("reply_markup") if isinstance(p.get("reply_markup"), dict) else None
         parse_mode = p.get("parse_mode") or None
         self.sent.append(
@@ -532,6 +544,16 @@ class TelegramEmulator(EmulatorServer):
             )
         )
         return message
+
+    async def _until_released(self) -> None:
+        """Held sends wait for release_sends(), or for stop() so no server waits on them."""
+        released = asyncio.ensure_future(self._sends_open.wait())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait([released, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            released.cancel()
+            stopping.cancel()
 
     async def _answer_callback_query(self, p: dict[str, Any], at: float) -> Any:
         query_id = str(p.get("callback_query_id", ""))

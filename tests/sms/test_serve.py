@@ -3,16 +3,22 @@ check signatures against NEXTUP_PUBLIC_URL, and its dispatcher texts through Twi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
 
+from core.delivery.dispatcher import SHUTDOWN_GRACE_S
 from tests.conftest import wait_for_health
 from tests.emulators.twilio import TwilioEmulator
 from tests.processes import free_port, start_server, stop
 from tests.processes import nextup_output as run
 
 PUBLIC_URL = "https://queue.example.org"
+STOP_WITHIN_S = 2 * SHUTDOWN_GRACE_S + 5
+"""Sends in flight get the grace, then open requests get it again; the rest is slack for a
+busy machine. Well under the 15 s a send may take or the 15 s Sanic gives requests by default."""
 
 
 async def test_serve_texts_patients_and_answers_their_texts(tmp_path: Path) -> None:
@@ -65,3 +71,56 @@ async def test_serve_texts_patients_and_answers_their_texts(tmp_path: Path) -> N
                 assert status.json()["size"] == 2
         finally:
             stop(server)
+
+
+async def test_serve_stops_soon_after_sigterm_with_a_send_and_a_request_in_flight(
+    tmp_path: Path,
+) -> None:
+    """Twilio holds the text open and a client stalls halfway through a request: neither
+    holds up the stop. The text goes again when its claim runs out."""
+    token = run(tmp_path, "demo").split("API token for admin: ")[1].split()[0]
+    port = free_port()
+    local = f"http://127.0.0.1:{port}"
+    async with TwilioEmulator() as twilio:
+        twilio.hang_s = 600.0
+        twilio.fail_next("timeout")
+        server = start_server(
+            tmp_path,
+            port,
+            TWILIO_ACCOUNT_SID=twilio.account_sid,
+            TWILIO_AUTH_TOKEN=twilio.auth_token,
+            TWILIO_FROM=twilio.numbers[0],
+            TWILIO_API_BASE=twilio.base_url,
+            PHONE_REGION="US",
+        )
+        try:
+            await wait_for_health(local)
+            auth = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=local, headers=auth) as client:
+                joined = await client.post(
+                    "/api/v1/queues/LAB/tickets", json={"phone": "+15551230001"}
+                )
+                assert joined.status_code == 201, joined.text
+            deadline = time.monotonic() + 60
+            while not any(r.status == 0 for r in twilio.requests):  # the send is held open
+                assert time.monotonic() < deadline, twilio.dump()
+                await asyncio.sleep(0.05)
+            _, stalled = await asyncio.open_connection("127.0.0.1", port)
+            stalled.write(
+                b"POST /api/v1/queues/LAB/tickets HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+            )
+            await stalled.drain()
+            await asyncio.sleep(0.2)  # the server has read the headers and waits for the body
+
+            signalled = time.monotonic()
+            server.terminate()
+            exit_code = await asyncio.to_thread(server.wait, STOP_WITHIN_S * 3)
+            took_s = time.monotonic() - signalled
+            stalled.close()
+        finally:
+            stop(server)
+    log = (tmp_path / f"server-{port}.log").read_text()
+    assert exit_code == 0, log
+    assert took_s < STOP_WITHIN_S, f"{took_s:.1f} s\n{log}"
+    assert "Traceback" not in log and "was destroyed but it is pending" not in log, log
