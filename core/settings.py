@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from enum import StrEnum
@@ -12,6 +13,8 @@ from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = Path(".secret_key")
+MIN_SECRET_KEY = 32
+"""Characters of NEXTUP_SECRET_KEY in production: sessions and CSRF tokens are signed with it."""
 
 
 class Environment(StrEnum):
@@ -58,6 +61,15 @@ class Settings(BaseSettings):
     """How long a dispatcher holds a claimed notification before another may take it."""
     outbox_poll_s: float = 1.0
     """How often dispatchers look at the outbox when no event wakes them."""
+    sms_joins_per_hour: int = 3
+    """JOIN texts one number may send in an hour; past it the text gets no answer."""
+    sms_replies_per_hour: int = 10
+    """Replies (paid texts) one number is sent in an hour, whatever it texts."""
+    sms_daily_cap: int = 30
+    """Texts of any kind sent to one number in 24 hours (replies and notifications)."""
+    sms_allowed_countries: str | None = None
+    """Regions (comma separated, e.g. `US,CA`) whose numbers may text in; default: the phone
+    region; empty with no phone region: any."""
 
     @field_validator("database_url")
     @classmethod
@@ -84,6 +96,21 @@ class Settings(BaseSettings):
     def _production_needs_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("NEXTUP_SECRET_KEY is required when NEXTUP_ENV=production")
+        if self.env is Environment.PRODUCTION and len(self.secret_key or "") < MIN_SECRET_KEY:
+            raise ValueError(
+                f"NEXTUP_SECRET_KEY must be at least {MIN_SECRET_KEY} characters when "
+                "NEXTUP_ENV=production (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        # Without it anyone who finds the URL can post updates as any chat, staff included.
+        if self.telegram_mode is TelegramMode.WEBHOOK and not self.telegram_webhook_secret:
+            raise ValueError(
+                "NEXTUP_TELEGRAM_WEBHOOK_SECRET is required when NEXTUP_TELEGRAM_MODE=webhook"
+            )
         return self
 
     @model_validator(mode="after")
@@ -121,17 +148,46 @@ class Settings(BaseSettings):
             raise ValueError("must be a two-letter region code such as US, GB or ES")
         return value.upper() if value else None
 
-    @field_validator("outbox_lease_s", "outbox_poll_s", "twilio_rate_per_s", "sms_escalate_after_s")
+    @field_validator(
+        "outbox_lease_s",
+        "outbox_poll_s",
+        "twilio_rate_per_s",
+        "sms_escalate_after_s",
+        "sms_joins_per_hour",
+        "sms_replies_per_hour",
+        "sms_daily_cap",
+    )
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be above 0")
         return value
 
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _countries(cls, value: str | None) -> str | None:
+        regions = [r.strip().upper() for r in (value or "").split(",") if r.strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown region codes {', '.join(unknown)} (use e.g. US,CA)")
+        return ",".join(regions) or None
+
     @property
     def twilio_senders(self) -> list[str]:
         """The numbers SMS go out from (taken in turn), or one Messaging Service SID."""
         return [s.strip() for s in (self.twilio_from or "").split(",") if s.strip()]
+
+    @property
+    def sms_regions(self) -> frozenset[str]:
+        """Where numbers that may text in are from; empty: anywhere."""
+        if self.sms_allowed_countries:
+            return frozenset(self.sms_allowed_countries.split(","))
+        return frozenset({self.phone_region} if self.phone_region else ())
+
+    @property
+    def real_channel(self) -> bool:
+        """A channel that costs money and reaches real people is configured."""
+        return self.sms_configured or bool(self.telegram_token)
 
     @property
     def sms_configured(self) -> bool:
@@ -158,8 +214,14 @@ class Settings(BaseSettings):
         if SECRET_KEY_FILE.exists():
             return SECRET_KEY_FILE.read_text().strip()
         key = secrets.token_urlsafe(48)
-        SECRET_KEY_FILE.write_text(key)
-        SECRET_KEY_FILE.chmod(0o600)
+        # Created with its mode, never readable by others even for a moment; O_EXCL: two
+        # processes starting together must not each write a different key.
+        try:
+            fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return SECRET_KEY_FILE.read_text().strip()
+        with os.fdopen(fd, "w") as file:
+            file.write(key)
         return key
 
 

@@ -42,7 +42,7 @@ async def test_join_returns_the_new_ticket(api: Api, clock: FakeClock) -> None:
     assert first["priority"] == 0
     assert first["joined_at"] == clock.now.isoformat()
     assert first["counter"] is None
-    assert isinstance(first["token"], str) and len(first["token"]) >= 16
+    assert len(first["token"]) >= 16  # read from the database: the response has none
     # One open counter and nobody at it: the first patient is next.
     assert (first["eta_s"], first["eta_low_s"], first["eta_high_s"]) == (0, 0, 0)
 
