@@ -233,6 +233,9 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"])
-            name = f"NEXTUP_{field.upper()}" if field else "settings"
-            problems.append(f"{name}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            # A rule across settings names its variables in its message.
+            problems.append(f"NEXTUP_{field.upper()}: {message}" if field else message)
+        if len(problems) == 1:  # one line, as an operator's log shows it
+            raise SettingsError(f"invalid setting: {problems[0]}") from None
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -115,7 +115,7 @@ async def login(request: Request) -> HTTPResponse:
     limiter(request).succeeded(keys[1])
     response = redirect(safe_next(form.get("next")), status=303)
     set_session(request, response, account)
-    response.delete_cookie(LOGIN_COOKIE, **login_cookie_scope(request))
+    response.cookies.delete_cookie(LOGIN_COOKIE, **login_cookie_scope(request))
     return response
 
 
@@ -139,7 +139,7 @@ async def logout(request: Request) -> HTTPResponse:
         # close within seconds (the live hub re-checks them).
         await revoke_sessions(found[0].name)
     response = redirect("/console/login", status=303)
-    response.delete_cookie(COOKIE, **session_cookie_scope(request))
+    response.cookies.delete_cookie(COOKIE, **session_cookie_scope(request))
     return response
 
 
