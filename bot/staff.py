@@ -87,7 +87,7 @@ async def staff_error(
     elif isinstance(exc, UnknownCounter):
         name, params = "unknown_counter", {"queue": exc.queue, "counter": exc.counter}
     elif isinstance(exc, NotFound) and exc.code == "queue_not_found":
-        name, params = "unknown_queue", {"code": (command.args or "").split()[0].upper()}
+        name, params = "unknown_queue", {"code": exc.key}
     elif isinstance(exc, NotFound):
         name = "no_current"
     else:  # an illegal transition (the patient left meanwhile), a bad value

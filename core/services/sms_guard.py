@@ -39,13 +39,15 @@ class SmsLimits:
 
 
 def region_allowed(phone: str, regions: frozenset[str]) -> bool:
+    """Matched by country calling code: what a sender can't fake to the carrier, and what
+    prices a text (+1 is the US, Canada and the Caribbean alike)."""
     if not regions:
         return True
     try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+        calling_code = phonenumbers.parse(phone).country_code
     except phonenumbers.NumberParseException:
         return False
-    return region in regions
+    return calling_code in {phonenumbers.country_code_for_region(r) for r in regions}
 
 
 class SmsGuard:
