@@ -22,6 +22,7 @@ from core.storage.models import ApiToken, StaffAccount
 TOKEN_PREFIX = "nxt_"
 ALL_QUEUES = "*"
 """Assigned to a non-admin account: every queue, present and future (a floating nurse)."""
+LAST_USE_PRECISION = timedelta(hours=1)
 _hasher = PasswordHasher()
 
 
@@ -93,6 +94,38 @@ async def assign_queues(name: str, queues: Sequence[str]) -> StaffAccount:
     return account
 
 
+@dataclass(frozen=True)
+class QueueStaff:
+    name: str
+    role: str
+    assigned: bool
+    everywhere: bool
+    """Assigned every queue (`*`): not changed queue by queue."""
+
+
+async def staff_of_queue(code: str) -> list[QueueStaff]:
+    """The active non-admin accounts, and whether each works on the queue."""
+    rows = await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN).order_by("name")
+    return [
+        QueueStaff(r.name, r.role, can_use_queue(r, code), ALL_QUEUES in (r.queues or []))
+        for r in rows
+    ]
+
+
+async def set_queue_staff(code: str, names: Iterable[str]) -> None:
+    """Exactly these non-admin accounts work on the queue (those with every queue keep it)."""
+    wanted = set(names)
+    for row in await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN):
+        assigned = [c for c in (row.queues or []) if c != code]
+        if ALL_QUEUES in assigned:
+            continue
+        if row.name in wanted:
+            assigned.append(code)
+        if assigned != (row.queues or []):
+            row.queues = assigned
+            await row.save(update_fields=["queues"])
+
+
 async def revoke_sessions(name: str) -> None:
     """Ends every console session of the account, in every process (logout, new password)."""
     updated = await StaffAccount.filter(name=name).update(session_epoch=F("session_epoch") + 1)
@@ -148,6 +181,9 @@ async def account_for_token(token: str, now: datetime | None = None) -> StaffAcc
         raise Unauthorized("unknown or revoked API token")
     if row.expires_at is not None and row.expires_at <= now:
         raise Unauthorized("this API token has expired; ask for a new one (`nextup token NAME`)")
+    if row.last_used_at is None or now - row.last_used_at > LAST_USE_PRECISION:
+        # For `nextup token list`: to the hour, not a write on every request.
+        await ApiToken.filter(id=row.id).update(last_used_at=now)
     return row.account
 
 

@@ -19,14 +19,14 @@ from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.queues import new_join_request
 from core.services.staff_chat import issue_link_code
-from core.storage.models import TicketEventRow
+from core.storage.models import StaffAccount, TicketEventRow
 from tests.api.helpers import create_queue
 from tests.bot.conftest import Live, live_nextup
 from tests.conftest import Api
 from tests.emulators.telegram import TelegramEmulator
 from tests.patient_tokens import with_token
 from tests.processes import nextup_output as run
-from tests.web.sessions import log_in
+from tests.web.sessions import csrf_token, log_in
 from web.live import CLOSE_NOT_FOUND
 
 API = "/api/v1"
@@ -94,8 +94,10 @@ async def test_api_and_websockets_honour_the_assignment(api: Api) -> None:
     for response in (joined, called, shown):
         assert response.status_code in (200, 201), response.text
         assert "token" not in response.json()
-    schema = (await client.get("/openapi.json")).json()
-    assert "token" not in json.dumps(schema["components"]["schemas"].get("Ticket", {}))
+    spec = (await client.get("/openapi.json")).json()
+    assert "token" not in json.dumps(spec["components"]["schemas"].get("Ticket", {}))
+    call_next = spec["paths"]["/api/v1/queues/{code}/call-next"]["post"]
+    assert "assigned" in call_next["description"] and "404" in call_next["responses"]
 
     url = api.base_url.replace("http", "ws") + "/ws/queues/PHARM"
     async with websockets.connect(url, additional_headers=auth) as ws:
@@ -128,6 +130,18 @@ async def test_console_honours_it_and_audits_staff_on_patient_pages(api: Api) ->
         "actor", flat=True
     )
     assert actors == ["staff:lab-tech"]
+
+    # An admin puts the lab tech on PHARM too, from the queue's settings page.
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=10) as admin:
+        assert (await log_in(admin, "admin-user")).status_code == 303
+        page = await admin.get("/console/queues/PHARM/settings")
+        assert 'value="lab-tech"' in page.text
+        saved = await admin.post(
+            "/console/queues/PHARM/staff",
+            data={"staff": "lab-tech", "csrf_token": await csrf_token(admin)},
+        )
+        assert saved.status_code == 303
+    assert (await StaffAccount.get(name="lab-tech")).queues == ["LAB", "PHARM"]
 
 
 @pytest.fixture
