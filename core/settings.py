@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -212,17 +213,27 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         if SECRET_KEY_FILE.exists():
-            return SECRET_KEY_FILE.read_text().strip()
+            return _written_key()
         key = secrets.token_urlsafe(48)
         # Created with its mode, never readable by others even for a moment; O_EXCL: two
         # processes starting together must not each write a different key.
         try:
             fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            return SECRET_KEY_FILE.read_text().strip()
+            return _written_key()
         with os.fdopen(fd, "w") as file:
             file.write(key)
         return key
+
+
+def _written_key(wait_s: float = 2.0) -> str:
+    """The key another process has just created the file for, once it has written it."""
+    deadline = time.monotonic() + wait_s
+    while not (key := SECRET_KEY_FILE.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not key:
+        raise SettingsError(f"{SECRET_KEY_FILE} is empty; delete it or set NEXTUP_SECRET_KEY")
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

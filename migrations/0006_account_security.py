@@ -3,6 +3,7 @@ from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
 from tortoise import fields
+from tortoise.indexes import Index
 
 # Existing rows, decided here once:
 # - Telegram links: a private chat's id is its user's id, so a link to a positive chat id is
@@ -43,6 +44,14 @@ class Migration(migrations.Migration):
             model_name='StaffAccount',
             name='telegram_user_id',
             field=fields.BigIntField(null=True),
+        ),
+        ops.AddIndex(
+            model_name='OutboxMessage',
+            index=Index(fields=['recipient', 'created_at']),
+        ),
+        ops.AddIndex(
+            model_name='TicketRow',
+            index=Index(fields=['phone', 'joined_at']),
         ),
         ops.RunSQL(KEEP_EXISTING, reverse_sql=[]),
     ]

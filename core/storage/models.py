@@ -181,6 +181,7 @@ class TicketRow(Model):
         indexes = (
             Index(fields=("queue_id", "status")),
             Index(fields=("queue_id", "finished_at")),
+            Index(fields=("phone", "joined_at")),  # joins per number per hour (SMS limits)
         )
 
 
@@ -282,6 +283,7 @@ class OutboxMessage(Model):
         indexes = (
             Index(fields=("status", "next_attempt_at")),
             Index(fields=("ticket_id", "created_at")),
+            Index(fields=("recipient", "created_at")),  # texts per number (SMS limits)
         )
 
 

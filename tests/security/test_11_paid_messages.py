@@ -75,8 +75,9 @@ async def test_simulator_is_off_with_a_real_channel(
     migrated: str, twilio: TwilioEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    async for live in nextup(migrated, twilio):  # development mode, real Twilio credentials
-        assert live.container.settings.dev_inbox
+    # Development mode, real Twilio credentials; plain http so the console's cookies work.
+    async for live in nextup(migrated, twilio, public_url=None):
+        assert live.container.settings.dev_inbox and live.container.settings.sms_configured
         await accounts.create_account("admin-user", "admin", "correct horse")
         async with httpx.AsyncClient(base_url=live.local_url, timeout=10) as console:
             assert (await log_in(console, "admin-user")).status_code == 303
