@@ -75,7 +75,8 @@ def test_token_commands(tmp_path: Path) -> None:
     listed = run(tmp_path, "token", "list").splitlines()
     assert listed[0].split() == ["ID", "ACCOUNT", "CREATED", "EXPIRES", "LAST", "USED", "STATE"]
     assert [line.split()[-1] for line in listed[1:]] == ["active", "active"]
-    assert "-" not in listed[1].split()[5:7] and listed[2].split()[5] == "-"  # expiry shown
+    # ID, account, created (date time), expires (date time, or -), last used, state
+    assert listed[1].split()[4] != "-" and listed[2].split()[4] == "-"
     assert run(tmp_path, "token", "revoke", "1") == "token 1 revoked"
     assert run(tmp_path, "token", "list").splitlines()[1].split()[-1] == "revoked"
     unknown = run_nextup(tmp_path, "token", "revoke", "99")
