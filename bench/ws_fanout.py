@@ -555,7 +555,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     try:
         counters = [str(n) for n in range(1, args.counters + 1)]
         await container.queues.create_queue(CODE, "Bench WS", "W", QueueConfig(), counters)
-        await accounts.create_account("bench-staff", "staff", "bench-password")
+        await accounts.create_account("bench-staff", "staff", "bench-password", queues=["*"])
         staff_token = await accounts.issue_token("bench-staff")
         waiting = max(args.waiting, int(args.rate * args.seconds) + BASELINE_CALLS + 50)
         say(f"joining {waiting} patients through the service layer")

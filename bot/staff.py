@@ -17,6 +17,7 @@ from aiogram.types import Message
 from bot.context import BotServices, reply
 from core.domain.errors import CounterBusy, DomainError, QueueEmpty, UnknownCounter
 from core.domain.model import queue_code
+from core.redact import redact
 from core.services.errors import NotFound
 from core.services.staff_chat import account_for_chat, link_chat
 from core.storage.models import StaffAccount
@@ -26,18 +27,31 @@ COUNTER_NAME_MAX = 32
 StaffHandler = Callable[[Message, CommandObject, BotServices, StaffAccount], Awaitable[None]]
 
 
+def private_from(message: Message) -> int | None:
+    """The sender's user id when the message is in a private chat with them; None in a group,
+    where every member would otherwise share the staff member's powers and see names."""
+    if message.chat.type != "private" or message.from_user is None:
+        return None
+    return message.from_user.id
+
+
 async def link(message: Message, command: CommandObject, services: BotServices) -> None:
     code = (command.args or "").strip()
     if not code or len(code) > 32:
         await reply(message, services, "link_usage")
         return
+    user_id = private_from(message)
+    if user_id is None:
+        log.warning("refused /link in non-private chat %s", redact(str(message.chat.id)))
+        await reply(message, services, "link_private_only")
+        return
     try:
-        account = await link_chat(code, message.chat.id, services.now())
+        account = await link_chat(code, message.chat.id, user_id, services.now())
     except DomainError:
-        log.warning("chat %s sent an unknown or expired link code", message.chat.id)
+        log.warning("chat %s sent an unknown or expired link code", redact(str(message.chat.id)))
         await reply(message, services, "link_bad")
         return
-    log.info("chat %s linked to staff account %s", message.chat.id, account.name)
+    log.info("chat %s linked to staff account %s", redact(str(message.chat.id)), account.name)
     await reply(message, services, "linked", name=account.name)
 
 
@@ -45,10 +59,13 @@ def staff_only(handler: StaffHandler) -> Callable[..., Awaitable[None]]:
     """Refuses unlinked chats; maps the errors staff can cause to a short reply."""
 
     async def guarded(message: Message, command: CommandObject, services: BotServices) -> None:
-        account = await account_for_chat(message.chat.id)
+        user_id = private_from(message)
+        account = await account_for_chat(message.chat.id, user_id) if user_id else None
         if account is None:
             log.warning(
-                "refused staff command %s from unlinked chat %s", command.command, message.chat.id
+                "refused staff command %s from chat %s",
+                command.command,
+                redact(str(message.chat.id)),
             )
             await reply(message, services, "not_linked")
             return
@@ -72,7 +89,7 @@ async def staff_error(
     elif isinstance(exc, UnknownCounter):
         name, params = "unknown_counter", {"queue": exc.queue, "counter": exc.counter}
     elif isinstance(exc, NotFound) and exc.code == "queue_not_found":
-        name, params = "unknown_queue", {"code": (command.args or "").split()[0].upper()}
+        name, params = "unknown_queue", {"code": exc.key}
     elif isinstance(exc, NotFound):
         name = "no_current"
     else:  # an illegal transition (the patient left meanwhile), a bad value

@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("name")
     user.add_argument("--role", required=True, choices=[r.value for r in accounts.Role])
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user.add_argument(
+        "--queues",
+        default="",
+        help="queue codes the account works on, e.g. PHARM,LAB ('*': every queue; admins "
+        "always have every queue)",
+    )
     user.set_defaults(run=cmd_createuser)
 
     passwd = sub.add_parser("passwd", help="set a new password for a staff account")
@@ -102,8 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
     passwd.set_defaults(run=cmd_passwd)
 
-    token = sub.add_parser("token", help="print a new API token for an account")
-    token.add_argument("name")
+    assign = sub.add_parser("queues", help="set the queues a staff account works on")
+    assign.add_argument("name")
+    assign.add_argument("codes", help="e.g. PHARM,LAB; '*' for every queue; '' for none")
+    assign.set_defaults(run=cmd_queues)
+
+    token = sub.add_parser(
+        "token",
+        help="API tokens: `token NAME [--expires-days N]` prints a new one, `token list`, "
+        "`token revoke ID`",
+    )
+    token.add_argument("words", nargs="+", metavar="NAME | list | revoke ID")
+    token.add_argument("--expires-days", type=int, help="the token stops working after N days")
     token.set_defaults(run=cmd_token)
 
     sub.add_parser("worker", help="the notification dispatcher alone").set_defaults(run=cmd_worker)
@@ -160,8 +176,10 @@ def cmd_createuser(settings: Settings, args: argparse.Namespace) -> int:
     password, generated = new_password(args)
 
     async def work(container: Container) -> int:
-        await accounts.create_account(args.name, args.role, password)
-        print(f"created {args.role} {args.name}")
+        account = await accounts.create_account(
+            args.name, args.role, password, split_codes(args.queues)
+        )
+        print(f"created {args.role} {args.name}, queues: {describe_queues(account)}")
         if generated:
             print(f"password: {password}")
         return 0
@@ -182,12 +200,69 @@ def cmd_passwd(settings: Settings, args: argparse.Namespace) -> int:
     return with_database(settings, work)
 
 
-def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+def split_codes(text: str) -> list[str]:
+    return [code for code in text.split(",") if code.strip()]
+
+
+def describe_queues(account: Any) -> str:
+    if account.role == accounts.Role.ADMIN or accounts.ALL_QUEUES in account.queues:
+        return "every queue"
+    return ", ".join(account.queues) or "none yet (nextup queues NAME PHARM,LAB)"
+
+
+def cmd_queues(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
-        print(await accounts.issue_token(args.name))
+        account = await accounts.assign_queues(args.name, split_codes(args.codes))
+        print(f"{account.name} works on: {describe_queues(account)}")
         return 0
 
     return with_database(settings, work)
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    words: list[str] = args.words
+    if words[0] == "list" and len(words) == 1:
+        return with_database(settings, list_tokens)
+    if words[0] == "revoke" and len(words) == 2 and words[1].isdigit():
+        token_id = int(words[1])
+
+        async def revoke(container: Container) -> int:
+            await accounts.revoke_token(token_id)
+            print(f"token {token_id} revoked")
+            return 0
+
+        return with_database(settings, revoke)
+    if len(words) != 1:
+        print("nextup: use `token NAME`, `token list` or `token revoke ID`", file=sys.stderr)
+        return 2
+
+    async def issue(container: Container) -> int:
+        print(await accounts.issue_token(words[0], args.expires_days, container.clock()))
+        return 0
+
+    return with_database(settings, issue)
+
+
+async def list_tokens(container: Container) -> int:
+    now = container.clock()
+    print(f"{'ID':>5}  {'ACCOUNT':<20} {'CREATED':<17} {'EXPIRES':<17} {'LAST USED':<17} STATE")
+    for t in await accounts.list_tokens():
+        state = (
+            "revoked"
+            if t.revoked
+            else "expired"
+            if t.expires_at is not None and t.expires_at <= now
+            else "active"
+        )
+        print(
+            f"{t.id:>5}  {t.account:<20} {minute(t.created_at):<17} {minute(t.expires_at):<17} "
+            f"{minute(t.last_used_at):<17} {state}"
+        )
+    return 0
+
+
+def minute(at: Any) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at is not None else "-"
 
 
 def cmd_link_code(settings: Settings, args: argparse.Namespace) -> int:
@@ -369,7 +444,7 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = SHUTDOWN_GRACE_S
     telegram = container.telegram
     webhook = settings.telegram_mode is TelegramMode.WEBHOOK
-    if telegram is not None and webhook:
+    if telegram is not None and webhook and settings.telegram_webhook_secret:
         app.blueprint(
             webhook_blueprint(telegram.bot, telegram.dispatcher, settings.telegram_webhook_secret)
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 import re
 import secrets
+import time
 from enum import StrEnum
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_KEY_FILE = Path(".secret_key")
+MIN_SECRET_KEY = 32
+"""Characters of NEXTUP_SECRET_KEY in production: sessions and CSRF tokens are signed with it."""
 
 
 class Environment(StrEnum):
@@ -73,6 +77,15 @@ class Settings(BaseSettings):
     trusted_proxies: str | None = None
     """Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and
     X-Forwarded-Proto are believed; from any other peer they are ignored."""
+    sms_joins_per_hour: int = 3
+    """JOIN texts one number may send in an hour; past it the text gets no answer."""
+    sms_replies_per_hour: int = 10
+    """Replies (paid texts) one number is sent in an hour, whatever it texts."""
+    sms_daily_cap: int = 30
+    """Texts of any kind sent to one number in 24 hours (replies and notifications)."""
+    sms_allowed_countries: str | None = None
+    """Regions (comma separated, e.g. `US,CA`) whose numbers may text in; default: the phone
+    region; empty with no phone region: any."""
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +112,21 @@ class Settings(BaseSettings):
     def _production_needs_secret(self) -> Settings:
         if self.env is Environment.PRODUCTION and not self.secret_key:
             raise ValueError("NEXTUP_SECRET_KEY is required when NEXTUP_ENV=production")
+        if self.env is Environment.PRODUCTION and len(self.secret_key or "") < MIN_SECRET_KEY:
+            raise ValueError(
+                f"NEXTUP_SECRET_KEY must be at least {MIN_SECRET_KEY} characters when "
+                "NEXTUP_ENV=production (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        # Without it anyone who finds the URL can post updates as any chat, staff included.
+        if self.telegram_mode is TelegramMode.WEBHOOK and not self.telegram_webhook_secret:
+            raise ValueError(
+                "NEXTUP_TELEGRAM_WEBHOOK_SECRET is required when NEXTUP_TELEGRAM_MODE=webhook"
+            )
         return self
 
     @model_validator(mode="after")
@@ -147,12 +175,29 @@ class Settings(BaseSettings):
             ) from None
         return value or None
 
-    @field_validator("outbox_lease_s", "outbox_poll_s", "twilio_rate_per_s", "sms_escalate_after_s")
+    @field_validator(
+        "outbox_lease_s",
+        "outbox_poll_s",
+        "twilio_rate_per_s",
+        "sms_escalate_after_s",
+        "sms_joins_per_hour",
+        "sms_replies_per_hour",
+        "sms_daily_cap",
+    )
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be above 0")
         return value
+
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _countries(cls, value: str | None) -> str | None:
+        regions = [r.strip().upper() for r in (value or "").split(",") if r.strip()]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown region codes {', '.join(unknown)} (use e.g. US,CA)")
+        return ",".join(regions) or None
 
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
@@ -162,6 +207,18 @@ class Settings(BaseSettings):
     def twilio_senders(self) -> list[str]:
         """The numbers SMS go out from (taken in turn), or one Messaging Service SID."""
         return [s.strip() for s in (self.twilio_from or "").split(",") if s.strip()]
+
+    @property
+    def sms_regions(self) -> frozenset[str]:
+        """Where numbers that may text in are from; empty: anywhere."""
+        if self.sms_allowed_countries:
+            return frozenset(self.sms_allowed_countries.split(","))
+        return frozenset({self.phone_region} if self.phone_region else ())
+
+    @property
+    def real_channel(self) -> bool:
+        """A channel that costs money and reaches real people is configured."""
+        return self.sms_configured or bool(self.telegram_token)
 
     @property
     def sms_configured(self) -> bool:
@@ -186,11 +243,27 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         if SECRET_KEY_FILE.exists():
-            return SECRET_KEY_FILE.read_text().strip()
+            return _written_key()
         key = secrets.token_urlsafe(48)
-        SECRET_KEY_FILE.write_text(key)
-        SECRET_KEY_FILE.chmod(0o600)
+        # Created with its mode, never readable by others even for a moment; O_EXCL: two
+        # processes starting together must not each write a different key.
+        try:
+            fd = os.open(SECRET_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _written_key()
+        with os.fdopen(fd, "w") as file:
+            file.write(key)
         return key
+
+
+def _written_key(wait_s: float = 2.0) -> str:
+    """The key another process has just created the file for, once it has written it."""
+    deadline = time.monotonic() + wait_s
+    while not (key := SECRET_KEY_FILE.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not key:
+        raise SettingsError(f"{SECRET_KEY_FILE} is empty; delete it or set NEXTUP_SECRET_KEY")
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -201,6 +274,9 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"])
-            name = f"NEXTUP_{field.upper()}" if field else "settings"
-            problems.append(f"{name}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            # A rule across settings names its variables in its message.
+            problems.append(f"NEXTUP_{field.upper()}: {message}" if field else message)
+        if len(problems) == 1:  # one line, as an operator's log shows it
+            raise SettingsError(f"invalid setting: {problems[0]}") from None
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -25,6 +25,7 @@ from core.delivery.inbox import DevInboxSender, UnconfiguredSender
 from core.delivery.limits import TELEGRAM_LIMITS, ChannelLimits
 from core.services.patients import PatientService
 from core.services.queues import Clock, QueueService
+from core.services.sms_guard import SmsGuard, SmsLimits
 from core.services.staff_chat import StaffChat
 from core.settings import Settings
 from core.storage import db
@@ -66,7 +67,18 @@ class Container:
         self.staff_chat = StaffChat(self.queues)
         settings = self.settings
         self.sms = SmsConversation(
-            self.queues, self.patients, settings.base_url, settings.default_language
+            self.queues,
+            self.patients,
+            settings.base_url,
+            settings.default_language,
+            SmsGuard(
+                SmsLimits(
+                    settings.sms_joins_per_hour,
+                    settings.sms_replies_per_hour,
+                    settings.sms_daily_cap,
+                    settings.sms_regions,
+                )
+            ),
         )
         if settings.telegram_token:
             self.telegram = Telegram(

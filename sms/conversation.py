@@ -17,9 +17,11 @@ from core.messages import (
     template_params,
 )
 from core.phones import normalize_phone
+from core.redact import mask_phone, redact
 from core.services.errors import NotFound, SeveralTickets
 from core.services.patients import Patient, PatientService, eta_minutes
 from core.services.queues import QueueService
+from core.services.sms_guard import SmsGuard
 from sms.keywords import Command, Keyword, parse
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,10 @@ class SmsConversation:
         patients: PatientService,
         base_url: str,
         default_language: str = "en",
+        guard: SmsGuard | None = None,
     ) -> None:
+        self.guard = guard
+        """Limits per sender; None: none (tests of the conversation alone)."""
         self.queues = queues
         self.patients = patients
         self.base_url = base_url
@@ -64,19 +69,27 @@ class SmsConversation:
         try:
             phone = normalize_phone(sender, self.queues.phone_region)
         except InvalidValue:
-            log.info("SMS from a number we cannot read: %r", sender[:32])
+            log.info("SMS from a number we cannot read: %r", redact(sender[:32]))
             text = render_sms_reply("unreadable_number", self.default_language)
             return SmsReply(text, "unreadable_number")
         patient = Patient.sms(phone)
         keyword = parse(body)
+        held = await self._held_back(phone, keyword)
+        if held is not None:
+            return SmsReply(None, held)
         answer: Answer | None
         try:
             answer = await self._answer(patient, keyword)
         except Exception:
-            log.exception("SMS from %s (%s) could not be handled", phone, keyword.command)
+            log.exception(
+                "SMS from %s (%s) could not be handled", mask_phone(phone), keyword.command
+            )
             answer = Answer("sorry", {})
         if answer is None:
             return SmsReply(None, keyword.command.value)
+        if self.guard and not await self.guard.may_reply(phone, self.queues.clock()):
+            log.warning("SMS reply to %s held back: its hourly or daily limit", mask_phone(phone))
+            return SmsReply(None, "reply_limit")
         # The reply's own queue (a join) comes first; else what the patient chose or the
         # queue they were last in: a STATUS or HELP is answered in the language of the visit.
         chosen = await self.patients.language(patient)
@@ -98,6 +111,25 @@ class SmsConversation:
             segments=sms_segments(text),
         )
         return SmsReply(text, answer.name, record.id)
+
+    async def _held_back(self, phone: str, keyword: Keyword) -> str | None:
+        """Why the text is neither carried out nor answered, if it is not: the sender is from
+        a country not served, or joins too often (each join is a paid reply)."""
+        if self.guard is None:
+            return None
+        if not self.guard.region_allowed(phone):
+            log.warning(
+                "SMS from %s ignored: outside NEXTUP_SMS_ALLOWED_COUNTRIES", mask_phone(phone)
+            )
+            return "region_refused"
+        if keyword.command is Command.JOIN and not await self.guard.may_join(
+            phone, self.queues.clock()
+        ):
+            log.warning(
+                "JOIN from %s ignored: NEXTUP_SMS_JOINS_PER_HOUR reached", mask_phone(phone)
+            )
+            return "join_limit"
+        return None
 
     async def _answer(self, patient: Patient, keyword: Keyword) -> Answer | None:
         """What to reply; None: nothing (the provider confirms an opt-out itself)."""

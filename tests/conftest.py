@@ -163,7 +163,10 @@ async def api(container: Container, monkeypatch: pytest.MonkeyPatch) -> AsyncIte
     server, base_url = await serve(app)
     tokens = {}
     for role in accounts.Role:
-        await accounts.create_account(f"{role.value}-user", role.value, "correct horse")
+        # Every queue: these tests are about roles; queue scope has its own tests.
+        await accounts.create_account(
+            f"{role.value}-user", role.value, "correct horse", queues=[accounts.ALL_QUEUES]
+        )
         tokens[role.value] = await accounts.issue_token(f"{role.value}-user")
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         yield Api(client, tokens, base_url, app)

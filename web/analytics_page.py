@@ -35,6 +35,7 @@ from web.charts import Series, bar_chart, line_chart
 from web.console import base_context
 from web.context import container_of
 from web.render import render
+from web.scope import visible
 
 bp = Blueprint("analytics")
 CSV_COLUMNS = (
@@ -181,7 +182,7 @@ async def selected_queue(
 async def analytics(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
     """The page: a queue and date range form, key figures, charts and tables."""
     context: dict[str, Any] = base_context(request, account, csrf, "analytics")
-    queues = await container_of(request).queues.list_queues()
+    queues = visible(account, await container_of(request).queues.list_queues())
     context |= {"queues": queues, "error": None, "report": None}
     if not queues:
         return html(render("console/analytics.html", **context))

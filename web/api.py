@@ -17,6 +17,7 @@ from core.services.queues import QueueService, analytics, hourly_metrics, new_jo
 from core.storage.models import StaffAccount
 from web import schemas
 from web.endpoint import ADMIN, endpoint
+from web.scope import visible
 from web.serialize import (
     config_json,
     event_json,
@@ -42,8 +43,9 @@ def actor(account: StaffAccount | None) -> str:
 
 
 @endpoint(bp, "GET", "/queues", "List queues", response="[Queue]")
-async def list_queues(request: Request, **_: Any) -> HTTPResponse:
-    return json([queue_json(q) for q in await service(request).list_queues()])
+async def list_queues(request: Request, account: StaffAccount, **_: Any) -> HTTPResponse:
+    queues = visible(account, await service(request).list_queues())
+    return json([queue_json(q) for q in queues])
 
 
 @endpoint(

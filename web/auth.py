@@ -14,13 +14,14 @@ from sanic.response import HTTPResponse, redirect
 from core.services.accounts import Role, account_for_token
 from core.services.errors import Forbidden, Unauthorized
 from core.storage.models import StaffAccount
+from web.scope import check_scope
 from web.session import (
     COOKIE,
     CSRF_FIELD,
     CSRF_HEADER,
     Session,
     SessionSigner,
-    password_fingerprint,
+    still_current,
 )
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,7 +44,7 @@ async def session_account(request: Request) -> tuple[StaffAccount, Session] | No
     session = signer(request).read(request.cookies.get(COOKIE))
     if session is not None:
         account = await StaffAccount.get_or_none(id=session.account_id, is_active=True)
-        if account is not None and password_fingerprint(account) == session.password_fingerprint:
+        if account is not None and still_current(session, account):
             found = (account, session)
     request.ctx.session = found
     return found
@@ -102,6 +103,7 @@ def staff_page(roles: Iterable[Role] = ANY_STAFF) -> Callable[[PageHandler], Pag
             if account.role not in allowed:
                 raise Forbidden(f"this page needs the role {' or '.join(sorted(allowed))}")
             check_csrf(request, session)
+            await check_scope(account, request, kwargs)
             csrf = signer(request).csrf_token(session)
             return await handler(request, *args, account=account, csrf=csrf, **kwargs)
 

@@ -19,7 +19,7 @@ from sanic.response import HTTPResponse, html, redirect
 from core.delivery import outbox
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.model import check_priority
-from core.services.accounts import Role, check_password
+from core.services.accounts import Role, check_password, revoke_sessions
 from core.services.errors import Unauthorized
 from core.services.queues import new_join_request
 from core.storage.models import StaffAccount, TicketEventRow
@@ -28,6 +28,7 @@ from web.board import PRIORITY_LABELS, load_board, priority_label
 from web.clients import client_address
 from web.context import container_of
 from web.render import NONE, render
+from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
 
 bp = Blueprint("console")
@@ -53,6 +54,16 @@ def secure_cookies(request: Request) -> bool:
     return base_url.startswith("https://")
 
 
+def session_cookie_scope(request: Request) -> dict[str, Any]:
+    """Set and deleted with the same attributes: a browser ignores a deletion sent `Secure`
+    for a cookie it was given without (a plain-http intranet address)."""
+    return {"path": "/", "secure": secure_cookies(request)}
+
+
+def login_cookie_scope(request: Request) -> dict[str, Any]:
+    return {"path": "/console/login", "secure": secure_cookies(request)}
+
+
 def login_page(
     request: Request, error: str | None = None, status: int = 200, name: str = ""
 ) -> HTTPResponse:
@@ -67,9 +78,8 @@ def login_page(
         token,
         httponly=True,
         samesite="Strict",
-        path="/console/login",
-        secure=secure_cookies(request),
         max_age=3600,
+        **login_cookie_scope(request),
     )
     return response
 
@@ -106,7 +116,7 @@ async def login(request: Request) -> HTTPResponse:
     limiter(request).succeeded(keys[1])
     response = redirect(safe_next(form.get("next")), status=303)
     set_session(request, response, account)
-    response.delete_cookie(LOGIN_COOKIE, path="/console/login")
+    response.cookies.delete_cookie(LOGIN_COOKIE, **login_cookie_scope(request))
     return response
 
 
@@ -116,9 +126,8 @@ def set_session(request: Request, response: HTTPResponse, account: StaffAccount)
         signer(request).issue(account, clock.time()),
         httponly=True,
         samesite="Lax",
-        secure=secure_cookies(request),
-        path="/",
         max_age=int(SESSION_MAX_AGE_S),
+        **session_cookie_scope(request),
     )
 
 
@@ -127,8 +136,11 @@ async def logout(request: Request) -> HTTPResponse:
     found = await session_account(request)
     if found is not None:
         check_csrf(request, found[1])
+        # Every session of the account ends, here and in every process; its open websockets
+        # close within seconds (the live hub re-checks them).
+        await revoke_sessions(found[0].name)
     response = redirect("/console/login", status=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.cookies.delete_cookie(COOKIE, **session_cookie_scope(request))
     return response
 
 
@@ -150,7 +162,7 @@ def actor(account: StaffAccount) -> str:
 @staff_page()
 async def board_page(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
     queues = container_of(request).queues
-    all_codes = [q.code for q in await queues.list_queues()]
+    all_codes = visible(account, [q.code for q in await queues.list_queues()])
     selected = (request.args.get("queue") or "").upper()
     codes = [selected] if selected in all_codes else all_codes
     boards = [await load_board(queues, code, all_codes) for code in codes]
@@ -174,7 +186,7 @@ async def board_fragment(
     request: Request, code: str, account: StaffAccount, csrf: str
 ) -> HTTPResponse:
     queues = container_of(request).queues
-    all_codes = [q.code for q in await queues.list_queues()]
+    all_codes = visible(account, [q.code for q in await queues.list_queues()])
     board = await load_board(queues, code.upper(), all_codes)
     return html(
         render("console/board_panel.html", board=board, is_admin=account.role == Role.ADMIN)

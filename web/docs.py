@@ -30,6 +30,13 @@ ERROR_SCHEMA = {
 }
 
 
+QUEUE_SCOPE = (
+    ". Staff and pharmacists reach only the queues assigned to their account (admins: all);"
+    " another queue, or a ticket of one, is 404 like one that does not exist."
+    " Ticket responses carry no patient-page token."
+)
+
+
 def openapi_path(path: str) -> str:
     return re.sub(r"<(\w+)(:[^>]*)?>", r"{\1}", path)
 
@@ -57,8 +64,11 @@ def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         op["responses"]["404"] = {"description": "not_found", "content": _error_content()}
     if ep.roles is not None:
         op["security"] = [{"bearer": []}]
-        op["description"] = "Roles: " + ", ".join(sorted(ep.roles))
-        op["responses"]["401"] = {"description": "unauthorized", "content": _error_content()}
+        op["description"] = "Roles: " + ", ".join(sorted(ep.roles)) + QUEUE_SCOPE
+        op["responses"]["401"] = {
+            "description": "unauthorized (no token, or an unknown, expired or revoked one)",
+            "content": _error_content(),
+        }
         op["responses"]["403"] = {"description": "forbidden", "content": _error_content()}
     if ep.body is not None:
         schema = ep.body.model_json_schema(ref_template="#/components/schemas/{model}")

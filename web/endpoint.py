@@ -12,10 +12,11 @@ from pydantic import BaseModel, ValidationError
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from core.services.accounts import Role
+from core.services.accounts import Role, require_queue
 from core.services.errors import Forbidden
 from web.auth import ADMIN, ANY_STAFF, authenticate
 from web.errors import BadRequest
+from web.scope import check_scope
 
 __all__ = ["ADMIN", "ANY_STAFF", "endpoint"]
 Handler = Callable[..., Awaitable[HTTPResponse]]
@@ -98,6 +99,11 @@ def endpoint(
                 if account.role not in allowed:
                     raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
             parsed = parse_body(request, body) if body is not None else None
+            if account is not None:
+                await check_scope(account, request, params)
+                target = getattr(parsed, "queue", None)  # a transfer names a second queue
+                if isinstance(target, str):
+                    require_queue(account, target)
             return await handler(request, account=account, body=parsed, **params)
 
         bp.add_route(wrapped, path, methods=[method], name=handler.__name__)

@@ -19,6 +19,7 @@ from core.domain.errors import (
     TicketNotInQueue,
     UnknownCounter,
 )
+from core.redact import redact
 from core.services.errors import (
     AlreadyExists,
     ConcurrentUpdate,
@@ -104,5 +105,5 @@ def install(app: Sanic[Any, Any]) -> None:
 
     @app.exception(Exception)
     async def unexpected(request: Request, exc: Exception) -> HTTPResponse:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         return page_or_json(request, 500, "internal_error", "something went wrong on our side")

@@ -57,6 +57,20 @@ def dev_only(handler: PageHandler) -> PageHandler:
     return wrapped
 
 
+def simulator_only(handler: PageHandler) -> PageHandler:
+    """The patient simulator exists only while no real channel is set: with Twilio or
+    Telegram credentials it would make NextUp text or message any number a staff member
+    typed, at the hospital's cost."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
+        if container_of(request).settings.real_channel:
+            raise NotFound("the patient simulator is off while a real channel is set")
+        return await handler(request, *args, **kwargs)
+
+    return wrapped
+
+
 def form_recipient(request: Request) -> str:
     """The list's filter, which forms on the page send along so their answer keeps it."""
     return str((request.form.get("recipient") if request.form else None) or "").strip()
@@ -264,6 +278,7 @@ async def simulator_context(container: Container, form: SimForm) -> dict[str, An
         "sms_quick": [*(f"JOIN {c}" for c in codes), "STATUS", "LATE 10", "LEAVE"],
         "telegram_quick": [*(f"/start q_{c}" for c in codes), "/status", "/late 10", "/leave"],
         "real_telegram": container.telegram is not None,
+        "simulator": not container.settings.real_channel,
     }
 
 
@@ -307,6 +322,7 @@ async def messages(request: Request, account: StaffAccount, csrf: str) -> HTTPRe
 
 @bp.post("/console/inbox/simulate")
 @dev_only
+@simulator_only
 @staff_page()
 async def simulate(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
     container = container_of(request)
@@ -343,6 +359,7 @@ async def answered(request: Request, csrf: str, exchange: Exchange) -> str:
 
 @bp.post("/console/inbox/press")
 @dev_only
+@simulator_only
 @staff_page()
 async def press(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
     """A button under a Telegram message, pressed as the patient it was sent to."""

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,11 +23,14 @@ from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.bus import EventBus, Message, Subscription
+from core.services.accounts import account_for_token, can_use_queue
 from core.services.errors import NotFound, Unauthorized
 from core.services.queues import QueueService, QueueStatus
+from core.storage.models import StaffAccount
 from web import paths
 from web.auth import authenticate, session_account
 from web.serialize import iso, public_ticket_json, status_json
+from web.session import still_current
 
 log = logging.getLogger(__name__)
 bp = Blueprint("live")
@@ -59,6 +63,12 @@ which would bury the feed. Positions come with the snapshot and the status endpo
 ticket's audit trail keeps every move."""
 CLOSE_TOO_SLOW = 1013  # "try again later"
 CLOSE_NOT_FOUND = 4404
+CLOSE_REVOKED = 4401
+RECHECK_S = 3.0
+"""Staff feeds are re-authorised this often: a logout, a deactivation, a revoked token or a
+queue taken off the account closes them within seconds, in every process (the check reads
+the database, which every process shares)."""
+StillAllowed = Callable[[], Awaitable[bool]]
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -117,6 +127,16 @@ class Client:
     last_sent: str | None = None
     """The last snapshot sent, so an unchanged one is not sent again."""
     too_slow: bool = False
+    still_allowed: StillAllowed | None = None
+    """For a staff feed: whether its credential still holds; checked every RECHECK_S."""
+    revoked: bool = False
+
+    def end(self) -> None:
+        """Closes the feed: its credential no longer holds."""
+        self.revoked = True
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait(None)
 
     def offer(self, text: str) -> None:
         if self.too_slow:
@@ -145,7 +165,9 @@ class LiveHub:
         self._event_at: dict[str, str | None] = {}
         self._subscription: Subscription | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._checker: asyncio.Task[None] | None = None
         self._starting = asyncio.Lock()
+        self.recheck_s = RECHECK_S
 
     async def start(self) -> None:
         """Subscribes on the first client, so an app that nobody watches reads no events."""
@@ -153,17 +175,41 @@ class LiveHub:
             if self._reader is None:
                 self._subscription = await self.bus.subscribe()
                 self._reader = asyncio.create_task(self._read(self._subscription), name="live")
+                self._checker = asyncio.create_task(self._recheck_staff(), name="live-auth")
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._reader, *self._refreshers.values()] if t is not None]
+        tasks = [
+            t for t in [self._reader, self._checker, *self._refreshers.values()] if t is not None
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._refreshers.clear()
         if self._subscription is not None:
             await self._subscription.close()
-        self._reader = self._subscription = None
+        self._reader = self._subscription = self._checker = None
         self.clients.clear()
+
+    async def _recheck_staff(self) -> None:
+        while True:
+            await asyncio.sleep(self.recheck_s)
+            staff = [
+                c
+                for clients in list(self.clients.values())
+                for c in list(clients)
+                if c.still_allowed is not None and not c.revoked
+            ]
+            for client in staff:
+                assert client.still_allowed is not None
+                try:
+                    allowed = await client.still_allowed()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("re-checking a staff feed failed; trying again")
+                    continue
+                if not allowed:
+                    client.end()
 
     def join(self, client: Client) -> None:
         self.clients.setdefault(client.queue, set()).add(client)
@@ -263,19 +309,53 @@ def hub(request: Request) -> LiveHub:
     return live
 
 
-async def can_see_everything(request: Request) -> bool:
+ENDED = "your session ended or no longer covers this queue; log in again"
+
+
+async def staff_credential(request: Request) -> tuple[StaffAccount, StillAllowed] | None:
     """A bearer token, or a session cookie sent by one of our own pages (a page of another
-    site can open a websocket with the staff member's cookies; its Origin gives it away)."""
-    if request.headers.get("authorization"):
+    site can open a websocket with the staff member's cookies; its Origin gives it away);
+    with the check that tells later whether the same credential still holds."""
+    header = request.headers.get("authorization")
+    if header:
         try:
-            await authenticate(request)
+            account = await authenticate(request)
         except Unauthorized:
-            return False
-        return True
+            return None
+        token = header.partition(" ")[2].strip()
+
+        async def token_holds() -> bool:
+            try:
+                return (await account_for_token(token)).id == account.id
+            except Unauthorized:
+                return False
+
+        return account, token_holds
     origin = request.headers.get("origin")
     if origin is not None and not same_site(request, origin):
-        return False
-    return await session_account(request) is not None
+        return None
+    found = await session_account(request)
+    if found is None:
+        return None
+    account, session = found
+
+    async def session_holds() -> bool:
+        current = await StaffAccount.get_or_none(id=account.id)
+        return current is not None and still_current(session, current)
+
+    return account, session_holds
+
+
+def in_scope(account: StaffAccount, code: str, still_allowed: StillAllowed) -> StillAllowed:
+    """The credential holds and the queue is still assigned to the account."""
+
+    async def check() -> bool:
+        if not await still_allowed():
+            return False
+        current = await StaffAccount.get_or_none(id=account.id)
+        return current is not None and can_use_queue(current, code)
+
+    return check
 
 
 def same_site(request: Request, origin: str) -> bool:
@@ -304,6 +384,12 @@ async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
                 text = await asyncio.wait_for(client.outbox.get(), HEARTBEAT_S)
             except TimeoutError:
                 text = encode({"type": "ping"})
+            if text is None and client.revoked:
+                await ws.send(
+                    encode({"type": "error", "data": {"code": "unauthorized", "message": ENDED}})
+                )
+                await ws.close(CLOSE_REVOKED, ENDED)
+                return
             if text is None:
                 await ws.close(CLOSE_TOO_SLOW, "too slow; reconnect")
                 return
@@ -323,7 +409,13 @@ async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
 async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> None:
     live = hub(request)
     await live.start()
-    client = Client("staff" if await can_see_everything(request) else "display", code)
+    credential = await staff_credential(request)
+    if credential is not None and not can_use_queue(credential[0], code):
+        await refuse(ws, "queue_not_found", f"no queue {code!r}")
+        return
+    client = Client("staff" if credential else "display", code)
+    if credential is not None:
+        client.still_allowed = in_scope(credential[0], code, credential[1])
     live.join(client)  # before the read: nothing that happens after it can be missed
     try:
         try:

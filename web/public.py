@@ -23,6 +23,7 @@ from core.domain.model import MAX_LATE, TicketStatus
 from core.domain.notify import patient_actor
 from core.services.errors import NotFound
 from core.services.queues import QueueService, TicketView
+from web.auth import session_account
 from web.console import secure_cookies
 from web.context import container_of
 from web.errors import STATUS_OF
@@ -311,7 +312,15 @@ def foreign_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1] not in own
 
 
-PatientAct = Callable[[QueueService, TicketView], Awaitable[None]]
+PatientAct = Callable[[QueueService, TicketView, str], Awaitable[None]]
+"""Given the queue service, the ticket and who is acting (for the audit trail)."""
+
+
+async def acting_as(request: Request) -> str:
+    """Staff logged in to the console who act through a patient's page are audited as
+    themselves, not as the patient."""
+    found = await session_account(request)
+    return f"staff:{found[0].name}" if found is not None else PATIENT
 
 
 async def patient_action(
@@ -331,7 +340,7 @@ async def patient_action(
     if view.ticket.status is not TicketStatus.WAITING:
         return await ticket_page(request, token, error=refusal(view), status=409)
     try:
-        await act(queues, view)
+        await act(queues, view, await acting_as(request))
     except IllegalTransition:  # the ticket moved on between the read and the command
         fresh = await queues.ticket_view(token=token, with_history=False)
         return await ticket_page(request, token, error=refusal(fresh), status=409)
@@ -364,8 +373,8 @@ def refusal(view: TicketView) -> str:
 
 @bp.post("/t/<token>/leave")
 async def leave(request: Request, token: str) -> HTTPResponse:
-    async def cancel(queues: QueueService, view: TicketView) -> None:
-        await queues.ticket_action(view.ticket.id, "cancel", PATIENT)
+    async def cancel(queues: QueueService, view: TicketView, actor: str) -> None:
+        await queues.ticket_action(view.ticket.id, "cancel", actor)
 
     return await patient_action(request, token, "left", cancel)
 
@@ -390,12 +399,12 @@ def minutes_of(request: Request) -> int | None:
 async def late(request: Request, token: str) -> HTTPResponse:
     minutes = minutes_of(request)
 
-    async def delay(queues: QueueService, view: TicketView) -> None:
+    async def delay(queues: QueueService, view: TicketView, actor: str) -> None:
         ticket = view.ticket
         if ticket.late_count >= MAX_LATE:  # the domain says so too, but only in English
             raise LateLimit()
         delay_s = (minutes or 0) * 60
-        await queues.on_ticket(ticket.id, lambda q, now: q.delay(ticket.id, delay_s, now, PATIENT))
+        await queues.on_ticket(ticket.id, lambda q, now: q.delay(ticket.id, delay_s, now, actor))
 
     refused = "bad_minutes" if minutes is None else None
     return await patient_action(request, token, "late", delay, refused)

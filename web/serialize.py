@@ -49,6 +49,8 @@ def queue_json(info: QueueInfo) -> dict[str, Any]:
 
 
 def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
+    """What staff see. Never the patient-page token: it is the patient's key, and staff who
+    held it could act as the patient (the console links to the page for them instead)."""
     return {
         "id": ticket.id,
         "queue": ticket.queue,
@@ -68,7 +70,6 @@ def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
         "phone": ticket.phone,
         "telegram_chat_id": ticket.telegram_chat_id,
         "language": ticket.language,
-        "token": ticket.token,
         "late_count": ticket.late_count,
         "travel_s": ticket.travel_s,
         "acknowledged_at": iso(ticket.acknowledged_at),

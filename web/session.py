@@ -1,9 +1,10 @@
 """Console sessions: signed cookies, CSRF tokens and the login rate limit.
 
-A session is a cookie the server signed with `NEXTUP_SECRET_KEY`; nothing is stored. It names
-the account and a fingerprint of its password hash, so changing a password or deactivating an
-account ends every session at once. The CSRF token is derived from the session's nonce: a page
-of another site can neither read it nor compute it.
+A session is a cookie the server signed with `NEXTUP_SECRET_KEY`. It names the account, a
+fingerprint of its password hash and the account's session epoch (a column): changing a
+password, deactivating the account or logging out (which bumps the epoch) ends every session
+of the account at once, in every process, at its next request. The CSRF token is derived
+from the session's nonce: a page of another site can neither read it nor compute it.
 """
 
 from __future__ import annotations
@@ -52,10 +53,22 @@ class Session:
     password_fingerprint: str
     issued_at: float
     nonce: str
+    epoch: int = 0
 
 
 def password_fingerprint(account: StaffAccount) -> str:
     return hashlib.sha256(account.password_hash.encode()).hexdigest()[:16]
+
+
+def still_current(session: Session, account: StaffAccount) -> bool:
+    """The session was issued to the account as it is now: same password, not revoked."""
+    return (
+        account.is_active
+        and session.epoch == account.session_epoch
+        and hmac.compare_digest(
+            password_fingerprint(account).encode(), session.password_fingerprint.encode()
+        )
+    )
 
 
 class SessionSigner:
@@ -72,6 +85,7 @@ class SessionSigner:
             "f": password_fingerprint(account),
             "i": int(now_s if now_s is not None else time.time()),
             "n": secrets.token_urlsafe(16),
+            "e": account.session_epoch,
         }
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._mac(payload)}"
@@ -85,7 +99,9 @@ class SessionSigner:
             return None
         try:
             body = json.loads(_unb64(payload))
-            session = Session(int(body["a"]), str(body["f"]), float(body["i"]), str(body["n"]))
+            session = Session(
+                int(body["a"]), str(body["f"]), float(body["i"]), str(body["n"]), int(body["e"])
+            )
         except (ValueError, KeyError, TypeError):
             return None
         now = now_s if now_s is not None else time.time()

@@ -34,6 +34,7 @@ from core.domain.model import (
     check_service_times,
 )
 from core.messages.render import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.services import accounts
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, QueueService
 from core.storage.models import StaffAccount
@@ -156,6 +157,8 @@ async def page(
         wait_horizon=minutes(info.config.wait_horizon_s),
         appointment_window=minutes(info.config.appointment_window_s),
         saved=request.args.get("saved") == "1" and not submission.errors,
+        staff=await accounts.staff_of_queue(info.code),
+        staff_saved=request.args.get("staff") == "1",
     )
     return html(body, status=status)
 
@@ -423,3 +426,13 @@ async def save_settings(
     if not await apply(queues, info, sub):
         return await page(request, account, csrf, info, sub, status=422)
     return redirect(f"/console/queues/{info.code}/settings?saved=1", status=303)
+
+
+@bp.post("/console/queues/<code>/staff")
+@staff_page(ADMIN)
+async def save_staff(request: Request, code: str, account: StaffAccount, csrf: str) -> HTTPResponse:
+    """Who works on the queue: the checked staff and pharmacists (admins work on all)."""
+    info = await service(request).get_queue(code.upper())
+    form = request.get_form(keep_blank_values=True) or RequestParameters()
+    await accounts.set_queue_staff(info.code, [str(n) for n in form.getlist("staff") or []])
+    return redirect(f"/console/queues/{info.code}/settings?staff=1", status=303)

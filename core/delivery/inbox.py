@@ -7,6 +7,7 @@ import logging
 
 from core.delivery import Outgoing, PermanentFailure, Receipt
 from core.messages import sms_segments
+from core.redact import redact
 from core.storage.models import DevInboxMessage
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,10 @@ class DevInboxSender:
             buttons=[[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
             outbox_id=message.id,
         )
-        log.info("dev inbox: %s to %s: %s", message.channel, message.recipient, message.text)
+        # Masked: the full text is in the console's inbox, the log may travel further.
+        log.info(
+            "dev inbox: %s", redact(f"{message.channel} to {message.recipient}: {message.text}")
+        )
         segments = sms_segments(message.text) if message.channel == "sms" else None
         return Receipt(f"inbox-{row.id}", delivered_to="dev_inbox", segments=segments)
 

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from core.domain.errors import InvalidValue
+from core.domain.model import queue_code
 from core.services.errors import AlreadyExists, NotFound, Unauthorized
 from core.storage.models import ApiToken, StaffAccount
 
 TOKEN_PREFIX = "nxt_"
+ALL_QUEUES = "*"
+"""Assigned to a non-admin account: every queue, present and future (a floating nurse)."""
+LAST_USE_PRECISION = timedelta(hours=1)
 _hasher = PasswordHasher()
 
 
@@ -29,14 +37,48 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_account(name: str, role: str, password: str) -> StaffAccount:
+def parse_queues(codes: Iterable[str]) -> list[str]:
+    """Queue codes as typed (`PHARM,lab`), checked and in capitals; `*` for every queue."""
+    parsed: list[str] = []
+    for raw in codes:
+        raw = raw.strip()
+        if raw == ALL_QUEUES:
+            parsed.append(ALL_QUEUES)
+            continue
+        code = queue_code(raw)
+        if code is None:
+            raise InvalidValue(f"{raw!r} is not a queue code")
+        parsed.append(code)
+    return list(dict.fromkeys(parsed))
+
+
+def can_use_queue(account: StaffAccount, code: str) -> bool:
+    """The one rule of queue scope: admins work on every queue, others on those assigned."""
+    assigned = account.queues or []
+    return account.role == Role.ADMIN or ALL_QUEUES in assigned or code.upper() in assigned
+
+
+def require_queue(account: StaffAccount, code: str) -> None:
+    """An unassigned queue is "not found": its existence is none of the account's business."""
+    if not can_use_queue(account, code):
+        raise NotFound("queue", code.upper())
+
+
+async def create_account(
+    name: str, role: str, password: str, queues: Sequence[str] = ()
+) -> StaffAccount:
     if role not in Role.__members__.values():
         raise InvalidValue(f"role must be one of {', '.join(Role)}, got {role!r}")
     if not name or len(name) > 64:
         raise InvalidValue("name must be 1 to 64 characters")
     _check_password(password)
     try:
-        return await StaffAccount.create(name=name, role=role, password_hash=_hasher.hash(password))
+        return await StaffAccount.create(
+            name=name,
+            role=role,
+            password_hash=_hasher.hash(password),
+            queues=parse_queues(queues),
+        )
     except IntegrityError:
         raise AlreadyExists(f"an account named {name!r} already exists") from None
 
@@ -47,30 +89,116 @@ def _check_password(password: str) -> None:
 
 
 async def set_password(name: str, password: str) -> None:
-    """A new password for an existing account (`nextup passwd`). Its console sessions end
-    with the old password: each carries a fingerprint of the password hash (web/session.py).
-    Server-side revocation, when sessions get it, belongs here too."""
+    """A new password for an existing account (`nextup passwd`); its console sessions end,
+    in every process."""
     _check_password(password)
-    updated = await StaffAccount.filter(name=name).update(password_hash=_hasher.hash(password))
+    updated = await StaffAccount.filter(name=name).update(
+        password_hash=_hasher.hash(password), session_epoch=F("session_epoch") + 1
+    )
     if not updated:
         raise NotFound("account", name)
 
 
-async def issue_token(name: str) -> str:
+async def assign_queues(name: str, queues: Sequence[str]) -> StaffAccount:
+    """Replaces the account's queues; its open websockets are re-checked within seconds."""
+    account = await StaffAccount.get_or_none(name=name)
+    if account is None:
+        raise NotFound("account", name)
+    account.queues = parse_queues(queues)
+    await account.save(update_fields=["queues"])
+    return account
+
+
+@dataclass(frozen=True)
+class QueueStaff:
+    name: str
+    role: str
+    assigned: bool
+    everywhere: bool
+    """Assigned every queue (`*`): not changed queue by queue."""
+
+
+async def staff_of_queue(code: str) -> list[QueueStaff]:
+    """The active non-admin accounts, and whether each works on the queue."""
+    rows = await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN).order_by("name")
+    return [
+        QueueStaff(r.name, r.role, can_use_queue(r, code), ALL_QUEUES in (r.queues or []))
+        for r in rows
+    ]
+
+
+async def set_queue_staff(code: str, names: Iterable[str]) -> None:
+    """Exactly these non-admin accounts work on the queue (those with every queue keep it)."""
+    wanted = set(names)
+    for row in await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN):
+        assigned = [c for c in (row.queues or []) if c != code]
+        if ALL_QUEUES in assigned:
+            continue
+        if row.name in wanted:
+            assigned.append(code)
+        if assigned != (row.queues or []):
+            row.queues = assigned
+            await row.save(update_fields=["queues"])
+
+
+async def revoke_sessions(name: str) -> None:
+    """Ends every console session of the account, in every process (logout, new password)."""
+    updated = await StaffAccount.filter(name=name).update(session_epoch=F("session_epoch") + 1)
+    if not updated:
+        raise NotFound("account", name)
+
+
+async def issue_token(
+    name: str, expires_days: int | None = None, now: datetime | None = None
+) -> str:
     account = await StaffAccount.get_or_none(name=name, is_active=True)
     if account is None:
         raise NotFound("account", name)
+    expires_at = None
+    if expires_days is not None:
+        if not 1 <= expires_days <= 3650:
+            raise InvalidValue("--expires-days must be from 1 to 3650")
+        expires_at = (now or datetime.now(UTC)) + timedelta(days=expires_days)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(account=account, token_hash=token_digest(token))
+    await ApiToken.create(account=account, token_hash=token_digest(token), expires_at=expires_at)
     return token
 
 
-async def account_for_token(token: str) -> StaffAccount:
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    account: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked: bool
+
+
+async def list_tokens() -> list[TokenInfo]:
+    rows = await ApiToken.all().order_by("id").prefetch_related("account")
+    return [
+        TokenInfo(r.id, r.account.name, r.created_at, r.expires_at, r.last_used_at, r.revoked)
+        for r in rows
+    ]
+
+
+async def revoke_token(token_id: int) -> None:
+    if not await ApiToken.filter(id=token_id).update(revoked=True):
+        raise NotFound("token", str(token_id))
+
+
+async def account_for_token(token: str, now: datetime | None = None) -> StaffAccount:
     row = await ApiToken.get_or_none(
         token_hash=token_digest(token), revoked=False
     ).prefetch_related("account")
+    now = now or datetime.now(UTC)
     if row is None or not row.account.is_active:
         raise Unauthorized("unknown or revoked API token")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Unauthorized("this API token has expired; ask for a new one (`nextup token NAME`)")
+    if row.last_used_at is None or now - row.last_used_at > LAST_USE_PRECISION:
+        # For `nextup token list`: to the hour, not a write on every request.
+        await ApiToken.filter(id=row.id).update(last_used_at=now)
     return row.account
 
 

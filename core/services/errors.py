@@ -9,6 +9,7 @@ class NotFound(DomainError):
     def __init__(self, what: str, key: str) -> None:
         super().__init__(f"no {what} {key!r}")
         self.code = f"{what}_not_found"
+        self.key = key
 
 
 class AlreadyExists(DomainError):

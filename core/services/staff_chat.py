@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 
 from core.domain.errors import InvalidValue
 from core.domain.model import Ticket
+from core.services.accounts import require_queue
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
 from core.storage.models import LinkCode, StaffAccount, TicketRow
@@ -35,8 +36,9 @@ async def issue_link_code(name: str, now: datetime) -> str:
     return code
 
 
-async def link_chat(code: str, chat_id: int, now: datetime) -> StaffAccount:
-    """Uses the code once; the chat then acts as the account (and no other account)."""
+async def link_chat(code: str, chat_id: int, user_id: int, now: datetime) -> StaffAccount:
+    """Uses the code once; the chat (a private one: the bot checks) then acts as the account
+    (and no other account), for the Telegram user who sent the code alone."""
     async with in_transaction() as conn:
         link = (
             await LinkCode.select_for_update()
@@ -55,13 +57,18 @@ async def link_chat(code: str, chat_id: int, now: datetime) -> StaffAccount:
             .using_db(conn)
             .update(telegram_chat_id=None)
         )
-        account.telegram_chat_id = chat_id
-        await account.save(using_db=conn, update_fields=["telegram_chat_id"])
+        account.telegram_chat_id, account.telegram_user_id = chat_id, user_id
+        await account.save(using_db=conn, update_fields=["telegram_chat_id", "telegram_user_id"])
     return account
 
 
-async def account_for_chat(chat_id: int) -> StaffAccount | None:
-    return await StaffAccount.get_or_none(telegram_chat_id=chat_id, is_active=True)
+async def account_for_chat(chat_id: int, user_id: int | None) -> StaffAccount | None:
+    """The account linked to the chat, when the message comes from the user who linked it."""
+    if user_id is None:
+        return None
+    return await StaffAccount.get_or_none(
+        telegram_chat_id=chat_id, telegram_user_id=user_id, is_active=True
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class StaffChat:
         code = (code or account.last_queue or "").upper()
         if not code:
             raise InvalidValue("say which queue first, e.g. /next PHARM 1")
+        require_queue(account, code)
         info = await self.queues.get_queue(code)
         if counter is None:
             same_queue = code == account.last_queue and account.last_counter
@@ -111,6 +119,7 @@ class StaffChat:
         """The patient at the account's counter: the one it called last and has not finished."""
         if not account.last_queue or not account.last_counter:
             raise InvalidValue("call someone first with /next")
+        require_queue(account, account.last_queue)  # it may have been taken off the account
         row = (
             await TicketRow.filter(
                 queue__code=account.last_queue,
@@ -129,6 +138,7 @@ class StaffChat:
         code = (code or account.last_queue or "").upper()
         if not code:
             raise InvalidValue("say which queue, e.g. /queue PHARM")
+        require_queue(account, code)
         return await self.queues.status(code)
 
 

@@ -15,7 +15,15 @@ class StaffAccount(Model):
     role = fields.CharField(max_length=16)
     password_hash = fields.CharField(max_length=255)
     telegram_chat_id = fields.BigIntField(null=True, unique=True)
+    telegram_user_id = fields.BigIntField(null=True)
+    """The Telegram user who linked the (private) chat: staff commands are taken from that
+    user alone, so a chat that somehow gains members gives them nothing."""
     is_active = fields.BooleanField(default=True)
+    session_epoch = fields.IntField(default=0, db_default=0)
+    """Console sessions carry the epoch they were issued in; bumping it (logout, a new
+    password, deactivation) ends every one of them, in every process, at the next request."""
+    queues: fields.JSONField[list[str]] = fields.JSONField(default=[], db_default=[])
+    """Codes of the queues a non-admin account works on (admins: every queue)."""
     created_at = fields.DatetimeField(auto_now_add=True)
     last_queue = fields.CharField(max_length=32, null=True)
     """Where the account last called from the chat: `/next` with no arguments goes there."""
@@ -64,6 +72,8 @@ class ApiToken(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked = fields.BooleanField(default=False)
+    expires_at = fields.DatetimeField(null=True)
+    """None: until revoked."""
 
     class Meta:
         table = "api_tokens"
@@ -171,6 +181,7 @@ class TicketRow(Model):
         indexes = (
             Index(fields=("queue_id", "status")),
             Index(fields=("queue_id", "finished_at")),
+            Index(fields=("phone", "joined_at")),  # joins per number per hour (SMS limits)
         )
 
 
@@ -272,6 +283,7 @@ class OutboxMessage(Model):
         indexes = (
             Index(fields=("status", "next_attempt_at")),
             Index(fields=("ticket_id", "created_at")),
+            Index(fields=("recipient", "created_at")),  # texts per number (SMS limits)
         )
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from tests.patient_tokens import with_token
+
 if TYPE_CHECKING:
     from tests.conftest import Api
 
@@ -49,8 +51,7 @@ async def create_queue(
 async def join(api: Api, code: str = "PHARM", role: str = "staff", **body: Any) -> dict[str, Any]:
     response = await api.call("POST", f"{API}/queues/{code}/tickets", role=role, json=body)
     assert response.status_code == 201, response.text
-    result: dict[str, Any] = response.json()
-    return result
+    return await with_token(response.json())
 
 
 async def call_next(

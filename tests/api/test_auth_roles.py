@@ -20,6 +20,7 @@ from tests.api.helpers import (
     ticket,
 )
 from tests.conftest import Api
+from tests.patient_tokens import with_token
 from web.docs import openapi_path
 from web.endpoint import REGISTRY
 
@@ -62,7 +63,7 @@ async def setup_queue(api: Api) -> dict[str, Any]:
     """A queue with one called ticket (so every route has something to act on)."""
     await create_queue(api, "PHARM")
     t = await join(api)
-    return await act_ok(api, t["id"], "call", counter="1")
+    return await with_token(await act_ok(api, t["id"], "call", counter="1"))
 
 
 def test_the_tables_cover_every_registered_route() -> None:

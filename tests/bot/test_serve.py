@@ -129,7 +129,7 @@ def test_bot_needs_a_token_and_polling(tmp_path: Path) -> None:
 
     no_token = bot()
     assert no_token.returncode == 2 and "NEXTUP_TELEGRAM_TOKEN" in no_token.stderr
-    webhook = bot(TELEGRAM_TOKEN="1:x", TELEGRAM_MODE="webhook")
+    webhook = bot(TELEGRAM_TOKEN="1:x", TELEGRAM_MODE="webhook", TELEGRAM_WEBHOOK_SECRET="s")
     assert webhook.returncode == 2 and "/hooks/telegram" in webhook.stderr
 
 

@@ -102,7 +102,7 @@ async def test_status_late_travel_lang_and_leave(live: Live) -> None:
 
 async def test_a_pharmacist_links_the_chat_and_calls_patients(live: Live) -> None:
     queues = live.container.queues
-    await accounts.create_account("maria", "pharmacist", "correct horse")
+    await accounts.create_account("maria", "pharmacist", "correct horse", queues=["PHARM"])
     await live.say(PATIENT, "/join PHARM")
     await live.tg.wait_for_message(PATIENT, "A-001")
     await walk_ins(live, 1)
@@ -134,7 +134,7 @@ async def test_two_pharmacists_pressing_next_at_once_get_different_patients(live
 
     await walk_ins(live, 2)
     for n, name in enumerate(("maria", "jose")):
-        await accounts.create_account(name, "pharmacist", "correct horse")
+        await accounts.create_account(name, "pharmacist", "correct horse", queues=["PHARM"])
         code = await issue_link_code(name, live.container.queues.clock())
         await live.reply_to(3000 + n, f"/link {code}", "linked")
     await asyncio.gather(live.say(3000, "/next PHARM 1"), live.say(3001, "/next PHARM 2"))

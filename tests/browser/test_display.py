@@ -16,6 +16,7 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from tests.browser.conftest import record_frames, screenshot
 from tests.conftest import Api
+from tests.patient_tokens import with_token
 
 API = "/api/v1"
 TV = {"width": 1920, "height": 1080}
@@ -48,7 +49,7 @@ async def pharmacy(api: Api, patients: int, language: str | None = None) -> list
             "POST", f"{API}/queues/PHARM/tickets", json={"name": name, "phone": phone}
         )
         assert joined.status_code == 201, joined.text
-        tickets.append(joined.json())
+        tickets.append(await with_token(joined.json()))
     return tickets
 
 

@@ -13,6 +13,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import record_frames, screenshot
 from tests.conftest import Api
+from tests.patient_tokens import with_token
 
 API = "/api/v1"
 PHONE = {"width": 360, "height": 740}
@@ -32,7 +33,7 @@ async def pharmacy(api: Api) -> list[dict[str, Any]]:
             "POST", f"{API}/queues/PHARM/tickets", json={"name": name, "phone": phone}
         )
         assert joined.status_code == 201, joined.text
-        tickets.append(joined.json())
+        tickets.append(await with_token(joined.json()))
     return tickets
 
 

@@ -290,12 +290,18 @@ class TelegramEmulator(EmulatorServer):
 
     # simulated users
     async def user_message(
-        self, chat_id: int, text: str, first_name: str = "Pat", language_code: str = "en"
+        self,
+        chat_id: int,
+        text: str,
+        first_name: str = "Pat",
+        language_code: str = "en",
+        from_user: int | None = None,
     ) -> dict[str, Any]:
+        """`from_user` sends it as another member of a group chat (a negative `chat_id`)."""
         self._names[chat_id] = first_name
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat_id),
-            "from": self._user(chat_id, language_code),
+            "from": self._user(from_user if from_user is not None else chat_id, language_code),
             "chat": self._chat(chat_id),
             "date": int(time.time()),
             "text": text,
@@ -334,6 +340,8 @@ class TelegramEmulator(EmulatorServer):
         return {"id": user_id, "is_bot": False, "first_name": name, "language_code": language_code}
 
     def _chat(self, chat_id: int) -> dict[str, Any]:
+        if chat_id < 0:  # as on Telegram: groups have negative ids, private chats the user's
+            return {"id": chat_id, "title": self._names.get(chat_id, "Group"), "type": "group"}
         return {"id": chat_id, "first_name": self._names.get(chat_id, "Pat"), "type": "private"}
 
     def _new_message_id(self, chat_id: int) -> int:

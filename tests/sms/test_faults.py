@@ -77,7 +77,7 @@ async def test_an_invalid_number_fails_at_once_with_a_reason_staff_can_read(
     assert row.last_error.startswith("the phone number is not valid for SMS; check it")
     assert "21211" in row.last_error
 
-    await accounts.create_account("ana", "staff", "correct horse")
+    await accounts.create_account("ana", "staff", "correct horse", queues=["PHARM"])
     token = await accounts.issue_token("ana")
     async with httpx.AsyncClient(base_url=live.local_url) as client:
         r = await client.get(

@@ -208,7 +208,7 @@ async def test_a_big_inbox_shows_the_newest_page_and_links_to_older(inbox: Inbox
 
 
 async def test_in_production_the_inbox_does_not_exist(migrated: str, api: Api) -> None:
-    settings = load_settings(database_url=migrated, env="production", secret_key="prod-key")
+    settings = load_settings(database_url=migrated, env="production", secret_key="p" * 32)
     assert not settings.dev_inbox
     production = build_container(settings)
     server, base_url = await serve(create_app(production))

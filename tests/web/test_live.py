@@ -14,6 +14,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import Api
+from tests.patient_tokens import with_token
 from web.live import CLIENT_BUFFER, Client
 
 NAME, PHONE = "Zebulon Quixote", "+15551230001"
@@ -31,7 +32,7 @@ async def tickets(api: Api) -> list[dict[str, Any]]:
     for i in range(3):
         body = {"name": f"{NAME} {i}", "phone": f"{PHONE[:-1]}{i}"}
         response = await api.call("POST", "/api/v1/queues/PHARM/tickets", json=body)
-        joined.append(response.json())
+        joined.append(await with_token(response.json()))
     return joined
 
 
