@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json
 
+from core.services.accounts import Role
 from web import paths
 from web.endpoint import REGISTRY, Endpoint
 from web.render import render
@@ -64,7 +65,10 @@ def operation(ep: Endpoint, schemas: dict[str, Any]) -> dict[str, Any]:
         op["responses"]["404"] = {"description": "not_found", "content": _error_content()}
     if ep.roles is not None:
         op["security"] = [{"bearer": []}]
-        op["description"] = "Roles: " + ", ".join(sorted(ep.roles)) + QUEUE_SCOPE
+        scoped = ep.roles != {Role.ADMIN}  # admins work on every queue
+        op["description"] = (
+            "Roles: " + ", ".join(sorted(ep.roles)) + (QUEUE_SCOPE if scoped else "")
+        )
         op["responses"]["401"] = {
             "description": "unauthorized (no token, or an unknown, expired or revoked one)",
             "content": _error_content(),
