@@ -224,10 +224,17 @@ def test_the_installed_server_serves_every_page_and_a_visit(serving: Serving) ->
         html(client.get("/display/PHARM"))
         html(client.get("/q/PHARM/poster"))
 
+        # A patient joins from the poster's form and lands on their ticket page.
+        form = html(client.get("/q/PHARM/join"))
+        form_token = re.search(r'name="form_token" value="([^"]+)"', form)
+        assert form_token, form
+        joined = client.post(
+            "/q/PHARM/join", data={"form_token": form_token.group(1), "name": "Wheel"}
+        )
+        assert joined.status_code == 303, joined.text
+        assert joined.headers["location"].startswith("/t/"), joined.headers
+        html(client.get(joined.headers["location"]))
         staff = {"Authorization": f"Bearer {serving.token}"}
-        joined = client.post("/api/v1/queues/PHARM/tickets", json={"name": "Wheel"}, headers=staff)
-        assert joined.status_code == 201, joined.text
-        html(client.get(f"/t/{joined.json()['token']}"))
         called = client.post("/api/v1/queues/PHARM/call-next", json={"counter": "1"}, headers=staff)
         assert called.status_code == 200, called.text
         assert called.json()["status"] == "called"
