@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.helpers import API, assert_error, config, create_queue, join, status, ticket
@@ -298,8 +299,15 @@ async def test_a_body_over_64_kib_is_too_large(api: Api) -> None:
             yield b"x" * 1024
         yield b'"}'
 
-    r = await api.call("POST", f"{API}/queues/PHARM/tickets", content=chunks())
-    assert_error(r, 413, "body_too_large")
+    # The server answers 413 as soon as the limit is passed and closes the connection; a
+    # client still sending its chunks may see that close (a reset, which can take the
+    # answer with it) before it reads the answer. Either way nothing was read or stored.
+    try:
+        r = await api.call("POST", f"{API}/queues/PHARM/tickets", content=chunks())
+    except httpx.NetworkError:  # read or write side of that reset
+        pass
+    else:
+        assert_error(r, 413, "body_too_large")
     assert (await status(api))["size"] == 0
 
     # Just under the limit is read (and here it is valid).
