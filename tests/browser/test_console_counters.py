@@ -120,10 +120,16 @@ async def test_the_board_is_cards_on_a_phone(browser: Browser, api: Api) -> None
         # nothing wider than the screen, and each ticket a card naming its cells
         assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
         assert await phone.locator("table.waiting thead").is_hidden()
-        assert await rows.first.evaluate("r => getComputedStyle(r).display") == "block"
-        eta = rows.first.locator("td[data-label=ETA]")
-        label = await eta.evaluate("td => getComputedStyle(td, '::before').content")
-        assert label == '"ETA"'
+        # Read in one go in the page: the board may be redrawn between two reads.
+        await phone.wait_for_function(
+            """() => {
+                const row = document.querySelector("table.waiting tbody tr");
+                const eta = row && row.querySelector("td[data-label=ETA]");
+                return !!eta && getComputedStyle(row).display === "block"
+                    && getComputedStyle(eta, "::before").content === '"ETA"';
+            }""",
+            timeout=5000,
+        )
         await expect(rows.first.locator("td[data-label=Priority]")).to_have_text("urgent")
         await screenshot(phone, "console-phone")
     finally:
