@@ -4,7 +4,6 @@ pages, the websockets and the static files; percent-encoded values are decoded f
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -14,6 +13,7 @@ from sanic import Sanic
 from sanic.response import text
 
 from tests.conftest import Api
+from tests.websocket_refusals import assert_refused
 from web import paths
 
 pytestmark = pytest.mark.usefixtures("pharmacy")
@@ -99,14 +99,7 @@ async def test_websockets_on_impossible_paths_close_with_4404_and_say_why(
 ) -> None:
     url = api.base_url.replace("http", "ws") + path
     async with websockets.connect(url) as ws:
-        message = json.loads(await ws.recv())
-        assert message == {
-            "type": "error",
-            "data": {"code": code, "message": message["data"]["message"]},
-        }
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+        await assert_refused(ws, code)
 
 
 @pytest.mark.parametrize("path", ["/static/", "/static/app.css%00.js", "/static/%ff", "/static/.."])

@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.conftest import Api
 from tests.patient_tokens import with_token
+from tests.websocket_refusals import assert_refused
 from web.live import CLIENT_BUFFER, Client
 
 NAME, PHONE = "Zebulon Quixote", "+15551230001"
@@ -132,14 +133,7 @@ async def test_unknown_queue_or_ticket_is_refused_with_a_reason(api: Api) -> Non
         ("/ws/tickets/x", "ticket_not_found"),
     ):
         async with feed(api, path) as ws:
-            message = json.loads(await ws.recv())
-            assert message == {
-                "type": "error",
-                "data": {"code": code, "message": message["data"]["message"]},
-            }
-            with pytest.raises(websockets.ConnectionClosed) as closed:
-                await ws.recv()
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+            await assert_refused(ws, code)
 
 
 async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None:
