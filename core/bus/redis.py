@@ -17,6 +17,14 @@ log = logging.getLogger(__name__)
 CHANNEL = "nextup:events"
 
 
+def channel_for(url: str) -> str:
+    """Redis pub/sub ignores database numbers: two deployments (or two test suites) sharing
+    one Redis on different databases would hear each other's events. The channel carries the
+    database number so that they don't."""
+    db = aioredis.Redis.from_url(url).connection_pool.connection_kwargs.get("db", 0)
+    return f"{CHANNEL}:db{db}"
+
+
 class RedisSubscription:
     def __init__(self, pubsub: PubSub) -> None:
         self._pubsub = pubsub
@@ -39,9 +47,9 @@ class RedisSubscription:
 
 
 class RedisBus:
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str | None = None) -> None:
         self._redis = aioredis.Redis.from_url(url)
-        self._channel = channel
+        self._channel = channel or channel_for(url)
 
     async def publish(self, messages: list[Message]) -> None:
         try:

@@ -61,6 +61,24 @@ async def test_in_process_bus_fans_out_to_every_subscriber() -> None:
     assert await first.get(timeout_s=0.1) is None
 
 
+async def test_redis_buses_on_different_databases_do_not_hear_each_other() -> None:
+    """Pub/sub is global to a Redis server; two deployments on databases 14 and 15 of one
+    server must stay apart (as two test suites running at once must)."""
+    services_required()
+    url = redis_url()
+    assert url is not None
+    base, _, _ = url.rpartition("/")
+    here, elsewhere = RedisBus(f"{base}/14"), RedisBus(f"{base}/13")
+    near, far = await here.subscribe(), await elsewhere.subscribe()
+    try:
+        await here.publish([{"type": "x", "queue": "Q", "data": {}}])
+        assert (await near.get(timeout_s=1) or {}).get("type") == "x"
+        assert await far.get(timeout_s=0.3) is None
+    finally:
+        for closing in (near, far, here, elsewhere):
+            await closing.close()
+
+
 async def test_join_in_one_process_reaches_a_subscriber_in_another(
     api: Api, container: Container, tmp_path: Path
 ) -> None:
