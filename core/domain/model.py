@@ -90,8 +90,9 @@ class QueueConfig:
     """Kinds of visit this queue offers (`pickup`, `consultation`) and the expected time at
     the counter for each before any has been measured. Empty: one kind, `default_service_s`."""
     fairness_cap_s: int = 1200
-    """In `short_first` mode: once a patient has been passed over for this long in all
-    (`Ticket.passed_over_s`), nobody who joined later is called before them."""
+    """In `short_first` mode: once this long has gone by since first come, first served
+    would have called a patient (`Ticket.fifo_call_at`), nobody who joined later is called
+    before them."""
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
