@@ -33,7 +33,7 @@ from core.domain.model import (
     Weights,
     check_service_times,
 )
-from core.messages.render import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.services import accounts
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, QueueService

@@ -34,7 +34,7 @@ from core.delivery import (
 from core.delivery import outbox as store
 from core.delivery.escalation import escalate_unanswered_calls
 from core.delivery.limits import ChannelLimits, RateLimiter
-from core.delivery.render import outgoing
+from core.delivery.wording import outgoing
 from core.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)

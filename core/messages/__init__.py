@@ -4,11 +4,10 @@
     rendered = render_notification("called", "telegram", "es", params)
     rendered.text, rendered.buttons
 
-See `core.messages.render` for the template layout and `core.messages.gsm` for SMS costs.
+See `core.messages.catalogue` for the template layout and `core.messages.gsm` for SMS costs.
 """
 
-from core.messages.gsm import is_gsm7, sms_segments
-from core.messages.render import (
+from core.messages.catalogue import (
     LANGUAGE_NAMES,
     NOTIFICATION_KINDS,
     SUPPORTED_LANGUAGES,
@@ -27,6 +26,7 @@ from core.messages.render import (
     wait_minutes,
     wait_words,
 )
+from core.messages.gsm import is_gsm7, sms_segments
 
 __all__ = [
     "LANGUAGE_NAMES",

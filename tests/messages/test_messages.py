@@ -27,7 +27,7 @@ from core.messages import (
     render_text,
     sms_segments,
 )
-from core.messages.render import TEMPLATES
+from core.messages.catalogue import TEMPLATES
 
 TICKET_ID = "3f2b9c1e-8d4a-4e6f-9b7a-1c2d3e4f5a6b"
 URL = "https://nextup.example/t/Zm9vYmFyYmF6cXV4cXV1eA"
@@ -385,12 +385,12 @@ def test_labels_fall_back_to_english(catalogue: Catalogue) -> None:
 def test_bot_texts_may_take_params_called_name_and_language(
     catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("core.messages.render.DEFAULT_CATALOGUE", catalogue)
+    monkeypatch.setattr("core.messages.catalogue.DEFAULT_CATALOGUE", catalogue)
     assert render_text("help", "es", name="Ana", language="fr") == "Help for Ana"
 
 
 def test_every_bot_text_exists_in_every_language_and_unknown_texts_raise() -> None:
-    from core.messages.render import TEMPLATES
+    from core.messages.catalogue import TEMPLATES
 
     names = {p.stem for p in (TEMPLATES / "en" / "bot").glob("*.txt")}
     for language in SUPPORTED_LANGUAGES:

@@ -15,7 +15,7 @@ from core.messages import (
     render_sms_reply,
     wait_words,
 )
-from core.messages.render import TEMPLATES, UnknownMessage
+from core.messages.catalogue import TEMPLATES, UnknownMessage
 
 
 @pytest.mark.parametrize(
