@@ -15,7 +15,7 @@ K = TypeVar("K")
 
 
 @dataclass(frozen=True)
-class Patient:
+class SimulatedPatient:
     index: int
     arrival_s: float
     """Seconds from the day's local midnight."""
@@ -34,9 +34,9 @@ class Patient:
     """An absent patient who comes back this long after being marked absent."""
 
 
-def draw_day(profile: Profile, seed: int) -> list[Patient]:
+def draw_day(profile: Profile, seed: int) -> list[SimulatedPatient]:
     rng = random.Random(seed)
-    patients: list[Patient] = []
+    patients: list[SimulatedPatient] = []
     for arrival_s in _arrival_times(profile, rng):
         kind = _pick(rng, {k.name: k.share for k in profile.services})
         distribution = next(k.distribution for k in profile.services if k.name == kind)
@@ -44,7 +44,7 @@ def draw_day(profile: Profile, seed: int) -> list[Patient]:
         returns = no_show and rng.random() < profile.no_shows.return_rate
         appointment = rng.random() < profile.appointment_share
         patients.append(
-            Patient(
+            SimulatedPatient(
                 index=len(patients),
                 arrival_s=arrival_s,
                 kind=kind,

@@ -22,7 +22,7 @@ from core.domain.model import Counter, QueueConfig, Ticket
 from core.domain.notify import intents_for
 from core.domain.queue import JoinRequest, Queue
 from core.messages import render_notification, sms_segments, template_params
-from sim.day import Patient, draw_day
+from sim.day import SimulatedPatient, draw_day
 from sim.profile import Profile
 
 STAFF = "staff:sim"
@@ -36,10 +36,10 @@ FIRST_DAY = date(2026, 3, 2)
 
 
 @dataclass
-class VisitRecord:
+class SimulatedVisit:
     """What happened to one patient, in seconds from the day's local midnight."""
 
-    patient: Patient
+    patient: SimulatedPatient
     joined_s: float
     first_call_s: float | None = None
     call_s: float | None = None
@@ -66,7 +66,7 @@ class VisitRecord:
 @dataclass
 class DayResult:
     day: int
-    visits: list[VisitRecord]
+    visits: list[SimulatedVisit]
     busy_s: dict[str, float]
     open_s: dict[str, float]
     line: list[tuple[float, int]]
@@ -106,7 +106,7 @@ class DaySimulation:
             counters={name: Counter(name, is_open=False) for name in profile.counters},
         )
         self.history: deque[eta.ServiceSample] = deque(history or ())
-        self.visits: dict[str, VisitRecord] = {}
+        self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()
         self.serving: dict[str, str | None] = {name: None for name in profile.counters}
@@ -173,7 +173,7 @@ class DaySimulation:
             service=patient.recorded_kind,
         )
         ticket = self.queue.join(request, self.now, STAFF)
-        visit = VisitRecord(patient, self.now_s, position_at_join=ticket.position or 0)
+        visit = SimulatedVisit(patient, self.now_s, position_at_join=ticket.position or 0)
         self.visits[ticket_id] = visit
         estimates = self._after_command()
         if self.detailed:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from core.domain.metrics import percentile
-from sim.engine import DayResult, VisitRecord
+from sim.engine import DayResult, SimulatedVisit
 from sim.profile import Profile
 
 if TYPE_CHECKING:
@@ -276,7 +276,7 @@ def _policy_styles(results: dict[str, list[DayResult]]) -> dict[str, Style]:
     }
 
 
-def _visits(days: Sequence[DayResult]) -> list[VisitRecord]:
+def _visits(days: Sequence[DayResult]) -> list[SimulatedVisit]:
     return [visit for day in days for visit in day.visits]
 
 

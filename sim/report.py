@@ -12,18 +12,18 @@ from typing import Any
 from core.domain.hourly import HourlyTally
 from core.domain.metrics import Visit, percentile
 from core.domain.model import TicketStatus
-from sim.engine import DayResult, VisitRecord
+from sim.engine import DayResult, SimulatedVisit
 
 TEN_MINUTES_S = 600
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def visits_of(days: Sequence[DayResult], warmup_s: float = 0.0) -> list[VisitRecord]:
+def visits_of(days: Sequence[DayResult], warmup_s: float = 0.0) -> list[SimulatedVisit]:
     """Every patient of every day, but those who came during the warm-up."""
     return [v for day in days for v in day.visits if v.joined_s >= warmup_s]
 
 
-def as_metric_visit(record: VisitRecord) -> Visit:
+def as_metric_visit(record: SimulatedVisit) -> Visit:
     """The record as the analytics see a ticket, so both measure waits the same way."""
     base = _EPOCH
 
@@ -77,7 +77,7 @@ def policy_figures(
 
 
 def _grouped(
-    metric_visits: Iterable[tuple[VisitRecord, Visit]], key: Callable[[VisitRecord], str]
+    metric_visits: Iterable[tuple[SimulatedVisit, Visit]], key: Callable[[SimulatedVisit], str]
 ) -> dict[str, dict[str, float | int]]:
     groups: dict[str, list[float]] = defaultdict(list)
     for record, visit in metric_visits:
@@ -103,7 +103,7 @@ def _utilisation(days: Sequence[DayResult]) -> dict[str, Any]:
     }
 
 
-def _eta_figures(records: Sequence[VisitRecord]) -> dict[str, Any]:
+def _eta_figures(records: Sequence[SimulatedVisit]) -> dict[str, Any]:
     """The ETA each patient was given at join against when they were first called."""
     told = [
         (r.eta_at_join, r.naive_eta_s, r.first_wait_s)
@@ -128,8 +128,8 @@ def _eta_figures(records: Sequence[VisitRecord]) -> dict[str, Any]:
     }
 
 
-def _message_figures(records: Sequence[VisitRecord]) -> dict[str, Any]:
-    by_channel: dict[str, list[VisitRecord]] = defaultdict(list)
+def _message_figures(records: Sequence[SimulatedVisit]) -> dict[str, Any]:
+    by_channel: dict[str, list[SimulatedVisit]] = defaultdict(list)
     for r in records:
         by_channel[r.patient.channel].append(r)
     sms, telegram = by_channel["sms"], by_channel["telegram"]
