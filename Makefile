@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/nextup_test
 REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-embedded test-services lint bench demo clean chromium algorithm
+.PHONY: run test test-unit test-embedded test-services lint bench demo clean chromium algorithm
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,14 +46,26 @@ test: $(DEV_STAMP) chromium
 	if [ $$status -ne 0 ]; then echo "make test: a half failed (see above)"; fi; \
 	exit $$status
 
+# Tests that need no server, database, bus or browser: the pure domain, in-memory fakes
+# (tests/unit), the message catalogue, parsers, charts, settings and the repository's own
+# files. Seconds, not minutes: what to run after each change.
+UNIT_TESTS := tests/domain tests/unit tests/messages tests/test_phones.py tests/test_settings.py \
+  tests/sms/test_keywords.py tests/security/test_parsers.py tests/web/test_charts.py \
+  tests/test_makefile.py tests/test_readme.py
+
+## test-unit: the fast tests alone (no server, database or browser; under 30 s)
+test-unit: $(DEV_STAMP)
+	$(BIN)/pytest -q $(UNIT_TESTS)
+
 test-embedded: $(DEV_STAMP) chromium
 	$(BIN)/pytest -q
 
-# The packaging tests build the wheel and serve from it: nothing there depends on the database.
+# The unit tests do not touch the database, and neither do the simulator and the fuzzing of
+# parsers; the packaging tests build the wheel and serve from it. None is worth a second run.
 test-services: $(DEV_STAMP) chromium
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
-	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --ignore=tests/domain --ignore=tests/sim \
-	  --ignore=tests/packaging --ignore=tests/security/test_fuzz.py
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q $(addprefix --ignore=,$(UNIT_TESTS)) \
+	  --ignore=tests/sim --ignore=tests/packaging --ignore=tests/security/test_fuzz.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

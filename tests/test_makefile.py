@@ -15,7 +15,9 @@ test -n "$NEXTUP_TEST_DATABASE_URL"
 """
 
 
-def make_test(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def make_test(
+    tmp_path: Path, target: str = "test"
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     log = tmp_path / "pytest-calls"
@@ -27,7 +29,7 @@ def make_test(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], list[st
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
     env = {k: v for k, v in env.items() if not k.startswith("NEXTUP_")}
     done = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(ROOT), "test", f"VENV={venv}"],
+        ["make", "--no-print-directory", "-C", str(ROOT), target, f"VENV={venv}"],
         env=env,
         capture_output=True,
         text=True,
@@ -46,6 +48,24 @@ def test_both_halves_run_and_a_failed_one_fails_the_target(tmp_path: Path) -> No
     assert "--ignore=tests/packaging" in services[1].split()
     assert done.returncode != 0
     assert "a half failed" in done.stdout
+
+
+def test_make_test_unit_runs_the_fast_tests_alone_without_services(tmp_path: Path) -> None:
+    _, calls = make_test(tmp_path, "test-unit")
+    assert len(calls) == 1, calls
+    database_url, args = calls[0].split("|")
+    assert database_url == ""
+    paths = args.split()[1:]
+    assert {"tests/domain", "tests/unit"} <= set(paths)
+    missing = [p for p in paths if not (ROOT / p).exists()]
+    assert not missing, missing
+
+
+def test_the_services_half_does_not_run_the_unit_tests_again(tmp_path: Path) -> None:
+    _, unit_calls = make_test(tmp_path / "unit", "test-unit")
+    _, test_calls = make_test(tmp_path / "test")
+    ignored = {a.removeprefix("--ignore=") for a in test_calls[1].split("|")[1].split() if "=" in a}
+    assert set(unit_calls[0].split("|")[1].split()[1:]) <= ignored
 
 
 def test_make_run_installs_the_package_without_the_development_tools() -> None:

@@ -58,3 +58,10 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_the_readme_says_nothing_is_missing_that_is_here() -> None:
     assert "not built yet" not in README.lower()
+
+
+def test_every_make_target_mentioned_is_in_the_makefile() -> None:
+    targets = set(re.findall(r"^([\w.-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    for document in DOCUMENTS:
+        mentioned = set(re.findall(r"`make ([\w-]+)", document.read_text()))
+        assert mentioned <= targets, (document.name, mentioned - targets)
