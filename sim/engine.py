@@ -9,8 +9,10 @@ is free, start at once when the patient is there, and mark an absent patient aft
 
 from __future__ import annotations
 
+import enum
 import heapq
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +20,7 @@ from zoneinfo import ZoneInfo
 from core.domain import eta
 from core.domain.events import TicketEvent
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import Counter, QueueConfig, Ticket
+from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
 from core.domain.notify import intents_for
 from core.domain.queue import JoinRequest, Queue
 from core.messages import render_notification, sms_segments, template_params
@@ -35,6 +37,18 @@ FIRST_DAY = date(2026, 3, 2)
 """A Monday; simulated days follow it."""
 
 
+class Happening(enum.StrEnum):
+    """What the day's clock brings: a patient arrives or comes back, a counter opens or
+    closes, a visit ends, an absent patient is marked."""
+
+    ARRIVE = "arrive"
+    RETURN = "return"
+    OPEN = "open"
+    CLOSE = "close"
+    DONE = "done"
+    ABSENT = "absent"
+
+
 @dataclass
 class SimulatedVisit:
     """What happened to one patient, in seconds from the day's local midnight."""
@@ -45,7 +59,7 @@ class SimulatedVisit:
     call_s: float | None = None
     """The last call: the one that led to the visit (the server keeps this one)."""
     finished_s: float | None = None
-    status: str = "waiting"
+    status: TicketStatus = TicketStatus.WAITING
     counter: str | None = None
     position_at_join: int = 0
     eta_at_join: eta.Eta | None = None
@@ -116,8 +130,16 @@ class DaySimulation:
         self.closing: set[str] = set()
         self.line: list[tuple[float, int]] = []
         self.hourly: dict[datetime, HourlyTally] = {}
-        self._events: list[tuple[float, int, str, str]] = []
-        """(when, tie-breaker, action, counter name or ticket id)"""
+        self._events: list[tuple[float, int, Happening, str]] = []
+        """(when, tie-breaker, what happens, counter name or ticket id)"""
+        self._handlers: dict[Happening, Callable[[str], None]] = {
+            Happening.ARRIVE: self._on_arrive,
+            Happening.RETURN: self._on_return,
+            Happening.OPEN: self._on_open,
+            Happening.CLOSE: self._on_close,
+            Happening.DONE: self._on_done,
+            Happening.ABSENT: self._on_absent,
+        }
         self._seq = 0
         self._learned_at_s = -RELEARN_EVERY_S
         self.now_s = 0.0
@@ -126,13 +148,13 @@ class DaySimulation:
 
     def run(self) -> DayResult:
         for shift in self.profile.shifts:
-            self._at(shift.open_h * 3600, "open", shift.counter)
-            self._at(shift.close_h * 3600, "close", shift.counter)
+            self._at(shift.open_h * 3600, Happening.OPEN, shift.counter)
+            self._at(shift.close_h * 3600, Happening.CLOSE, shift.counter)
         for ticket_id, patient in self.patients.items():
-            self._at(patient.arrival_s, "arrive", ticket_id)
+            self._at(patient.arrival_s, Happening.ARRIVE, ticket_id)
         while self._events:
-            self.now_s, _, action, subject = heapq.heappop(self._events)
-            getattr(self, f"_on_{action}")(subject)
+            self.now_s, _, happening, subject = heapq.heappop(self._events)
+            self._handlers[happening](subject)
         for name, since_s in self.opened_at_s.items():
             self.open_s[name] += self.now_s - since_s
         return DayResult(
@@ -145,9 +167,9 @@ class DaySimulation:
             self.midnight,
         )
 
-    def _at(self, at_s: float, action: str, subject: str) -> None:
+    def _at(self, at_s: float, happening: Happening, subject: str) -> None:
         self._seq += 1
-        heapq.heappush(self._events, (at_s, self._seq, action, subject))
+        heapq.heappush(self._events, (at_s, self._seq, happening, subject))
 
     @property
     def now(self) -> datetime:
@@ -222,14 +244,14 @@ class DaySimulation:
         returns_after_s = self.patients[ticket_id].returns_after_s
         if returns_after_s is not None:
             self.absent[ticket_id] = ticket
-            self._at(self.now_s + returns_after_s, "return", ticket_id)
+            self._at(self.now_s + returns_after_s, Happening.RETURN, ticket_id)
         self._call(counter)
 
     def _on_return(self, ticket_id: str) -> None:
         self.queue.tickets[ticket_id] = self.absent.pop(ticket_id)
         self.came_back.add(ticket_id)
         self.queue.return_to_line(ticket_id, self.now, STAFF)
-        self.visits[ticket_id].status = "waiting"
+        self.visits[ticket_id].status = TicketStatus.WAITING
         self._after_command()
         self._call_at_free_counters()
 
@@ -254,11 +276,11 @@ class DaySimulation:
         self.serving[counter] = ticket.id
         patient = self.patients[ticket.id]
         if patient.no_show and ticket.id not in self.came_back:
-            self._at(self.now_s + self.profile.no_shows.after_s, "absent", counter)
+            self._at(self.now_s + self.profile.no_shows.after_s, Happening.ABSENT, counter)
             return
         self.queue.start(ticket.id, self.now, STAFF)
         self._after_command()
-        self._at(self.now_s + patient.service_s, "done", counter)
+        self._at(self.now_s + patient.service_s, Happening.DONE, counter)
 
     def _free(self, counter: str) -> str:
         ticket_id = self.serving[counter]
@@ -270,7 +292,7 @@ class DaySimulation:
 
     def _finish(self, ticket: Ticket) -> None:
         visit = self.visits[ticket.id]
-        visit.status, visit.finished_s = ticket.status.value, self.now_s
+        visit.status, visit.finished_s = ticket.status, self.now_s
         del self.queue.tickets[ticket.id]
 
     # -- the engine's side effects -------------------------------------------------------------

@@ -32,7 +32,7 @@ def as_metric_visit(record: SimulatedVisit) -> Visit:
 
     return Visit(
         joined_at=at(record.joined_s),
-        status=TicketStatus(record.status),
+        status=record.status,
         called_at=at(record.call_s),
         finished_at=at(record.finished_s),
         counter=record.counter,
