@@ -36,6 +36,19 @@ class TicketStatus(enum.StrEnum):
     NO_SHOW = "no_show"
 
 
+class TicketAction(enum.StrEnum):
+    """What staff (or a patient leaving) can do to a ticket: the keys of `queue.TRANSITIONS`."""
+
+    CALL = "call"
+    RECALL = "recall"
+    START = "start"
+    COMPLETE = "complete"
+    NO_SHOW = "no-show"
+    CANCEL = "cancel"
+    RETURN = "return"
+    TRANSFER = "transfer"
+
+
 LIVE_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
 AT_COUNTER_STATUSES = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
 

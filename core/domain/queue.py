@@ -53,21 +53,22 @@ from core.domain.model import (
     QueueConfig,
     QueueMode,
     Ticket,
+    TicketAction,
     TicketStatus,
     check_priority,
     format_number,
 )
 
 W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
-TRANSITIONS: dict[str, dict[TicketStatus, TicketStatus]] = {
-    "call": {W: C},
-    "recall": {C: C},
-    "start": {C: S},
-    "complete": {C: TicketStatus.DONE, S: TicketStatus.DONE},
-    "no-show": {C: TicketStatus.NO_SHOW},
-    "cancel": {W: TicketStatus.CANCELLED},
-    "return": {C: W, TicketStatus.NO_SHOW: W},
-    "transfer": {W: W, C: W, S: W},
+TRANSITIONS: dict[TicketAction, dict[TicketStatus, TicketStatus]] = {
+    TicketAction.CALL: {W: C},
+    TicketAction.RECALL: {C: C},
+    TicketAction.START: {C: S},
+    TicketAction.COMPLETE: {C: TicketStatus.DONE, S: TicketStatus.DONE},
+    TicketAction.NO_SHOW: {C: TicketStatus.NO_SHOW},
+    TicketAction.CANCEL: {W: TicketStatus.CANCELLED},
+    TicketAction.RETURN: {C: W, TicketStatus.NO_SHOW: W},
+    TicketAction.TRANSFER: {W: W, C: W, S: W},
 }
 """action -> {from status: to status}; anything else is an IllegalTransition.
 
@@ -93,7 +94,7 @@ class CounterState:
     """The patient at the counter that decides the plan (none when it is free)."""
 
 
-def next_status(ticket: Ticket, action: str) -> TicketStatus:
+def next_status(ticket: Ticket, action: TicketAction) -> TicketStatus:
     allowed = TRANSITIONS[action]
     if ticket.status not in allowed:
         raise IllegalTransition(ticket.number, action, ticket.status.value)
@@ -274,7 +275,7 @@ class Queue:
     def call(self, ticket_id: str, counter: str, now: datetime, actor: str) -> Ticket:
         self._check_counter(counter)
         ticket = self.ticket(ticket_id)
-        to = next_status(ticket, "call")
+        to = next_status(ticket, TicketAction.CALL)
         self.counters[counter].is_open = True
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
         ticket.position, ticket.acknowledged_at = None, None
@@ -284,7 +285,7 @@ class Queue:
 
     def recall(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         ticket = self.ticket(ticket_id)
-        next_status(ticket, "recall")
+        next_status(ticket, TicketAction.RECALL)
         ticket.recall_count += 1
         ticket.recalled_at = now
         self._record(
@@ -300,7 +301,7 @@ class Queue:
 
     def start(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         ticket = self.ticket(ticket_id)
-        ticket.status = next_status(ticket, "start")
+        ticket.status = next_status(ticket, TicketAction.START)
         ticket.started_at = now
         self._record(TicketStarted, ticket, now, actor, C, counter=ticket.counter or "")
         return ticket
@@ -308,7 +309,7 @@ class Queue:
     def complete(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         """Finishes a visit; a called ticket is started first (two events, one actor)."""
         ticket = self.ticket(ticket_id)
-        to = next_status(ticket, "complete")
+        to = next_status(ticket, TicketAction.COMPLETE)
         if ticket.status is C:
             self.start(ticket_id, now, actor)
         ticket.status = to
@@ -328,14 +329,14 @@ class Queue:
 
     def mark_no_show(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         ticket = self.ticket(ticket_id)
-        ticket.status = next_status(ticket, "no-show")
+        ticket.status = next_status(ticket, TicketAction.NO_SHOW)
         ticket.finished_at = now
         self._record(TicketMarkedNoShow, ticket, now, actor, C, counter=ticket.counter or "")
         return ticket
 
     def cancel(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         ticket = self.ticket(ticket_id)
-        ticket.status = next_status(ticket, "cancel")
+        ticket.status = next_status(ticket, TicketAction.CANCEL)
         ticket.position, ticket.finished_at = None, now
         self._record(TicketCancelled, ticket, now, actor, W)
         self._reorder(now, actor)
@@ -345,7 +346,7 @@ class Queue:
         """Back into the waiting line at the place its original join time gives it."""
         ticket = self.ticket(ticket_id)
         before = ticket.status
-        ticket.status = next_status(ticket, "return")
+        ticket.status = next_status(ticket, TicketAction.RETURN)
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         self._reorder(now, actor, quiet={ticket.id})
@@ -370,7 +371,7 @@ class Queue:
             raise InvalidValue("a ticket cannot be transferred to its own queue")
         ticket = self.ticket(ticket_id)
         before = ticket.status
-        ticket.status = next_status(ticket, "transfer")
+        ticket.status = next_status(ticket, TicketAction.TRANSFER)
         del self.tickets[ticket.id]
         self._record(TicketTransferredOut, ticket, now, actor, before, to_queue=to_queue)
         self._reorder(now, actor)

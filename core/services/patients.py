@@ -13,7 +13,7 @@ from typing import Any
 from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
-from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
+from core.domain.model import LIVE_STATUSES, Ticket, TicketAction, TicketStatus
 from core.domain.notify import patient_actor
 from core.messages import wait_minutes
 from core.services.errors import Forbidden, NotFound, SeveralTickets
@@ -151,7 +151,10 @@ class PatientService:
             if live:  # called or being served: only staff can end that visit now
                 raise InvalidValue("you have been called already; please speak to the staff")
             raise NotFound("ticket", code or patient.channel)
-        return [await self.queues.ticket_action(t.id, "cancel", patient.actor) for t in waiting]
+        return [
+            await self.queues.ticket_action(t.id, TicketAction.CANCEL, patient.actor)
+            for t in waiting
+        ]
 
     async def late(self, patient: Patient, minutes: int, code: str | None = None) -> TicketView:
         ticket = await self._waiting_ticket(patient, code)

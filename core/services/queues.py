@@ -22,8 +22,8 @@ from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
 from core.domain.metrics import Visit, summarise
-from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
-from core.domain.queue import TRANSITIONS, JoinRequest, Queue
+from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, TicketStatus
+from core.domain.queue import JoinRequest, Queue
 from core.phones import normalize_phone
 from core.services.errors import AlreadyExists, NotFound
 from core.services.mapping import config_columns, config_from_row, ticket_from_row
@@ -288,29 +288,33 @@ class QueueService:
         counter: str | None = None,
         to_queue: str | None = None,
     ) -> Ticket:
-        """`call`, `recall`, `start`, `complete`, `no-show`, `cancel`, `return`, `transfer`."""
+        """A `TicketAction`, or its name as a client sent it."""
+        try:
+            chosen = TicketAction(action)
+        except ValueError:
+            chosen = None
         row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
         if row is None:
             raise NotFound("ticket", ticket_id)
         code = row.queue.code
-        if action == "transfer":
+        if chosen is TicketAction.TRANSFER:
             if not to_queue:
                 raise InvalidValue("transfer needs the target queue")
             return await self._transfer(code, ticket_id, to_queue, actor)
-        if action == "call" and not counter:
+        if chosen is TicketAction.CALL and not counter:
             raise InvalidValue("call needs a counter")
-        commands: dict[str, Callable[[Queue, datetime], Ticket]] = {
-            "call": lambda q, now: q.call(ticket_id, counter or "", now, actor),
-            "recall": lambda q, now: q.recall(ticket_id, now, actor),
-            "start": lambda q, now: q.start(ticket_id, now, actor),
-            "complete": lambda q, now: q.complete(ticket_id, now, actor),
-            "no-show": lambda q, now: q.mark_no_show(ticket_id, now, actor),
-            "cancel": lambda q, now: q.cancel(ticket_id, now, actor),
-            "return": lambda q, now: q.return_to_line(ticket_id, now, actor),
+        commands: dict[TicketAction, Callable[[Queue, datetime], Ticket]] = {
+            TicketAction.CALL: lambda q, now: q.call(ticket_id, counter or "", now, actor),
+            TicketAction.RECALL: lambda q, now: q.recall(ticket_id, now, actor),
+            TicketAction.START: lambda q, now: q.start(ticket_id, now, actor),
+            TicketAction.COMPLETE: lambda q, now: q.complete(ticket_id, now, actor),
+            TicketAction.NO_SHOW: lambda q, now: q.mark_no_show(ticket_id, now, actor),
+            TicketAction.CANCEL: lambda q, now: q.cancel(ticket_id, now, actor),
+            TicketAction.RETURN: lambda q, now: q.return_to_line(ticket_id, now, actor),
         }
-        if action not in commands:
-            raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}")
-        return await self._command(code, commands[action], extra_ticket_ids=[ticket_id])
+        if chosen is None:
+            raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TicketAction)}")
+        return await self._command(code, commands[chosen], extra_ticket_ids=[ticket_id])
 
     async def on_ticket(self, ticket_id: str, command: Callable[[Queue, datetime], T]) -> T:
         """Runs a domain command on the ticket's queue, with the ticket loaded even when it

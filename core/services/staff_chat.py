@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from core.domain.errors import InvalidValue
-from core.domain.model import Ticket
+from core.domain.model import Ticket, TicketAction
 from core.services.accounts import require_queue
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
@@ -104,16 +104,16 @@ class StaffChat:
 
     async def recall(self, account: StaffAccount) -> Ticket:
         ticket = await self.current(account)
-        return await self.queues.ticket_action(ticket.id, "recall", actor(account))
+        return await self.queues.ticket_action(ticket.id, TicketAction.RECALL, actor(account))
 
     async def no_show(self, account: StaffAccount) -> Ticket:
         ticket = await self.current(account)
-        return await self.queues.ticket_action(ticket.id, "no-show", actor(account))
+        return await self.queues.ticket_action(ticket.id, TicketAction.NO_SHOW, actor(account))
 
     async def done(self, account: StaffAccount) -> Ticket:
         """Finishes the visit at the counter (the domain starts it first if it was only called)."""
         ticket = await self.current(account)
-        return await self.queues.ticket_action(ticket.id, "complete", actor(account))
+        return await self.queues.ticket_action(ticket.id, TicketAction.COMPLETE, actor(account))
 
     async def current(self, account: StaffAccount) -> Ticket:
         """The patient at the account's counter: the one it called last and has not finished."""
