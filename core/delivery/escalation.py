@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.domain.model import TicketStatus
 from core.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ async def escalate_unanswered_calls(now: datetime, after_s: float) -> int:
         Q(status="sent", sent_at__lte=cutoff) | Q(status="failed"),
         channel="telegram",
         kind__in=ESCALATED_KINDS,
-        ticket__status="called",
+        ticket__status=TicketStatus.CALLED.value,
         ticket__phone__isnull=False,
     ).prefetch_related("ticket")
     if not unanswered:

@@ -22,7 +22,14 @@ from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
 from core.domain.metrics import Visit, summarise
-from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, TicketStatus
+from core.domain.model import (
+    AT_COUNTER_STATUSES,
+    Counter,
+    QueueConfig,
+    Ticket,
+    TicketAction,
+    TicketStatus,
+)
 from core.domain.queue import JoinRequest, Queue
 from core.phones import normalize_phone
 from core.services.errors import AlreadyExists, NotFound
@@ -132,7 +139,7 @@ class QueueService:
         busy = {
             t.counter
             for t in await TicketRow.filter(
-                queue_id=row.id, status__in=["called", "serving"]
+                queue_id=row.id, status__in=[s.value for s in AT_COUNTER_STATUSES]
             ).using_db(conn)
         }
         for name, counter_row in existing.items():
@@ -190,7 +197,7 @@ class QueueService:
         if row is None:
             raise NotFound("ticket", ticket_id or "")
         estimate = None
-        if row.status == "waiting":
+        if row.status == TicketStatus.WAITING:
             status = await self.status(row.queue.code)
             estimate = status.estimates.get(row.id)
         history = []
@@ -223,7 +230,7 @@ class QueueService:
         rows = (
             await TicketRow.filter(
                 queue__code=queue.code,
-                status="done",
+                status=TicketStatus.DONE.value,
                 finished_at__gte=since,
                 called_at__isnull=False,
             )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from tortoise.transactions import in_transaction
 
 from core.domain.errors import InvalidValue
-from core.domain.model import Ticket, TicketAction
+from core.domain.model import AT_COUNTER_STATUSES, Ticket, TicketAction
 from core.services.accounts import require_queue
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
@@ -124,7 +124,7 @@ class StaffChat:
             await TicketRow.filter(
                 queue__code=account.last_queue,
                 counter=account.last_counter,
-                status__in=["called", "serving"],
+                status__in=[s.value for s in AT_COUNTER_STATUSES],
             )
             .order_by("-called_at")
             .first()
