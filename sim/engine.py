@@ -21,7 +21,7 @@ from core.domain import eta
 from core.domain.events import TicketEvent
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
-from core.domain.notify import intents_for
+from core.domain.notify import Channel, intents_for
 from core.domain.queue import JoinRequest, Queue
 from core.messages import render_notification, sms_segments, template_params
 from sim.day import SimulatedPatient, draw_day
@@ -190,8 +190,8 @@ class DaySimulation:
             token=ticket_id,
             priority=patient.priority,
             appointment_at=appointment_at,
-            phone="+447700900000" if patient.channel == "sms" else None,
-            telegram_chat_id=1 if patient.channel == "telegram" else None,
+            phone="+447700900000" if patient.channel == Channel.SMS else None,
+            telegram_chat_id=1 if patient.channel == Channel.TELEGRAM else None,
             service=patient.recorded_kind,
         )
         ticket = self.queue.join(request, self.now, STAFF)
@@ -337,9 +337,11 @@ class DaySimulation:
         visit = self.visits[ticket.id]
         for intent in intents_for(event, ticket, self.config, estimates.get(ticket.id)):
             visit.messages += 1
-            if intent.channel == "sms":
+            if intent.channel is Channel.SMS:
                 payload = intent.params | {"queue_name": self.profile.name, "token": ticket.token}
                 params = template_params(payload, SITE)
-                text = render_notification(intent.kind, "sms", intent.params["language"], params)
+                text = render_notification(
+                    intent.kind, intent.channel, intent.params["language"], params
+                )
                 visit.sms_messages += 1
                 visit.sms_segments += sms_segments(text.text)

@@ -7,6 +7,7 @@ only when it moved by the queue's margin, and at most once per its interval.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,26 +31,59 @@ from core.domain.events import (
 )
 from core.domain.model import QueueConfig, Ticket
 
-MESSAGE_KINDS: dict[type[DomainEvent], str] = {
-    TicketJoined: "joined",
-    TicketCalled: "called",
-    TicketRecalled: "recalled",
-    TicketMarkedNoShow: "missed",
-    TicketReturned: "returned",
-    TicketTransferredIn: "transferred",
-    TicketCompleted: "done",
-    TicketCancelled: "left",
-    EtaRevised: "eta_changed",
-    LeaveNowAdvised: "leave_now",
+
+class Channel(enum.StrEnum):
+    """How notifications reach a patient."""
+
+    TELEGRAM = "telegram"
+    SMS = "sms"
+
+
+class MessageKind(enum.StrEnum):
+    """The notifications a patient can receive; each has a template per channel."""
+
+    JOINED = "joined"
+    CLOSE = "close"
+    LEAVE_NOW = "leave_now"
+    ETA_CHANGED = "eta_changed"
+    CALLED = "called"
+    RECALLED = "recalled"
+    MISSED = "missed"
+    RETURNED = "returned"
+    TRANSFERRED = "transferred"
+    DONE = "done"
+    LEFT = "left"
+
+
+MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
+    TicketJoined: MessageKind.JOINED,
+    TicketCalled: MessageKind.CALLED,
+    TicketRecalled: MessageKind.RECALLED,
+    TicketMarkedNoShow: MessageKind.MISSED,
+    TicketReturned: MessageKind.RETURNED,
+    TicketTransferredIn: MessageKind.TRANSFERRED,
+    TicketCompleted: MessageKind.DONE,
+    TicketCancelled: MessageKind.LEFT,
+    EtaRevised: MessageKind.ETA_CHANGED,
+    LeaveNowAdvised: MessageKind.LEAVE_NOW,
 }
-ETA_KINDS = frozenset({"joined", "close", "returned", "transferred", "eta_changed", "leave_now"})
+ETA_KINDS = frozenset(
+    {
+        MessageKind.JOINED,
+        MessageKind.CLOSE,
+        MessageKind.RETURNED,
+        MessageKind.TRANSFERRED,
+        MessageKind.ETA_CHANGED,
+        MessageKind.LEAVE_NOW,
+    }
+)
 """Messages that tell the patient their wait, and so reset what they were last told."""
-URGENT_KINDS = frozenset({"called", "recalled"})
+URGENT_KINDS = frozenset({MessageKind.CALLED, MessageKind.RECALLED})
 """Sent ahead of every routine message."""
-SMS_SKIPPED_KINDS = frozenset({"done"})
+SMS_SKIPPED_KINDS = frozenset({MessageKind.DONE})
 """Every SMS is paid for: a "thank you" after the visit is not worth one (on Telegram it
 carries the rating buttons)."""
-ANSWERED_BY_REPLY = frozenset({"joined", "left"})
+ANSWERED_BY_REPLY = frozenset({MessageKind.JOINED, MessageKind.LEFT})
 """A patient who joins or leaves by text message reads the outcome in the reply to it."""
 
 
@@ -60,8 +94,8 @@ def patient_actor(channel: str) -> str:
 
 @dataclass(frozen=True)
 class NotificationIntent:
-    kind: str
-    channel: str
+    kind: MessageKind
+    channel: Channel
     recipient: str
     params: dict[str, Any]
 
@@ -70,10 +104,14 @@ class NotificationIntent:
         return self.kind in URGENT_KINDS
 
 
-def message_kind(event: DomainEvent, config: QueueConfig) -> str | None:
+def message_kind(event: DomainEvent, config: QueueConfig) -> MessageKind | None:
     if isinstance(event, PositionChanged):
         moved_closer = event.new_position < event.old_position
-        return "close" if moved_closer and event.new_position in config.notify_positions else None
+        return (
+            MessageKind.CLOSE
+            if moved_closer and event.new_position in config.notify_positions
+            else None
+        )
     return MESSAGE_KINDS.get(type(event))
 
 
@@ -82,20 +120,22 @@ def tells_eta(event: DomainEvent, config: QueueConfig) -> bool:
     return isinstance(event, TicketDelayed) or message_kind(event, config) in ETA_KINDS
 
 
-def patient_channel(ticket: Ticket) -> tuple[str, str] | None:
+def patient_channel(ticket: Ticket) -> tuple[Channel, str] | None:
     """Telegram when the patient joined there, SMS when only a phone number is known."""
     if ticket.telegram_chat_id is not None:
-        return "telegram", str(ticket.telegram_chat_id)
+        return Channel.TELEGRAM, str(ticket.telegram_chat_id)
     if ticket.phone:
-        return "sms", ticket.phone
+        return Channel.SMS, ticket.phone
     return None
 
 
-def eta_notice(ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig) -> str | None:
+def eta_notice(
+    ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig
+) -> MessageKind | None:
     """`leave_now`, `eta_changed` or nothing, for a waiting patient not otherwise told."""
     travel_s = ticket.travel_s
     if travel_s is not None and not ticket.leave_now_sent and estimate.low_s <= travel_s:
-        return "leave_now"
+        return MessageKind.LEAVE_NOW
     if ticket.announced_eta_s is None:
         return None
     if abs(estimate.eta_s - ticket.announced_eta_s) < config.eta_change_margin_s:
@@ -104,10 +144,10 @@ def eta_notice(ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig
         since_s = (now - ticket.announced_at).total_seconds()
         if since_s < config.eta_update_interval_s:
             return None
-    return "eta_changed"
+    return MessageKind.ETA_CHANGED
 
 
-def worth_an_sms(kind: str, event: DomainEvent, config: QueueConfig) -> bool:
+def worth_an_sms(kind: MessageKind, event: DomainEvent, config: QueueConfig) -> bool:
     """Keeps a typical SMS visit to three or four segments: joined, one "getting close"
     (at the farthest position the queue warns at, which leaves the most time to come
     back), called, and a new ETA only when it moved a lot."""
@@ -115,7 +155,7 @@ def worth_an_sms(kind: str, event: DomainEvent, config: QueueConfig) -> bool:
         return False
     if isinstance(event, PositionChanged) and config.notify_positions:
         return event.new_position == max(config.notify_positions)
-    return not (kind in ANSWERED_BY_REPLY and event.actor == patient_actor("sms"))
+    return not (kind in ANSWERED_BY_REPLY and event.actor == patient_actor(Channel.SMS))
 
 
 def intents_for(
@@ -125,7 +165,7 @@ def intents_for(
     channel = patient_channel(ticket)
     if kind is None or channel is None or not isinstance(event, TicketEvent):
         return []
-    if channel[0] == "sms" and not worth_an_sms(kind, event, config):
+    if channel[0] is Channel.SMS and not worth_an_sms(kind, event, config):
         return []
     params = {k: v for k, v in event.to_dict()["data"].items() if k not in ("actor", "at")}
     params["language"] = ticket.language or config.language

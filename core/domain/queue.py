@@ -486,12 +486,12 @@ class Queue:
             kind = (
                 None if ticket.id in told else notify.eta_notice(ticket, estimate, now, self.config)
             )
-            if kind == "leave_now":
+            if kind is notify.MessageKind.LEAVE_NOW:
                 ticket.leave_now_sent = True
                 self._advise(
                     LeaveNowAdvised, ticket, estimate, now, actor, travel_s=ticket.travel_s
                 )
-            elif kind == "eta_changed":
+            elif kind is notify.MessageKind.ETA_CHANGED:
                 self._advise(
                     EtaRevised,
                     ticket,

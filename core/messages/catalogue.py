@@ -27,25 +27,16 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound
 
+from core.domain.notify import MessageKind
+
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "es")
 FALLBACK_LANGUAGE = "en"
 EN_DASH = "\u2013"
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "es": "Español"}
 
-NOTIFICATION_KINDS: tuple[str, ...] = (
-    "joined",
-    "close",
-    "leave_now",
-    "eta_changed",
-    "called",
-    "recalled",
-    "missed",
-    "returned",
-    "transferred",
-    "done",
-    "left",
-)
-CHANNELS: tuple[str, ...] = ("telegram", "sms")
+NOTIFICATION_KINDS: tuple[str, ...] = tuple(MessageKind)
+ANSWERABLE_KINDS = (MessageKind.CALLED, MessageKind.RECALLED)
+"""Calls carry an "I'm on my way" button (a reminder can be answered too)."""
 RATINGS: tuple[int, ...] = (1, 2, 3, 4, 5)
 MAX_CALLBACK_DATA_BYTES = 64
 """Telegram's limit on `callback_data`."""
@@ -208,12 +199,12 @@ class Catalogue:
     def _buttons(
         self, kind: str, lang: str, params: Mapping[str, Any]
     ) -> tuple[tuple[Button, ...], ...]:
-        if kind not in ("called", "recalled", "done"):
+        if kind not in (*ANSWERABLE_KINDS, MessageKind.DONE):
             return ()
         ticket = params.get("ticket_id")
         if not ticket:
             raise ValueError(f"the {kind!r} message needs a ticket_id for its buttons")
-        if kind in ("called", "recalled"):  # a reminder can be answered too
+        if kind in ANSWERABLE_KINDS:
             return ((Button(self.label("on_my_way", lang), f"ack:{ticket}"),),)
         return (tuple(Button(str(n), f"rate:{ticket}:{n}") for n in RATINGS),)
 

@@ -14,7 +14,7 @@ from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket, TicketAction, TicketStatus
-from core.domain.notify import patient_actor
+from core.domain.notify import Channel, patient_actor
 from core.messages import wait_minutes
 from core.services.errors import Forbidden, NotFound, SeveralTickets
 from core.services.mapping import ticket_from_row
@@ -33,30 +33,29 @@ def eta_minutes(estimate: Eta | None) -> dict[str, int | None]:
 
 @dataclass(frozen=True)
 class Patient:
-    channel: str
-    """`telegram` or `sms`."""
+    channel: Channel
     address: str
     """A Telegram chat id, or a phone number in E.164."""
 
     @classmethod
     def telegram(cls, chat_id: int) -> Patient:
-        return cls("telegram", str(chat_id))
+        return cls(Channel.TELEGRAM, str(chat_id))
 
     @classmethod
     def sms(cls, phone: str) -> Patient:
-        return cls("sms", phone)
+        return cls(Channel.SMS, phone)
 
     @property
     def actor(self) -> str:
         return patient_actor(self.channel)
 
     def ticket_filter(self) -> dict[str, Any]:
-        if self.channel == "telegram":
+        if self.channel is Channel.TELEGRAM:
             return {"telegram_chat_id": int(self.address)}
         return {"phone": self.address}
 
     def owns(self, ticket: Ticket) -> bool:
-        if self.channel == "telegram":
+        if self.channel is Channel.TELEGRAM:
             return ticket.telegram_chat_id == int(self.address)
         return ticket.phone == self.address
 
