@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -116,10 +117,17 @@ def ticket_from_status(status: QueueStatus, ticket_id: str) -> dict[str, Any] | 
     return public_ticket_json(ticket, status.estimates.get(ticket_id)) if ticket else None
 
 
+class ClientKind(enum.StrEnum):
+    """Who is at the other end of a feed, which decides what it is sent."""
+
+    STAFF = "staff"
+    DISPLAY = "display"
+    TICKET = "ticket"
+
+
 @dataclass(eq=False)
 class Client:
-    kind: str
-    """`staff`, `display` or `ticket`."""
+    kind: ClientKind
     queue: str
     ticket_id: str | None = None
     token: str | None = None
@@ -213,7 +221,7 @@ class LiveHub:
 
     def join(self, client: Client) -> None:
         self.clients.setdefault(client.queue, set()).add(client)
-        if client.kind != "staff" and client.queue not in self._refreshers:
+        if client.kind is not ClientKind.STAFF and client.queue not in self._refreshers:
             self._dirty[client.queue] = asyncio.Event()
             self._refreshers[client.queue] = asyncio.create_task(
                 self._refresh(client.queue), name=f"live-refresh-{client.queue}"
@@ -224,7 +232,7 @@ class LiveHub:
         if clients is None:
             return
         clients.discard(client)
-        if not any(c.kind != "staff" for c in clients):
+        if not any(c.kind is not ClientKind.STAFF for c in clients):
             refresher = self._refreshers.pop(client.queue, None)
             if refresher is not None:
                 refresher.cancel()
@@ -246,12 +254,12 @@ class LiveHub:
         clients = self.clients[code]
         staff_text = display_text = None
         for client in list(clients):
-            if client.kind == "staff":
+            if client.kind is ClientKind.STAFF:
                 if message.get("type") in STAFF_SKIPPED:
                     continue
                 staff_text = staff_text or encode(message)
                 client.offer(staff_text)
-            elif client.kind == "display":
+            elif client.kind is ClientKind.DISPLAY:
                 if display_text is None:
                     redacted = redact_for_display(message)
                     display_text = encode(redacted) if redacted else ""
@@ -282,14 +290,14 @@ class LiveHub:
                 await asyncio.sleep(1.0)
 
     async def _send_snapshots(self, code: str) -> None:
-        clients = [c for c in self.clients.get(code, ()) if c.kind != "staff"]
+        clients = [c for c in self.clients.get(code, ()) if c.kind is not ClientKind.STAFF]
         if not clients:
             return
         event_at = self._event_at.get(code)
         status = await self.queues.status(code)
         display_text = encode(display_snapshot(status, event_at))
         for client in clients:
-            if client.kind == "display":
+            if client.kind is ClientKind.DISPLAY:
                 client.offer_snapshot(display_text)
             elif client.ticket_id is not None:
                 view = ticket_from_status(status, client.ticket_id)
@@ -413,7 +421,7 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
     if credential is not None and not can_use_queue(credential[0], code):
         await refuse(ws, "queue_not_found", f"no queue {code!r}")
         return
-    client = Client("staff" if credential else "display", code)
+    client = Client(ClientKind.STAFF if credential else ClientKind.DISPLAY, code)
     if credential is not None:
         client.still_allowed = in_scope(credential[0], code, credential[1])
     live.join(client)  # before the read: nothing that happens after it can be missed
@@ -423,7 +431,7 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
         except NotFound as exc:
             await refuse(ws, "queue_not_found", str(exc))
             return
-        if client.kind == "staff":
+        if client.kind is ClientKind.STAFF:
             await ws.send(encode({"type": "snapshot", "queue": code, "data": status_json(status)}))
         else:
             client.offer_snapshot(encode(display_snapshot(status, None)))
@@ -442,7 +450,7 @@ async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -
         await refuse(ws, "ticket_not_found", "no ticket has that link")
         return
     ticket = view.ticket
-    client = Client("ticket", ticket.queue, ticket_id=ticket.id, token=token)
+    client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
     client.offer_snapshot(
         ticket_message(ticket.queue, public_ticket_json(ticket, view.estimate), None)
     )

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import Api
 from tests.patient_tokens import with_token
 from tests.websocket_refusals import assert_refused
-from web.live import CLIENT_BUFFER, Client
+from web.live import CLIENT_BUFFER, Client, ClientKind
 
 NAME, PHONE = "Zebulon Quixote", "+15551230001"
 
@@ -144,7 +144,7 @@ async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None
 
 
 async def test_a_client_that_cannot_keep_up_is_cut_off_not_silently_skipped() -> None:
-    client = Client("display", "PHARM")
+    client = Client(ClientKind.DISPLAY, "PHARM")
     for i in range(CLIENT_BUFFER):
         client.offer(str(i))
     assert client.outbox.qsize() == CLIENT_BUFFER and not client.too_slow
