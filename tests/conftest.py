@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import hypothesis
@@ -31,10 +31,11 @@ from tortoise import connections
 from core.services import accounts
 from core.settings import load_settings
 from core.storage import db
-from core.wiring import Container, build_container
 from tests import suite_database
 from tests.servers import serve, shut
-from web.app import create_app
+
+if TYPE_CHECKING:
+    from core.wiring import Container
 
 Sanic.test_mode = True
 
@@ -125,6 +126,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def container(migrated: str, clock: FakeClock) -> AsyncIterator[Container]:
+    # Imported here, as is the app below: they bring every adapter (aiogram alone takes
+    # seconds), which the tests that need no server (`make test-unit`) should not wait for.
+    from core.wiring import build_container
+
     settings = load_settings(database_url=migrated, redis_url=redis_url(), secret_key="test-key")
     container = build_container(settings, clock=clock)
     await container.start(migrate=False)
@@ -158,6 +163,8 @@ class Api:
 async def api(container: Container, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
     """A real server on a free port. Password hashing is made cheap: no API test is about
     its strength."""
+    from web.app import create_app
+
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     app = create_app(container)
     server, base_url = await serve(app)
