@@ -26,9 +26,6 @@ _POLICY = {
     "frame-ancestors": "'none'",
 }
 CSP = "; ".join(f"{name} {value}" for name, value in _POLICY.items())
-CONSOLE_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
-"""htmx evaluates the board's trigger filter (`every 2s [nextupOffline(this)]`) with
-`Function`; inline scripts stay refused there too."""
 PRIVATE_PREFIXES = ("/console", "/api/", "/t/", "/display/", "/ws/")
 """Names, phone numbers, ticket links, the state of a queue: never cached."""
 HSTS = "max-age=31536000"
@@ -43,8 +40,7 @@ def _served_over_https(request: Request) -> bool:
 async def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
     """Response middleware; a header a route set on purpose is kept."""
     headers = response.headers
-    console = request.path.startswith("/console")
-    headers.setdefault("Content-Security-Policy", CONSOLE_CSP if console else CSP)
+    headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # Not no-referrer: with it browsers send `Origin: null` on the pages' own forms, which
