@@ -15,8 +15,10 @@ from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
 from core.services.queues import QueueService, analytics, hourly_metrics, new_join_request
 from core.storage.models import StaffAccount
-from web import schemas
-from web.endpoint import ADMIN, endpoint
+from web.api import schemas
+from web.api.endpoint import ADMIN, endpoint
+from web.auth import actor
+from web.deps import container_of
 from web.scope import visible
 from web.serialize import (
     config_json,
@@ -34,12 +36,7 @@ UNKNOWN_QUEUE = {404: "queue_not_found"}
 
 
 def service(request: Request) -> QueueService:
-    queues: QueueService = request.app.ctx.container.queues
-    return queues
-
-
-def actor(account: StaffAccount | None) -> str:
-    return f"staff:{account.name}" if account else "patient"
+    return container_of(request).queues
 
 
 @endpoint(bp, "GET", "/queues", "List queues", response="[Queue]")
@@ -221,7 +218,7 @@ def changed_config(current: QueueConfig, changes: dict[str, Any]) -> QueueConfig
 )
 async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse:
     days = int_arg(request, "days", 7)
-    now = request.app.ctx.container.clock()
+    now = container_of(request).clock()
     return json(await analytics(code, days, now))
 
 
@@ -235,7 +232,7 @@ async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse
     response="[HourlyMetric]",
 )
 async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
-    now: datetime = request.app.ctx.container.clock()
+    now: datetime = container_of(request).clock()
     until = time_arg(request, "until") or now
     since = time_arg(request, "since") or until - timedelta(days=1)
     rows = await hourly_metrics(code, since, until)
