@@ -13,6 +13,7 @@ from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
 
 from web.clients import over_https
+from web.deps import container_of
 
 _POLICY = {
     "default-src": "'self'",
@@ -33,8 +34,7 @@ HSTS = "max-age=31536000"
 
 
 def _served_over_https(request: Request) -> bool:
-    base_url: str = request.app.ctx.container.settings.base_url
-    return base_url.startswith("https://") or over_https(request)
+    return container_of(request).settings.base_url.startswith("https://") or over_https(request)
 
 
 async def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:

@@ -25,10 +25,9 @@ from core.domain.errors import InvalidValue
 from core.domain.numbers import whole_number
 from core.phones import normalize_phone
 from core.storage.models import DevInboxMessage, OutboxMessage, StaffAccount, TicketRow
-from core.wiring import Container
 from web.auth import PageHandler, staff_page
-from web.console import base_context
-from web.context import container_of
+from web.console.routes import base_context
+from web.deps import Services, container_of
 from web.errors import error_response
 from web.render import render
 
@@ -234,7 +233,7 @@ class Exchange:
     pressed: bool = False
 
 
-async def simulate_sms(container: Container, phone: str, text: str) -> Exchange:
+async def simulate_sms(container: Services, phone: str, text: str) -> Exchange:
     """As Twilio's webhook does; the answer, which Twilio would text back, goes to the inbox."""
     reply = await container.sms.handle(phone, text)
     if reply.text is None:
@@ -246,7 +245,7 @@ async def simulate_sms(container: Container, phone: str, text: str) -> Exchange:
     return Exchange("sms", phone, text, [reply.text])
 
 
-async def simulate_telegram(container: Container, chat_id: str, text: str) -> Exchange:
+async def simulate_telegram(container: Services, chat_id: str, text: str) -> Exchange:
     """As a Telegram update reaches the bot; what it answered meanwhile is shown."""
     before = await newest_id("")
     try:
@@ -271,7 +270,7 @@ async def simulate_telegram(container: Container, chat_id: str, text: str) -> Ex
 # -- routes --------------------------------------------------------------------------------
 
 
-async def simulator_context(container: Container, form: SimForm) -> dict[str, Any]:
+async def simulator_context(container: Services, form: SimForm) -> dict[str, Any]:
     codes = [q.code for q in await container.queues.list_queues()][:3] or ["PHARM"]
     return {
         "form": form,
