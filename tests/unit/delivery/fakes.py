@@ -40,6 +40,14 @@ def outbox_row(
     )
 
 
+def due(row: OutboxMessage, now: datetime) -> bool:
+    """Queued and its time has come, or claimed by a dispatcher whose lease ran out."""
+    if row.status == "queued":
+        return bool(row.next_attempt_at <= now)
+    lease_over = row.claimed_until is not None and row.claimed_until < now
+    return row.status == "sending" and lease_over
+
+
 @dataclass(frozen=True)
 class Result:
     """What the dispatcher recorded about one message."""
@@ -56,8 +64,8 @@ class FakeOutbox:
     """The outbox table as `core.storage.outbox` keeps it, in a dict: due rows are claimed
     "called" first and leased; results are recorded only while the claim holds."""
 
-    def __init__(self, rows: Collection[OutboxMessage] = ()) -> None:
-        self.rows = {row.id: row for row in rows}
+    def __init__(self) -> None:
+        self.rows: dict[str, OutboxMessage] = {}
         self.results: list[Result] = []
         self.provider_statuses: list[tuple[str, str | None, str]] = []
         self.claims: list[tuple[str, int, bool]] = []
@@ -73,23 +81,18 @@ class FakeOutbox:
         self.claims.append((channel, limit, urgent_only))
         if limit <= 0:
             return []
-        due = [
+        claimable = [
             row
             for row in self.rows.values()
-            if row.channel == channel
-            and (row.urgent or not urgent_only)
-            and (
-                (row.status == "queued" and row.next_attempt_at <= now)
-                or (row.status == "sending" and row.claimed_until < now)
-            )
+            if row.channel == channel and (row.urgent or not urgent_only) and due(row, now)
         ]
-        due.sort(key=lambda row: (not row.urgent, row.created_at))
+        claimable.sort(key=lambda row: (not row.urgent, row.created_at))
         token = str(uuid.uuid4())
-        for row in due[:limit]:
+        for row in claimable[:limit]:
             row.status, row.claim_token = "sending", token
             row.claimed_until = now + timedelta(seconds=lease_s)
             row.attempts += 1
-        return due[:limit]
+        return claimable[:limit]
 
     async def mark_sent(
         self,

@@ -25,7 +25,7 @@ def lane(limits: ChannelLimits = UNLIMITED) -> Lane:
 
 
 def drain(lane: Lane, now: float = 0.0) -> list[str]:
-    texts = []
+    texts: list[str] = []
     while True:
         item, _ = lane.take_next(now)
         if item is None:
@@ -68,7 +68,8 @@ def test_when_nothing_may_go_it_says_when_the_first_will() -> None:
     sms.add([pending("a", 1), pending("b", 2)])
     sms.limiter.take("a", now=10.0)
     sms.limiter.hold_recipient("b", until=12.0)
-    assert sms.take_next(now=10.5) == (None, pytest.approx(11.0))
+    item, ready_at = sms.take_next(now=10.5)
+    assert item is None and ready_at == pytest.approx(11.0)
     assert lane().take_next(now=0.0) == (None, None)
 
 
