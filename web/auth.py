@@ -13,6 +13,7 @@ from sanic.response import HTTPResponse, redirect
 
 from core.services.accounts import Role, account_for_token
 from core.services.errors import Forbidden, Unauthorized
+from core.storage import accounts
 from core.storage.models import StaffAccount
 from web.scope import check_scope
 from web.session import (
@@ -49,7 +50,7 @@ async def session_account(request: Request) -> tuple[StaffAccount, Session] | No
     found = None
     session = signer(request).read(request.cookies.get(COOKIE))
     if session is not None:
-        account = await StaffAccount.get_or_none(id=session.account_id, is_active=True)
+        account = await accounts.by_id(session.account_id, active_only=True)
         if account is not None and still_current(session, account):
             found = (account, session)
     request.ctx.session = found

@@ -9,11 +9,11 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
 from core.services.queues import QueueService, analytics, hourly_metrics, new_join_request
+from core.storage import outbox
 from core.storage.models import StaffAccount
 from web.api import schemas
 from web.api.endpoint import ADMIN, endpoint

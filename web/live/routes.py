@@ -16,6 +16,7 @@ from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.services.accounts import account_for_token, can_use_queue
 from core.services.errors import NotFound, Unauthorized
+from core.storage import accounts
 from core.storage.models import StaffAccount
 from web import paths
 from web.auth import authenticate, session_account
@@ -69,7 +70,7 @@ async def staff_credential(request: Request) -> tuple[StaffAccount, StillAllowed
     account, session = found
 
     async def session_holds() -> bool:
-        current = await StaffAccount.get_or_none(id=account.id)
+        current = await accounts.by_id(account.id)
         return current is not None and still_current(session, current)
 
     return account, session_holds
@@ -81,7 +82,7 @@ def in_scope(account: StaffAccount, code: str, still_allowed: StillAllowed) -> S
     async def check() -> bool:
         if not await still_allowed():
             return False
-        current = await StaffAccount.get_or_none(id=account.id)
+        current = await accounts.by_id(account.id)
         return current is not None and can_use_queue(current, code)
 
     return check
