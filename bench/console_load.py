@@ -216,7 +216,7 @@ async def server_times(
 ) -> dict[str, Any]:
     import httpx
 
-    from web.board import board_context, load_board
+    from web.console.board import board_context, load_board
     from web.render import render
 
     jar = httpx.Cookies()

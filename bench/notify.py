@@ -64,13 +64,13 @@ from bench.api import (  # noqa: E402
     say,
 )
 from core.bus.redis import RedisBus  # noqa: E402
-from core.delivery import outbox as outbox_store  # noqa: E402
 from core.delivery.dispatcher import Dispatcher  # noqa: E402
 from core.delivery.limits import TELEGRAM_LIMITS  # noqa: E402
 from core.domain.errors import QueueEmpty  # noqa: E402
 from core.domain.model import QueueConfig  # noqa: E402
 from core.services.queues import new_join_request  # noqa: E402
 from core.settings import load_settings  # noqa: E402
+from core.storage import outbox as outbox_store  # noqa: E402
 from core.storage.models import OutboxMessage  # noqa: E402
 from core.wiring import Container, build_container  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
@@ -166,7 +166,7 @@ class GcPauses:
 @dataclass
 class StoreTimer:
     """Times the dispatcher's outbox calls (claims and results), by wrapping them in
-    `core.delivery.outbox` for the run; the dispatcher's code is untouched."""
+    `core.storage.outbox` for the run; the dispatcher's code is untouched."""
 
     durations: dict[str, list[float]] = field(default_factory=dict)
     rows: dict[str, list[int]] = field(default_factory=dict)

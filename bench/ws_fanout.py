@@ -714,7 +714,7 @@ async def receive(
 async def real_finals(container: Any, tickets: dict[str, str]) -> dict[str, Any]:
     """What every patient page (token -> ticket id) and display should show once everything
     has settled: one status read, and each finished ticket read alone."""
-    from web.live import display_snapshot, ticket_from_status
+    from web.live.hub import display_snapshot, ticket_from_status
     from web.serialize import public_ticket_json
 
     status = await container.queues.status(CODE)

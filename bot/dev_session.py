@@ -36,6 +36,8 @@ from aiogram.methods import (
 from aiogram.methods.base import TelegramType
 from aiogram.types import InlineKeyboardMarkup, Update
 
+from core.storage import dev_inbox
+from core.storage.dev_inbox import Buttons
 from core.storage.models import DevInboxMessage
 
 DEV_BOT_TOKEN = "1000001:dev-inbox"
@@ -50,7 +52,6 @@ ACCEPTED = (
     SendChatAction,
 )
 """Methods with nothing to show: they succeed, as on Telegram."""
-Buttons = list[list[dict[str, str]]]
 
 
 class DevInboxError(Exception):
@@ -140,11 +141,11 @@ class DevInboxSession(BaseSession):
             case GetMe():
                 return me_json(bot)
             case SendMessage():
-                row = await DevInboxMessage.create(
-                    channel="telegram",
-                    recipient=str(chat_id_of(method.chat_id)),
-                    text=method.text,
-                    buttons=buttons_of(method.reply_markup),
+                row = await dev_inbox.add(
+                    "telegram",
+                    str(chat_id_of(method.chat_id)),
+                    method.text,
+                    buttons_of(method.reply_markup),
                 )
                 return message_json(bot, row)
             case EditMessageText() | EditMessageReplyMarkup():
@@ -154,7 +155,7 @@ class DevInboxSession(BaseSession):
                 return True
             case DeleteMessage():
                 chat = str(chat_id_of(method.chat_id))
-                await DevInboxMessage.filter(id=method.message_id, recipient=chat).delete()
+                await dev_inbox.delete(method.message_id, chat)
                 return True
             case GetUpdates():
                 # Nobody polls the dev bot, but a poller must not spin on it.
@@ -167,18 +168,16 @@ class DevInboxSession(BaseSession):
     async def _edit(self, bot: Bot, method: EditMessageText | EditMessageReplyMarkup) -> Any:
         if method.inline_message_id is not None:
             return True  # inline-mode messages are not kept
-        row = await DevInboxMessage.get_or_none(
-            id=method.message_id or 0,
-            channel="telegram",
-            recipient=str(chat_id_of(method.chat_id)),
+        row = await dev_inbox.telegram_message(
+            method.message_id or 0, str(chat_id_of(method.chat_id))
         )
         if row is None:
             raise DevInboxError("Bad Request: message to edit not found")
+        text = row.text
         if isinstance(method, EditMessageText) and method.text is not None:
-            row.text = method.text
+            text = method.text
         # As on Telegram, an edit without a keyboard removes the one the message had.
-        row.buttons = buttons_of(method.reply_markup)
-        await row.save(update_fields=["text", "buttons"])
+        await dev_inbox.edit(row, text, buttons_of(method.reply_markup))
         return message_json(bot, row)
 
 
@@ -243,9 +242,7 @@ class TelegramSimulator:
 
         Raises LookupError when that chat has no such message or button: a patient can only
         press what they were sent."""
-        row = await DevInboxMessage.get_or_none(
-            id=message_id, channel="telegram", recipient=str(chat_id)
-        )
+        row = await dev_inbox.telegram_message(message_id, str(chat_id))
         if row is None or not any(b.get("data") == data for line in row.buttons for b in line):
             raise LookupError("that message has no such button (any more)")
         query_id = uuid.uuid4().hex

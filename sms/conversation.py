@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from core.delivery import contacts, outbox
 from core.domain.errors import InvalidValue, QueueFull
 from core.messages import (
     pick_language,
@@ -22,6 +21,7 @@ from core.services.errors import NotFound, SeveralTickets
 from core.services.patients import Patient, PatientService, eta_minutes
 from core.services.queues import QueueService
 from core.services.sms_guard import SmsGuard
+from core.storage import contacts, outbox
 from sms.keywords import Command, Keyword, parse
 
 log = logging.getLogger(__name__)

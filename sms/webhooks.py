@@ -16,7 +16,7 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from core.delivery import outbox
+from core.storage import outbox
 from sms.conversation import SmsConversation
 from sms.sender import status_callback_url
 

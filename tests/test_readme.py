@@ -12,7 +12,9 @@ from core.cli import build_parser
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = sorted([ROOT / "README.md", ROOT / "DEVELOPERS.md", *(ROOT / "docs").glob("*.md")])
+DOCUMENTS = sorted(
+    [ROOT / "README.md", ROOT / "DEVELOPERS.md", ROOT / "CHANGES.md", *(ROOT / "docs").glob("*.md")]
+)
 README = (ROOT / "README.md").read_text()
 
 

@@ -1,4 +1,5 @@
-"""The Sanic application: API, docs and operations endpoints over one container."""
+"""The Sanic application: every blueprint and middleware over the services the composition
+root passes in (anything that satisfies `web.deps.Services`)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,17 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from core.wiring import Container
-from web import (
-    analytics_page,
-    api,
-    console,
-    docs,
-    errors,
-    headers,
-    inbox_page,
-    inputs,
-    join,
-    live,
-    ops,
-    pages,
-    paths,
-    public,
-    settings_page,
-)
-from web.join_guard import FormTokens, SlidingWindow
+from web import errors, headers, inputs, ops, paths
+from web.api import docs
+from web.api import routes as api
+from web.console import analytics_page, inbox_page, settings_page
+from web.console import routes as console
+from web.deps import Services
+from web.live import routes as live
+from web.live.hub import LiveHub
+from web.public import join, poster
+from web.public import routes as public
+from web.public.join_guard import FormTokens, SlidingWindow
 from web.session import LoginLimiter, SessionSigner
 
 _app_ids = itertools.count(1)
@@ -36,7 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]:
+def create_app(container: Services, name: str | None = None) -> Sanic[Any, Any]:
     """Builds an app; the caller starts and stops the container around it."""
     app: Sanic[Any, Any] = Sanic(name or f"nextup-{next(_app_ids)}")
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
@@ -47,8 +40,8 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
     app.ctx.login_limiter = LoginLimiter()
     app.ctx.join_forms = FormTokens(container.settings.signing_key())
     app.ctx.join_limiter = SlidingWindow()
-    app.ctx.bot_links = pages.BotLinks()
-    app.ctx.live = live.LiveHub(container.bus, container.queues)
+    app.ctx.bot_links = poster.BotLinks()
+    app.ctx.live = LiveHub(container.bus, container.queues)
     for blueprint in (
         api.bp,
         console.bp,
@@ -58,7 +51,7 @@ def create_app(container: Container, name: str | None = None) -> Sanic[Any, Any]
         docs.bp,
         live.bp,
         ops.bp,
-        pages.bp,
+        poster.bp,
         join.bp,
         public.bp,
     ):

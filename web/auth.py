@@ -13,6 +13,7 @@ from sanic.response import HTTPResponse, redirect
 
 from core.services.accounts import Role, account_for_token
 from core.services.errors import Forbidden, Unauthorized
+from core.storage import accounts
 from core.storage.models import StaffAccount
 from web.scope import check_scope
 from web.session import (
@@ -30,6 +31,12 @@ ADMIN = frozenset({Role.ADMIN})
 PageHandler = Callable[..., Awaitable[HTTPResponse]]
 
 
+def actor(account: StaffAccount) -> str:
+    """Who the audit trail says acted: `staff:<name>`, whether through the API, the console
+    or a patient's page (reports count a staff member's work by this prefix)."""
+    return f"staff:{account.name}"
+
+
 def signer(request: Request) -> SessionSigner:
     sessions: SessionSigner = request.app.ctx.sessions
     return sessions
@@ -43,7 +50,7 @@ async def session_account(request: Request) -> tuple[StaffAccount, Session] | No
     found = None
     session = signer(request).read(request.cookies.get(COOKIE))
     if session is not None:
-        account = await StaffAccount.get_or_none(id=session.account_id, is_active=True)
+        account = await accounts.by_id(session.account_id, active_only=True)
         if account is not None and still_current(session, account):
             found = (account, session)
     request.ctx.session = found

@@ -13,6 +13,7 @@ import ipaddress
 from sanic import Request
 
 from core.settings import IPNetwork
+from web.deps import container_of
 
 
 def _trusted(address: str, proxies: tuple[IPNetwork, ...]) -> bool:
@@ -24,8 +25,7 @@ def _trusted(address: str, proxies: tuple[IPNetwork, ...]) -> bool:
 
 
 def _proxies(request: Request) -> tuple[IPNetwork, ...]:
-    networks: tuple[IPNetwork, ...] = request.app.ctx.container.settings.trusted_proxy_networks
-    return networks
+    return container_of(request).settings.trusted_proxy_networks
 
 
 def peer_is_trusted_proxy(request: Request) -> bool:
@@ -54,3 +54,9 @@ def over_https(request: Request) -> bool:
         return False
     proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return proto == "https"
+
+
+def secure_cookies(request: Request) -> bool:
+    """Cookies are set `Secure` when the server is published over https; a plain-http
+    intranet address needs them without (browsers drop Secure cookies over http)."""
+    return container_of(request).settings.base_url.startswith("https://")

@@ -47,6 +47,11 @@ STATUS_OF: dict[type[DomainError], int] = {
 }
 
 
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a service or domain error: its class's, or its nearest base's."""
+    return next((s for t, s in STATUS_OF.items() if isinstance(error, t)), 400)
+
+
 class BadRequest(Exception):
     """Input the API cannot read: malformed JSON, wrong types, missing fields."""
 
@@ -83,8 +88,7 @@ def page_or_json(
 def install(app: Sanic[Any, Any]) -> None:
     @app.exception(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> HTTPResponse:
-        status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-        return page_or_json(request, status, exc.code, str(exc), exc.details())
+        return page_or_json(request, status_of(exc), exc.code, str(exc), exc.details())
 
     @app.exception(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> HTTPResponse:

@@ -13,6 +13,7 @@ from sanic import Request, Sanic
 from sanic.response import BaseHTTPResponse
 
 from web.clients import over_https
+from web.deps import container_of
 
 _POLICY = {
     "default-src": "'self'",
@@ -26,9 +27,6 @@ _POLICY = {
     "frame-ancestors": "'none'",
 }
 CSP = "; ".join(f"{name} {value}" for name, value in _POLICY.items())
-CONSOLE_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
-"""htmx evaluates the board's trigger filter (`every 2s [nextupOffline(this)]`) with
-`Function`; inline scripts stay refused there too."""
 PRIVATE_PREFIXES = ("/console", "/api/", "/t/", "/display/", "/ws/")
 """Names, phone numbers, ticket links, the state of a queue: never cached."""
 HSTS = "max-age=31536000"
@@ -36,15 +34,13 @@ HSTS = "max-age=31536000"
 
 
 def _served_over_https(request: Request) -> bool:
-    base_url: str = request.app.ctx.container.settings.base_url
-    return base_url.startswith("https://") or over_https(request)
+    return container_of(request).settings.base_url.startswith("https://") or over_https(request)
 
 
 async def add_security_headers(request: Request, response: BaseHTTPResponse) -> None:
     """Response middleware; a header a route set on purpose is kept."""
     headers = response.headers
-    console = request.path.startswith("/console")
-    headers.setdefault("Content-Security-Policy", CONSOLE_CSP if console else CSP)
+    headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     # Not no-referrer: with it browsers send `Origin: null` on the pages' own forms, which

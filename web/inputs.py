@@ -1,7 +1,7 @@
 """Text from query strings and forms, checked once where it enters: NUL (which PostgreSQL
 cannot store in text) and unpaired surrogates (which no encoding can write) are refused with
 a 400 before any handler, so no lookup or write ever sees them. JSON bodies are checked by
-their schemas (web/schemas.py), paths by web/paths.py."""
+their schemas (web/api/schemas.py), paths by web/paths.py."""
 
 from __future__ import annotations
 

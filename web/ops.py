@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 
 from core.storage import db
+from web.deps import container_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops")
@@ -52,7 +53,7 @@ async def readyz(request: Request) -> HTTPResponse:
         log.warning("readiness: database: %s", exc)
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        await request.app.ctx.container.bus.ping()
+        await container_of(request).bus.ping()
         checks["bus"] = "ok"
     except Exception as exc:
         log.warning("readiness: bus: %s", exc)

@@ -16,7 +16,8 @@ from sanic import Request
 
 from core.services.accounts import can_use_queue, require_queue
 from core.services.errors import NotFound
-from core.storage.models import StaffAccount, TicketRow
+from core.storage import ticket_reads
+from core.storage.models import StaffAccount
 
 T = TypeVar("T")
 
@@ -28,12 +29,8 @@ async def check_scope(account: StaffAccount, request: Request, params: Mapping[s
             require_queue(account, code.strip())
     ticket_id = params.get("ticket_id")
     if isinstance(ticket_id, str):
-        queue = (
-            await TicketRow.filter(id=ticket_id).values_list("queue__code", flat=True)
-            if len(ticket_id) <= 36
-            else []
-        )
-        if queue and not can_use_queue(account, str(queue[0])):
+        queue = await ticket_reads.queue_code_of(ticket_id)
+        if queue and not can_use_queue(account, queue):
             raise NotFound("ticket", ticket_id)
 
 

@@ -15,9 +15,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from prometheus_client import Counter, Histogram
 
@@ -25,16 +26,17 @@ from core.bus import EventBus
 from core.delivery import (
     Outgoing,
     PermanentFailure,
+    Receipt,
     RecipientOptedOut,
     RetryAfter,
     Sender,
     SendError,
-    contacts,
 )
-from core.delivery import outbox as store
-from core.delivery.escalation import escalate_unanswered_calls
+from core.delivery.escalation import EscalationStore, escalate_unanswered_calls
 from core.delivery.limits import ChannelLimits, RateLimiter
 from core.delivery.wording import outgoing
+from core.storage import contacts as stored_contacts
+from core.storage import outbox as stored_outbox
 from core.storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,42 @@ SHUTDOWN_GRACE_S = 2.0
 """After a stop, how long sends in flight get to finish, all together: a provider answers in
 well under a second when it answers at all, and a send cut short goes again when its claim
 runs out. A server stopping (SIGTERM) never waits longer than this on a provider."""
+
+
+class OutboxStore(EscalationStore, Protocol):
+    """What the dispatcher asks of the outbox table (`core.storage.outbox`; a fake in unit
+    tests): claims under a lease, and the result of each send, recorded by the claim's holder."""
+
+    async def claim(
+        self, channel: str, now: datetime, limit: int, lease_s: float, urgent_only: bool = False
+    ) -> list[OutboxMessage]: ...
+
+    async def mark_sent(
+        self,
+        row: OutboxMessage,
+        now: datetime,
+        provider_message_id: str | None,
+        delivered_to: str,
+        segments: int | None,
+    ) -> bool: ...
+
+    async def record_provider_status(
+        self, outbox_id: str, provider_message_id: str | None, status: str
+    ) -> bool: ...
+
+    async def retry_later(self, row: OutboxMessage, at: datetime, error: str) -> bool: ...
+
+    async def mark_failed(self, row: OutboxMessage, error: str) -> bool: ...
+
+    async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool: ...
+
+
+class ContactBook(Protocol):
+    """Who opted out of a channel (`core.storage.contacts`; a fake in unit tests)."""
+
+    async def opted_out(self, channel: str, addresses: Collection[str]) -> set[str]: ...
+
+    async def set_opted_out(self, channel: str, address: str, opted_out: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +176,8 @@ class Dispatcher:
         bus: EventBus,
         settings: DispatchSettings,
         clock: Callable[[], datetime],
+        outbox: OutboxStore = stored_outbox,
+        contacts: ContactBook = stored_contacts,
     ) -> None:
         self.lanes = {
             channel: Lane(channel, sender, limits[channel]) for channel, sender in senders.items()
@@ -145,6 +185,8 @@ class Dispatcher:
         self.bus = bus
         self.settings = settings
         self.clock = clock
+        self.outbox = outbox
+        self.contacts = contacts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -219,9 +261,11 @@ class Dispatcher:
         for lane in self.lanes.values():
             now = self.clock()
             lease_s = self.settings.lease_s
-            rows = await store.claim(lane.channel, now, lane.capacity, lease_s, urgent_only=True)
-            rows += await store.claim(lane.channel, now, lane.room() - len(rows), lease_s)
-            blocked = await contacts.opted_out(lane.channel, {r.recipient for r in rows})
+            rows = await self.outbox.claim(
+                lane.channel, now, lane.capacity, lease_s, urgent_only=True
+            )
+            rows += await self.outbox.claim(lane.channel, now, lane.room() - len(rows), lease_s)
+            blocked = await self.contacts.opted_out(lane.channel, {r.recipient for r in rows})
             items = []
             for row in rows:
                 if row.recipient in blocked:
@@ -242,7 +286,7 @@ class Dispatcher:
         after_s = self.settings.escalate_after_s
         if after_s is None or "sms" not in self.lanes:
             return 0
-        return await escalate_unanswered_calls(self.clock(), after_s)
+        return await escalate_unanswered_calls(self.outbox, self.clock(), after_s)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -288,7 +332,7 @@ class Dispatcher:
             await self._retry(row, exc.delay_s, str(exc), "throttled")
         except RecipientOptedOut as exc:
             log.info("notification %s: %s", row.id, exc)
-            await contacts.set_opted_out(row.channel, row.recipient, True)
+            await self.contacts.set_opted_out(row.channel, row.recipient, True)
             await self._suppressed(row)
         except PermanentFailure as exc:
             await self._failed(row, str(exc))
@@ -299,25 +343,34 @@ class Dispatcher:
             else:
                 await self._retry(row, self.settings.retry.delay_s(row.attempts), reason, "retry")
         else:
-            now = self.clock()
-            if await store.mark_sent(row, receipt, now):
-                SENT.labels(lane.channel, "sent").inc()
-                DELAY.labels(lane.channel, str(row.urgent).lower()).observe(
-                    max(0.0, (now - row.created_at).total_seconds())
-                )
-            else:
-                log.warning("notification %s was sent after its claim ran out", row.id)
+            await self._sent(lane, row, receipt)
+
+    async def _sent(self, lane: Lane, row: OutboxMessage, receipt: Receipt) -> None:
+        now = self.clock()
+        provider_id = receipt.provider_message_id
+        if not await self.outbox.mark_sent(
+            row, now, provider_id, receipt.delivered_to, receipt.segments
+        ):
+            log.warning("notification %s was sent after its claim ran out", row.id)
+            return
+        if receipt.provider_status is not None:
+            # A status callback may have overtaken this answer; the ranks keep its news.
+            await self.outbox.record_provider_status(row.id, provider_id, receipt.provider_status)
+        SENT.labels(lane.channel, "sent").inc()
+        DELAY.labels(lane.channel, str(row.urgent).lower()).observe(
+            max(0.0, (now - row.created_at).total_seconds())
+        )
 
     async def _retry(self, row: OutboxMessage, delay_s: float, reason: str, outcome: str) -> None:
         SENT.labels(row.channel, outcome).inc()
         log.info("notification %s: %s; next try in %.1f s", row.id, reason, delay_s)
-        await store.retry_later(row, self.clock() + timedelta(seconds=delay_s), reason)
+        await self.outbox.retry_later(row, self.clock() + timedelta(seconds=delay_s), reason)
 
     async def _suppressed(self, row: OutboxMessage) -> None:
         SENT.labels(row.channel, "suppressed").inc()
-        await store.mark_suppressed(row, f"the patient opted out of {row.channel} messages")
+        await self.outbox.mark_suppressed(row, f"the patient opted out of {row.channel} messages")
 
     async def _failed(self, row: OutboxMessage, reason: str) -> None:
         SENT.labels(row.channel, "failed").inc()
         log.warning("notification %s (%s to %s) failed: %s", row.id, row.kind, row.channel, reason)
-        await store.mark_failed(row, reason)
+        await self.outbox.mark_failed(row, reason)

@@ -8,18 +8,18 @@ import logging
 from core.delivery import Outgoing, PermanentFailure, Receipt
 from core.messages import sms_segments
 from core.redact import redact
-from core.storage.models import DevInboxMessage
+from core.storage import dev_inbox
 
 log = logging.getLogger(__name__)
 
 
 class DevInboxSender:
     async def send(self, message: Outgoing) -> Receipt:
-        row = await DevInboxMessage.create(
-            channel=message.channel,
-            recipient=message.recipient,
-            text=message.text,
-            buttons=[[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
+        row = await dev_inbox.add(
+            message.channel,
+            message.recipient,
+            message.text,
+            [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
             outbox_id=message.id,
         )
         # Masked: the full text is in the console's inbox, the log may travel further.

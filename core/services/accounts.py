@@ -11,13 +11,12 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 
 from core.domain.errors import InvalidValue
 from core.domain.model import queue_code
 from core.services.errors import AlreadyExists, NotFound, Unauthorized
-from core.storage.models import ApiToken, StaffAccount
+from core.storage import accounts as stored
+from core.storage.models import StaffAccount
 
 TOKEN_PREFIX = "nxt_"
 ALL_QUEUES = "*"
@@ -72,15 +71,10 @@ async def create_account(
     if not name or len(name) > 64:
         raise InvalidValue("name must be 1 to 64 characters")
     _check_password(password)
-    try:
-        return await StaffAccount.create(
-            name=name,
-            role=role,
-            password_hash=_hasher.hash(password),
-            queues=parse_queues(queues),
-        )
-    except IntegrityError:
-        raise AlreadyExists(f"an account named {name!r} already exists") from None
+    account = await stored.add(name, role, _hasher.hash(password), parse_queues(queues))
+    if account is None:
+        raise AlreadyExists(f"an account named {name!r} already exists")
+    return account
 
 
 def _check_password(password: str) -> None:
@@ -92,20 +86,16 @@ async def set_password(name: str, password: str) -> None:
     """A new password for an existing account (`nextup passwd`); its console sessions end,
     in every process."""
     _check_password(password)
-    updated = await StaffAccount.filter(name=name).update(
-        password_hash=_hasher.hash(password), session_epoch=F("session_epoch") + 1
-    )
-    if not updated:
+    if not await stored.set_password_hash(name, _hasher.hash(password)):
         raise NotFound("account", name)
 
 
 async def assign_queues(name: str, queues: Sequence[str]) -> StaffAccount:
     """Replaces the account's queues; its open websockets are re-checked within seconds."""
-    account = await StaffAccount.get_or_none(name=name)
+    account = await stored.by_name(name)
     if account is None:
         raise NotFound("account", name)
-    account.queues = parse_queues(queues)
-    await account.save(update_fields=["queues"])
+    await stored.set_queues(account, parse_queues(queues))
     return account
 
 
@@ -120,7 +110,7 @@ class QueueStaff:
 
 async def staff_of_queue(code: str) -> list[QueueStaff]:
     """The active non-admin accounts, and whether each works on the queue."""
-    rows = await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN).order_by("name")
+    rows = await stored.active_except(Role.ADMIN)
     return [
         QueueStaff(r.name, r.role, can_use_queue(r, code), ALL_QUEUES in (r.queues or []))
         for r in rows
@@ -130,28 +120,26 @@ async def staff_of_queue(code: str) -> list[QueueStaff]:
 async def set_queue_staff(code: str, names: Iterable[str]) -> None:
     """Exactly these non-admin accounts work on the queue (those with every queue keep it)."""
     wanted = set(names)
-    for row in await StaffAccount.filter(is_active=True).exclude(role=Role.ADMIN):
+    for row in await stored.active_except(Role.ADMIN):
         assigned = [c for c in (row.queues or []) if c != code]
         if ALL_QUEUES in assigned:
             continue
         if row.name in wanted:
             assigned.append(code)
         if assigned != (row.queues or []):
-            row.queues = assigned
-            await row.save(update_fields=["queues"])
+            await stored.set_queues(row, assigned)
 
 
 async def revoke_sessions(name: str) -> None:
     """Ends every console session of the account, in every process (logout, new password)."""
-    updated = await StaffAccount.filter(name=name).update(session_epoch=F("session_epoch") + 1)
-    if not updated:
+    if not await stored.end_sessions(name):
         raise NotFound("account", name)
 
 
 async def issue_token(
     name: str, expires_days: int | None = None, now: datetime | None = None
 ) -> str:
-    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    account = await stored.by_name(name, active_only=True)
     if account is None:
         raise NotFound("account", name)
     expires_at = None
@@ -160,7 +148,7 @@ async def issue_token(
             raise InvalidValue("--expires-days must be from 1 to 3650")
         expires_at = (now or datetime.now(UTC)) + timedelta(days=expires_days)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(account=account, token_hash=token_digest(token), expires_at=expires_at)
+    await stored.add_token(account, token_digest(token), expires_at)
     return token
 
 
@@ -175,7 +163,7 @@ class TokenInfo:
 
 
 async def list_tokens() -> list[TokenInfo]:
-    rows = await ApiToken.all().order_by("id").prefetch_related("account")
+    rows = await stored.tokens()
     return [
         TokenInfo(r.id, r.account.name, r.created_at, r.expires_at, r.last_used_at, r.revoked)
         for r in rows
@@ -183,14 +171,12 @@ async def list_tokens() -> list[TokenInfo]:
 
 
 async def revoke_token(token_id: int) -> None:
-    if not await ApiToken.filter(id=token_id).update(revoked=True):
+    if not await stored.revoke_token(token_id):
         raise NotFound("token", str(token_id))
 
 
 async def account_for_token(token: str, now: datetime | None = None) -> StaffAccount:
-    row = await ApiToken.get_or_none(
-        token_hash=token_digest(token), revoked=False
-    ).prefetch_related("account")
+    row = await stored.unrevoked_token(token_digest(token))
     now = now or datetime.now(UTC)
     if row is None or not row.account.is_active:
         raise Unauthorized("unknown or revoked API token")
@@ -198,7 +184,7 @@ async def account_for_token(token: str, now: datetime | None = None) -> StaffAcc
         raise Unauthorized("this API token has expired; ask for a new one (`nextup token NAME`)")
     if row.last_used_at is None or now - row.last_used_at > LAST_USE_PRECISION:
         # For `nextup token list`: to the hour, not a write on every request.
-        await ApiToken.filter(id=row.id).update(last_used_at=now)
+        await stored.token_used(row.id, now)
     return row.account
 
 
@@ -215,7 +201,7 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
 
 
 async def check_password(name: str, password: str) -> StaffAccount:
-    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    account = await stored.by_name(name, active_only=True)
     try:
         # An unknown name is checked against a dummy hash: the same work, the same answer.
         _hasher.verify(account.password_hash if account else _dummy_hash(_hasher), password)

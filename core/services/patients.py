@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket, TicketAction, TicketStatus
@@ -19,6 +18,7 @@ from core.messages import wait_minutes
 from core.services.errors import Forbidden, NotFound, SeveralTickets
 from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
+from core.storage import outbox
 from core.storage.models import Contact, TicketRow
 
 MAX_TICKETS_SHOWN = 10

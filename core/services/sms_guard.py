@@ -12,11 +12,10 @@ from enum import StrEnum
 
 import phonenumbers
 
-from core.storage.models import OutboxMessage, TicketRow
+from core.storage import sms_usage
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-NOT_SENT = ("failed", "suppressed")
 
 
 class Verdict(StrEnum):
@@ -58,16 +57,12 @@ class SmsGuard:
         return region_allowed(phone, self.limits.regions)
 
     async def may_join(self, phone: str, now: datetime) -> bool:
-        joins = await TicketRow.filter(phone=phone, joined_at__gte=now - HOUR).count()
-        return joins < self.limits.joins_per_hour
+        return await sms_usage.joins_since(phone, now - HOUR) < self.limits.joins_per_hour
 
     async def may_reply(self, phone: str, now: datetime) -> bool:
         """Replies this hour, and texts of any kind today (notifications included: they
         count towards the cap, though the cap only ever holds back replies)."""
-        texts = OutboxMessage.filter(channel="sms", recipient=phone).exclude(status__in=NOT_SENT)
-        replies = await texts.filter(
-            idempotency_key__startswith="reply:", created_at__gte=now - HOUR
-        ).count()
+        replies = await sms_usage.texts_since(phone, now - HOUR, replies_only=True)
         if replies >= self.limits.replies_per_hour:
             return False
-        return await texts.filter(created_at__gte=now - DAY).count() < self.limits.daily_cap
+        return await sms_usage.texts_since(phone, now - DAY) < self.limits.daily_cap

@@ -8,14 +8,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from tortoise.transactions import in_transaction
-
 from core.domain.errors import InvalidValue
 from core.domain.model import AT_COUNTER_STATUSES, Ticket, TicketAction
 from core.services.accounts import require_queue
 from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
-from core.storage.models import LinkCode, StaffAccount, TicketRow
+from core.storage import accounts as stored
+from core.storage import ticket_reads
+from core.storage.models import StaffAccount
 
 LINK_CODE_TTL = timedelta(minutes=10)
 LINK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -28,37 +28,22 @@ def _digest(code: str) -> str:
 
 
 async def issue_link_code(name: str, now: datetime) -> str:
-    account = await StaffAccount.get_or_none(name=name, is_active=True)
+    account = await stored.by_name(name, active_only=True)
     if account is None:
         raise NotFound("account", name)
     code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))
-    await LinkCode.create(account=account, code_hash=_digest(code), expires_at=now + LINK_CODE_TTL)
+    await stored.add_link_code(account, _digest(code), now + LINK_CODE_TTL)
     return code
 
 
 async def link_chat(code: str, chat_id: int, user_id: int, now: datetime) -> StaffAccount:
     """Uses the code once; the chat (a private one: the bot checks) then acts as the account
     (and no other account), for the Telegram user who sent the code alone."""
-    async with in_transaction() as conn:
-        link = (
-            await LinkCode.select_for_update()
-            .using_db(conn)
-            .get_or_none(code_hash=_digest(code), used_at=None)
-        )
-        if link is None or link.expires_at <= now:
-            raise InvalidValue("that code is unknown, used or expired; ask for a new one")
-        account = await StaffAccount.get(id=link.account_id, using_db=conn)  # type: ignore[attr-defined]
-        if not account.is_active:
-            raise InvalidValue("that account is disabled")
-        link.used_at = now
-        await link.save(using_db=conn, update_fields=["used_at"])
-        await (
-            StaffAccount.filter(telegram_chat_id=chat_id)
-            .using_db(conn)
-            .update(telegram_chat_id=None)
-        )
-        account.telegram_chat_id, account.telegram_user_id = chat_id, user_id
-        await account.save(using_db=conn, update_fields=["telegram_chat_id", "telegram_user_id"])
+    account = await stored.link_chat(_digest(code), chat_id, user_id, now)
+    if account is None:
+        raise InvalidValue("that code is unknown, used or expired; ask for a new one")
+    if not account.is_active:
+        raise InvalidValue("that account is disabled")
     return account
 
 
@@ -66,9 +51,7 @@ async def account_for_chat(chat_id: int, user_id: int | None) -> StaffAccount | 
     """The account linked to the chat, when the message comes from the user who linked it."""
     if user_id is None:
         return None
-    return await StaffAccount.get_or_none(
-        telegram_chat_id=chat_id, telegram_user_id=user_id, is_active=True
-    )
+    return await stored.by_chat(chat_id, user_id)
 
 
 @dataclass(frozen=True)
@@ -98,8 +81,7 @@ class StaffChat:
         if counter is None:
             raise InvalidValue(f"queue {code} has no counters")
         ticket = await self.queues.call_next(code, counter, actor(account))
-        account.last_queue, account.last_counter = code, counter
-        await account.save(update_fields=["last_queue", "last_counter"])
+        await stored.remember_counter(account, code, counter)
         return Called(ticket, code, counter)
 
     async def recall(self, account: StaffAccount) -> Ticket:
@@ -120,18 +102,12 @@ class StaffChat:
         if not account.last_queue or not account.last_counter:
             raise InvalidValue("call someone first with /next")
         require_queue(account, account.last_queue)  # it may have been taken off the account
-        row = (
-            await TicketRow.filter(
-                queue__code=account.last_queue,
-                counter=account.last_counter,
-                status__in=[s.value for s in AT_COUNTER_STATUSES],
-            )
-            .order_by("-called_at")
-            .first()
+        ticket_id = await ticket_reads.latest_at_counter(
+            account.last_queue, account.last_counter, [s.value for s in AT_COUNTER_STATUSES]
         )
-        if row is None:
+        if ticket_id is None:
             raise NotFound("ticket", f"at {account.last_queue} counter {account.last_counter}")
-        view = await self.queues.ticket_view(row.id, with_history=False)
+        view = await self.queues.ticket_view(ticket_id, with_history=False)
         return view.ticket
 
     async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:

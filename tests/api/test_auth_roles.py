@@ -21,8 +21,8 @@ from tests.api.helpers import (
 )
 from tests.conftest import Api
 from tests.patient_tokens import with_token
-from web.docs import openapi_path
-from web.endpoint import REGISTRY
+from web.api.docs import openapi_path
+from web.api.endpoint import REGISTRY
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import pytest
 
 from tests.api.helpers import API, assert_error, config, create_queue, join, status, ticket
 from tests.conftest import Api
-from web.docs import openapi_path
-from web.endpoint import REGISTRY
+from web.api.docs import openapi_path
+from web.api.endpoint import REGISTRY
 
 BODY_ROUTES = [
     ("POST", "/api/v1/queues"),

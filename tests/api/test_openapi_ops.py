@@ -11,8 +11,8 @@ from core.storage import db
 from core.wiring import Container
 from tests.api.helpers import API, create_queue
 from tests.conftest import Api
-from web.docs import openapi_path
-from web.endpoint import REGISTRY
+from web.api.docs import openapi_path
+from web.api.endpoint import REGISTRY
 
 CONTRACT_ROUTES = {
     ("GET", "/api/v1/queues"),

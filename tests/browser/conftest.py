@@ -4,8 +4,9 @@ HTTP on loopback. No browser is downloaded; `make test` installs Debian's packag
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, WebSocket, async_playwright
@@ -30,6 +31,27 @@ CHROMIUM_ARGS = [
 ]
 
 
+POLICY_REFUSALS: list[str] = []
+"""What Chromium refused under the Content-Security-Policy in the running test's pages."""
+
+
+def watch_the_policy(browser: Browser) -> None:
+    """Every context a test makes reports the console lines in which Chromium refused
+    something under the policy (inline style, eval, …): a page that needs what the policy
+    refuses is broken in a way no assertion on its text would notice."""
+    new_context = browser.new_context
+
+    async def watched(**options: Any) -> BrowserContext:
+        context = await new_context(**options)
+        context.on(
+            "console",
+            lambda m: POLICY_REFUSALS.append(m.text) if "Security Policy" in m.text else None,
+        )
+        return context
+
+    browser.new_context = watched  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
@@ -38,8 +60,16 @@ async def browser() -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
+        watch_the_policy(browser)
         yield browser
         await browser.close()
+
+
+@pytest.fixture(autouse=True)
+def nothing_refused_by_the_policy() -> Iterator[None]:
+    POLICY_REFUSALS.clear()
+    yield
+    assert POLICY_REFUSALS == [], "the Content-Security-Policy refused part of a page"
 
 
 @pytest.fixture

@@ -498,3 +498,14 @@ def test_sms_segments(text: str, segments: int) -> None:
 )
 def test_is_gsm7(text: str, gsm7: bool) -> None:
     assert is_gsm7(text) is gsm7
+
+
+@pytest.mark.parametrize(
+    ("lang", "priority", "said"),
+    [("en", 2, "urgent"), ("en", 3, "emergency"), ("es", 1, "prioridad elevada")],
+)
+def test_a_pharmacist_hears_the_priority_in_words(lang: str, priority: int, said: str) -> None:
+    called = {"number": "A-001", "name": "", "queue": "PHARM", "counter": "1"}
+    assert render_text("next_called", lang, **called, priority=priority).endswith(f" {said}.")
+    routine = render_text("next_called", lang, **called, priority=0)
+    assert routine.endswith(" PHARM."), routine

@@ -27,7 +27,7 @@ from tests.emulators.telegram import TelegramEmulator
 from tests.patient_tokens import with_token
 from tests.processes import nextup_output as run
 from tests.web.sessions import csrf_token, log_in
-from web.live import CLOSE_NOT_FOUND
+from web.live.routes import CLOSE_NOT_FOUND
 
 API = "/api/v1"
 

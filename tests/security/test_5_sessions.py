@@ -21,7 +21,8 @@ from core.storage.models import StaffAccount
 from tests.api.helpers import create_queue
 from tests.conftest import Api
 from tests.web.sessions import csrf_token, log_in
-from web.live import CLOSE_REVOKED, RECHECK_S
+from web.live.hub import RECHECK_S
+from web.live.routes import CLOSE_REVOKED
 
 WITHIN_S = RECHECK_S + 3.0
 

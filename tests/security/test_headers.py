@@ -23,6 +23,7 @@ def assert_guarded(response: httpx.Response) -> None:
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["frame-ancestors"] == "'none'"
     assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
     assert directives["script-src"].startswith("'self'")
     assert directives["object-src"] == "'none'"
     assert headers["x-frame-options"] == "DENY"

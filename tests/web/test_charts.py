@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from web.charts import Series, axis_max, bar_chart, line_chart, nice_ceiling, number
+from web.console.charts import Series, axis_max, bar_chart, line_chart, nice_ceiling, number
 
 SVG = "{http://www.w3.org/2000/svg}"
 

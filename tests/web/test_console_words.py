@@ -7,7 +7,7 @@ from core.storage.models import OutboxMessage
 from tests.api.helpers import create_queue, join
 from tests.conftest import Api
 from tests.web.sessions import console_client
-from web.board import delivery_of
+from web.console.board import delivery_of
 
 
 async def test_the_ticket_page_says_the_priority_as_the_board_does(api: Api) -> None:

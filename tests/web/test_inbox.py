@@ -17,7 +17,7 @@ from tests.conftest import Api
 from tests.servers import serve, shut
 from tests.web.sessions import CSRF_META, console_client
 from web.app import create_app
-from web.inbox_page import PAGE_SIZE
+from web.console.inbox_page import PAGE_SIZE
 
 PHONE = "+15550100001"
 HTMX = {"HX-Request": "true"}

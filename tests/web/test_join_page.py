@@ -15,9 +15,9 @@ import pytest
 from core.wiring import Container
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api
-from web.join import accepted_language
-from web.join_guard import JOINS_PER_ADDRESS, FormTokens, SlidingWindow
-from web.pages import BotLinks
+from web.public.join import accepted_language
+from web.public.join_guard import JOINS_PER_ADDRESS, FormTokens, SlidingWindow
+from web.public.poster import BotLinks
 
 TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import Api
 from tests.patient_tokens import with_token
 from tests.websocket_refusals import assert_refused
-from web.live import CLIENT_BUFFER, Client, ClientKind
+from web.live.hub import CLIENT_BUFFER, Client, ClientKind
 
 NAME, PHONE = "Zebulon Quixote", "+15551230001"
 

@@ -213,6 +213,20 @@ async def test_a_post_from_another_site_is_refused(api: Api) -> None:
     assert ticket["status"] == "waiting" and ticket["late_count"] == 0
 
 
+async def test_only_this_servers_exact_origin_may_post(api: Api) -> None:
+    """The one Origin check (web/origin.py) is the stricter of the two it replaced: the host
+    without a scheme, or with a path after it, is another origin."""
+    tickets = await three_waiting(api)
+    token = tickets[0]["token"]
+    host = api.base_url.split("://", 1)[1]
+
+    for origin in (host, f"{api.base_url}/t/{token}"):
+        response = await form_post(api, f"/t/{token}/leave", origin=origin)
+        assert response.status_code == 403, origin
+
+    assert (await status_of(api, tickets[0]["id"]))["status"] == "waiting"
+
+
 async def test_spanish_patient_reads_spanish(api: Api) -> None:
     await create_queue(api)
     ticket = await join(api, phone="+34600111222", language="es")

@@ -483,7 +483,7 @@ async def test_csv_bad_input_gets_the_api_error_shape(api: Api, clock: FakeClock
 
 
 def test_csv_cells_never_start_a_formula() -> None:
-    from web.analytics_page import cell
+    from web.console.analytics_page import cell
 
     assert [cell("=HYPERLINK(1)"), cell("+1"), cell("@x"), cell("A-001"), cell(None)] == [
         "'=HYPERLINK(1)",

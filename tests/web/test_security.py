@@ -201,3 +201,15 @@ async def test_queue_websocket_gives_everything_only_to_staff_of_this_site(api: 
         assert "Zebulon" not in json.dumps(message)
     bad_token = {"Authorization": "Bearer nxt_forged"}
     assert (await first_message(url, bad_token))["type"] == "display"
+
+
+async def test_queue_websocket_takes_a_session_only_from_this_servers_exact_origin(
+    api: Api,
+) -> None:
+    url = api.base_url.replace("http", "ws") + "/ws/queues/PHARM"
+    async with console_client(api, "staff") as client:
+        cookie = f"{COOKIE}={client.cookies[COOKIE]}"
+    host = api.base_url.split("://", 1)[1]
+    for origin in (host, f"{api.base_url}/console", "null"):
+        message = await first_message(url, {"Cookie": cookie, "Origin": origin})
+        assert message["type"] == "display", origin

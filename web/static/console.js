@@ -115,8 +115,16 @@
     return !!panel.querySelector("details[open]") || panel.contains(document.activeElement) &&
       document.activeElement.tagName === "SELECT";
   };
-  window.nextupOffline = function (panel) {
-    return panel.dataset.live !== "live" && !window.nextupBusy(panel);
-  };
-  document.querySelectorAll("[data-live-queue]").forEach(watch);
+  // Without its websocket a panel polls every 2 s (not while a menu is open in it). Polled
+  // here rather than with an htmx trigger filter, which htmx would have to eval.
+  const OFFLINE_POLL_MS = 2000;
+  function pollWhileOffline(panel) {
+    setInterval(() => {
+      if (panel.dataset.live !== "live" && !window.nextupBusy(panel)) htmx.trigger(panel, "refresh");
+    }, OFFLINE_POLL_MS);
+  }
+  document.querySelectorAll("[data-live-queue]").forEach((panel) => {
+    watch(panel);
+    pollWhileOffline(panel);
+  });
 })();

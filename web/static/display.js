@@ -157,7 +157,6 @@
 
   const sound = {
     on: false,
-    context: null,
     pending: [],
     playing: false,
 
@@ -191,10 +190,7 @@
     },
 
     unlock(fromGesture) {
-      const AudioContext = window.AudioContext || window.webkitAudioContext;
-      if (!AudioContext) return;
-      if (!this.context) this.context = new AudioContext();
-      if (this.context.state === "suspended") this.context.resume().catch(() => {});
+      NextUpTones.ready();
       if (fromGesture && window.speechSynthesis) {
         // An empty utterance inside the click lets later ones speak without one.
         const primer = new SpeechSynthesisUtterance("");
@@ -224,22 +220,8 @@
 
     // Two falling tones, "ding-dong", before each announcement: people look up first.
     chime() {
-      const ctx = this.context;
-      if (!ctx || ctx.state !== "running") return Promise.resolve();
-      const tones = [[880, 0], [660, 0.45]];
-      for (const [hz, offset] of tones) {
-        const start = ctx.currentTime + offset;
-        const osc = ctx.createOscillator();
-        const gain = ctx.createGain();
-        osc.type = "sine";
-        osc.frequency.value = hz;
-        gain.gain.setValueAtTime(0.0001, start);
-        gain.gain.exponentialRampToValueAtTime(0.5, start + 0.02);
-        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.9);
-        osc.connect(gain).connect(ctx.destination);
-        osc.start(start);
-        osc.stop(start + 0.95);
-      }
+      if (!NextUpTones.running()) return Promise.resolve();
+      NextUpTones.play([[880, 0, 0.9], [660, 0.45, 0.9]]);
       return new Promise((resolve) => setTimeout(resolve, 1300));
     },
 

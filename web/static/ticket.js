@@ -12,41 +12,15 @@
   const baseTitle = root.dataset.title || document.title;
 
   // Called while the page is open: a beep, a buzz and the tab's title, for a patient who is
-  // looking at another app or tab. Sound is made here (WebAudio), nothing to download.
-  // Browsers let a page play sound only once someone has tapped it, so any tap on the page
-  // readies the sound for later.
-  let audio = null;
-  function sound() {
-    const AudioContext = window.AudioContext || window.webkitAudioContext;
-    if (!AudioContext) return null;
-    try { audio = audio || new AudioContext(); } catch (e) { return null; }
-    if (audio.state === "suspended") audio.resume().catch(() => {});
-    return audio;
-  }
+  // looking at another app or tab. Browsers let a page play sound only once someone has
+  // tapped it, so any tap on the page readies the sound for later.
   for (const kind of ["pointerdown", "keydown"]) {
-    document.addEventListener(kind, sound, { once: true, passive: true });
+    document.addEventListener(kind, NextUpTones.ready, { once: true, passive: true });
   }
-
-  function beep() {
-    const context = sound();
-    if (!context) return;
-    const start = context.currentTime + 0.05;
-    for (let i = 0; i < 3; i++) { // three short tones, like a pager
-      const at = start + i * 0.45;
-      const tone = context.createOscillator(), volume = context.createGain();
-      tone.type = "sine";
-      tone.frequency.value = 880;
-      volume.gain.setValueAtTime(0.0001, at);
-      volume.gain.exponentialRampToValueAtTime(0.5, at + 0.02);
-      volume.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
-      tone.connect(volume).connect(context.destination);
-      tone.start(at);
-      tone.stop(at + 0.32);
-    }
-  }
+  const PAGER = [[880, 0, 0.3], [880, 0.45, 0.3], [880, 0.9, 0.3]]; // three short tones
 
   function alertCalled() {
-    beep();
+    NextUpTones.play(PAGER);
     if (navigator.vibrate) navigator.vibrate([400, 200, 400, 200, 400]);
   }
 

@@ -4,7 +4,7 @@
 Both take `queue=CODE&from=YYYY-MM-DD&to=YYYY-MM-DD`: calendar days in the queue's time
 zone, both included, by default the last 7 days up to today. The figures come from
 `core.services.reports` (the metric definitions of `core.domain.metrics`); the charts are
-SVG drawn here on the server by `web.charts`, so the page needs no script.
+SVG drawn here on the server by `web.console.charts`, so the page needs no script.
 
 The CSV has one row per visit (a ticket that joined in the range), times in the queue's
 time zone with their UTC offset, durations in whole seconds, and never a phone number or
@@ -31,9 +31,9 @@ from core.services import reports
 from core.services.queues import QueueInfo
 from core.storage.models import StaffAccount
 from web.auth import ANY_STAFF, staff_page
-from web.charts import Series, bar_chart, line_chart
-from web.console import base_context
-from web.context import container_of
+from web.console.charts import Series, bar_chart, line_chart
+from web.console.routes import base_context
+from web.deps import container_of
 from web.render import render
 from web.scope import visible
 

@@ -24,11 +24,11 @@ from sanic.response import HTTPResponse, html, redirect
 from core.domain.errors import InvalidValue
 from core.domain.numbers import whole_number
 from core.phones import normalize_phone
-from core.storage.models import DevInboxMessage, OutboxMessage, StaffAccount, TicketRow
-from core.wiring import Container
+from core.storage import dev_inbox
+from core.storage.models import DevInboxMessage, StaffAccount
 from web.auth import PageHandler, staff_page
-from web.console import base_context
-from web.context import container_of
+from web.console.routes import base_context
+from web.deps import Services, container_of
 from web.errors import error_response
 from web.render import render
 
@@ -116,29 +116,16 @@ def search_term(recipient: str) -> str:
     return NOT_IN_SEARCH.sub("", recipient)[:64]
 
 
-def filtered(recipient: str) -> Any:
-    term = search_term(recipient)
-    query = DevInboxMessage.all()
-    return query.filter(recipient__icontains=term) if term else query
-
-
 async def newest_id(recipient: str) -> int:
-    ids = await filtered(recipient).order_by("-id").limit(1).values_list("id", flat=True)
-    return int(ids[0]) if ids else 0
+    return await dev_inbox.newest_id(search_term(recipient))
 
 
 async def shown(rows: list[DevInboxMessage]) -> list[Shown]:
     """Rows with what the outbox says about them: two queries, however many rows."""
     outbox_ids = [row.outbox_id for row in rows if row.outbox_id]
-    records = {
-        r["id"]: r
-        for r in await OutboxMessage.filter(id__in=outbox_ids).values("id", "ticket_id", "kind")
-    }
+    records = await dev_inbox.outbox_records(outbox_ids)
     ticket_ids = {r["ticket_id"] for r in records.values() if r["ticket_id"]}
-    tickets = {
-        t["id"]: t
-        for t in await TicketRow.filter(id__in=ticket_ids).values("id", "number", "token")
-    }
+    tickets = await dev_inbox.ticket_numbers(ticket_ids)
     result = []
     for row in rows:
         record = records.get(row.outbox_id or "")
@@ -151,10 +138,7 @@ async def shown(rows: list[DevInboxMessage]) -> list[Shown]:
 async def listing(recipient: str, before: int | None = None) -> dict[str, Any]:
     """The list's template context: one page, newest first, and how to ask for what is
     newer (the page polls with `after`) or older."""
-    query = filtered(recipient)
-    if before is not None:
-        query = query.filter(id__lt=before)
-    rows = list(await query.order_by("-id").limit(PAGE_SIZE + 1))
+    rows = await dev_inbox.newest(search_term(recipient), before, PAGE_SIZE + 1)
     older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
     rows = rows[:PAGE_SIZE]
     newest = rows[0].id if rows and before is None else await newest_id(recipient)
@@ -234,19 +218,17 @@ class Exchange:
     pressed: bool = False
 
 
-async def simulate_sms(container: Container, phone: str, text: str) -> Exchange:
+async def simulate_sms(container: Services, phone: str, text: str) -> Exchange:
     """As Twilio's webhook does; the answer, which Twilio would text back, goes to the inbox."""
     reply = await container.sms.handle(phone, text)
     if reply.text is None:
         note = "No reply: after STOP the carrier confirms the opt-out itself."
         return Exchange("sms", phone, text, [], note)
-    await DevInboxMessage.create(
-        channel="sms", recipient=phone, text=reply.text, outbox_id=reply.record_id
-    )
+    await dev_inbox.add("sms", phone, reply.text, outbox_id=reply.record_id)
     return Exchange("sms", phone, text, [reply.text])
 
 
-async def simulate_telegram(container: Container, chat_id: str, text: str) -> Exchange:
+async def simulate_telegram(container: Services, chat_id: str, text: str) -> Exchange:
     """As a Telegram update reaches the bot; what it answered meanwhile is shown."""
     before = await newest_id("")
     try:
@@ -254,12 +236,7 @@ async def simulate_telegram(container: Container, chat_id: str, text: str) -> Ex
     except Exception:  # the dispatcher's error handler missed it; never a 500 here
         log.exception("the simulated Telegram message %r failed", text)
         return Exchange("telegram", chat_id, text, [], "The bot failed; see the server log.")
-    answers = [
-        str(t)
-        for t in await DevInboxMessage.filter(channel="telegram", recipient=chat_id, id__gt=before)
-        .order_by("id")
-        .values_list("text", flat=True)
-    ]
+    answers = await dev_inbox.texts_after("telegram", chat_id, before)
     note = None
     if container.telegram is not None:
         note = "A Telegram token is set: the real bot answered, in Telegram."
@@ -271,7 +248,7 @@ async def simulate_telegram(container: Container, chat_id: str, text: str) -> Ex
 # -- routes --------------------------------------------------------------------------------
 
 
-async def simulator_context(container: Container, form: SimForm) -> dict[str, Any]:
+async def simulator_context(container: Services, form: SimForm) -> dict[str, Any]:
     codes = [q.code for q in await container.queues.list_queues()][:3] or ["PHARM"]
     return {
         "form": form,
@@ -366,7 +343,7 @@ async def press(request: Request, account: StaffAccount, csrf: str) -> HTTPRespo
     form: Any = request.form or {}
     message_id = int_arg(str(form.get("message_id") or ""))
     data = str(form.get("data") or "")
-    row = await DevInboxMessage.get_or_none(id=message_id or 0, channel="telegram")
+    row = await dev_inbox.telegram_message(message_id or 0)
     if row is None or not CHAT_ID.fullmatch(row.recipient):
         return error_response(404, "message_not_found", "That Telegram message is gone.")
     label = next((b["label"] for line in row.buttons for b in line if b.get("data") == data), data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -74,8 +75,9 @@ def endpoint(
     response: str = "",
     status: int = 200,
 ) -> Callable[[Handler], Handler]:
-    """Registers a route. Handlers get `account` (None when public) and `body` keywords;
-    path parameters arrive checked and normalised by web/paths.py (a queue code in capitals)."""
+    """Registers a route. A handler gets the path parameters, checked and normalised by
+    web/paths.py (a queue code in capitals), and of `account` (None when public) and `body`
+    the keywords it declares."""
     allowed = frozenset(roles) if roles is not None else None
     spec = Endpoint(
         method,
@@ -91,6 +93,8 @@ def endpoint(
     REGISTRY.append(spec)
 
     def decorate(handler: Handler) -> Handler:
+        declared = inspect.signature(handler).parameters
+
         @functools.wraps(handler)
         async def wrapped(request: Request, **params: Any) -> HTTPResponse:
             account = None
@@ -104,7 +108,9 @@ def endpoint(
                 target = getattr(parsed, "queue", None)  # a transfer names a second queue
                 if isinstance(target, str):
                     require_queue(account, target)
-            return await handler(request, account=account, body=parsed, **params)
+            given = {"account": account, "body": parsed}
+            wanted = {name: value for name, value in given.items() if name in declared}
+            return await handler(request, **wanted, **params)
 
         bp.add_route(wrapped, path, methods=[method], name=handler.__name__)
         return handler

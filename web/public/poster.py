@@ -14,7 +14,7 @@ from qrcode.image.svg import SvgPathImage
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
-from core.wiring import Container
+from web.deps import Services, container_of
 from web.render import render
 
 bp = Blueprint("pages")
@@ -32,7 +32,7 @@ def qr_svg(data: str) -> str:
     return out.getvalue().decode().split("?>", 1)[-1]
 
 
-def join_url(container: Container, code: str) -> str:
+def join_url(container: Services, code: str) -> str:
     """The web join form, absolute: what the poster's QR code opens."""
     return f"{container.settings.base_url}/q/{code}/join"
 
@@ -61,7 +61,7 @@ class BotLinks:
         self.retry_s = retry_s
         self._failed_at: float | None = None
 
-    async def link(self, container: Container, code: str) -> str | None:
+    async def link(self, container: Services, code: str) -> str | None:
         if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_s:
             return None
         try:
@@ -75,7 +75,7 @@ class BotLinks:
 
 
 async def phone_channels(request: Request, code: str) -> PhoneChannels:
-    container: Container = request.app.ctx.container
+    container = container_of(request)
     links: BotLinks = request.app.ctx.bot_links
     settings = container.settings
     numbers = [s for s in settings.twilio_senders if s.startswith("+")]
@@ -85,7 +85,7 @@ async def phone_channels(request: Request, code: str) -> PhoneChannels:
 
 @bp.get("/q/<code>/poster")
 async def poster(request: Request, code: str) -> HTTPResponse:
-    container: Container = request.app.ctx.container
+    container = container_of(request)
     info = await container.queues.get_queue(code.upper())
     url = join_url(container, info.code)
     channels = await phone_channels(request, info.code)

@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, redirect
 
-from core.delivery import outbox
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.model import check_priority
 from core.services.accounts import Role, check_password, revoke_sessions
 from core.services.errors import Unauthorized
 from core.services.queues import new_join_request
+from core.storage import outbox
 from core.storage.models import StaffAccount, TicketEventRow
-from web.auth import check_csrf, session_account, signer, staff_page
-from web.board import PRIORITY_LABELS, load_board, priority_label
-from web.clients import client_address
-from web.context import container_of
+from web.auth import actor, check_csrf, session_account, signer, staff_page
+from web.clients import client_address, secure_cookies
+from web.console.board import PRIORITY_LABELS, load_board, priority_label
+from web.deps import container_of
 from web.render import NONE, render
 from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
@@ -47,11 +47,6 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/console") and "//" not in target and "\\" not in target:
         return target
     return "/console"
-
-
-def secure_cookies(request: Request) -> bool:
-    base_url: str = request.app.ctx.container.settings.base_url
-    return base_url.startswith("https://")
 
 
 def session_cookie_scope(request: Request) -> dict[str, Any]:
@@ -149,13 +144,9 @@ def base_context(request: Request, account: StaffAccount, csrf: str, nav: str) -
         "account": account,
         "csrf": csrf,
         "nav": nav,
-        "dev_inbox": request.app.ctx.container.settings.dev_inbox,
+        "dev_inbox": container_of(request).settings.dev_inbox,
         "is_admin": account.role == "admin",
     }
-
-
-def actor(account: StaffAccount) -> str:
-    return f"staff:{account.name}"
 
 
 @bp.get("/console")

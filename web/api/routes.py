@@ -9,14 +9,16 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from core.delivery import outbox
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
 from core.services.queues import QueueService, analytics, hourly_metrics, new_join_request
+from core.storage import outbox
 from core.storage.models import StaffAccount
-from web import schemas
-from web.endpoint import ADMIN, endpoint
+from web.api import schemas
+from web.api.endpoint import ADMIN, endpoint
+from web.auth import actor
+from web.deps import container_of
 from web.scope import visible
 from web.serialize import (
     config_json,
@@ -34,16 +36,11 @@ UNKNOWN_QUEUE = {404: "queue_not_found"}
 
 
 def service(request: Request) -> QueueService:
-    queues: QueueService = request.app.ctx.container.queues
-    return queues
-
-
-def actor(account: StaffAccount | None) -> str:
-    return f"staff:{account.name}" if account else "patient"
+    return container_of(request).queues
 
 
 @endpoint(bp, "GET", "/queues", "List queues", response="[Queue]")
-async def list_queues(request: Request, account: StaffAccount, **_: Any) -> HTTPResponse:
+async def list_queues(request: Request, account: StaffAccount) -> HTTPResponse:
     queues = visible(account, await service(request).list_queues())
     return json([queue_json(q) for q in queues])
 
@@ -59,7 +56,7 @@ async def list_queues(request: Request, account: StaffAccount, **_: Any) -> HTTP
     response="Queue",
     status=201,
 )
-async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any) -> HTTPResponse:
+async def create_queue(request: Request, body: schemas.QueueCreateBody) -> HTTPResponse:
     config = QueueConfig(
         mode=body.mode,
         capacity=body.capacity,
@@ -74,7 +71,7 @@ async def create_queue(request: Request, body: schemas.QueueCreateBody, **_: Any
 
 
 @endpoint(bp, "GET", "/queues/<code>", "One queue", errors=UNKNOWN_QUEUE, response="Queue")
-async def get_queue(request: Request, code: str, **_: Any) -> HTTPResponse:
+async def get_queue(request: Request, code: str) -> HTTPResponse:
     return json(queue_json(await service(request).get_queue(code)))
 
 
@@ -88,9 +85,7 @@ async def get_queue(request: Request, code: str, **_: Any) -> HTTPResponse:
     errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
     response="Queue",
 )
-async def patch_queue(
-    request: Request, code: str, body: schemas.QueuePatchBody, **_: Any
-) -> HTTPResponse:
+async def patch_queue(request: Request, code: str, body: schemas.QueuePatchBody) -> HTTPResponse:
     queues = service(request)
     counters = None
     if body.counters is not None:
@@ -116,7 +111,7 @@ async def patch_queue(
     errors=UNKNOWN_QUEUE,
     response="QueueStatus",
 )
-async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
+async def queue_status(request: Request, code: str) -> HTTPResponse:
     return json(status_json(await service(request).status(code)))
 
 
@@ -132,7 +127,7 @@ async def queue_status(request: Request, code: str, **_: Any) -> HTTPResponse:
     errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error, invalid_value"},
 )
 async def join(
-    request: Request, code: str, account: StaffAccount, body: schemas.JoinBody, **_: Any
+    request: Request, code: str, account: StaffAccount, body: schemas.JoinBody
 ) -> HTTPResponse:
     joined = await service(request).join(
         code, new_join_request(**body.model_dump()), actor(account)
@@ -150,7 +145,7 @@ async def join(
     errors={**UNKNOWN_QUEUE, 409: "queue_empty, counter_busy", 422: "unknown_counter"},
 )
 async def call_next(
-    request: Request, code: str, account: StaffAccount, body: schemas.CallNextBody, **_: Any
+    request: Request, code: str, account: StaffAccount, body: schemas.CallNextBody
 ) -> HTTPResponse:
     ticket = await service(request).call_next(code, body.counter, actor(account))
     return json(ticket_json(ticket))
@@ -164,7 +159,7 @@ async def call_next(
     errors=UNKNOWN_QUEUE,
     response="{moved}",
 )
-async def reposition(request: Request, code: str, account: StaffAccount, **_: Any) -> HTTPResponse:
+async def reposition(request: Request, code: str, account: StaffAccount) -> HTTPResponse:
     moved = await service(request).reposition(code, actor(account))
     return json({"moved": moved})
 
@@ -177,7 +172,7 @@ async def reposition(request: Request, code: str, account: StaffAccount, **_: An
     errors=UNKNOWN_QUEUE,
     response="Config",
 )
-async def get_config(request: Request, code: str, **_: Any) -> HTTPResponse:
+async def get_config(request: Request, code: str) -> HTTPResponse:
     return json(config_json(await service(request).get_config(code)))
 
 
@@ -191,9 +186,7 @@ async def get_config(request: Request, code: str, **_: Any) -> HTTPResponse:
     response="Config",
     errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
 )
-async def put_config(
-    request: Request, code: str, body: schemas.ConfigBody, **_: Any
-) -> HTTPResponse:
+async def put_config(request: Request, code: str, body: schemas.ConfigBody) -> HTTPResponse:
     queues = service(request)
     current = await queues.get_config(code)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"weights"})
@@ -219,9 +212,9 @@ def changed_config(current: QueueConfig, changes: dict[str, Any]) -> QueueConfig
     errors=UNKNOWN_QUEUE,
     response="Analytics",
 )
-async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse:
+async def queue_analytics(request: Request, code: str) -> HTTPResponse:
     days = int_arg(request, "days", 7)
-    now = request.app.ctx.container.clock()
+    now = container_of(request).clock()
     return json(await analytics(code, days, now))
 
 
@@ -234,8 +227,8 @@ async def queue_analytics(request: Request, code: str, **_: Any) -> HTTPResponse
     errors=UNKNOWN_QUEUE,
     response="[HourlyMetric]",
 )
-async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
-    now: datetime = request.app.ctx.container.clock()
+async def queue_metrics(request: Request, code: str) -> HTTPResponse:
+    now: datetime = container_of(request).clock()
     until = time_arg(request, "until") or now
     since = time_arg(request, "since") or until - timedelta(days=1)
     rows = await hourly_metrics(code, since, until)
@@ -250,7 +243,7 @@ async def queue_metrics(request: Request, code: str, **_: Any) -> HTTPResponse:
     errors={404: "ticket_not_found"},
     response="Ticket + history + notifications",
 )
-async def get_ticket(request: Request, ticket_id: str, **_: Any) -> HTTPResponse:
+async def get_ticket(request: Request, ticket_id: str) -> HTTPResponse:
     view = await service(request).ticket_view(ticket_id)
     return json(
         {
@@ -280,7 +273,6 @@ async def ticket_action(
     action: str,
     account: StaffAccount,
     body: schemas.TicketActionBody,
-    **_: Any,
 ) -> HTTPResponse:
     ticket = await service(request).ticket_action(
         ticket_id, action, actor(account), counter=body.counter, to_queue=body.queue
@@ -297,7 +289,7 @@ async def ticket_action(
     errors={404: "ticket_not_found"},
     response="PublicTicket",
 )
-async def public_ticket(request: Request, token: str, **_: Any) -> HTTPResponse:
+async def public_ticket(request: Request, token: str) -> HTTPResponse:
     view = await service(request).ticket_view(token=token, with_history=False)
     return json(public_ticket_json(view.ticket, view.estimate))
 

@@ -11,7 +11,7 @@ from sanic.response import HTTPResponse, html, json
 
 from core.services.accounts import Role
 from web import paths
-from web.endpoint import REGISTRY, Endpoint
+from web.api.endpoint import REGISTRY, Endpoint
 from web.render import render
 
 bp = Blueprint("docs")

@@ -1,4 +1,6 @@
-"""The outbox table as a work queue: claim due rows, then record what became of each.
+"""The outbox table as a work queue: claim due rows, then record what became of each; and
+the outbox's other reads and writes (replies, acknowledgements, escalations, a ticket's
+messages).
 
 A claim marks rows `sending` with a lease and a token. A dispatcher that dies holding rows
 loses them when the lease runs out, and another claims them again. Results are recorded
@@ -9,12 +11,14 @@ newer attempt.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from core.delivery import Receipt
+from core.domain.model import TicketStatus
 from core.storage.models import OutboxMessage
 
 
@@ -72,21 +76,23 @@ twice, so a state only ever replaces one of a lower rank (of the final states, t
 reported stays)."""
 
 
-async def mark_sent(row: OutboxMessage, receipt: Receipt, now: datetime) -> bool:
+async def mark_sent(
+    row: OutboxMessage,
+    now: datetime,
+    provider_message_id: str | None,
+    delivered_to: str,
+    segments: int | None,
+) -> bool:
     """False when the claim was lost meanwhile (the lease ran out and another took it)."""
-    finished = await _finish(
+    return await _finish(
         row,
         status="sent",
         sent_at=now,
-        provider_message_id=receipt.provider_message_id,
-        delivered_to=receipt.delivered_to,
-        segments=receipt.segments,
+        provider_message_id=provider_message_id,
+        delivered_to=delivered_to,
+        segments=segments,
         last_error=None,
     )
-    if finished and receipt.provider_status is not None:
-        # A status callback may have overtaken this answer; the ranks keep its news.
-        await record_provider_status(row.id, receipt.provider_message_id, receipt.provider_status)
-    return finished
 
 
 async def record_provider_status(
@@ -174,3 +180,36 @@ async def acknowledge(ticket_id: str, now: datetime) -> None:
 
 async def for_ticket(ticket_id: str) -> list[OutboxMessage]:
     return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at", "kind")
+
+
+async def for_tickets(ticket_ids: list[str]) -> list[OutboxMessage]:
+    """Every message about these tickets, oldest first: one query for a whole board."""
+    return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+
+
+async def unanswered_calls(cutoff: datetime, kinds: Collection[str]) -> list[OutboxMessage]:
+    """Telegram messages of these kinds, sent before `cutoff` or failed, whose ticket is
+    still called and has a phone number; each with its ticket."""
+    return await OutboxMessage.filter(
+        Q(status="sent", sent_at__lte=cutoff) | Q(status="failed"),
+        channel="telegram",
+        kind__in=list(kinds),
+        ticket__status=TicketStatus.CALLED.value,
+        ticket__phone__isnull=False,
+    ).prefetch_related("ticket")
+
+
+async def sms_event_ids(event_ids: list[str | None]) -> set[str | None]:
+    """Which of these events already have an SMS."""
+    rows = await OutboxMessage.filter(channel="sms", event_id__in=event_ids)
+    return {row.event_id for row in rows}
+
+
+async def add_unless_present(message: OutboxMessage) -> bool:
+    """Stores a new message; False when its idempotency key is taken (another process
+    queued the same message a moment ago)."""
+    try:
+        await message.save(force_create=True)
+    except IntegrityError:
+        return False
+    return True

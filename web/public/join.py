@@ -4,7 +4,7 @@
 The ticket is made by the same service call as every other join (capacity, overflow,
 one live ticket per phone), done by `patient:web`, and the patient lands on their ticket
 page `/t/{token}`. A post must carry the form's signed token and come from this site (see
-`web.join_guard`), and each client address may join only so often.
+`web.public.join_guard`), and each client address may join only so often.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from core.phones import normalize_phone
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, new_join_request
 from web.clients import client_address
-from web.context import container_of
-from web.join_guard import FormTokens, SlidingWindow
-from web.pages import phone_channels
-from web.public import PRIVATE, error_page, foreign_origin, redirect_with_flash, texts
+from web.deps import container_of
+from web.origin import foreign_origin
+from web.public.join_guard import FormTokens, SlidingWindow
+from web.public.poster import phone_channels
+from web.public.routes import PRIVATE, error_page, redirect_with_flash, texts
 from web.render import render
 
 bp = Blueprint("join")

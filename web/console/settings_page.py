@@ -38,10 +38,11 @@ from core.services import accounts
 from core.services.errors import NotFound
 from core.services.queues import QueueInfo, QueueService
 from core.storage.models import StaffAccount
+from web.api.schemas import INT32_MAX, ConfigBody
 from web.auth import ADMIN, staff_page
-from web.console import base_context
+from web.console.routes import base_context
+from web.deps import container_of
 from web.render import render
-from web.schemas import INT32_MAX, ConfigBody
 
 bp = Blueprint("queue_settings")
 PATH = "/console/queues/<code>/settings"
@@ -86,8 +87,7 @@ class Submission:
 
 
 def service(request: Request) -> QueueService:
-    queues: QueueService = request.app.ctx.container.queues
-    return queues
+    return container_of(request).queues
 
 
 # -- showing ---------------------------------------------------------------------------------

@@ -23,12 +23,13 @@ from core.domain.model import MAX_LATE, TicketStatus
 from core.domain.notify import patient_actor
 from core.services.errors import NotFound
 from core.services.queues import QueueService, TicketView
-from web.auth import session_account
-from web.console import secure_cookies
-from web.context import container_of
-from web.errors import STATUS_OF
-from web.live import display_snapshot
-from web.pages import phone_channels
+from web.auth import actor, session_account
+from web.clients import secure_cookies
+from web.deps import container_of
+from web.errors import status_of
+from web.live.hub import display_snapshot
+from web.origin import foreign_origin
+from web.public.poster import phone_channels
 from web.render import render
 from web.serialize import public_ticket_json
 
@@ -303,15 +304,6 @@ async def ticket(request: Request, token: str) -> HTTPResponse:
     return response
 
 
-def foreign_origin(request: Request) -> bool:
-    """A form posted from another site: the patient's browser must not be made to act."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return False
-    own = {request.host, container_of(request).settings.base_url.split("://", 1)[-1]}
-    return origin.split("://", 1)[-1] not in own
-
-
 PatientAct = Callable[[QueueService, TicketView, str], Awaitable[None]]
 """Given the queue service, the ticket and who is acting (for the audit trail)."""
 
@@ -320,7 +312,7 @@ async def acting_as(request: Request) -> str:
     """Staff logged in to the console who act through a patient's page are audited as
     themselves, not as the patient."""
     found = await session_account(request)
-    return f"staff:{found[0].name}" if found is not None else PATIENT
+    return actor(found[0]) if found is not None else PATIENT
 
 
 async def patient_action(
@@ -345,8 +337,7 @@ async def patient_action(
         fresh = await queues.ticket_view(token=token, with_history=False)
         return await ticket_page(request, token, error=refusal(fresh), status=409)
     except DomainError as exc:
-        status = next((s for t, s in STATUS_OF.items() if isinstance(exc, t)), 400)
-        return await ticket_page(request, token, error=str(exc), status=status)
+        return await ticket_page(request, token, error=str(exc), status=status_of(exc))
     return redirect_with_flash(request, token, flash)
 
 

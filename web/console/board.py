@@ -11,7 +11,8 @@ from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
 from core.domain.queue import CounterPlan, CounterState
 from core.services.mapping import ticket_from_row
 from core.services.queues import QueueInfo, QueueService, QueueStatus
-from core.storage.models import OutboxMessage, TicketRow
+from core.storage import outbox, ticket_reads
+from core.storage.models import OutboxMessage
 
 PRIORITY_LABELS = {0: "routine", 1: "elevated", 2: "urgent", 3: "emergency"}
 """The one word for each priority, wherever the console shows one (`priority_label`)."""
@@ -151,7 +152,7 @@ async def last_deliveries(ticket_ids: list[str]) -> dict[str, Delivery]:
     """One query for the whole board."""
     if not ticket_ids:
         return {}
-    rows = await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    rows = await outbox.for_tickets(ticket_ids)
     return {row.ticket_id: delivery_of(row) for row in rows if row.ticket_id}  # type: ignore[attr-defined]
 
 
@@ -177,14 +178,8 @@ async def load_board(queues: QueueService, code: str, all_codes: list[str]) -> B
 
     waiting = [row(t) for t in status.queue.waiting()]
     at_counters = [row(t) for t in live if t.status is not TicketStatus.WAITING]
-    missed_rows = (
-        await TicketRow.filter(
-            queue__code=code,
-            status=TicketStatus.NO_SHOW.value,
-            finished_at__gte=now - RECENT_MISSED,
-        )
-        .order_by("-finished_at")
-        .limit(RECENT_MISSED_SHOWN)
+    missed_rows = await ticket_reads.finished_since(
+        code, TicketStatus.NO_SHOW.value, now - RECENT_MISSED, RECENT_MISSED_SHOWN
     )
     return Board(
         info=info,

@@ -1,0 +1,137 @@
+"""Staff accounts and what hangs off them: console session epochs, API tokens, Telegram
+link codes and the chat an account is linked to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from core.storage.models import ApiToken, LinkCode, StaffAccount
+
+# -- accounts ----------------------------------------------------------------------------------
+
+
+async def add(name: str, role: str, password_hash: str, queues: list[str]) -> StaffAccount | None:
+    """The new account; None when the name is taken."""
+    try:
+        return await StaffAccount.create(
+            name=name, role=role, password_hash=password_hash, queues=queues
+        )
+    except IntegrityError:
+        return None
+
+
+async def by_name(name: str, active_only: bool = False) -> StaffAccount | None:
+    active: dict[str, Any] = {"is_active": True} if active_only else {}
+    return await StaffAccount.get_or_none(name=name, **active)
+
+
+async def by_id(account_id: int, active_only: bool = False) -> StaffAccount | None:
+    active: dict[str, Any] = {"is_active": True} if active_only else {}
+    return await StaffAccount.get_or_none(id=account_id, **active)
+
+
+async def active_except(role: str) -> list[StaffAccount]:
+    """The active accounts of every other role, by name."""
+    return await StaffAccount.filter(is_active=True).exclude(role=role).order_by("name")
+
+
+async def set_queues(account: StaffAccount, queues: list[str]) -> None:
+    account.queues = queues
+    await account.save(update_fields=["queues"])
+
+
+async def set_password_hash(name: str, password_hash: str) -> bool:
+    """Ends the account's console sessions too; False for an unknown name."""
+    updated = await StaffAccount.filter(name=name).update(
+        password_hash=password_hash, session_epoch=F("session_epoch") + 1
+    )
+    return bool(updated)
+
+
+async def end_sessions(name: str) -> bool:
+    """Moves the account to a new session epoch; False for an unknown name."""
+    updated = await StaffAccount.filter(name=name).update(session_epoch=F("session_epoch") + 1)
+    return bool(updated)
+
+
+async def remember_counter(account: StaffAccount, queue_code: str, counter: str) -> None:
+    """Where the account last called from the chat."""
+    account.last_queue, account.last_counter = queue_code, counter
+    await account.save(update_fields=["last_queue", "last_counter"])
+
+
+# -- API tokens --------------------------------------------------------------------------------
+
+
+async def add_token(account: StaffAccount, token_hash: str, expires_at: datetime | None) -> None:
+    await ApiToken.create(account=account, token_hash=token_hash, expires_at=expires_at)
+
+
+async def tokens() -> list[ApiToken]:
+    """Every token, oldest first, each with its account."""
+    return await ApiToken.all().order_by("id").prefetch_related("account")
+
+
+async def unrevoked_token(token_hash: str) -> ApiToken | None:
+    """The token with its account, unless it was revoked."""
+    return await ApiToken.get_or_none(token_hash=token_hash, revoked=False).prefetch_related(
+        "account"
+    )
+
+
+async def revoke_token(token_id: int) -> bool:
+    """False for an unknown token."""
+    return bool(await ApiToken.filter(id=token_id).update(revoked=True))
+
+
+async def token_used(token_id: int, at: datetime) -> None:
+    await ApiToken.filter(id=token_id).update(last_used_at=at)
+
+
+# -- Telegram chats ----------------------------------------------------------------------------
+
+
+async def add_link_code(account: StaffAccount, code_hash: str, expires_at: datetime) -> None:
+    await LinkCode.create(account=account, code_hash=code_hash, expires_at=expires_at)
+
+
+async def link_chat(
+    code_hash: str, chat_id: int, user_id: int, now: datetime
+) -> StaffAccount | None:
+    """Uses the code once, linking its account to the chat (which no other account keeps).
+
+    None when the code is unknown, used or expired. A disabled account is returned as it is,
+    and nothing is written: the code stays unused."""
+    async with in_transaction() as conn:
+        link = (
+            await LinkCode.select_for_update()
+            .using_db(conn)
+            .get_or_none(code_hash=code_hash, used_at=None)
+        )
+        if link is None or link.expires_at <= now:
+            return None
+        account = await StaffAccount.get(id=link.account_id, using_db=conn)  # type: ignore[attr-defined]
+        if not account.is_active:
+            return account
+        link.used_at = now
+        await link.save(using_db=conn, update_fields=["used_at"])
+        await (
+            StaffAccount.filter(telegram_chat_id=chat_id)
+            .using_db(conn)
+            .update(telegram_chat_id=None)
+        )
+        account.telegram_chat_id, account.telegram_user_id = chat_id, user_id
+        await account.save(using_db=conn, update_fields=["telegram_chat_id", "telegram_user_id"])
+    return account
+
+
+async def by_chat(chat_id: int, user_id: int) -> StaffAccount | None:
+    """The active account linked to the chat by that Telegram user."""
+    return await StaffAccount.get_or_none(
+        telegram_chat_id=chat_id, telegram_user_id=user_id, is_active=True
+    )

@@ -1,0 +1,184 @@
+"""In-memory stand-ins for what the dispatcher is given: the outbox table, the contact book
+and a channel's sender. They keep what happened for the test to read."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.delivery import Outgoing, Receipt
+from core.storage.models import OutboxMessage
+
+
+def outbox_row(
+    recipient: str,
+    at: datetime,
+    *,
+    kind: str = "called",
+    urgent: bool = False,
+    channel: str = "sms",
+    attempts: int = 0,
+    payload: dict[str, object] | None = None,
+) -> OutboxMessage:
+    """A queued message, due at `at`, with what an SMS of its kind needs to render."""
+    return OutboxMessage(
+        id=str(uuid.uuid4()),
+        idempotency_key=str(uuid.uuid4()),
+        channel=channel,
+        recipient=recipient,
+        kind=kind,
+        payload={"queue_name": "Pharmacy", "number": "P-001", "counter": "1"}
+        if payload is None
+        else payload,
+        urgent=urgent,
+        attempts=attempts,
+        next_attempt_at=at,
+        created_at=at,
+    )
+
+
+def due(row: OutboxMessage, now: datetime) -> bool:
+    """Queued and its time has come, or claimed by a dispatcher whose lease ran out."""
+    if row.status == "queued":
+        return bool(row.next_attempt_at <= now)
+    lease_over = row.claimed_until is not None and row.claimed_until < now
+    return row.status == "sending" and lease_over
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the dispatcher recorded about one message."""
+
+    outcome: str
+    """`sent`, `queued` (to retry), `failed` or `suppressed`."""
+    row_id: str
+    error: str | None = None
+    retry_at: datetime | None = None
+    provider_message_id: str | None = None
+
+
+class FakeOutbox:
+    """The outbox table as `core.storage.outbox` keeps it, in a dict: due rows are claimed
+    "called" first and leased; results are recorded only while the claim holds."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, OutboxMessage] = {}
+        self.results: list[Result] = []
+        self.provider_statuses: list[tuple[str, str | None, str]] = []
+        self.claims: list[tuple[str, int, bool]] = []
+        """(channel, limit, urgent_only) of every claim asked for."""
+        self.lost_claims: set[str] = set()
+        """Rows whose lease another dispatcher took meanwhile: their results are refused."""
+        self.escalation_cutoffs: list[datetime] = []
+        self._recorded = asyncio.Condition()
+
+    async def claim(
+        self, channel: str, now: datetime, limit: int, lease_s: float, urgent_only: bool = False
+    ) -> list[OutboxMessage]:
+        self.claims.append((channel, limit, urgent_only))
+        if limit <= 0:
+            return []
+        claimable = [
+            row
+            for row in self.rows.values()
+            if row.channel == channel and (row.urgent or not urgent_only) and due(row, now)
+        ]
+        claimable.sort(key=lambda row: (not row.urgent, row.created_at))
+        token = str(uuid.uuid4())
+        for row in claimable[:limit]:
+            row.status, row.claim_token = "sending", token
+            row.claimed_until = now + timedelta(seconds=lease_s)
+            row.attempts += 1
+        return claimable[:limit]
+
+    async def mark_sent(
+        self,
+        row: OutboxMessage,
+        now: datetime,
+        provider_message_id: str | None,
+        delivered_to: str,
+        segments: int | None,
+    ) -> bool:
+        return await self._finish(Result("sent", row.id, provider_message_id=provider_message_id))
+
+    async def record_provider_status(
+        self, outbox_id: str, provider_message_id: str | None, status: str
+    ) -> bool:
+        self.provider_statuses.append((outbox_id, provider_message_id, status))
+        return True
+
+    async def retry_later(self, row: OutboxMessage, at: datetime, error: str) -> bool:
+        return await self._finish(Result("queued", row.id, error, retry_at=at))
+
+    async def mark_failed(self, row: OutboxMessage, error: str) -> bool:
+        return await self._finish(Result("failed", row.id, error))
+
+    async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool:
+        return await self._finish(Result("suppressed", row.id, reason))
+
+    async def _finish(self, result: Result) -> bool:
+        if result.row_id in self.lost_claims:
+            return False
+        row = self.rows[result.row_id]
+        row.status, row.claim_token, row.claimed_until = result.outcome, None, None
+        if result.retry_at is not None:
+            row.next_attempt_at = result.retry_at
+        async with self._recorded:
+            self.results.append(result)
+            self._recorded.notify_all()
+        return True
+
+    async def unanswered_calls(
+        self, cutoff: datetime, kinds: Collection[str]
+    ) -> list[OutboxMessage]:
+        self.escalation_cutoffs.append(cutoff)
+        return []
+
+    async def sms_event_ids(self, event_ids: list[str | None]) -> set[str | None]:
+        return set()
+
+    async def add_unless_present(self, message: OutboxMessage) -> bool:
+        self.rows[message.id] = message
+        return True
+
+    async def wait_for_results(self, count: int) -> list[Result]:
+        async with self._recorded:
+            await self._recorded.wait_for(lambda: len(self.results) >= count)
+        return self.results
+
+
+@dataclass
+class FakeContacts:
+    """Who opted out, by (channel, address)."""
+
+    opted_out_of: set[tuple[str, str]] = field(default_factory=set)
+
+    async def opted_out(self, channel: str, addresses: Collection[str]) -> set[str]:
+        return {a for a in addresses if (channel, a) in self.opted_out_of}
+
+    async def set_opted_out(self, channel: str, address: str, opted_out: bool) -> None:
+        if opted_out:
+            self.opted_out_of.add((channel, address))
+        else:
+            self.opted_out_of.discard((channel, address))
+
+
+@dataclass
+class FakeSender:
+    """Answers each send with the receipt, or raises the error, set for its recipient."""
+
+    answers: dict[str, Receipt | Exception] = field(default_factory=dict)
+    sent: list[Outgoing] = field(default_factory=list)
+
+    async def send(self, message: Outgoing) -> Receipt:
+        self.sent.append(message)
+        answer = self.answers.get(message.recipient, Receipt(f"msg-{len(self.sent)}", "sms"))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def close(self) -> None:
+        return None

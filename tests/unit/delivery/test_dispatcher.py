@@ -1,0 +1,288 @@
+"""The dispatcher with its outbox, contacts and sender faked: what it claims, and what it
+records for each answer a provider can give."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from core.bus.memory import InProcessBus
+from core.delivery import (
+    PermanentFailure,
+    Receipt,
+    RecipientOptedOut,
+    RetryAfter,
+    TemporaryFailure,
+)
+from core.delivery.dispatcher import Dispatcher, DispatchSettings, RetryPolicy
+from core.delivery.limits import ChannelLimits
+from core.storage.models import OutboxMessage
+from tests.conftest import FakeClock
+from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
+
+RETRY = RetryPolicy(max_attempts=3, base_delay_s=2.0, max_delay_s=60.0)
+SETTINGS = DispatchSettings(base_url="https://nextup.test", poll_interval_s=0.05, retry=RETRY)
+FAST = ChannelLimits(per_second=1000)
+"""No waiting for the limiter: these tests are about outcomes, not pace."""
+
+
+@pytest.fixture
+def outbox() -> FakeOutbox:
+    return FakeOutbox()
+
+
+@pytest.fixture
+def contacts() -> FakeContacts:
+    return FakeContacts()
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+def dispatcher(
+    outbox: FakeOutbox,
+    contacts: FakeContacts,
+    sender: FakeSender,
+    clock: FakeClock,
+    limits: ChannelLimits = FAST,
+    settings: DispatchSettings = SETTINGS,
+) -> Dispatcher:
+    return Dispatcher(
+        {"sms": sender}, {"sms": limits}, InProcessBus(), settings, clock, outbox, contacts
+    )
+
+
+def queue(outbox: FakeOutbox, *rows: OutboxMessage) -> Iterator[OutboxMessage]:
+    outbox.rows |= {row.id: row for row in rows}
+    return iter(rows)
+
+
+async def run_until(outbox: FakeOutbox, dispatcher: Dispatcher, results: int) -> list[Result]:
+    """Runs the dispatcher until it has recorded `results` results, then stops it."""
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        async with asyncio.timeout(5):
+            return await outbox.wait_for_results(results)
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+# -- claiming ------------------------------------------------------------------------------
+
+
+async def test_a_claim_takes_called_messages_first_then_what_the_lane_has_room_for(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(10)))
+    queue(outbox, *(outbox_row(f"+1555100{n:04}", clock(), urgent=True) for n in range(2)))
+    limits = ChannelLimits(per_second=8)  # a lane of 8
+    worker = dispatcher(outbox, contacts, sender, clock, limits)
+
+    assert await worker.claim_once() == 8
+    assert outbox.claims == [("sms", 8, True), ("sms", 6, False)]
+    assert [p.row.urgent for p in worker.lanes["sms"].pending] == [True] * 2 + [False] * 6
+
+
+async def test_called_messages_are_claimed_even_when_the_lane_is_full(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(8)))
+    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits(per_second=8))
+    await worker.claim_once()
+    (called,) = queue(outbox, outbox_row("+15551000000", clock(), urgent=True))
+
+    assert await worker.claim_once() == 1
+    assert worker.lanes["sms"].pending[0].row is called
+    assert worker.lanes["sms"].room() == -1
+
+
+async def test_messages_not_yet_due_are_left(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    queue(outbox, outbox_row("+15550000001", clock() + timedelta(seconds=30)))
+    worker = dispatcher(outbox, contacts, sender, clock)
+    assert await worker.claim_once() == 0
+    clock.advance(seconds=30)
+    assert await worker.claim_once() == 1
+
+
+async def test_a_recipient_who_opted_out_is_not_written_to(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    blocked, allowed = queue(
+        outbox, outbox_row("+15550000001", clock()), outbox_row("+15550000002", clock())
+    )
+    contacts.opted_out_of.add(("sms", blocked.recipient))
+    worker = dispatcher(outbox, contacts, sender, clock)
+
+    assert await worker.claim_once() == 2
+    assert outbox.results == [
+        Result("suppressed", blocked.id, "the patient opted out of sms messages")
+    ]
+    assert [p.row for p in worker.lanes["sms"].pending] == [allowed]
+
+
+async def test_a_message_that_cannot_be_rendered_fails_alone(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    broken, fine = queue(
+        outbox,
+        outbox_row("+15550000001", clock(), payload={}),
+        outbox_row("+15550000002", clock()),
+    )
+    worker = dispatcher(outbox, contacts, sender, clock)
+
+    await worker.claim_once()
+    (result,) = outbox.results
+    assert (result.outcome, result.row_id) == ("failed", broken.id)
+    assert result.error is not None and result.error.startswith("cannot render the message: ")
+    assert [p.row for p in worker.lanes["sms"].pending] == [fine]
+
+
+# -- sending -------------------------------------------------------------------------------
+
+
+async def test_a_sent_message_is_recorded_with_what_the_provider_said(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = Receipt("SM1", "sms", segments=1, provider_status="queued")
+
+    results = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert results == [Result("sent", row.id, provider_message_id="SM1")]
+    assert outbox.provider_statuses == [(row.id, "SM1", "queued")]
+    assert [m.text for m in sender.sent] == [
+        "Pharmacy: P-001, it's your turn! Please go to counter 1 now."
+    ]
+
+
+async def test_a_send_whose_claim_ran_out_records_nothing_more(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    lost, kept = queue(
+        outbox, outbox_row("+15550000001", clock()), outbox_row("+15550000002", clock())
+    )
+    outbox.lost_claims.add(lost.id)
+    sender.answers = {
+        r.recipient: Receipt("SM", "sms", provider_status="queued") for r in (lost, kept)
+    }
+
+    results = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert [r.row_id for r in results] == [kept.id]
+    assert [s[0] for s in outbox.provider_statuses] == [kept.id]
+
+
+async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_recipient_held(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = RetryAfter("Too Many Requests", delay_s=30.0)
+    worker = dispatcher(outbox, contacts, sender, clock)
+
+    results = await run_until(outbox, worker, 1)
+
+    assert results == [
+        Result("queued", row.id, "Too Many Requests", retry_at=clock() + timedelta(seconds=30))
+    ]
+    assert worker.lanes["sms"].limiter.ready_at(row.recipient) > time.monotonic() + 29
+
+
+async def test_a_temporary_failure_is_retried_with_backoff(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = TemporaryFailure("HTTP 503")
+
+    (result,) = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert (result.outcome, result.error) == ("queued", "HTTP 503")
+    assert result.retry_at is not None
+    # The first attempt: between half and all of the base delay.
+    assert clock() + timedelta(seconds=1) <= result.retry_at <= clock() + timedelta(seconds=2)
+
+
+async def test_an_unexpected_error_is_retried_and_named(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = ValueError("bad JSON")
+
+    (result,) = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert (result.outcome, result.error) == ("queued", "ValueError: bad JSON")
+
+
+async def test_the_last_allowed_attempt_gives_up(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock(), attempts=RETRY.max_attempts - 1))
+    sender.answers[row.recipient] = TemporaryFailure("HTTP 503")
+
+    results = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert results == [Result("failed", row.id, "gave up after 3 attempts: HTTP 503")]
+
+
+async def test_a_permanent_failure_fails_at_once(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = PermanentFailure("invalid number")
+
+    results = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert results == [Result("failed", row.id, "invalid number")]
+
+
+async def test_a_recipient_who_opted_out_at_the_provider_is_written_down(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    (row,) = queue(outbox, outbox_row("+15550000001", clock()))
+    sender.answers[row.recipient] = RecipientOptedOut("unsubscribed recipient")
+
+    results = await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 1)
+
+    assert results == [Result("suppressed", row.id, "the patient opted out of sms messages")]
+    assert contacts.opted_out_of == {("sms", row.recipient)}
+
+
+async def test_every_message_to_a_recipient_goes_in_order(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    rows = [outbox_row("+15550000001", clock() + timedelta(seconds=n)) for n in range(3)]
+    clock.advance(seconds=3)
+    queue(outbox, *reversed(rows))
+
+    await run_until(outbox, dispatcher(outbox, contacts, sender, clock), 3)
+
+    assert [m.id for m in sender.sent] == [r.id for r in rows]
+
+
+# -- escalation ----------------------------------------------------------------------------
+
+
+async def test_unanswered_calls_are_looked_for_only_when_asked_and_sms_can_go(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    assert await dispatcher(outbox, contacts, sender, clock).escalate_once() == 0
+    escalating = DispatchSettings(base_url=SETTINGS.base_url, escalate_after_s=90.0)
+    no_sms = Dispatcher(
+        {"telegram": sender}, {"telegram": FAST}, InProcessBus(), escalating, clock, outbox
+    )
+    assert await no_sms.escalate_once() == 0
+    assert outbox.escalation_cutoffs == []
+
+    with_sms = dispatcher(outbox, contacts, sender, clock, settings=escalating)
+    assert await with_sms.escalate_once() == 0
+    assert outbox.escalation_cutoffs == [clock() - timedelta(seconds=90)]

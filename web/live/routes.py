@@ -1,0 +1,185 @@
+"""Live updates over websockets: `/ws/queues/{code}` (staff: every event; no credentials: the
+waiting-room display's redacted feed) and `/ws/tickets/{token}` (one patient's ticket).
+
+Each route authorises its client, joins it to the process's hub (`web/live/hub.py`) and pumps
+the client's messages to its socket until either side closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from sanic import Blueprint, Request
+from sanic.server.websockets.impl import WebsocketImplProtocol
+
+from core.services.accounts import account_for_token, can_use_queue
+from core.services.errors import NotFound, Unauthorized
+from core.storage import accounts
+from core.storage.models import StaffAccount
+from web import paths
+from web.auth import authenticate, session_account
+from web.live.hub import (
+    Client,
+    ClientKind,
+    LiveHub,
+    StillAllowed,
+    display_snapshot,
+    encode,
+    ticket_message,
+)
+from web.origin import foreign_origin
+from web.serialize import public_ticket_json, status_json
+from web.session import still_current
+
+bp = Blueprint("live")
+
+HEARTBEAT_S = 20.0
+"""A ping this often keeps proxies from closing an idle connection and lets clients notice
+a dead one (they reconnect after two missed pings)."""
+CLOSE_TOO_SLOW = 1013  # "try again later"
+CLOSE_NOT_FOUND = 4404
+CLOSE_REVOKED = 4401
+
+
+def hub(request: Request) -> LiveHub:
+    live: LiveHub = request.app.ctx.live
+    return live
+
+
+ENDED = "your session ended or no longer covers this queue; log in again"
+
+
+async def staff_credential(request: Request) -> tuple[StaffAccount, StillAllowed] | None:
+    """A bearer token, or a session cookie sent by one of our own pages (a page of another
+    site can open a websocket with the staff member's cookies; its Origin gives it away);
+    with the check that tells later whether the same credential still holds."""
+    header = request.headers.get("authorization")
+    if header:
+        try:
+            account = await authenticate(request)
+        except Unauthorized:
+            return None
+        token = header.partition(" ")[2].strip()
+
+        async def token_holds() -> bool:
+            try:
+                return (await account_for_token(token)).id == account.id
+            except Unauthorized:
+                return False
+
+        return account, token_holds
+    if foreign_origin(request):
+        return None
+    found = await session_account(request)
+    if found is None:
+        return None
+    account, session = found
+
+    async def session_holds() -> bool:
+        current = await accounts.by_id(account.id)
+        return current is not None and still_current(session, current)
+
+    return account, session_holds
+
+
+def in_scope(account: StaffAccount, code: str, still_allowed: StillAllowed) -> StillAllowed:
+    """The credential holds and the queue is still assigned to the account."""
+
+    async def check() -> bool:
+        if not await still_allowed():
+            return False
+        current = await accounts.by_id(account.id)
+        return current is not None and can_use_queue(current, code)
+
+    return check
+
+
+async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
+    """Writes the client's messages (and a ping when idle) while reading its pings, until
+    either side closes."""
+
+    async def read() -> None:
+        while True:
+            raw = await ws.recv()
+            if raw is None:
+                return
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(raw).get("type") == "ping":
+                    client.offer(encode({"type": "pong"}))
+
+    reader = asyncio.create_task(read())
+    try:
+        while not reader.done():
+            try:
+                text = await asyncio.wait_for(client.outbox.get(), HEARTBEAT_S)
+            except TimeoutError:
+                text = encode({"type": "ping"})
+            if text is None and client.revoked:
+                await ws.send(
+                    encode({"type": "error", "data": {"code": "unauthorized", "message": ENDED}})
+                )
+                await ws.close(CLOSE_REVOKED, ENDED)
+                return
+            if text is None:
+                await ws.close(CLOSE_TOO_SLOW, "too slow; reconnect")
+                return
+            await ws.send(text)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
+
+
+async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
+    await ws.send(encode({"type": "error", "data": {"code": code, "message": message}}))
+    await ws.close(CLOSE_NOT_FOUND, message[:120])
+
+
+@paths.websocket(bp, "/ws/queues/<code>", refuse)
+async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> None:
+    live = hub(request)
+    await live.start()
+    credential = await staff_credential(request)
+    if credential is not None and not can_use_queue(credential[0], code):
+        await refuse(ws, "queue_not_found", f"no queue {code!r}")
+        return
+    client = Client(ClientKind.STAFF if credential else ClientKind.DISPLAY, code)
+    if credential is not None:
+        client.still_allowed = in_scope(credential[0], code, credential[1])
+    live.join(client)  # before the read: nothing that happens after it can be missed
+    try:
+        try:
+            status = await live.queues.status(code)
+        except NotFound as exc:
+            await refuse(ws, "queue_not_found", str(exc))
+            return
+        if client.kind is ClientKind.STAFF:
+            await ws.send(encode({"type": "snapshot", "queue": code, "data": status_json(status)}))
+        else:
+            client.offer_snapshot(encode(display_snapshot(status, None)))
+        await pump(ws, client)
+    finally:
+        live.leave(client)
+
+
+@paths.websocket(bp, "/ws/tickets/<token>", refuse)
+async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -> None:
+    live = hub(request)
+    await live.start()
+    try:
+        view = await live.queues.ticket_view(token=token, with_history=False)
+    except NotFound:
+        await refuse(ws, "ticket_not_found", "no ticket has that link")
+        return
+    ticket = view.ticket
+    client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
+    client.offer_snapshot(
+        ticket_message(ticket.queue, public_ticket_json(ticket, view.estimate), None)
+    )
+    live.join(client)  # the join's snapshot covers anything since the read above
+    try:
+        await pump(ws, client)
+    finally:
+        live.leave(client)
