@@ -63,6 +63,9 @@ class TicketView:
 
 
 class QueueService:
+    """The queue use cases, over a `QueueRepository`: the database's unless one is given
+    (the unit tests give an in-memory one)."""
+
     def __init__(
         self,
         bus: EventBus,
