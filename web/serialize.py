@@ -8,8 +8,8 @@ from typing import Any
 from core.domain.eta import Eta, ServiceTime
 from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket
-from core.services.mapping import config_settings
 from core.services.queues import QueueInfo, QueueStatus
+from core.storage.mapping import config_settings
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow
 
 

@@ -12,14 +12,13 @@ from typing import Any
 
 from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
-from core.domain.model import LIVE_STATUSES, Ticket, TicketAction, TicketStatus
+from core.domain.model import Ticket, TicketAction, TicketStatus
 from core.domain.notify import Channel, patient_actor
 from core.messages import wait_minutes
 from core.services.errors import Forbidden, NotFound, SeveralTickets
-from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage import outbox
-from core.storage.models import Contact, TicketRow
+from core.storage import patients as stored
 
 MAX_TICKETS_SHOWN = 10
 
@@ -64,13 +63,8 @@ class PatientService:
     def __init__(self, queues: QueueService) -> None:
         self.queues = queues
 
-    async def contact(self, patient: Patient) -> Contact:
-        contact, _ = await Contact.get_or_create(channel=patient.channel, address=patient.address)
-        return contact
-
     async def language(self, patient: Patient) -> str | None:
-        contact = await Contact.get_or_none(channel=patient.channel, address=patient.address)
-        return contact.language if contact else None
+        return await stored.chosen_language(patient.channel, patient.address)
 
     async def reply_language(self, patient: Patient) -> str | None:
         """The language to answer the patient in: the one they chose, else the one of their
@@ -78,27 +72,19 @@ class PatientService:
         chosen = await self.language(patient)
         if chosen:
             return chosen
-        latest = (
-            await TicketRow.filter(**patient.ticket_filter())
-            .order_by("-joined_at")
-            .first()
-            .prefetch_related("queue")
-        )
+        latest = await stored.latest_ticket(patient.ticket_filter())
         if latest is None:
             return None
         if latest.language:
             return latest.language
-        config = await self.queues.get_config(latest.queue.code)
+        config = await self.queues.get_config(latest.queue)
         return config.language
 
     async def set_language(self, patient: Patient, language: str) -> None:
         """For later messages of every ticket the patient holds, and for the next ones."""
-        contact = await self.contact(patient)
-        contact.language = language
-        await contact.save(update_fields=["language", "updated_at"])
-        await TicketRow.filter(
-            status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
-        ).update(language=language)
+        await stored.choose_language(
+            patient.channel, patient.address, patient.ticket_filter(), language
+        )
 
     async def join(self, patient: Patient, code: str, travel_s: int | None = None) -> JoinedTicket:
         request = new_join_request(
@@ -134,13 +120,7 @@ class PatientService:
 
     async def _live_tickets(self, patient: Patient, code: str | None = None) -> list[Ticket]:
         """Waiting, called or being served; without estimates, which need each queue read."""
-        query = TicketRow.filter(
-            status__in=[s.value for s in LIVE_STATUSES], **patient.ticket_filter()
-        )
-        if code is not None:
-            query = query.filter(queue__code=code)
-        rows = await query.order_by("joined_at").limit(MAX_TICKETS_SHOWN).prefetch_related("queue")
-        return [ticket_from_row(r, r.queue.code) for r in rows]
+        return await stored.live_tickets(patient.ticket_filter(), code, MAX_TICKETS_SHOWN)
 
     async def leave(self, patient: Patient, code: str | None = None) -> list[Ticket]:
         """Cancels the patient's waiting tickets (in one queue, or all); none: NotFound."""

@@ -7,60 +7,35 @@ import dataclasses
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
-
-from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core.bus import EventBus
 from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
-from core.domain.metrics import Visit, summarise
-from core.domain.model import (
-    AT_COUNTER_STATUSES,
-    Counter,
-    QueueConfig,
-    Ticket,
-    TicketAction,
-    TicketStatus,
-)
+from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, TicketStatus
 from core.domain.queue import JoinRequest, Queue
+from core.domain.settle import settle
 from core.phones import normalize_phone
-from core.services.errors import AlreadyExists, NotFound
-from core.services.mapping import config_columns, config_from_row, ticket_from_row
-from core.services.unit_of_work import QueueUnitOfWork
-from core.storage.models import (
-    CounterRow,
-    HourlyMetric,
-    OutboxMessage,
-    QueueConfigRow,
-    QueueRow,
-    TicketEventRow,
-    TicketRow,
+from core.storage.models import TicketEventRow
+from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
+from core.storage.queues import (
+    QueueRepository,
+    QueueUnitOfWork,
+    TortoiseQueueRepository,
 )
 
 T = TypeVar("T")
 LearnedServiceTimes = tuple[eta.ServiceTime, dict[str, eta.ServiceTime]]
 """Over every visit, and per kind of visit."""
 Clock = Callable[[], datetime]
-UnitOfWorkRun = Callable[[QueueUnitOfWork, datetime], Awaitable[T]]
+Command = Callable[[dict[str, Queue], datetime], T]
+"""A pure domain call on the queues a command loaded, by code."""
 SERVICE_TIME_CACHE_S = 60.0
 """Learned service times move slowly; recomputing them once a minute per queue is enough."""
-
-
-@dataclass(frozen=True)
-class QueueInfo:
-    code: str
-    name: str
-    prefix: str
-    config: QueueConfig
-    counters: list[Counter]
 
 
 @dataclass(frozen=True)
@@ -88,10 +63,20 @@ class TicketView:
 
 
 class QueueService:
-    def __init__(self, bus: EventBus, clock: Clock, phone_region: str | None = None) -> None:
+    """The queue use cases, over a `QueueRepository`: the database's unless one is given
+    (the unit tests give an in-memory one)."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        clock: Clock,
+        phone_region: str | None = None,
+        store: QueueRepository | None = None,
+    ) -> None:
         self.bus = bus
         self.clock = clock
         self.phone_region = phone_region
+        self.store: QueueRepository = store or TortoiseQueueRepository()
         self._service_times: dict[str, tuple[float, LearnedServiceTimes]] = {}
 
     # -- queues ----------------------------------------------------------------------------
@@ -100,70 +85,27 @@ class QueueService:
         self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
     ) -> QueueInfo:
         await self._check_overflow(code, config)
-        try:
-            async with in_transaction() as conn:
-                row = await QueueRow.create(code=code, name=name, prefix=prefix, using_db=conn)
-                await QueueConfigRow.create(queue=row, **config_columns(config), using_db=conn)
-                for counter in dict.fromkeys(counters):
-                    await CounterRow.create(queue=row, name=counter, using_db=conn)
-        except IntegrityError:
-            raise AlreadyExists(f"a queue with code {code!r} already exists") from None
+        await self.store.create(code, name, prefix, config, counters)
         return await self.get_queue(code)
 
     async def list_queues(self) -> list[QueueInfo]:
-        rows = await QueueRow.all().order_by("code")
-        return [await self._info(row) for row in rows]
+        return await self.store.infos()
 
     async def get_queue(self, code: str) -> QueueInfo:
-        return await self._info(await queue_row(code))
+        return await self.store.info(code)
 
     async def update_queue(
         self, code: str, name: str | None, prefix: str | None, counters: list[Counter] | None
     ) -> QueueInfo:
-        async with in_transaction() as conn:
-            row = await QueueRow.select_for_update().using_db(conn).get_or_none(code=code)
-            if row is None:
-                raise NotFound("queue", code)
-            if name is not None:
-                row.name = name
-            if prefix is not None:
-                row.prefix = prefix
-            await row.save(using_db=conn)
-            if counters is not None:
-                await self._replace_counters(row, counters, conn)
+        await self.store.update(code, name, prefix, counters)
         return await self.get_queue(code)
 
-    async def _replace_counters(self, row: QueueRow, counters: list[Counter], conn: Any) -> None:
-        wanted = {c.name: c for c in counters}
-        existing = {c.name: c for c in await CounterRow.filter(queue_id=row.id).using_db(conn)}
-        busy = {
-            t.counter
-            for t in await TicketRow.filter(
-                queue_id=row.id, status__in=[s.value for s in AT_COUNTER_STATUSES]
-            ).using_db(conn)
-        }
-        for name, counter_row in existing.items():
-            if name not in wanted:
-                if name in busy:
-                    raise InvalidValue(f"counter {name} has a patient at it; finish first")
-                await counter_row.delete(using_db=conn)
-        for name, counter in wanted.items():
-            if name in existing:
-                existing[name].is_open = counter.is_open
-                await existing[name].save(using_db=conn)
-            else:
-                await CounterRow.create(
-                    queue=row, name=name, is_open=counter.is_open, using_db=conn
-                )
-
     async def get_config(self, code: str) -> QueueConfig:
-        row = await queue_row(code)
-        return config_from_row(await QueueConfigRow.get(queue_id=row.id))
+        return await self.store.config(code)
 
     async def put_config(self, code: str, config: QueueConfig) -> QueueConfig:
         await self._check_overflow(code, config)
-        row = await queue_row(code)
-        await QueueConfigRow.filter(queue_id=row.id).update(**config_columns(config))
+        await self.store.put_config(code, config)
         self._service_times.pop(code, None)
         await self.reposition(code, actor="system:config")
         return config
@@ -174,7 +116,7 @@ class QueueService:
             return
         if target == code:
             raise InvalidValue("a queue cannot overflow into itself")
-        if not await QueueRow.exists(code=target):
+        if not await self.store.exists(target):
             raise InvalidValue(f"overflow queue {target!r} does not exist")
 
     # -- reading ---------------------------------------------------------------------------
@@ -182,8 +124,7 @@ class QueueService:
     async def status(self, code: str) -> QueueStatus:
         """A read without the queue lock: a display refreshing never holds up a call."""
         now = self.clock()
-        uow = QueueUnitOfWork(connections.get("default"), now)
-        queue = await self._load(uow, code, lock=False)
+        queue = await self._load(self.store.reading(now), code, now, lock=False)
         waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
         avg_wait_s = sum(waited) / len(waited) if waited else 0.0
         return QueueStatus(queue, queue.estimates(now), queue.service(), avg_wait_s, now)
@@ -191,24 +132,19 @@ class QueueService:
     async def ticket_view(
         self, ticket_id: str | None = None, token: str | None = None, with_history: bool = True
     ) -> TicketView:
-        row = await TicketRow.get_or_none(
-            **({"id": ticket_id} if ticket_id is not None else {"token": token})
-        ).prefetch_related("queue")
-        if row is None:
-            raise NotFound("ticket", ticket_id or "")
+        ticket = await self.store.ticket(ticket_id, token)
         estimate = None
-        if row.status == TicketStatus.WAITING:
-            status = await self.status(row.queue.code)
-            estimate = status.estimates.get(row.id)
-        history = []
-        if with_history:
-            history = await TicketEventRow.filter(ticket_id=row.id).order_by("at", "seq")
-        return TicketView(ticket_from_row(row, row.queue.code), estimate, history)
+        if ticket.status is TicketStatus.WAITING:
+            status = await self.status(ticket.queue)
+            estimate = status.estimates.get(ticket.id)
+        history = await self.store.history(ticket.id) if with_history else []
+        return TicketView(ticket, estimate, history)
 
     async def _load(
         self,
         uow: QueueUnitOfWork,
         code: str,
+        now: datetime,
         extra_ticket_ids: Sequence[str] = (),
         lock: bool = True,
     ) -> Queue:
@@ -216,31 +152,17 @@ class QueueService:
         first) and its ETAs stand on."""
         queue = await uow.load(code, extra_ticket_ids, lock=lock)
         queue.service_time, queue.service_times_by_kind = await self._learned_service_times(
-            queue, uow.now, uow.conn
+            queue, now, uow
         )
         return queue
 
     async def _learned_service_times(
-        self, queue: Queue, now: datetime, conn: BaseDBAsyncClient
+        self, queue: Queue, now: datetime, uow: QueueUnitOfWork
     ) -> LearnedServiceTimes:
         cached = self._service_times.get(queue.code)
         if cached and time.monotonic() - cached[0] < SERVICE_TIME_CACHE_S:
             return cached[1]
-        since = now - eta.HISTORY_WINDOW
-        rows = (
-            await TicketRow.filter(
-                queue__code=queue.code,
-                status=TicketStatus.DONE.value,
-                finished_at__gte=since,
-                called_at__isnull=False,
-            )
-            .using_db(conn)
-            .values_list("called_at", "finished_at", "service")
-        )
-        samples = [
-            eta.ServiceSample(done, (done - called).total_seconds(), kind)
-            for called, done, kind in rows
-        ]
+        samples = await uow.service_samples(queue.code, now - eta.HISTORY_WINDOW)
         config = queue.config
         learned = eta.learn_service_times(
             samples, now, config.timezone, config.default_service_s, config.service_times_s
@@ -266,8 +188,8 @@ class QueueService:
     async def _join(
         self, code: str, request: JoinRequest, actor: str, overflowed_from: str | None = None
     ) -> JoinedTicket:
-        async def run(uow: QueueUnitOfWork, now: datetime) -> JoinedTicket:
-            queue = await self._load(uow, code)
+        def join(queues: dict[str, Queue], now: datetime) -> JoinedTicket:
+            queue = queues[code]
             existing = queue.live_ticket_of(request.telegram_chat_id, request.phone)
             if existing is not None:
                 return JoinedTicket(existing, queue.estimates(now).get(existing.id), existing=True)
@@ -276,16 +198,16 @@ class QueueService:
                 queue.set_travel_time(ticket.id, request.travel_s)
             return JoinedTicket(ticket, queue.estimates(now)[ticket.id])
 
-        return await self._in_unit_of_work(run)
+        return await self._transact([code], join)
 
     async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
-        return await self._command(code, lambda q, now: q.call_next(counter, now, actor))
+        return await self._transact([code], lambda qs, now: qs[code].call_next(counter, now, actor))
 
     async def reposition(self, code: str, actor: str) -> int:
-        return await self._command(code, lambda q, now: q.reposition(now, actor))
+        return await self._transact([code], lambda qs, now: qs[code].reposition(now, actor))
 
     async def expire_called(self, code: str) -> list[Ticket]:
-        return await self._command(code, lambda q, now: q.expire_called(now))
+        return await self._transact([code], lambda qs, now: qs[code].expire_called(now))
 
     async def ticket_action(
         self,
@@ -300,10 +222,7 @@ class QueueService:
             chosen = TicketAction(action)
         except ValueError:
             chosen = None
-        row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
-        if row is None:
-            raise NotFound("ticket", ticket_id)
-        code = row.queue.code
+        code = (await self.store.ticket(ticket_id)).queue
         if chosen is TicketAction.TRANSFER:
             if not to_queue:
                 raise InvalidValue("transfer needs the target queue")
@@ -321,141 +240,58 @@ class QueueService:
         }
         if chosen is None:
             raise InvalidValue(f"unknown action {action!r}; one of {', '.join(TicketAction)}")
-        return await self._command(code, commands[chosen], extra_ticket_ids=[ticket_id])
+        command = commands[chosen]
+        return await self._transact([code], lambda qs, now: command(qs[code], now), [ticket_id])
 
     async def on_ticket(self, ticket_id: str, command: Callable[[Queue, datetime], T]) -> T:
         """Runs a domain command on the ticket's queue, with the ticket loaded even when it
         is no longer live (a rating comes after the visit)."""
-        row = await TicketRow.get_or_none(id=ticket_id).prefetch_related("queue")
-        if row is None:
-            raise NotFound("ticket", ticket_id)
-        return await self._command(row.queue.code, command, extra_ticket_ids=[ticket_id])
+        code = (await self.store.ticket(ticket_id)).queue
+        return await self._transact([code], lambda qs, now: command(qs[code], now), [ticket_id])
 
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
-        async def run(uow: QueueUnitOfWork, now: datetime) -> Ticket:
-            # Lock the queues in one order, so two opposite transfers cannot deadlock; a
-            # transfer into its own queue loads it once and the domain refuses it.
-            loaded = {
-                code: await self._load(uow, code, [ticket_id]) for code in sorted({source, target})
-            }
-            ticket = loaded[source].transfer_out(ticket_id, target, now, actor)
-            return loaded[target].accept_transfer(ticket, source, now, actor)
+        def transfer(queues: dict[str, Queue], now: datetime) -> Ticket:
+            ticket = queues[source].transfer_out(ticket_id, target, now, actor)
+            return queues[target].accept_transfer(ticket, source, now, actor)
 
-        return await self._in_unit_of_work(run)
+        # A transfer into its own queue loads it once, and the domain refuses it.
+        return await self._transact([source, target], transfer, [ticket_id])
 
-    async def _command(
-        self,
-        code: str,
-        command: Callable[[Queue, datetime], T],
-        extra_ticket_ids: Sequence[str] = (),
+    async def _transact(
+        self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str] = ()
     ) -> T:
-        async def run(uow: QueueUnitOfWork, now: datetime) -> T:
-            queue = await self._load(uow, code, extra_ticket_ids)
-            return command(queue, now)
+        """Runs `command` on the queues `codes` in one transaction, then publishes its events.
 
-        return await self._in_unit_of_work(run)
+        Shielded: a client that hangs up mid-command must not cancel the transaction
+        half-way (that leaked pooled connections "idle in transaction"); it completes.
+        """
+        return await asyncio.shield(self._transaction(codes, command, extra_ticket_ids))
 
-    async def _in_unit_of_work(self, run: UnitOfWorkRun[T]) -> T:
-        # Shielded: a client that hangs up mid-command must not cancel the transaction
-        # half-way (that leaked pooled connections "idle in transaction"); it completes.
-        return await asyncio.shield(self._run_unit_of_work(run))
-
-    async def _run_unit_of_work(self, run: UnitOfWorkRun[T]) -> T:
+    async def _transaction(
+        self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str]
+    ) -> T:
         now = self.clock()
-        async with in_transaction() as conn:
-            uow = QueueUnitOfWork(conn, now)
-            result = await run(uow, now)
-            events = await uow.commit()
-        await self._publish(events)
+        events: list[DomainEvent] = []
+        async with self.store.transaction(now) as uow:
+            # Locked in one order, so two commands on the same queues (two opposite
+            # transfers) cannot deadlock.
+            queues = {
+                code: await self._load(uow, code, now, extra_ticket_ids)
+                for code in sorted(set(codes))
+            }
+            for queue in queues.values():
+                queue.events = events  # one list: events keep their order across queues
+            result = command(queues, now)
+            settled = settle(list(queues.values()), events, now)
+            await uow.save(queues, settled)
+        await self._publish([s.event for s in settled])
         return result
 
     async def _publish(self, events: list[DomainEvent]) -> None:
         if events:
             await self.bus.publish([e.to_dict() for e in events])
 
-    # -- helpers ---------------------------------------------------------------------------
-
-    async def _info(self, row: QueueRow) -> QueueInfo:
-        config = config_from_row(await QueueConfigRow.get(queue_id=row.id))
-        counters = await CounterRow.filter(queue_id=row.id).order_by("id")
-        return QueueInfo(
-            row.code, row.name, row.prefix, config, [Counter(c.name, c.is_open) for c in counters]
-        )
-
-
-async def queue_row(code: str) -> QueueRow:
-    row = await QueueRow.get_or_none(code=code)
-    if row is None:
-        raise NotFound("queue", code)
-    return row
-
 
 def new_join_request(**fields: Any) -> JoinRequest:
     """A join request with a fresh ticket id and an unguessable public token."""
     return JoinRequest(ticket_id=str(uuid.uuid4()), token=secrets.token_urlsafe(16), **fields)
-
-
-async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
-    """Figures over the tickets that joined in the last `days` days."""
-    if not 1 <= days <= 366:
-        raise InvalidValue("days must be between 1 and 366")
-    row = await queue_row(code)
-    config = await QueueConfigRow.get(queue_id=row.id)
-    rows = await TicketRow.filter(queue_id=row.id, joined_at__gte=now - timedelta(days=days))
-    visits = [
-        Visit(r.joined_at, TicketStatus(r.status), r.called_at, r.finished_at, r.counter)
-        for r in rows
-    ]
-    summary = summarise(visits, config.timezone)
-    return {
-        "code": code,
-        "days": days,
-        "since": (now - timedelta(days=days)).isoformat(),
-        **summary,
-        "sms": await sms_cost(row.id, now - timedelta(days=days)),
-    }
-
-
-async def sms_cost(queue_id: int, since: datetime) -> dict[str, Any]:
-    """SMS segments billed for the visits that joined since `since` (replies to the
-    patients' texts included), and per visit that used SMS at all."""
-    return sms_figures(await sms_segments(queue_id, since))
-
-
-async def sms_segments(
-    queue_id: int, start: datetime, end: datetime | None = None
-) -> dict[str, int]:
-    """Segments per visit that joined in [start, end): only what went out by SMS (not to
-    the dev inbox), replies included."""
-    query = OutboxMessage.filter(
-        ticket__queue_id=queue_id,
-        ticket__joined_at__gte=start,
-        channel="sms",
-        delivered_to="sms",
-        segments__not_isnull=True,
-    )
-    if end is not None:
-        query = query.filter(ticket__joined_at__lt=end)
-    per_visit: dict[str, int] = {}
-    for ticket_id, segments in await query.values_list("ticket_id", "segments"):
-        per_visit[ticket_id] = per_visit.get(ticket_id, 0) + segments
-    return per_visit
-
-
-def sms_figures(segments_by_visit: dict[str, int]) -> dict[str, Any]:
-    total = sum(segments_by_visit.values())
-    visits = len(segments_by_visit)
-    return {
-        "visits": visits,
-        "segments": total,
-        "segments_per_visit": round(total / visits, 2) if visits else None,
-    }
-
-
-async def hourly_metrics(code: str, start: datetime, end: datetime) -> list[HourlyMetric]:
-    if end <= start:
-        raise InvalidValue("until must be after since")
-    row = await queue_row(code)
-    return await HourlyMetric.filter(
-        queue_id=row.id, hour_start__gte=start, hour_start__lt=end
-    ).order_by("hour_start")

@@ -1,10 +1,11 @@
-"""Analytics over a range of calendar days in the queue's time zone: the console's
-analytics page and its CSV export.
+"""Analytics: over a range of calendar days in the queue's time zone (the console's
+analytics page and its CSV export), over the last N days (`analytics`, the API's), and the
+hourly rows.
 
 The figures use the definitions of `core.domain.metrics` (wait = join -> call, service =
-call -> done, the no-show rate over tickets that ended at a counter), exactly as the API's
-`core.services.queues.analytics`, which takes "the last N days" instead of a date range.
-A visit belongs to the day (and hour) it joined, in the queue's time zone.
+call -> done, the no-show rate over tickets that ended at a counter), the same for a date
+range and for the last N days. A visit belongs to the day (and hour) it joined, in the
+queue's time zone. The queries are in `core.storage.reporting`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from zoneinfo import ZoneInfo
 from core.domain.errors import InvalidValue
 from core.domain.metrics import Visit, distribution, summarise
 from core.domain.model import TicketStatus
-from core.services.queues import queue_row, sms_figures, sms_segments
-from core.storage.models import QueueConfigRow, TicketEventRow, TicketRow
+from core.storage import reporting
+from core.storage.models import HourlyMetric, TicketRow
+from core.storage.queues import queue_row
 
 MAX_RANGE_DAYS = 366
 DEFAULT_RANGE_DAYS = 7
@@ -186,7 +188,7 @@ class Report:
     actors: list[ActorFigures]
     ratings: Ratings
     sms: dict[str, Any]
-    """`{visits, segments, segments_per_visit}` as `core.services.queues.sms_cost`."""
+    """`{visits, segments, segments_per_visit}` as `sms_cost`."""
     visits: list[VisitRecord] = field(repr=False)
 
     @property
@@ -277,32 +279,18 @@ def rating_figures(records: Iterable[VisitRecord]) -> Ratings:
 # -- loading ----------------------------------------------------------------------------------
 
 
-async def who_did_what(queue_id: int, start: datetime, end: datetime) -> dict[str, dict[str, str]]:
-    """ticket id -> {event type -> actor of its latest such event}, from the audit trail."""
-    rows = (
-        await TicketEventRow.filter(
-            ticket__queue_id=queue_id,
-            ticket__joined_at__gte=start,
-            ticket__joined_at__lt=end,
-            type__in=(CALLED, COMPLETED),
-        )
-        .order_by("at", "seq")
-        .values_list("ticket_id", "type", "actor")
+def visit_of(row: TicketRow) -> Visit:
+    return Visit(
+        row.joined_at, TicketStatus(row.status), row.called_at, row.finished_at, row.counter
     )
-    actors: dict[str, dict[str, str]] = defaultdict(dict)
-    for ticket_id, kind, actor in rows:
-        actors[ticket_id][kind] = actor
-    return actors
 
 
 async def visit_records(queue_id: int, start: datetime, end: datetime) -> list[VisitRecord]:
     """The tickets that joined in [start, end), oldest first, with who called and
     completed them and the SMS segments each cost."""
-    rows = await TicketRow.filter(
-        queue_id=queue_id, joined_at__gte=start, joined_at__lt=end
-    ).order_by("joined_at", "seq")
-    actors = await who_did_what(queue_id, start, end)
-    segments = await sms_segments(queue_id, start, end)
+    rows = await reporting.tickets_joined(queue_id, start, end)
+    actors = await reporting.latest_actors(queue_id, start, end, (CALLED, COMPLETED))
+    segments = await reporting.sms_segments(queue_id, start, end)
     return [
         VisitRecord(
             ticket_id=r.id,
@@ -334,18 +322,14 @@ async def busiest_queue(
             span = parse_range(start_text, end_text, local_today(now, timezone), timezone)
         except InvalidValue:
             return None
-        start, end = span.bounds()
-        counts[code] = await TicketRow.filter(
-            queue__code=code, joined_at__gte=start, joined_at__lt=end
-        ).count()
+        counts[code] = await reporting.count_joined(code, *span.bounds())
     busiest = max(codes, key=lambda c: counts[c], default=None)
     return busiest if busiest is not None and counts[busiest] else None
 
 
 async def queue_timezone(code: str) -> str:
-    row = await queue_row(code)
-    config = await QueueConfigRow.get(queue_id=row.id)
-    return config.timezone
+    _, timezone = await reporting.queue_and_timezone(code)
+    return timezone
 
 
 async def queue_visits(code: str, span: DateRange) -> list[VisitRecord]:
@@ -372,3 +356,42 @@ async def queue_report(code: str, span: DateRange) -> Report:
         sms=sms_figures(segments),
         visits=records,
     )
+
+
+async def analytics(code: str, days: int, now: datetime) -> dict[str, Any]:
+    """Figures over the tickets that joined in the last `days` days."""
+    if not 1 <= days <= MAX_RANGE_DAYS:
+        raise InvalidValue("days must be between 1 and 366")
+    row, timezone = await reporting.queue_and_timezone(code)
+    since = now - timedelta(days=days)
+    visits = [visit_of(r) for r in await reporting.tickets_joined(row.id, since)]
+    return {
+        "code": code,
+        "days": days,
+        "since": since.isoformat(),
+        **summarise(visits, timezone),
+        "sms": await sms_cost(row.id, since),
+    }
+
+
+async def sms_cost(queue_id: int, since: datetime) -> dict[str, Any]:
+    """SMS segments billed for the visits that joined since `since` (replies to the
+    patients' texts included), and per visit that used SMS at all."""
+    return sms_figures(await reporting.sms_segments(queue_id, since))
+
+
+def sms_figures(segments_by_visit: dict[str, int]) -> dict[str, Any]:
+    total = sum(segments_by_visit.values())
+    visits = len(segments_by_visit)
+    return {
+        "visits": visits,
+        "segments": total,
+        "segments_per_visit": round(total / visits, 2) if visits else None,
+    }
+
+
+async def hourly_metrics(code: str, start: datetime, end: datetime) -> list[HourlyMetric]:
+    if end <= start:
+        raise InvalidValue("until must be after since")
+    row = await queue_row(code)
+    return await reporting.hourly_rows(row.id, start, end)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from core.services.patients import Patient
-from core.services.queues import analytics, new_join_request
+from core.services.queues import new_join_request
+from core.services.reports import analytics
 from core.storage.models import Contact, OutboxMessage, TicketRow
 from tests.sms.conftest import LiveSms
 

@@ -14,8 +14,8 @@ import pytest
 from core.domain.errors import InvalidValue
 from core.domain.model import QueueConfig, TicketStatus
 from core.services import reports
-from core.services.queues import QueueService, analytics, new_join_request, sms_cost
-from core.services.reports import DateRange, parse_range
+from core.services.queues import QueueService, new_join_request
+from core.services.reports import DateRange, analytics, parse_range, sms_cost
 from core.storage.models import OutboxMessage, QueueRow
 from core.wiring import Container
 from tests.conftest import Api, FakeClock

@@ -12,7 +12,8 @@ from sanic.response import HTTPResponse, json
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
-from core.services.queues import QueueService, analytics, hourly_metrics, new_join_request
+from core.services.queues import QueueService, new_join_request
+from core.services.reports import analytics, hourly_metrics
 from core.storage import outbox
 from core.storage.models import StaffAccount
 from web.api import schemas

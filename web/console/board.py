@@ -9,9 +9,9 @@ from typing import Any
 from core.domain.load import utilisation
 from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
 from core.domain.queue import CounterPlan, CounterState
-from core.services.mapping import ticket_from_row
 from core.services.queues import QueueInfo, QueueService, QueueStatus
 from core.storage import outbox, ticket_reads
+from core.storage.mapping import ticket_from_row
 from core.storage.models import OutboxMessage
 
 PRIORITY_LABELS = {0: "routine", 1: "elevated", 2: "urgent", 3: "emergency"}

@@ -1,26 +1,28 @@
-"""One transaction per command: lock the queues, load them, then write what changed.
+"""The stored side of one command's transaction: lock the queues, load them, then write
+what changed.
 
 Tickets, their audit events, the outbox rows for the notifications they cause and the
 hourly metrics are all written in the same transaction, so they stand or fall together.
+What the patients are told was decided before (`core.domain.settle`); this only writes it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from core.domain.eta import Eta
+from core.domain import eta
 from core.domain.events import DomainEvent, PositionChanged, TicketEvent, TicketStateChanged
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import LIVE_STATUSES, Ticket
-from core.domain.notify import intents_for
+from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.domain.queue import Queue
+from core.domain.settle import SettledEvent
 from core.services.errors import ConcurrentUpdate, NotFound
-from core.services.mapping import queue_from_rows, ticket_columns
+from core.storage.mapping import queue_from_rows, ticket_columns
 from core.storage.models import (
     CounterRow,
     HourlyMetric,
@@ -32,12 +34,13 @@ from core.storage.models import (
 )
 
 
-class QueueUnitOfWork:
+class TortoiseQueueUnitOfWork:
+    """`QueueUnitOfWork` on one tortoise connection (a transaction's, or the default one
+    for reads)."""
+
     def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
         self.conn = conn
         self.now = now
-        self.queues: dict[str, Queue] = {}
-        self._events: list[DomainEvent] = []
         self._counter_rows: dict[str, list[CounterRow]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
@@ -61,29 +64,37 @@ class QueueUnitOfWork:
         if extra:
             rows += await TicketRow.filter(queue_id=row.id, id__in=extra).using_db(self.conn)
         queue = queue_from_rows(row, config, counters, rows)
-        queue.events = self._events  # one list: events keep their order across queues
         for r in rows:
             self._versions[r.id] = r.version
             self._snapshots[r.id] = snapshot(queue.tickets[r.id])
-        self.queues[code] = queue
         self._queue_rows[code] = row
         return queue
 
-    async def commit(self) -> list[DomainEvent]:
-        """Writes every change; returns the events to publish once the transaction is over.
+    async def service_samples(self, code: str, since: datetime) -> list[eta.ServiceSample]:
+        """The visits of the queue completed since `since`, which its service times are
+        learned from."""
+        rows = (
+            await TicketRow.filter(
+                queue__code=code,
+                status=TicketStatus.DONE.value,
+                finished_at__gte=since,
+                called_at__isnull=False,
+            )
+            .using_db(self.conn)
+            .values_list("called_at", "finished_at", "service")
+        )
+        return [
+            eta.ServiceSample(done, (done - called).total_seconds(), kind)
+            for called, done, kind in rows
+        ]
 
-        Each queue a command changed first advises its waiting patients of a new ETA (the
-        service layer has set its learned service time), so those notices commit too.
-        """
-        events = self._events
-        estimates: dict[str, Eta] = {}
-        for code in {e.queue for e in events}:
-            if code in self.queues:
-                estimates |= self.queues[code].advise(self.now)
-        tickets = {t.id: t for q in self.queues.values() for t in q.tickets.values()}
+    async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
+        """Writes every change of the loaded `queues` and the settled events of the command."""
+        events = [s.event for s in settled]
+        tickets = {t.id: t for q in queues.values() for t in q.tickets.values()}
         await self._save_tickets(tickets)
-        await self._save_events(events, tickets, estimates)
-        for code, queue in self.queues.items():
+        await self._save_events(settled)
+        for code, queue in queues.items():
             row = self._queue_rows[code]
             if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
                 row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
@@ -94,7 +105,6 @@ class QueueUnitOfWork:
                 if counter_row.is_open != is_open:  # calling from a closed counter opens it
                     counter_row.is_open = is_open
                     await counter_row.save(using_db=self.conn, update_fields=["is_open"])
-        return events
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
         created: list[TicketRow] = []
@@ -126,21 +136,18 @@ class QueueUnitOfWork:
             # Only the line's order changed; the queue lock makes a version check needless.
             await TicketRow.bulk_update(moved, fields=["position"], using_db=self.conn)
 
-    async def _save_events(
-        self, events: list[DomainEvent], tickets: dict[str, Ticket], estimates: dict[str, Eta]
-    ) -> None:
+    async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
         audit: list[TicketEventRow] = []
         outbox: list[OutboxMessage] = []
-        for seq, event in enumerate(events):
+        for seq, item in enumerate(settled):
+            event, ticket = item.event, item.ticket
             if not isinstance(event, TicketEvent):
                 continue
             event_id = str(uuid.uuid4())
             audit.append(audit_row(event_id, event, seq))
-            ticket = tickets.get(event.ticket_id)
             if ticket is None:
                 continue
-            config = self.queues[event.queue].config
-            for intent in intents_for(event, ticket, config, estimates.get(ticket.id)):
+            for intent in item.intents:
                 payload = intent.params | {
                     "queue_name": self._queue_rows[event.queue].name,
                     "token": ticket.token,
