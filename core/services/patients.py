@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.delivery import outbox
-from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.domain.notify import patient_actor
 from core.messages import wait_minutes
-from core.services.errors import Forbidden, NotFound, SeveralTickets
+from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
 from core.services.mapping import ticket_from_row
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage.models import Contact, TicketRow
@@ -149,7 +148,7 @@ class PatientService:
         waiting = [t for t in live if t.status is TicketStatus.WAITING]
         if not waiting:
             if live:  # called or being served: only staff can end that visit now
-                raise InvalidValue("you have been called already; please speak to the staff")
+                raise AlreadyCalled()
             raise NotFound("ticket", code or patient.channel)
         return [await self.queues.ticket_action(t.id, "cancel", patient.actor) for t in waiting]
 

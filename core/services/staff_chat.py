@@ -10,10 +10,16 @@ from datetime import datetime, timedelta
 
 from tortoise.transactions import in_transaction
 
-from core.domain.errors import InvalidValue
 from core.domain.model import Ticket
 from core.services.accounts import require_queue
-from core.services.errors import NotFound
+from core.services.errors import (
+    AccountDisabled,
+    NoCounters,
+    NoQueueChosen,
+    NotFound,
+    NothingCalled,
+    UnknownLinkCode,
+)
 from core.services.queues import QueueService, QueueStatus
 from core.storage.models import LinkCode, StaffAccount, TicketRow
 
@@ -46,10 +52,10 @@ async def link_chat(code: str, chat_id: int, user_id: int, now: datetime) -> Sta
             .get_or_none(code_hash=_digest(code), used_at=None)
         )
         if link is None or link.expires_at <= now:
-            raise InvalidValue("that code is unknown, used or expired; ask for a new one")
+            raise UnknownLinkCode()
         account = await StaffAccount.get(id=link.account_id, using_db=conn)  # type: ignore[attr-defined]
         if not account.is_active:
-            raise InvalidValue("that account is disabled")
+            raise AccountDisabled()
         link.used_at = now
         await link.save(using_db=conn, update_fields=["used_at"])
         await (
@@ -88,7 +94,7 @@ class StaffChat:
         """Remembers the queue and counter, so a plain `/next` goes on from there."""
         code = (code or account.last_queue or "").upper()
         if not code:
-            raise InvalidValue("say which queue first, e.g. /next PHARM 1")
+            raise NoQueueChosen("say which queue first, e.g. /next PHARM 1")
         require_queue(account, code)
         info = await self.queues.get_queue(code)
         if counter is None:
@@ -96,7 +102,7 @@ class StaffChat:
             counter = account.last_counter if same_queue else None
         counter = counter or (info.counters[0].name if info.counters else None)
         if counter is None:
-            raise InvalidValue(f"queue {code} has no counters")
+            raise NoCounters(code)
         ticket = await self.queues.call_next(code, counter, actor(account))
         account.last_queue, account.last_counter = code, counter
         await account.save(update_fields=["last_queue", "last_counter"])
@@ -118,7 +124,7 @@ class StaffChat:
     async def current(self, account: StaffAccount) -> Ticket:
         """The patient at the account's counter: the one it called last and has not finished."""
         if not account.last_queue or not account.last_counter:
-            raise InvalidValue("call someone first with /next")
+            raise NothingCalled()
         require_queue(account, account.last_queue)  # it may have been taken off the account
         row = (
             await TicketRow.filter(
@@ -137,7 +143,7 @@ class StaffChat:
     async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:
         code = (code or account.last_queue or "").upper()
         if not code:
-            raise InvalidValue("say which queue, e.g. /queue PHARM")
+            raise NoQueueChosen("say which queue, e.g. /queue PHARM")
         require_queue(account, code)
         return await self.queues.status(code)
 
