@@ -55,6 +55,7 @@ class Wording:
     """How "you are in several queues, add the code" shows the command to send again:
     `{action}` and `{keyword}` are its name in lower and upper case, `{minutes}` as sent."""
     not_understood: Reply
+    """The answer to a message that is no command of the channel's."""
     echoed_code_chars: int | None
     """How much of a queue code that does not exist is said back; None: all of it."""
 
@@ -85,9 +86,11 @@ class PatientConversation:
         self.patients = patients
 
     def help(self) -> Reply:
+        """What the patient can ask, as the channel's help text lists it."""
         return Reply("help", {"unknown": False})
 
     def not_understood(self, patient: Patient) -> Reply:
+        """The answer to a message or a button the conversation cannot read."""
         return WORDINGS[patient.channel].not_understood
 
     def no_such_queue(self, patient: Patient, code: str) -> Reply:
@@ -134,6 +137,7 @@ class PatientConversation:
             await self.patients.set_language(patient, language)
 
     async def status(self, patient: Patient) -> Reply:
+        """The patient's live tickets: place in line, wait, counter."""
         tickets = await self.patients.status(patient)
         if not tickets:
             return Reply("status_none")
