@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, InaccessibleMessage
 
 from bot.context import BotServices
-from core.domain.errors import DomainError, IllegalTransition
 from core.domain.numbers import whole_number
 from core.messages import render_text
-from core.services.errors import Forbidden, NotFound
+from core.services.conversation import Reply
 from core.services.patients import Patient
 
-log = logging.getLogger(__name__)
 
-
-async def answer(query: CallbackQuery, services: BotServices, name: str, **params: object) -> None:
+async def answer(query: CallbackQuery, services: BotServices, reply: Reply) -> None:
+    """Shows the conversation's answer on the button, then drops the buttons it spent."""
     patient = Patient.telegram(query.from_user.id)
     language = await services.language(patient, query.from_user)
-    await query.answer(render_text(name, language, **params))
+    await query.answer(render_text(reply.name, language, **reply.params))
+    if reply.buttons_spent:
+        await drop_buttons(query)
 
 
 async def drop_buttons(query: CallbackQuery) -> None:
@@ -32,42 +30,22 @@ async def drop_buttons(query: CallbackQuery) -> None:
 async def on_my_way(query: CallbackQuery, services: BotServices) -> None:
     ticket_id = (query.data or "")[len("ack:") :]
     patient = Patient.telegram(query.from_user.id)
-    try:
-        await services.patients.acknowledge(patient, ticket_id)
-    except (Forbidden, NotFound):
-        log.warning("chat %s pressed a button of a ticket not theirs", query.from_user.id)
-        await answer(query, services, "not_yours")
-        return
-    except IllegalTransition:
-        await answer(query, services, "ack_stale")
-        await drop_buttons(query)
-        return
-    await answer(query, services, "ack_thanks")
-    await drop_buttons(query)
+    await answer(query, services, await services.conversation.acknowledge(patient, ticket_id))
 
 
 async def rate(query: CallbackQuery, services: BotServices) -> None:
     parts = (query.data or "").split(":")
     score = whole_number(parts[2]) if len(parts) == 3 else None
-    if score is None:
-        await answer(query, services, "unknown_command")
-        return
     patient = Patient.telegram(query.from_user.id)
-    try:
-        await services.patients.rate(patient, parts[1], score)
-    except (Forbidden, NotFound):
-        log.warning("chat %s pressed a button of a ticket not theirs", query.from_user.id)
-        await answer(query, services, "not_yours")
+    if score is None:
+        await answer(query, services, services.conversation.not_understood(patient))
         return
-    except DomainError:  # not finished yet, or a score out of range
-        await answer(query, services, "rate_stale")
-        return
-    await answer(query, services, "rated", score=score)
-    await drop_buttons(query)
+    await answer(query, services, await services.conversation.rate(patient, parts[1], score))
 
 
 async def unknown_button(query: CallbackQuery, services: BotServices) -> None:
-    await answer(query, services, "unknown_command")
+    patient = Patient.telegram(query.from_user.id)
+    await answer(query, services, services.conversation.not_understood(patient))
 
 
 def build_router() -> Router:

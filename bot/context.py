@@ -11,6 +11,7 @@ from aiogram.types import Message, User
 from core.domain.model import queue_code
 from core.domain.numbers import whole_number
 from core.messages import pick_language, render_text
+from core.services.conversation import PatientConversation, Reply
 from core.services.patients import Patient, PatientService
 from core.services.queues import QueueService
 from core.services.staff_chat import StaffChat
@@ -26,6 +27,10 @@ class BotServices:
     def now(self) -> datetime:
         return self.queues.clock()
 
+    @property
+    def conversation(self) -> PatientConversation:
+        return PatientConversation(self.patients)
+
     async def language(self, patient: Patient, user: User | None) -> str:
         """What the patient chose with /lang, else their Telegram app's language."""
         chosen = await self.patients.language(patient)
@@ -40,6 +45,12 @@ def patient_of(message: Message) -> Patient:
 async def reply(message: Message, services: BotServices, name: str, /, **params: Any) -> None:
     language = await services.language(patient_of(message), message.from_user)
     await message.answer(render_text(name, language, **params))
+
+
+async def say(message: Message, services: BotServices, answer: Reply | None) -> None:
+    """Sends the conversation's answer, when it has one."""
+    if answer is not None:
+        await reply(message, services, answer.name, **answer.params)
 
 
 def minutes_arg(raw: str | None, low: int = 1, high: int = 120) -> int | None:

@@ -1,21 +1,18 @@
-"""Patient commands: join by deep link or code, status, leave, late, travel time, language."""
+"""Patient commands: join by deep link or code, status, leave, late, travel time, language.
+
+Each handler reads its command and sends what `PatientConversation` answers; the replies
+to input that is not a command's are the only ones chosen here.
+"""
 
 from __future__ import annotations
-
-import logging
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
-from bot.context import BotServices, minutes_and_queue, patient_of, reply
-from core.domain.errors import InvalidValue, QueueFull
-from core.domain.model import MAX_LATE, queue_code
-from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
-from core.services.errors import NotFound, SeveralTickets
-from core.services.patients import eta_minutes
+from bot.context import BotServices, minutes_and_queue, patient_of, reply, say
+from core.domain.model import queue_code
 
-log = logging.getLogger(__name__)
 DEEP_LINK_PREFIX = "q_"
 
 
@@ -29,11 +26,11 @@ async def start_with_link(message: Message, command: CommandObject, services: Bo
 
 
 async def start(message: Message, services: BotServices) -> None:
-    await reply(message, services, "help")
+    await say(message, services, services.conversation.help())
 
 
 async def help_(message: Message, services: BotServices) -> None:
-    await reply(message, services, "help")
+    await say(message, services, services.conversation.help())
 
 
 async def join(message: Message, command: CommandObject, services: BotServices) -> None:
@@ -47,51 +44,18 @@ async def join(message: Message, command: CommandObject, services: BotServices) 
 
 async def join_queue(message: Message, services: BotServices, code: str) -> None:
     """Joins; the "joined" notification follows through the outbox like every other."""
-    patient = patient_of(message)
-    if await services.patients.language(patient) is None and message.from_user:
-        language = message.from_user.language_code
-        if language and language[:2] in SUPPORTED_LANGUAGES:
-            await services.patients.set_language(patient, language[:2])
-    try:
-        joined = await services.patients.join(patient, code)
-    except NotFound:
-        await reply(message, services, "unknown_queue", code=code)
-        return
-    except QueueFull:
-        await reply(message, services, "queue_full", code=code)
-        return
-    if joined.existing:
-        info = await services.queues.get_queue(joined.ticket.queue)
-        await reply(
-            message,
-            services,
-            "already_in",
-            number=joined.ticket.number,
-            queue_name=info.name,
-            position=joined.ticket.position,
-            **eta_minutes(joined.estimate),
-        )
+    app_language = message.from_user.language_code if message.from_user else None
+    answer = await services.conversation.join(patient_of(message), code, app_language)
+    await say(message, services, answer)
 
 
 async def status(message: Message, services: BotServices) -> None:
-    tickets = await services.patients.status(patient_of(message))
-    if not tickets:
-        await reply(message, services, "status_none")
-        return
-    await reply(message, services, "status", tickets=tickets)
+    await say(message, services, await services.conversation.status(patient_of(message)))
 
 
 async def leave(message: Message, command: CommandObject, services: BotServices) -> None:
     code = queue_code(command.args.strip()) if command.args else None
-    try:
-        left = await services.patients.leave(patient_of(message), code)
-    except NotFound:
-        await reply(message, services, "status_none")
-        return
-    except InvalidValue:
-        await reply(message, services, "leave_called")
-        return
-    await reply(message, services, "left", numbers=[t.number for t in left])
+    await say(message, services, await services.conversation.leave(patient_of(message), code))
 
 
 async def late(message: Message, command: CommandObject, services: BotServices) -> None:
@@ -100,26 +64,8 @@ async def late(message: Message, command: CommandObject, services: BotServices) 
         await reply(message, services, "late_usage")
         return
     minutes, code = parsed
-    try:
-        view = await services.patients.late(patient_of(message), minutes, code)
-    except NotFound:
-        await reply(message, services, "not_waiting")
-        return
-    except SeveralTickets as exc:
-        await several(message, services, exc, f"/late {minutes} {exc.queues[0]}")
-        return
-    except InvalidValue:
-        await reply(message, services, "late_limit")
-        return
-    await reply(
-        message,
-        services,
-        "late_done",
-        number=view.ticket.number,
-        position=view.ticket.position,
-        late_left=MAX_LATE - view.ticket.late_count,
-        **eta_minutes(view.estimate),
-    )
+    answer = await services.conversation.late(patient_of(message), minutes, code)
+    await say(message, services, answer)
 
 
 async def travel(message: Message, command: CommandObject, services: BotServices) -> None:
@@ -128,36 +74,18 @@ async def travel(message: Message, command: CommandObject, services: BotServices
         await reply(message, services, "travel_usage")
         return
     minutes, code = parsed
-    try:
-        await services.patients.set_travel_time(patient_of(message), minutes, code)
-    except NotFound:
-        await reply(message, services, "not_waiting")
-        return
-    except SeveralTickets as exc:
-        await several(message, services, exc, f"/travel {minutes} {exc.queues[0]}")
-        return
-    await reply(message, services, "travel_done", minutes=minutes)
-
-
-async def several(
-    message: Message, services: BotServices, exc: SeveralTickets, example: str
-) -> None:
-    queues = ", ".join(exc.queues)
-    await reply(message, services, "several_queues", queues=queues, example=example)
+    answer = await services.conversation.travel(patient_of(message), minutes, code)
+    await say(message, services, answer)
 
 
 async def lang(message: Message, command: CommandObject, services: BotServices) -> None:
     choice = (command.args or "").strip().lower()
-    if choice not in SUPPORTED_LANGUAGES:
-        languages = [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LANGUAGES]
-        await reply(message, services, "lang_usage", languages=languages)
-        return
-    await services.patients.set_language(patient_of(message), choice)
-    await reply(message, services, "lang_set", language_name=LANGUAGE_NAMES[choice])
+    answer = await services.conversation.choose_language(patient_of(message), choice)
+    await say(message, services, answer)
 
 
 async def anything_else(message: Message, services: BotServices) -> None:
-    await reply(message, services, "unknown_command")
+    await say(message, services, services.conversation.not_understood(patient_of(message)))
 
 
 def build_router() -> Router:

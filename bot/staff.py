@@ -18,7 +18,7 @@ from bot.context import BotServices, reply
 from core.domain.errors import CounterBusy, DomainError, QueueEmpty, UnknownCounter
 from core.domain.model import queue_code
 from core.redact import redact
-from core.services.errors import NotFound
+from core.services.errors import AccountDisabled, NotFound, UnknownLinkCode
 from core.services.staff_chat import account_for_chat, link_chat
 from core.storage.models import StaffAccount
 
@@ -47,7 +47,7 @@ async def link(message: Message, command: CommandObject, services: BotServices) 
         return
     try:
         account = await link_chat(code, message.chat.id, user_id, services.now())
-    except DomainError:
+    except (UnknownLinkCode, AccountDisabled):
         log.warning("chat %s sent an unknown or expired link code", redact(str(message.chat.id)))
         await reply(message, services, "link_bad")
         return

@@ -1,9 +1,39 @@
-"""Typed domain errors; each carries the snake_case code that entrypoints show."""
+"""Typed errors; each carries the snake_case `code` that entrypoints show.
+
+Every refusal NextUp means to give is a `DomainError`. The domain's own are here; those of
+the service layer (marked *) are in `core.services.errors` and subclass these. Entrypoints
+catch a class, never a message: `web/errors.py` maps each to an HTTP status, the CLI prints
+it, and `core/services/conversation.py` turns those a patient can meet into replies.
+
+    DomainError
+    ├── InvalidValue              a value out of range, unreadable or not allowed here
+    │   ├── LateLimitReached      moved back as often as a ticket may
+    │   ├── AlreadyCalled *       leaving by phone once called: only staff end that visit
+    │   ├── UnknownLinkCode *     a staff chat link code unknown, used or expired
+    │   ├── AccountDisabled *     a staff chat link code of a disabled account
+    │   ├── NoQueueChosen *       a staff chat command with no queue given or remembered
+    │   ├── NoCounters *          a call from a queue that has no counters
+    │   └── NothingCalled *       recall, no-show or done before any call from that chat
+    ├── UnknownCounter            a counter the queue does not have
+    ├── QueueFull                 the queue holds its capacity
+    ├── QueueEmpty                a call with nobody waiting
+    ├── CounterBusy               a call while the counter's called patient has not arrived
+    ├── TicketNotInQueue          a ticket id of another queue
+    ├── IllegalTransition         an action the ticket's status does not allow
+    ├── NotFound *                no such queue, ticket, account …
+    ├── AlreadyExists *           a name or code taken
+    ├── ConcurrentUpdate *        a ticket changed by someone else at the same moment
+    ├── Unauthorized *            no valid credentials
+    ├── Forbidden *               credentials without the right to this
+    └── SeveralTickets *          a patient's request that could mean several tickets
+"""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
+    """A refusal with a stable `code`; the message says why in words."""
+
     code = "domain_error"
 
     def details(self) -> dict[str, str] | None:
@@ -12,10 +42,22 @@ class DomainError(Exception):
 
 
 class InvalidValue(DomainError):
+    """A value out of range, unreadable, or not allowed in this situation."""
+
     code = "invalid_value"
 
 
+class LateLimitReached(InvalidValue):
+    """ "I'm running late" once more than a ticket may be moved back."""
+
+    def __init__(self, max_late: int) -> None:
+        super().__init__(f"a ticket can be moved back at most {max_late} times")
+        self.max_late = max_late
+
+
 class QueueFull(DomainError):
+    """A join to a queue that holds as many waiting patients as its capacity."""
+
     code = "queue_full"
 
     def __init__(self, queue: str, capacity: int, overflow_queue: str | None) -> None:
@@ -26,6 +68,8 @@ class QueueFull(DomainError):
 
 
 class QueueEmpty(DomainError):
+    """A call from a queue where nobody is waiting."""
+
     code = "queue_empty"
 
     def __init__(self, queue: str) -> None:
@@ -34,6 +78,8 @@ class QueueEmpty(DomainError):
 
 
 class UnknownCounter(DomainError):
+    """A counter name the queue does not have."""
+
     code = "unknown_counter"
 
     def __init__(self, queue: str, counter: str) -> None:
@@ -63,6 +109,8 @@ class CounterBusy(DomainError):
 
 
 class TicketNotInQueue(DomainError):
+    """A ticket id that is not in the queue the command is about."""
+
     code = "ticket_not_found"
 
     def __init__(self, queue: str, ticket_id: str) -> None:
@@ -70,6 +118,8 @@ class TicketNotInQueue(DomainError):
 
 
 class IllegalTransition(DomainError):
+    """An action the ticket's status does not allow (finishing a waiting ticket, say)."""
+
     code = "illegal_transition"
 
     def __init__(self, number: str, action: str, status: str) -> None:

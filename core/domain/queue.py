@@ -17,6 +17,7 @@ from core.domain.errors import (
     CounterBusy,
     IllegalTransition,
     InvalidValue,
+    LateLimitReached,
     QueueEmpty,
     QueueFull,
     TicketNotInQueue,
@@ -410,7 +411,7 @@ class Queue:
         if ticket.status is not W:
             raise IllegalTransition(ticket.number, "late", ticket.status.value)
         if ticket.late_count >= MAX_LATE:
-            raise InvalidValue(f"a ticket can be moved back at most {MAX_LATE} times")
+            raise LateLimitReached(MAX_LATE)
         if not 0 < delay_s <= MAX_LATE_S:
             raise InvalidValue(f"late must be between 1 and {MAX_LATE_S // 60} minutes")
         per_place_s = self.service().mean_s / max(1, self.open_counters())

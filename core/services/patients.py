@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.errors import InvalidValue
 from core.domain.eta import Eta
 from core.domain.model import Ticket, TicketAction, TicketStatus
 from core.domain.notify import Channel, patient_actor
 from core.messages import wait_minutes
-from core.services.errors import Forbidden, NotFound, SeveralTickets
+from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage import outbox
 from core.storage import patients as stored
@@ -128,7 +127,7 @@ class PatientService:
         waiting = [t for t in live if t.status is TicketStatus.WAITING]
         if not waiting:
             if live:  # called or being served: only staff can end that visit now
-                raise InvalidValue("you have been called already; please speak to the staff")
+                raise AlreadyCalled()
             raise NotFound("ticket", code or patient.channel)
         return [
             await self.queues.ticket_action(t.id, TicketAction.CANCEL, patient.actor)

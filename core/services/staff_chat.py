@@ -8,10 +8,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.errors import InvalidValue
 from core.domain.model import AT_COUNTER_STATUSES, Ticket, TicketAction
 from core.services.accounts import require_queue
-from core.services.errors import NotFound
+from core.services.errors import (
+    AccountDisabled,
+    NoCounters,
+    NoQueueChosen,
+    NotFound,
+    NothingCalled,
+    UnknownLinkCode,
+)
 from core.services.queues import QueueService, QueueStatus
 from core.storage import accounts as stored
 from core.storage import ticket_reads
@@ -41,9 +47,9 @@ async def link_chat(code: str, chat_id: int, user_id: int, now: datetime) -> Sta
     (and no other account), for the Telegram user who sent the code alone."""
     account = await stored.link_chat(_digest(code), chat_id, user_id, now)
     if account is None:
-        raise InvalidValue("that code is unknown, used or expired; ask for a new one")
+        raise UnknownLinkCode()
     if not account.is_active:
-        raise InvalidValue("that account is disabled")
+        raise AccountDisabled()
     return account
 
 
@@ -71,7 +77,7 @@ class StaffChat:
         """Remembers the queue and counter, so a plain `/next` goes on from there."""
         code = (code or account.last_queue or "").upper()
         if not code:
-            raise InvalidValue("say which queue first, e.g. /next PHARM 1")
+            raise NoQueueChosen("say which queue first, e.g. /next PHARM 1")
         require_queue(account, code)
         info = await self.queues.get_queue(code)
         if counter is None:
@@ -79,7 +85,7 @@ class StaffChat:
             counter = account.last_counter if same_queue else None
         counter = counter or (info.counters[0].name if info.counters else None)
         if counter is None:
-            raise InvalidValue(f"queue {code} has no counters")
+            raise NoCounters(code)
         ticket = await self.queues.call_next(code, counter, actor(account))
         await stored.remember_counter(account, code, counter)
         return Called(ticket, code, counter)
@@ -100,7 +106,7 @@ class StaffChat:
     async def current(self, account: StaffAccount) -> Ticket:
         """The patient at the account's counter: the one it called last and has not finished."""
         if not account.last_queue or not account.last_counter:
-            raise InvalidValue("call someone first with /next")
+            raise NothingCalled()
         require_queue(account, account.last_queue)  # it may have been taken off the account
         ticket_id = await ticket_reads.latest_at_counter(
             account.last_queue, account.last_counter, [s.value for s in AT_COUNTER_STATUSES]
@@ -113,7 +119,7 @@ class StaffChat:
     async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:
         code = (code or account.last_queue or "").upper()
         if not code:
-            raise InvalidValue("say which queue, e.g. /queue PHARM")
+            raise NoQueueChosen("say which queue, e.g. /queue PHARM")
         require_queue(account, code)
         return await self.queues.status(code)
 

@@ -1,0 +1,230 @@
+"""One patient conversation for every channel: what a patient can ask from a phone (join,
+status, leave, "I'm late", travel time, language, help, the buttons under a call or a
+finished visit) and what they are answered, refusals included.
+
+The bot (`bot/`) and the SMS webhook (`sms/`) parse their input into these calls and render
+the `Reply` with their own templates (`templates/<lang>/bot/`, `templates/<lang>/sms_reply/`);
+neither turns a service error into a reply itself. Where the two channels do answer
+differently, the difference is data: the `Wording` of each channel in `WORDINGS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.domain.errors import DomainError, IllegalTransition, LateLimitReached, QueueFull
+from core.domain.model import MAX_LATE
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.redact import redact
+from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
+from core.services.patients import Patient, PatientService, eta_minutes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to answer: the name of a template of the channel's catalogue, and its params."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    ticket_id: str | None = None
+    """The visit the answer is about, when it is about one (its delivery record names it)."""
+    language: str | None = None
+    """The queue's language, for a patient who never chose one."""
+    notification: bool = False
+    """The notification `name` stands in for a reply (a join by text is answered "joined")."""
+    buttons_spent: bool = False
+    """The buttons the patient pressed are answered, or stale: they can go."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Where one channel answers the same thing differently from the other."""
+
+    joined_in_reply: bool
+    """A join is answered with the "joined" notification itself. By text it is: one paid
+    message instead of two (`core.domain.notify` sends no other). On Telegram that
+    notification follows through the outbox, and a join needs no answer of its own."""
+    not_in_named_queue: str
+    """The answer to leaving a named queue one is not waiting in: by text it names the
+    queue back (`not_waiting`); the bot says there is no ticket (`status_none`)."""
+    example_command: str
+    """How "you are in several queues, add the code" shows the command to send again:
+    `{action}` and `{keyword}` are its name in lower and upper case, `{minutes}` as sent."""
+    not_understood: Reply
+    """The answer to a message that is no command of the channel's."""
+    echoed_code_chars: int | None
+    """How much of a queue code that does not exist is said back; None: all of it."""
+
+
+WORDINGS: dict[str, Wording] = {
+    "telegram": Wording(
+        joined_in_reply=False,
+        not_in_named_queue="status_none",
+        example_command="/{action} {minutes}",
+        not_understood=Reply("unknown_command"),
+        echoed_code_chars=None,
+    ),
+    "sms": Wording(
+        joined_in_reply=True,
+        not_in_named_queue="not_waiting",
+        example_command="{keyword} 10",  # the help text's example, whatever was sent
+        not_understood=Reply("help", {"unknown": True}),
+        echoed_code_chars=16,  # keeps "we have no queue called …" to one segment
+    ),
+}
+"""Keyed by `Patient.channel`."""
+
+
+class PatientConversation:
+    """The answers to a patient, whichever channel they write from."""
+
+    def __init__(self, patients: PatientService) -> None:
+        self.patients = patients
+
+    def help(self) -> Reply:
+        """What the patient can ask, as the channel's help text lists it."""
+        return Reply("help", {"unknown": False})
+
+    def not_understood(self, patient: Patient) -> Reply:
+        """The answer to a message or a button the conversation cannot read."""
+        return WORDINGS[patient.channel].not_understood
+
+    def no_such_queue(self, patient: Patient, code: str) -> Reply:
+        """The answer to a queue code that is not one of ours, said back as typed."""
+        chars = WORDINGS[patient.channel].echoed_code_chars
+        return Reply("unknown_queue", {"code": code[:chars]})
+
+    async def join(
+        self, patient: Patient, code: str, app_language: str | None = None
+    ) -> Reply | None:
+        """Joins queue `code`; None: nothing to answer (the "joined" notification follows).
+
+        `app_language` is the language of the patient's app (Telegram's), taken as their
+        choice when they made none.
+        """
+        if app_language:
+            await self._adopt_language(patient, app_language)
+        try:
+            joined = await self.patients.join(patient, code)
+        except NotFound:
+            return self.no_such_queue(patient, code)
+        except QueueFull:
+            return Reply("queue_full", {"code": code})
+        if not joined.existing and not WORDINGS[patient.channel].joined_in_reply:
+            return None
+        ticket = joined.ticket
+        info = await self.patients.queues.get_queue(ticket.queue)
+        language = ticket.language or info.config.language
+        facts: dict[str, Any] = {
+            "number": ticket.number,
+            "position": ticket.position,
+            "queue_name": info.name,
+        }
+        if joined.existing:
+            return Reply("already_in", facts | eta_minutes(joined.estimate), ticket.id, language)
+        facts |= {"token": ticket.token, "overflowed_from": code if ticket.queue != code else None}
+        if joined.estimate is not None:
+            facts |= {"eta_low_s": joined.estimate.low_s, "eta_high_s": joined.estimate.high_s}
+        return Reply("joined", facts, ticket.id, language, notification=True)
+
+    async def _adopt_language(self, patient: Patient, app_language: str) -> None:
+        language = app_language[:2]
+        if language in SUPPORTED_LANGUAGES and await self.patients.language(patient) is None:
+            await self.patients.set_language(patient, language)
+
+    async def status(self, patient: Patient) -> Reply:
+        """The patient's live tickets: place in line, wait, counter."""
+        tickets = await self.patients.status(patient)
+        if not tickets:
+            return Reply("status_none")
+        only = tickets[0]["id"] if len(tickets) == 1 else None
+        return Reply("status", {"tickets": tickets}, only)
+
+    async def leave(self, patient: Patient, code: str | None = None) -> Reply:
+        """Leaves queue `code`, or every queue the patient waits in."""
+        try:
+            left = await self.patients.leave(patient, code)
+        except NotFound:
+            name = WORDINGS[patient.channel].not_in_named_queue if code else "status_none"
+            return Reply(name, {"code": code})
+        except AlreadyCalled:  # the answer still belongs to that visit
+            live = await self.patients.tickets(patient)
+            return Reply("leave_called", {}, live[0].ticket.id if len(live) == 1 else None)
+        only = left[0].id if len(left) == 1 else None
+        return Reply("left", {"numbers": [t.number for t in left]}, only)
+
+    async def late(self, patient: Patient, minutes: int, code: str | None = None) -> Reply:
+        """ "I'm running late": moves the patient back about `minutes` of service."""
+        try:
+            view = await self.patients.late(patient, minutes, code)
+        except NotFound:
+            return Reply("not_waiting", {"code": code})
+        except SeveralTickets as exc:
+            return self._which_queue(patient, exc, "late", minutes)
+        except LateLimitReached:
+            return Reply("late_limit")
+        params = {
+            "number": view.ticket.number,
+            "position": view.ticket.position,
+            "late_left": MAX_LATE - view.ticket.late_count,
+            **eta_minutes(view.estimate),
+        }
+        return Reply("late_done", params, view.ticket.id)
+
+    async def travel(self, patient: Patient, minutes: int, code: str | None = None) -> Reply:
+        """How many minutes the patient needs to come back, for "leave now"."""
+        try:
+            view = await self.patients.set_travel_time(patient, minutes, code)
+        except NotFound:
+            return Reply("not_waiting", {"code": code})
+        except SeveralTickets as exc:
+            return self._which_queue(patient, exc, "travel", minutes)
+        return Reply("travel_done", {"minutes": minutes}, view.ticket.id)
+
+    def _which_queue(
+        self, patient: Patient, several: SeveralTickets, action: str, minutes: int
+    ) -> Reply:
+        command = WORDINGS[patient.channel].example_command.format(
+            action=action, keyword=action.upper(), minutes=minutes
+        )
+        return Reply("several_queues", {"codes": several.queues, "command": command})
+
+    async def choose_language(self, patient: Patient, choice: str) -> Reply:
+        """For this and every later message; an unsupported `choice` gets the list."""
+        if choice not in SUPPORTED_LANGUAGES:
+            languages = [(code, LANGUAGE_NAMES[code]) for code in SUPPORTED_LANGUAGES]
+            return Reply("lang_usage", {"languages": languages})
+        await self.patients.set_language(patient, choice)
+        return Reply("lang_set", {"language_name": LANGUAGE_NAMES[choice]})
+
+    async def acknowledge(self, patient: Patient, ticket_id: str) -> Reply:
+        """ "I'm on my way", the button under a call."""
+        try:
+            await self.patients.acknowledge(patient, ticket_id)
+        except (Forbidden, NotFound):
+            return self._not_yours(patient)
+        except IllegalTransition:
+            return Reply("ack_stale", ticket_id=ticket_id, buttons_spent=True)
+        return Reply("ack_thanks", ticket_id=ticket_id, buttons_spent=True)
+
+    async def rate(self, patient: Patient, ticket_id: str, score: int) -> Reply:
+        """A score from the buttons under the end of a visit."""
+        try:
+            await self.patients.rate(patient, ticket_id, score)
+        except (Forbidden, NotFound):
+            return self._not_yours(patient)
+        except DomainError:  # not finished yet, a score out of range, a change meanwhile
+            return Reply("rate_stale", ticket_id=ticket_id)
+        return Reply("rated", {"score": score}, ticket_id, buttons_spent=True)
+
+    def _not_yours(self, patient: Patient) -> Reply:
+        log.warning(
+            "%s patient %s pressed a button of a ticket not theirs",
+            patient.channel,
+            redact(patient.address),
+        )
+        return Reply("not_yours")
