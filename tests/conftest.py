@@ -31,7 +31,7 @@ from tortoise import connections
 from core.services import accounts
 from core.settings import load_settings
 from core.storage import db
-from core.wiring import Container, build_container
+from nextup.wiring import Container, build_container
 from tests import suite_database
 from tests.servers import serve, shut
 from web.app import create_app

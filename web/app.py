@@ -10,7 +10,7 @@ from typing import Any
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from core.wiring import Container
+from nextup.wiring import Container
 from web import (
     analytics_page,
     api,

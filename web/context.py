@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sanic import Request
 
-from core.wiring import Container
+from nextup.wiring import Container
 
 
 def container_of(request: Request) -> Container:

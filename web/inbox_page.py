@@ -25,7 +25,7 @@ from core.domain.errors import InvalidValue
 from core.domain.numbers import whole_number
 from core.phones import normalize_phone
 from core.storage.models import DevInboxMessage, OutboxMessage, StaffAccount, TicketRow
-from core.wiring import Container
+from nextup.wiring import Container
 from web.auth import PageHandler, staff_page
 from web.console import base_context
 from web.context import container_of

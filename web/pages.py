@@ -14,7 +14,7 @@ from qrcode.image.svg import SvgPathImage
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
-from core.wiring import Container
+from nextup.wiring import Container
 from web.render import render
 
 bp = Blueprint("pages")

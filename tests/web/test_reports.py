@@ -17,7 +17,7 @@ from core.services import reports
 from core.services.queues import QueueService, analytics, new_join_request, sms_cost
 from core.services.reports import DateRange, parse_range
 from core.storage.models import OutboxMessage, QueueRow
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.conftest import Api, FakeClock
 from tests.web.sessions import console_client
 

@@ -20,7 +20,7 @@ from core.services import accounts
 from core.services.errors import AlreadyExists
 from core.services.queues import new_join_request
 from core.settings import Settings, SettingsError, load_settings
-from core.wiring import Container, build_container
+from nextup.wiring import Container, build_container
 from sim.cli import add_arguments as add_simulate_arguments
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def configure_logging() -> None:
     would print every Sanic line twice."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("core", "web", "bot", "sms"):
+    for name in ("nextup", "core", "web", "bot", "sms"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
     logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
