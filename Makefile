@@ -59,6 +59,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 ## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out, console load time and command start-up, on PostgreSQL (prints figures)
 bench: $(DEV_STAMP) chromium
@@ -70,7 +71,7 @@ bench: $(DEV_STAMP) chromium
 	$(BIN)/python bench/startup.py
 
 clean:
-	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 ## algorithm: the figures and plots of docs/algorithm.md (simulator, 20 days per profile; prints tables)
 algorithm: $(DEV_STAMP)
