@@ -4,7 +4,8 @@ which heavy libraries it imports on the way.
     .venv/bin/python bench/startup.py [--runs 5]
 
 Each command runs `--runs` times as a subprocess of this environment's interpreter; the
-median wall time of each is printed. The libraries are read from `python -X importtime`
+median wall time of each is printed, and the median CPU time (user and system), which
+depends much less on what else the machine runs. The libraries are read from `python -X importtime`
 running `main(["--help"])`: every one of them imported, with the time its import took
 (cumulative, so what it imported in turn is included). The figures depend on what else
 the machine runs: the load average is printed with them.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -33,13 +35,17 @@ never needed by `--help` (tests/test_cli.py checks it)."""
 HELP = "from nextup.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
 
 
-def median_s(command: list[str], runs: int) -> float:
-    times = []
+def median_s(command: list[str], runs: int) -> tuple[float, float]:
+    """The median wall time and CPU time of `command`, in seconds."""
+    wall, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(command, capture_output=True, check=True, timeout=120)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def heavy_imports_ms() -> dict[str, float]:
@@ -62,12 +68,13 @@ def heavy_imports_ms() -> dict[str, float]:
 
 def main(runs: int) -> None:
     load_1min = os.getloadavg()[0]
-    bare_s = median_s([PYTHON, "-c", "pass"], runs)
-    help_s = median_s([NEXTUP, "--help"], runs)
+    bare_s, bare_cpu_s = median_s([PYTHON, "-c", "pass"], runs)
+    help_s, help_cpu_s = median_s([NEXTUP, "--help"], runs)
     heavy = heavy_imports_ms()
     print(f"load average (1 min): {load_1min:.2f} on {os.cpu_count()} CPUs")
-    print(f"python -c pass: {bare_s * 1000:7.0f} ms (median of {runs})")
-    print(f"nextup --help:  {help_s * 1000:7.0f} ms (median of {runs})")
+    print(f"medians of {runs} runs:    wall      CPU")
+    print(f"python -c pass: {bare_s * 1000:7.0f} ms {bare_cpu_s * 1000:5.0f} ms")
+    print(f"nextup --help:  {help_s * 1000:7.0f} ms {help_cpu_s * 1000:5.0f} ms")
     print("heavy libraries imported by --help:", end="")
     print("".join(f"\n  {name:<12} {ms:7.0f} ms" for name, ms in heavy.items()) or " none")
     RESULTS.mkdir(exist_ok=True)
@@ -77,7 +84,9 @@ def main(runs: int) -> None:
                 "load_average_1min": load_1min,
                 "runs": runs,
                 "python_pass_s": bare_s,
+                "python_pass_cpu_s": bare_cpu_s,
                 "nextup_help_s": help_s,
+                "nextup_help_cpu_s": help_cpu_s,
                 "heavy_imports_ms": heavy,
             },
             indent=2,

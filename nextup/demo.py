@@ -14,8 +14,6 @@ from nextup.lifecycle import with_database
 from nextup.wiring import Container
 
 DemoQueue = tuple[str, str, str, QueueMode, int, list[str], dict[str, int]]
-
-
 DEMO_QUEUES: tuple[DemoQueue, ...] = (
     (
         "PHARM",
@@ -29,7 +27,6 @@ DEMO_QUEUES: tuple[DemoQueue, ...] = (
     ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"], {}),
 )
 """Code, name, prefix, mode, capacity, counters, and kinds of visit with their seconds."""
-
 
 DEMO_PATIENTS = (
     ("Ana Lima", 0, "consultation"),

@@ -21,10 +21,20 @@ def freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
+async def started_container(settings: Settings) -> Container:
+    container = build_container(settings)
+    # The adapters the settings ask for (aiogram's models among them) were imported just
+    # now, after main() froze what was there before: they live as long as the process too.
+    freeze_long_lived_objects()
+    await container.start()
+    return container
+
+
 def with_database(settings: Settings, work: Callable[[Container], Awaitable[int]]) -> int:
+    """Short commands: the work runs on a started container, stopped however it ends."""
+
     async def run() -> int:
-        container = build_container(settings)
-        await container.start()
+        container = await started_container(settings)
         try:
             return await work(container)
         finally:
@@ -39,8 +49,7 @@ def run_until_interrupted(
     """Long-running commands: SIGTERM and Ctrl-C stop them cleanly with exit status 0."""
 
     async def main() -> int:
-        container = build_container(settings)
-        await container.start()
+        container = await started_container(settings)
         # The work runs in its own task (with its own copy of the context), so a stop that
         # lands inside a database transaction cannot leave it as this task's connection.
         task: asyncio.Task[int] = asyncio.create_task(work(container))
