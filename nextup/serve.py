@@ -12,7 +12,7 @@ import sys
 from functools import partial
 from typing import Any
 
-from core.settings import Settings
+from core.settings import Settings, TelegramMode
 from nextup.lifecycle import freeze_long_lived_objects, run_until_interrupted
 from nextup.wiring import Container, build_container
 
@@ -75,7 +75,6 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
     from bot.webhook import webhook_blueprint
     from core.delivery.dispatcher import SHUTDOWN_GRACE_S
     from core.services.housekeeping import sweep_no_shows_forever
-    from core.settings import TelegramMode
     from sms.webhooks import sms_blueprint
     from web.app import create_app
 
@@ -142,7 +141,6 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run_polling
-    from core.settings import TelegramMode
 
     if not settings.telegram_token:
         print("nextup: set NEXTUP_TELEGRAM_TOKEN to run the bot", file=sys.stderr)
