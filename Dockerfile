@@ -4,6 +4,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY nextup nextup
 COPY core core
 COPY web web
 COPY bot bot

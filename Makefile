@@ -71,17 +71,19 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
-## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out and console load time, on PostgreSQL (prints figures)
+## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out, console load time and command start-up, on PostgreSQL (prints figures)
 bench: $(DEV_STAMP) chromium
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/sms.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/ws_fanout.py --redis redis://127.0.0.1:6379/14
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/console_load.py
+	$(BIN)/python bench/startup.py
 
 clean:
-	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) nextup.sqlite3 .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
 
 ## algorithm: the figures and plots of docs/algorithm.md (simulator, 20 days per profile; prints tables)
 algorithm: $(DEV_STAMP)

@@ -265,7 +265,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     from core.services import accounts
     from core.settings import load_settings
-    from core.wiring import build_container
+    from nextup.wiring import build_container
     from tests.servers import serve, shut
     from web.app import create_app
 

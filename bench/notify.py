@@ -72,7 +72,7 @@ from core.services.queues import new_join_request  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.storage import outbox as outbox_store  # noqa: E402
 from core.storage.models import OutboxMessage  # noqa: E402
-from core.wiring import Container, build_container  # noqa: E402
+from nextup.wiring import Container, build_container  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"

@@ -46,7 +46,7 @@ from core.domain.model import QueueConfig  # noqa: E402
 from core.services.queues import new_join_request  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from core.storage.models import OutboxMessage, TicketRow  # noqa: E402
-from core.wiring import Container, build_container  # noqa: E402
+from nextup.wiring import Container, build_container  # noqa: E402
 from sms.webhooks import sms_blueprint  # noqa: E402
 from tests.emulators.twilio import TwilioEmulator  # noqa: E402
 from tests.servers import serve, shut  # noqa: E402

@@ -538,7 +538,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     from core.services import accounts
     from core.services.queues import new_join_request
     from core.settings import load_settings
-    from core.wiring import Container, build_container
+    from nextup.wiring import Container, build_container
     from tests.servers import serve, shut
     from web.app import create_app
 

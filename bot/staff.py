@@ -18,8 +18,9 @@ from bot.context import BotServices, reply
 from core.domain.errors import CounterBusy, DomainError, QueueEmpty, UnknownCounter
 from core.domain.model import queue_code
 from core.redact import redact
-from core.services.errors import AccountDisabled, NotFound, UnknownLinkCode
+from core.services.errors import AccountDisabled, UnknownLinkCode
 from core.services.staff_chat import account_for_chat, link_chat
+from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ from tests import suite_database
 from tests.servers import serve, shut
 
 if TYPE_CHECKING:
-    from core.wiring import Container
+    from nextup.wiring import Container
 
 Sanic.test_mode = True
 
@@ -128,7 +128,7 @@ def clock() -> FakeClock:
 async def container(migrated: str, clock: FakeClock) -> AsyncIterator[Container]:
     # Imported here, as is the app below: they bring every adapter (aiogram alone takes
     # seconds), which the tests that need no server (`make test-unit`) should not wait for.
-    from core.wiring import build_container
+    from nextup.wiring import build_container
 
     settings = load_settings(database_url=migrated, redis_url=redis_url(), secret_key="test-key")
     container = build_container(settings, clock=clock)

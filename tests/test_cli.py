@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import wait_for_health
 from tests.processes import NEXTUP, clean_env, free_port, start_server, stop
@@ -120,3 +122,37 @@ async def test_demo_then_serve_answers(tmp_path: Path) -> None:
             assert {w["service"] for w in status["waiting"]} == {"pickup", "consultation", None}
     finally:
         stop(server)
+
+
+IMPORTED_BY_MAIN = """
+import sys
+from nextup.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(" ".join(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["simulate", "--help"], ["migrate"], ["passwd", "nobody", "--password-stdin"]],
+    ids=" ".join,
+)
+def test_small_commands_import_no_provider_library(tmp_path: Path, args: list[str]) -> None:
+    """aiogram alone took seconds to import: only the commands that talk to Telegram, Twilio
+    or draw plots may pay for those libraries."""
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTED_BY_MAIN, *args],
+        cwd=tmp_path,
+        env=clean_env(),
+        input="a new password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    imported = set(done.stdout.splitlines()[-1].split())
+    assert "argparse" in imported, done.stderr  # the probe ran to its end
+    assert not imported & {"aiogram", "twilio", "matplotlib"}

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from core.cli import main
 from core.settings import Settings
+from nextup.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL_ENV = {

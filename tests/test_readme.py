@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import build_parser
 from core.settings import Settings
+from nextup.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted(

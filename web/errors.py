@@ -20,13 +20,8 @@ from core.domain.errors import (
     UnknownCounter,
 )
 from core.redact import redact
-from core.services.errors import (
-    AlreadyExists,
-    ConcurrentUpdate,
-    Forbidden,
-    NotFound,
-    Unauthorized,
-)
+from core.services.errors import Forbidden, Unauthorized
+from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from web.render import render
 
 log = logging.getLogger(__name__)

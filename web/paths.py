@@ -20,7 +20,7 @@ from sanic import Blueprint, Request, Sanic
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.domain.model import QUEUE_CODE
-from core.services.errors import NotFound
+from core.storage.errors import NotFound
 
 WsHandler = Callable[..., Awaitable[None]]
 Refuse = Callable[[WebsocketImplProtocol, str, str], Awaitable[None]]

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 from sanic import Request
 
 from core.services.accounts import can_use_queue, require_queue
-from core.services.errors import NotFound
 from core.storage import ticket_reads
+from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 
 T = TypeVar("T")

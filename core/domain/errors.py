@@ -1,7 +1,8 @@
 """Typed errors; each carries the snake_case `code` that entrypoints show.
 
 Every refusal NextUp means to give is a `DomainError`. The domain's own are here; those of
-the service layer (marked *) are in `core.services.errors` and subclass these. Entrypoints
+the service layer (marked *) are in `core.services.errors`, and those storage gives (marked
+†) in `core.storage.errors`; they subclass these. Entrypoints
 catch a class, never a message: `web/errors.py` maps each to an HTTP status, the CLI prints
 it, and `core/services/conversation.py` turns those a patient can meet into replies.
 
@@ -20,9 +21,9 @@ it, and `core/services/conversation.py` turns those a patient can meet into repl
     ├── CounterBusy               a call while the counter's called patient has not arrived
     ├── TicketNotInQueue          a ticket id of another queue
     ├── IllegalTransition         an action the ticket's status does not allow
-    ├── NotFound *                no such queue, ticket, account …
-    ├── AlreadyExists *           a name or code taken
-    ├── ConcurrentUpdate *        a ticket changed by someone else at the same moment
+    ├── NotFound †                no such queue, ticket, account …
+    ├── AlreadyExists †           a name or code taken
+    ├── ConcurrentUpdate †        a ticket changed by someone else at the same moment
     ├── Unauthorized *            no valid credentials
     ├── Forbidden *               credentials without the right to this
     └── SeveralTickets *          a patient's request that could mean several tickets

@@ -14,8 +14,9 @@ from argon2.exceptions import VerificationError
 
 from core.domain.errors import InvalidValue
 from core.domain.model import queue_code
-from core.services.errors import AlreadyExists, NotFound, Unauthorized
+from core.services.errors import Unauthorized
 from core.storage import accounts as stored
+from core.storage.errors import AlreadyExists, NotFound
 from core.storage.models import StaffAccount
 
 TOKEN_PREFIX = "nxt_"

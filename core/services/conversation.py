@@ -18,8 +18,9 @@ from core.domain.errors import DomainError, IllegalTransition, LateLimitReached,
 from core.domain.model import MAX_LATE
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.redact import redact
-from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
+from core.services.errors import AlreadyCalled, Forbidden, SeveralTickets
 from core.services.patients import Patient, PatientService, eta_minutes
+from core.storage.errors import NotFound
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from core.domain.eta import Eta
 from core.domain.model import Ticket, TicketAction, TicketStatus
 from core.domain.notify import Channel, patient_actor
 from core.messages import wait_minutes
-from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
+from core.services.errors import AlreadyCalled, Forbidden, SeveralTickets
 from core.services.queues import JoinedTicket, QueueService, TicketView, new_join_request
 from core.storage import outbox
 from core.storage import patients as stored
+from core.storage.errors import NotFound
 
 MAX_TICKETS_SHOWN = 10
 

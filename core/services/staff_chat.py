@@ -14,13 +14,13 @@ from core.services.errors import (
     AccountDisabled,
     NoCounters,
     NoQueueChosen,
-    NotFound,
     NothingCalled,
     UnknownLinkCode,
 )
 from core.services.queues import QueueService, QueueStatus
 from core.storage import accounts as stored
 from core.storage import ticket_reads
+from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 
 LINK_CODE_TTL = timedelta(minutes=10)

@@ -22,7 +22,7 @@ from core.domain.errors import InvalidValue
 from core.domain.model import AT_COUNTER_STATUSES, Counter, QueueConfig, Ticket
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
-from core.services.errors import AlreadyExists, NotFound
+from core.storage.errors import AlreadyExists, NotFound
 from core.storage.mapping import config_columns, config_from_row, ticket_from_row
 from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
 from core.storage.unit_of_work import TortoiseQueueUnitOfWork

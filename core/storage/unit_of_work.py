@@ -21,7 +21,7 @@ from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
-from core.services.errors import ConcurrentUpdate, NotFound
+from core.storage.errors import ConcurrentUpdate, NotFound
 from core.storage.mapping import queue_from_rows, ticket_columns
 from core.storage.models import (
     CounterRow,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.storage.models import TicketRow
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.api.helpers import (
     API,
     act_ok,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.storage import db
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.api.helpers import API, create_queue
 from tests.conftest import Api
 from web.api.docs import openapi_path

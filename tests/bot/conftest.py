@@ -19,7 +19,7 @@ from core.domain.model import QueueConfig
 from core.services import accounts
 from core.settings import load_settings
 from core.storage.models import OutboxMessage
-from core.wiring import Container, build_container
+from nextup.wiring import Container, build_container
 from tests.conftest import TABLES, redis_url
 from tests.emulators.telegram import SentMessage, TelegramEmulator
 

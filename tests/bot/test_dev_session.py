@@ -13,7 +13,7 @@ from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from bot.dev_session import DEV_BOT_USERNAME, DevInboxSession, dev_bot
 from core.domain.model import QueueConfig
 from core.storage.models import DevInboxMessage, TicketRow
-from core.wiring import Container
+from nextup.wiring import Container
 
 CHAT = 100001
 

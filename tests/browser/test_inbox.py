@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from core.delivery.dispatcher import Dispatcher
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.browser.conftest import log_in, screenshot
 from tests.conftest import Api
 

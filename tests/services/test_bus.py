@@ -13,7 +13,7 @@ from core.bus.redis import RedisBus
 from core.domain.errors import QueueEmpty
 from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.conftest import Api, redis_url, services_required, wait_for_health
 from tests.processes import free_port, start_server, stop
 

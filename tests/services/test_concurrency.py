@@ -10,7 +10,7 @@ import httpx
 
 from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.conftest import Api, services_required, wait_for_health
 from tests.processes import free_port, start_server, stop
 

@@ -12,7 +12,7 @@ from core.domain.model import Counter, QueueConfig, QueueMode
 from core.services.housekeeping import sweep_no_shows_forever
 from core.services.queues import new_join_request
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.conftest import FakeClock
 
 

@@ -18,7 +18,7 @@ from core.delivery.dispatcher import Dispatcher, RetryPolicy
 from core.domain.model import QueueConfig
 from core.settings import load_settings
 from core.storage.models import OutboxMessage
-from core.wiring import Container, build_container
+from nextup.wiring import Container, build_container
 from sms.webhooks import sms_blueprint
 from tests.conftest import TABLES, redis_url
 from tests.emulators.twilio import InboundReply, SentSms, TwilioEmulator

@@ -30,7 +30,7 @@ from core.domain.model import (
 from core.domain.notify import NotificationIntent
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
-from core.services.errors import AlreadyExists, ConcurrentUpdate, NotFound
+from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.storage.models import TicketEventRow
 from core.storage.queues import QueueInfo
 

@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from core.settings import load_settings
 from core.storage.models import DevInboxMessage, OutboxMessage, TicketRow
-from core.wiring import build_container
+from nextup.wiring import build_container
 from tests.conftest import Api
 from tests.servers import serve, shut
 from tests.web.sessions import CSRF_META, console_client

@@ -12,7 +12,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api
 from web.public.join import accepted_language

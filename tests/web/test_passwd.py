@@ -8,7 +8,7 @@ import pytest
 
 from core.domain.errors import InvalidValue
 from core.services import accounts
-from core.services.errors import NotFound
+from core.storage.errors import NotFound
 from tests.conftest import Api
 from tests.web.sessions import PASSWORD, console_client, log_in
 

@@ -17,7 +17,7 @@ from core.services import reports
 from core.services.queues import QueueService, new_join_request
 from core.services.reports import DateRange, analytics, parse_range, sms_cost
 from core.storage.models import OutboxMessage, QueueRow
-from core.wiring import Container
+from nextup.wiring import Container
 from tests.conftest import Api, FakeClock
 from tests.web.sessions import console_client
 

@@ -35,8 +35,8 @@ from core.domain.model import (
 )
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.services import accounts
-from core.services.errors import NotFound
 from core.services.queues import QueueInfo, QueueService
+from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 from web.api.schemas import INT32_MAX, ConfigBody
 from web.auth import ADMIN, staff_page

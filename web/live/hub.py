@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.bus import EventBus, Message, Subscription
-from core.services.errors import NotFound
 from core.services.queues import QueueService, QueueStatus
+from core.storage.errors import NotFound
 from web.serialize import iso, public_ticket_json
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,9 @@ from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
 
 from core.services.accounts import account_for_token, can_use_queue
-from core.services.errors import NotFound, Unauthorized
+from core.services.errors import Unauthorized
 from core.storage import accounts
+from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 from web import paths
 from web.auth import authenticate, session_account

@@ -20,8 +20,8 @@ from core.domain.errors import InvalidValue, QueueFull
 from core.domain.notify import patient_actor
 from core.messages import SUPPORTED_LANGUAGES
 from core.phones import normalize_phone
-from core.services.errors import NotFound
 from core.services.queues import QueueInfo, new_join_request
+from core.storage.errors import NotFound
 from web.clients import client_address
 from web.deps import container_of
 from web.origin import foreign_origin

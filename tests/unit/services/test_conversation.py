@@ -18,9 +18,10 @@ from core.domain.eta import Eta
 from core.domain.model import QueueConfig, Ticket
 from core.messages import render_sms_reply, render_text
 from core.services.conversation import PatientConversation, Reply
-from core.services.errors import AlreadyCalled, Forbidden, NotFound, SeveralTickets
+from core.services.errors import AlreadyCalled, Forbidden, SeveralTickets
 from core.services.patients import Patient, PatientService
 from core.services.queues import JoinedTicket, QueueInfo, TicketView
+from core.storage.errors import NotFound
 
 TELEGRAM = Patient.telegram(4242)
 SMS = Patient.sms("+15550100123")

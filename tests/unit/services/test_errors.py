@@ -10,10 +10,11 @@ import pytest
 from core.domain import errors as domain_errors
 from core.domain.errors import DomainError, InvalidValue
 from core.services import errors as service_errors
+from core.storage import errors as storage_errors
 
 ERRORS = [
     cls
-    for module in (domain_errors, service_errors)
+    for module in (domain_errors, service_errors, storage_errors)
     for _, cls in inspect.getmembers(module, inspect.isclass)
     if issubclass(cls, DomainError) and cls.__module__ == module.__name__
 ]

@@ -13,8 +13,8 @@ from core.bus.memory import InProcessBus
 from core.domain.errors import InvalidValue, QueueEmpty
 from core.domain.model import QueueConfig, Ticket, TicketStatus
 from core.domain.queue import Queue
-from core.services.errors import ConcurrentUpdate, NotFound
 from core.services.queues import QueueService, new_join_request
+from core.storage.errors import ConcurrentUpdate, NotFound
 from tests.conftest import FakeClock
 from tests.unit.fakes import FakeQueueRepository
 

@@ -5,20 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot
-from aiogram import Dispatcher as BotDispatcher
-
-from bot.app import build_dispatcher
-from bot.client import make_bot
-from bot.context import BotServices
-from bot.dev_session import TelegramSimulator, dev_bot
-from bot.patients import DEEP_LINK_PREFIX
-from bot.sender import TelegramSender
 from core.bus import EventBus
 from core.bus.memory import InProcessBus
-from core.bus.redis import RedisBus
 from core.delivery import Sender
 from core.delivery.dispatcher import Dispatcher, DispatchSettings
 from core.delivery.inbox import DevInboxSender, UnconfiguredSender
@@ -30,7 +20,19 @@ from core.services.staff_chat import StaffChat
 from core.settings import Settings
 from core.storage import db
 from sms.conversation import SmsConversation
-from sms.sender import TwilioSender
+
+# The adapters over aiogram, twilio and redis are imported below only where the settings
+# ask for them: aiogram alone takes seconds to import, and `nextup --help`, `migrate` or
+# `passwd` use none of them. The composition root is the one module where that choice is
+# made, so it is also the one place such function-level imports belong.
+if TYPE_CHECKING:
+    from aiogram import Bot
+    from aiogram import Dispatcher as BotDispatcher
+
+    from bot.context import BotServices
+    from bot.dev_session import TelegramSimulator
+    from bot.sender import TelegramSender
+    from sms.sender import TwilioSender
 
 DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
 SMS_RATE_HEADROOM = 0.99
@@ -81,12 +83,17 @@ class Container:
             ),
         )
         if settings.telegram_token:
+            from bot.app import build_dispatcher
+            from bot.client import make_bot
+
             self.telegram = Telegram(
                 make_bot(settings.telegram_token, settings.telegram_api_base),
                 build_dispatcher(self._bot_services()),
             )
 
     def _bot_services(self) -> BotServices:
+        from bot.context import BotServices
+
         return BotServices(
             self.queues, self.patients, self.staff_chat, self.settings.default_language
         )
@@ -95,6 +102,9 @@ class Container:
         """The console's patient simulator: the real bot when there is a token, else one
         whose Bot API is the dev inbox. Built on first use."""
         if self._simulator is None:
+            from bot.app import build_dispatcher
+            from bot.dev_session import TelegramSimulator, dev_bot
+
             telegram = self.telegram or Telegram(dev_bot(), build_dispatcher(self._bot_services()))
             self._simulator = TelegramSimulator(telegram.bot, telegram.dispatcher)
         return self._simulator
@@ -115,6 +125,8 @@ class Container:
         """`https://t.me/<bot>?start=q_<CODE>`: what the poster's QR code opens."""
         if self.telegram is None:
             return None
+        from bot.patients import DEEP_LINK_PREFIX
+
         me = await self.telegram.bot.me()
         return f"https://t.me/{me.username}?start={DEEP_LINK_PREFIX}{code}"
 
@@ -146,12 +158,18 @@ class Container:
         return Dispatcher(senders, limits, self.bus, settings, self.clock)
 
     def _telegram_sender(self) -> TelegramSender | None:
-        return TelegramSender(self.telegram.bot) if self.telegram else None
+        if self.telegram is None:
+            return None
+        from bot.sender import TelegramSender
+
+        return TelegramSender(self.telegram.bot)
 
     def _sms_sender(self) -> TwilioSender | None:
         settings = self.settings
         if not (settings.sms_configured and settings.twilio_account_sid):
             return None
+        from sms.sender import TwilioSender
+
         return TwilioSender(
             settings.twilio_account_sid,
             settings.twilio_auth_token or "",
@@ -169,5 +187,13 @@ class Container:
 
 
 def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
-    bus: EventBus = RedisBus(settings.redis_url) if settings.redis_url else InProcessBus()
-    return Container(settings=settings, bus=bus, clock=clock)
+    return Container(settings=settings, bus=event_bus(settings), clock=clock)
+
+
+def event_bus(settings: Settings) -> EventBus:
+    """Redis when it is configured (every process hears every other), else in-process."""
+    if not settings.redis_url:
+        return InProcessBus()
+    from core.bus.redis import RedisBus
+
+    return RedisBus(settings.redis_url)
