@@ -31,12 +31,6 @@ ADMIN = frozenset({Role.ADMIN})
 PageHandler = Callable[..., Awaitable[HTTPResponse]]
 
 
-def actor(account: StaffAccount) -> str:
-    """Who the audit trail says acted: `staff:<name>`, whether through the API, the console
-    or a patient's page (reports count a staff member's work by this prefix)."""
-    return f"staff:{account.name}"
-
-
 def signer(request: Request) -> SessionSigner:
     sessions: SessionSigner = request.app.ctx.sessions
     return sessions

@@ -52,6 +52,12 @@ def parse_queues(codes: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(parsed))
 
 
+def actor(account: StaffAccount) -> str:
+    """Who the audit trail says acted: `staff:<name>`, whether through the API, the console,
+    a patient's page or the bot (reports count a staff member's work by this prefix)."""
+    return f"staff:{account.name}"
+
+
 def can_use_queue(account: StaffAccount, code: str) -> bool:
     """The one rule of queue scope: admins work on every queue, others on those assigned."""
     assigned = account.queues or []

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.domain.model import AT_COUNTER_STATUSES, Ticket, TicketAction
-from core.services.accounts import require_queue
+from core.services.accounts import actor, require_queue
 from core.services.errors import (
     AccountDisabled,
     NoCounters,
@@ -122,7 +122,3 @@ class StaffChat:
             raise NoQueueChosen("say which queue, e.g. /queue PHARM")
         require_queue(account, code)
         return await self.queues.status(code)
-
-
-def actor(account: StaffAccount) -> str:
-    return f"staff:{account.name}"

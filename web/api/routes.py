@@ -12,13 +12,13 @@ from sanic.response import HTTPResponse, json
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
+from core.services.accounts import actor
 from core.services.queues import QueueService, new_join_request
 from core.services.reports import analytics, hourly_metrics
 from core.storage import outbox
 from core.storage.models import StaffAccount
 from web.api import schemas
 from web.api.endpoint import ADMIN, endpoint
-from web.auth import actor
 from web.deps import container_of
 from web.scope import visible
 from web.serialize import (

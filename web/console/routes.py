@@ -18,12 +18,12 @@ from sanic.response import HTTPResponse, html, redirect
 
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.model import check_priority
-from core.services.accounts import Role, check_password, revoke_sessions
+from core.services.accounts import Role, actor, check_password, revoke_sessions
 from core.services.errors import Unauthorized
 from core.services.queues import new_join_request
 from core.storage import outbox
 from core.storage.models import StaffAccount, TicketEventRow
-from web.auth import actor, check_csrf, session_account, signer, staff_page
+from web.auth import check_csrf, session_account, signer, staff_page
 from web.clients import client_address, secure_cookies
 from web.console.board import PRIORITY_LABELS, load_board, priority_label
 from web.deps import container_of

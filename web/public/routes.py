@@ -21,9 +21,10 @@ from sanic.response import HTTPResponse, html, json, redirect
 from core.domain.errors import DomainError, IllegalTransition, InvalidValue
 from core.domain.model import MAX_LATE, TicketStatus
 from core.domain.notify import patient_actor
+from core.services.accounts import actor
 from core.services.queues import QueueService, TicketView
 from core.storage.errors import NotFound
-from web.auth import actor, session_account
+from web.auth import session_account
 from web.clients import secure_cookies
 from web.deps import container_of
 from web.errors import status_of
