@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json, redirect
 
-from core.domain.errors import DomainError, IllegalTransition, InvalidValue
-from core.domain.model import MAX_LATE, TicketStatus
+from core.domain.errors import DomainError, IllegalTransition, LateLimitReached
+from core.domain.model import MAX_LATE, TicketAction, TicketStatus
 from core.domain.notify import patient_actor
 from core.services.accounts import actor
 from core.services.queues import QueueService, TicketView
@@ -337,6 +337,8 @@ async def patient_action(
     except IllegalTransition:  # the ticket moved on between the read and the command
         fresh = await queues.ticket_view(token=token, with_history=False)
         return await ticket_page(request, token, error=refusal(fresh), status=409)
+    except LateLimitReached:  # said in the patient's language, as a TICKET_TEXT key
+        return await ticket_page(request, token, error="late_limit", status=422)
     except DomainError as exc:
         return await ticket_page(request, token, error=str(exc), status=status_of(exc))
     return redirect_with_flash(request, token, flash)
@@ -366,16 +368,9 @@ def refusal(view: TicketView) -> str:
 @bp.post("/t/<token>/leave")
 async def leave(request: Request, token: str) -> HTTPResponse:
     async def cancel(queues: QueueService, view: TicketView, actor: str) -> None:
-        await queues.ticket_action(view.ticket.id, "cancel", actor)
+        await queues.ticket_action(view.ticket.id, TicketAction.CANCEL, actor)
 
     return await patient_action(request, token, "left", cancel)
-
-
-class LateLimit(InvalidValue):
-    """Moved back too often; its message is the TICKET_TEXT key, shown translated."""
-
-    def __init__(self) -> None:
-        super().__init__("late_limit")
 
 
 def minutes_of(request: Request) -> int | None:
@@ -393,8 +388,6 @@ async def late(request: Request, token: str) -> HTTPResponse:
 
     async def delay(queues: QueueService, view: TicketView, actor: str) -> None:
         ticket = view.ticket
-        if ticket.late_count >= MAX_LATE:  # the domain says so too, but only in English
-            raise LateLimit()
         delay_s = (minutes or 0) * 60
         await queues.on_ticket(ticket.id, lambda q, now: q.delay(ticket.id, delay_s, now, actor))
 
