@@ -39,6 +39,20 @@ class Channel(enum.StrEnum):
     SMS = "sms"
 
 
+class DeliveryStatus(enum.StrEnum):
+    """Where an outbox message stands on our side; the provider's own report of it (Twilio's
+    `delivered`, `undelivered` …) is kept apart, as `provider_status`."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    """Not sent: the patient opted out."""
+    ACKNOWLEDGED = "acknowledged"
+    """Sent, and the patient answered it ("I'm on my way")."""
+
+
 class MessageKind(enum.StrEnum):
     """The notifications a patient can receive; each has a template per channel."""
 

@@ -8,6 +8,8 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from core.domain.notify import DeliveryStatus
+
 
 class StaffAccount(Model):
     id = fields.IntField(primary_key=True)
@@ -260,7 +262,7 @@ class OutboxMessage(Model):
     kind = fields.CharField(max_length=32)
     payload: fields.JSONField[dict[str, Any]] = fields.JSONField(default={})
     urgent = fields.BooleanField(default=False)
-    status = fields.CharField(max_length=16, default="queued")
+    status = fields.CharField(max_length=16, default=DeliveryStatus.QUEUED)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField()
     last_error = fields.TextField(null=True)

@@ -19,6 +19,7 @@ from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from core.domain.model import TicketStatus
+from core.domain.notify import DeliveryStatus
 from core.storage.models import OutboxMessage
 
 
@@ -28,7 +29,9 @@ async def claim(
     """Due rows of one channel, "called" first; `SKIP LOCKED` keeps dispatchers apart."""
     if limit <= 0:
         return []
-    due = Q(status="queued", next_attempt_at__lte=now) | Q(status="sending", claimed_until__lt=now)
+    due = Q(status=DeliveryStatus.QUEUED, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.SENDING, claimed_until__lt=now
+    )
     query = OutboxMessage.filter(due, channel=channel)
     if urgent_only:
         query = query.filter(urgent=True)
@@ -47,14 +50,14 @@ async def claim(
             OutboxMessage.filter(id__in=[r.id for r in rows])
             .using_db(conn)
             .update(
-                status="sending",
+                status=DeliveryStatus.SENDING,
                 claim_token=token,
                 claimed_until=until,
                 attempts=F("attempts") + 1,
             )
         )
     for row in rows:
-        row.status, row.claim_token, row.claimed_until = "sending", token, until
+        row.status, row.claim_token, row.claimed_until = DeliveryStatus.SENDING, token, until
         row.attempts += 1
     return rows
 
@@ -86,7 +89,7 @@ async def mark_sent(
     """False when the claim was lost meanwhile (the lease ran out and another took it)."""
     return await _finish(
         row,
-        status="sent",
+        status=DeliveryStatus.SENT,
         sent_at=now,
         provider_message_id=provider_message_id,
         delivered_to=delivered_to,
@@ -141,7 +144,7 @@ async def record_reply(
         recipient=recipient,
         kind=kind,
         payload={"text": text},
-        status="sent",
+        status=DeliveryStatus.SENT,
         attempts=1,
         next_attempt_at=now,
         created_at=now,
@@ -152,16 +155,16 @@ async def record_reply(
 
 
 async def retry_later(row: OutboxMessage, at: datetime, error: str) -> bool:
-    return await _finish(row, status="queued", next_attempt_at=at, last_error=error)
+    return await _finish(row, status=DeliveryStatus.QUEUED, next_attempt_at=at, last_error=error)
 
 
 async def mark_failed(row: OutboxMessage, error: str) -> bool:
-    return await _finish(row, status="failed", last_error=error)
+    return await _finish(row, status=DeliveryStatus.FAILED, last_error=error)
 
 
 async def mark_suppressed(row: OutboxMessage, reason: str) -> bool:
     """Not sent, on purpose: the patient asked not to be written to on this channel."""
-    return await _finish(row, status="suppressed", last_error=reason)
+    return await _finish(row, status=DeliveryStatus.SUPPRESSED, last_error=reason)
 
 
 async def _finish(row: OutboxMessage, **values: object) -> bool:
@@ -174,8 +177,8 @@ async def _finish(row: OutboxMessage, **values: object) -> bool:
 async def acknowledge(ticket_id: str, now: datetime) -> None:
     """The patient answered the call: its "called" and "recalled" messages say so."""
     await OutboxMessage.filter(
-        ticket_id=ticket_id, kind__in=["called", "recalled"], status="sent"
-    ).update(status="acknowledged", acknowledged_at=now)
+        ticket_id=ticket_id, kind__in=["called", "recalled"], status=DeliveryStatus.SENT
+    ).update(status=DeliveryStatus.ACKNOWLEDGED, acknowledged_at=now)
 
 
 async def for_ticket(ticket_id: str) -> list[OutboxMessage]:
@@ -191,7 +194,7 @@ async def unanswered_calls(cutoff: datetime, kinds: Collection[str]) -> list[Out
     """Telegram messages of these kinds, sent before `cutoff` or failed, whose ticket is
     still called and has a phone number; each with its ticket."""
     return await OutboxMessage.filter(
-        Q(status="sent", sent_at__lte=cutoff) | Q(status="failed"),
+        Q(status=DeliveryStatus.SENT, sent_at__lte=cutoff) | Q(status=DeliveryStatus.FAILED),
         channel="telegram",
         kind__in=list(kinds),
         ticket__status=TicketStatus.CALLED.value,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.domain.notify import DeliveryStatus
 from core.storage.models import OutboxMessage, TicketRow
 
-NOT_SENT = ("failed", "suppressed")
+NOT_SENT = (DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED)
 
 
 async def joins_since(phone: str, since: datetime) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.domain.load import utilisation
 from core.domain.model import MAX_PRIORITY, Ticket, TicketStatus
+from core.domain.notify import DeliveryStatus
 from core.domain.queue import CounterPlan, CounterState
 from core.services.queues import QueueInfo, QueueService, QueueStatus
 from core.storage import outbox, ticket_reads
@@ -133,7 +134,7 @@ def channel_of(ticket: Ticket) -> str:
 
 def delivery_of(row: OutboxMessage) -> Delivery:
     state = row.provider_status or row.status
-    if row.delivered_to == "dev_inbox" and row.status == "sent":
+    if row.delivered_to == "dev_inbox" and row.status == DeliveryStatus.SENT:
         state = "in dev inbox"
     # The patient answered ("I'm on my way"): the best a message can do, shown as such.
     ok = {
@@ -143,7 +144,10 @@ def delivery_of(row: OutboxMessage) -> Delivery:
         "in dev inbox": True,
         "acknowledged": True,
     }.get(state)
-    if row.status in {"failed", "suppressed"} or state in {"undelivered", "failed"}:
+    if row.status in {DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED} or state in {
+        "undelivered",
+        "failed",
+    }:
         ok = False
     return Delivery(row.kind, row.channel, state, ok)
 
