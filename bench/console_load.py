@@ -217,7 +217,7 @@ async def server_times(
     import httpx
 
     from web.console.board import board_context, load_board
-    from web.render import render
+    from web.templating import render
 
     jar = httpx.Cookies()
     for cookie in cookies:

@@ -22,7 +22,7 @@ from core.domain.errors import (
 from core.redact import redact
 from core.services.errors import Forbidden, Unauthorized
 from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
-from web.render import render
+from web.templating import render
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from core.services.queues import QueueService, new_join_request
 from core.storage.models import OutboxMessage
 from tests.browser.conftest import log_in, screenshot
 from tests.conftest import Api, FakeClock
-from web.render import duration
+from web.templating import duration
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 END = START + timedelta(hours=4, minutes=10)

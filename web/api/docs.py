@@ -12,7 +12,7 @@ from sanic.response import HTTPResponse, html, json
 from core.services.accounts import Role
 from web import paths
 from web.api.endpoint import REGISTRY, Endpoint
-from web.render import render
+from web.templating import render
 
 bp = Blueprint("docs")
 ERROR_SCHEMA = {

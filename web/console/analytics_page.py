@@ -34,8 +34,8 @@ from web.auth import ANY_STAFF, staff_page
 from web.console.charts import Series, bar_chart, line_chart
 from web.console.routes import base_context
 from web.deps import container_of
-from web.render import render
 from web.scope import visible
+from web.templating import render
 
 bp = Blueprint("analytics")
 CSV_COLUMNS = (

@@ -30,7 +30,7 @@ from web.auth import PageHandler, staff_page
 from web.console.routes import base_context
 from web.deps import Services, container_of
 from web.errors import error_response
-from web.render import render
+from web.templating import render
 
 log = logging.getLogger(__name__)
 bp = Blueprint("inbox")

@@ -27,9 +27,9 @@ from web.auth import check_csrf, session_account, signer, staff_page
 from web.clients import client_address, secure_cookies
 from web.console.board import PRIORITY_LABELS, load_board, priority_label
 from web.deps import container_of
-from web.render import NONE, render
 from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
+from web.templating import NONE, render
 
 bp = Blueprint("console")
 LOGIN_COOKIE = "nextup_login"

@@ -42,7 +42,7 @@ from web.api.schemas import INT32_MAX, ConfigBody
 from web.auth import ADMIN, staff_page
 from web.console.routes import base_context
 from web.deps import container_of
-from web.render import render
+from web.templating import render
 
 bp = Blueprint("queue_settings")
 PATH = "/console/queues/<code>/settings"

@@ -28,7 +28,7 @@ from web.origin import foreign_origin
 from web.public.join_guard import FormTokens, SlidingWindow
 from web.public.poster import phone_channels
 from web.public.routes import PRIVATE, error_page, redirect_with_flash, texts
-from web.render import render
+from web.templating import render
 
 bp = Blueprint("join")
 

@@ -15,7 +15,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
 from web.deps import Services, container_of
-from web.render import render
+from web.templating import render
 
 bp = Blueprint("pages")
 log = logging.getLogger(__name__)

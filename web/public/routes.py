@@ -31,8 +31,8 @@ from web.errors import status_of
 from web.live.hub import display_snapshot
 from web.origin import foreign_origin
 from web.public.poster import phone_channels
-from web.render import render
 from web.serialize import public_ticket_json
+from web.templating import render
 
 bp = Blueprint("public")
 
