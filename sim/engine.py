@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import enum
 import heapq
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -119,7 +118,7 @@ class DaySimulation:
             config=config,
             counters={name: Counter(name, is_open=False) for name in profile.counters},
         )
-        self.history: deque[eta.ServiceSample] = deque(history or ())
+        self.history = eta.ServiceHistory(config.timezone, history or ())
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()
@@ -230,7 +229,7 @@ class DaySimulation:
         ticket = self.queue.complete(ticket_id, self.now, STAFF)
         self._after_command()
         called_at = ticket.called_at or self.now
-        self.history.append(
+        self.history.add(
             eta.ServiceSample(self.now, (self.now - called_at).total_seconds(), ticket.service)
         )
         self._finish(ticket)
@@ -301,15 +300,9 @@ class DaySimulation:
         if not self.detailed or self.now_s - self._learned_at_s < RELEARN_EVERY_S:
             return
         self._learned_at_s = self.now_s
-        while self.history and self.history[0].finished_at < self.now - eta.HISTORY_WINDOW:
-            self.history.popleft()
         config = self.config
-        self.queue.service_time, self.queue.service_times_by_kind = eta.learn_service_times(
-            list(self.history),
-            self.now,
-            config.timezone,
-            config.default_service_s,
-            config.service_times_s,
+        self.queue.service_time, self.queue.service_times_by_kind = self.history.learn(
+            self.now, config.default_service_s, config.service_times_s
         )
 
     def _after_command(self) -> dict[str, eta.Eta]:

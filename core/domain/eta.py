@@ -13,9 +13,11 @@ import heapq
 import itertools
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 HISTORY_WINDOW = timedelta(days=7)
@@ -70,6 +72,19 @@ def configured(service_s: float) -> ServiceTime:
     return ServiceTime(float(service_s), PRIOR_CV * service_s, 0, "default")
 
 
+def exact_variance(values: Sequence[float]) -> float:
+    """The sample variance, exactly as `statistics.variance` gives it (the exact rational,
+    rounded once), but summed as integers over one power-of-two denominator rather than as
+    a Fraction per value: learning calls it for every relearn of every queue."""
+    ratios = [v.as_integer_ratio() for v in values]
+    shift = max(d.bit_length() for _, d in ratios) - 1  # a float's denominator is 2**k
+    scaled = [n << (shift - d.bit_length() + 1) for n, d in ratios]
+    count = len(scaled)
+    total = sum(scaled)
+    squares = sum(x * x for x in scaled)
+    return float(Fraction(count * squares - total * total, count * (count - 1) << (2 * shift)))
+
+
 def learn_service_time(
     samples: Sequence[ServiceSample], now: datetime, timezone: str, default_service_s: float
 ) -> ServiceTime:
@@ -79,6 +94,12 @@ def learn_service_time(
     hour = now.astimezone(tz).hour
     same_hour = [s for s in recent if s.finished_at.astimezone(tz).hour == hour]
     chosen, basis = (same_hour, "hour") if len(same_hour) >= MIN_HOUR_SAMPLES else (recent, "week")
+    return _estimate(chosen, basis, default_service_s)
+
+
+def _estimate(chosen: Iterable[ServiceSample], basis: str, default_service_s: float) -> ServiceTime:
+    """The samples' robust mean and spread, shrunk towards the configured time. Exact sums
+    (`fmean`, `variance`) make it independent of the samples' order."""
     values = _without_outliers([s.service_s for s in chosen if s.service_s >= 0])
     prior = configured(default_service_s)
     prior_sd = prior.sd_s
@@ -86,10 +107,62 @@ def learn_service_time(
     if n == 0:
         return prior
     sample_mean = statistics.fmean(values)
-    sample_var = statistics.variance(values) if n > 1 else prior_sd**2
+    sample_var = exact_variance(values) if n > 1 else prior_sd**2
     mean = (n * sample_mean + PRIOR_WEIGHT * default_service_s) / (n + PRIOR_WEIGHT)
     var = (n * sample_var + PRIOR_WEIGHT * prior_sd**2) / (n + PRIOR_WEIGHT)
     return ServiceTime(mean, math.sqrt(var), n, basis)
+
+
+class ServiceHistory:
+    """The samples of the last `HISTORY_WINDOW`, filed by kind of visit and local hour of
+    day as they come, so that learning reads only the samples it uses: the same figures as
+    `learn_service_times` over the whole list, at a cost that does not grow with the run.
+
+    Samples are added in the order they finish; `earlier` (a history to start from, which
+    may reach past the first `now`) is taken in as time passes them."""
+
+    def __init__(self, timezone: str, earlier: Iterable[ServiceSample] = ()) -> None:
+        self._tz = ZoneInfo(timezone)
+        self._pending = deque(sorted(earlier, key=lambda s: s.finished_at))
+        self._filed: dict[tuple[str | None, int], deque[ServiceSample]] = {}
+
+    def add(self, sample: ServiceSample) -> None:
+        self._take_in(sample.finished_at)
+        self._file(sample)
+
+    def learn(
+        self, now: datetime, default_service_s: float, service_times_s: Mapping[str, int]
+    ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
+        """What `learn_service_times` gives for every sample added so far."""
+        self._take_in(now)
+        cutoff = now - HISTORY_WINDOW
+        for filed in self._filed.values():
+            while filed and filed[0].finished_at < cutoff:
+                filed.popleft()
+        hour = now.astimezone(self._tz).hour
+        overall = self._learn(None, hour, default_service_s)
+        by_kind = {
+            kind: self._learn(kind, hour, configured_s)
+            for kind, configured_s in service_times_s.items()
+        }
+        return overall, by_kind
+
+    def _learn(self, only: str | None, hour: int, default_service_s: float) -> ServiceTime:
+        """From the samples of one kind of visit, or of every kind (`only` None)."""
+        mine = [(h, filed) for (kind, h), filed in self._filed.items() if only in (None, kind)]
+        same_hour = [s for h, filed in mine if h == hour for s in filed]
+        if len(same_hour) >= MIN_HOUR_SAMPLES:
+            return _estimate(same_hour, "hour", default_service_s)
+        week = itertools.chain.from_iterable(filed for _, filed in mine)
+        return _estimate(week, "week", default_service_s)
+
+    def _take_in(self, now: datetime) -> None:
+        while self._pending and self._pending[0].finished_at <= now:
+            self._file(self._pending.popleft())
+
+    def _file(self, sample: ServiceSample) -> None:
+        key = (sample.service, sample.finished_at.astimezone(self._tz).hour)
+        self._filed.setdefault(key, deque()).append(sample)
 
 
 def learn_service_times(

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import itertools
+import statistics
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.domain.eta import (
+    HISTORY_WINDOW,
     AtCounter,
     Eta,
+    ServiceHistory,
     ServiceSample,
     ServiceTime,
+    exact_variance,
     forecast,
     learn_service_time,
+    learn_service_times,
     naive_eta_s,
     residual_s,
 )
@@ -492,3 +499,67 @@ def test_the_range_never_starts_sooner_further_down_the_line() -> None:
     assert first.low_s > 0
     assert second.low_s >= first.low_s
     assert second.high_s >= first.high_s
+
+
+# -- learning as the run goes ------------------------------------------------------------
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=2, max_size=60))
+def test_exact_variance_is_the_standard_librarys_to_the_bit(values: list[float]) -> None:
+    assert exact_variance(values) == statistics.variance(values)
+
+
+KINDS = st.sampled_from([None, "pickup", "advice"])
+SERVICE_S = st.floats(min_value=0, max_value=3000)
+# Around noon on the days before, so that hours fill up (8 samples make an hour's basis).
+EARLIER = st.lists(
+    st.tuples(st.integers(0, 8), st.integers(10, 13), st.integers(0, 59), KINDS, SERVICE_S),
+    max_size=120,
+)
+LATER = st.lists(st.tuples(st.integers(0, 300), KINDS, SERVICE_S), max_size=60)
+
+
+@given(earlier=EARLIER, later=LATER, timezone=st.sampled_from(["UTC", "Europe/Madrid"]))
+def test_the_running_history_learns_what_the_whole_list_gives(
+    earlier: list[tuple[int, int, int, str | None, float]],
+    later: list[tuple[int, str | None, float]],
+    timezone: str,
+) -> None:
+    """Samples from the days before to after the first `now` (a history that reaches past
+    it), then samples as they finish; at each step the same figures as from the list."""
+    noon = NOW.replace(hour=0) - timedelta(days=8)
+    history = [
+        ServiceSample(noon + timedelta(days=day, hours=hour, minutes=minute), service_s, kind)
+        for day, hour, minute, kind, service_s in earlier
+    ]
+    running = ServiceHistory(timezone, history)
+    configured = {"pickup": 120, "advice": 600}
+    for step, (minutes, kind, service_s) in enumerate(sorted(later, key=lambda t: t[0])):
+        now = NOW + timedelta(minutes=minutes)
+        if step % 2:
+            finished = ServiceSample(now, service_s, kind)
+            running.add(finished)
+            history.append(finished)
+        assert running.learn(now, 300, configured) == learn_service_times(
+            history, now, timezone, 300, configured
+        )
+
+
+@pytest.mark.parametrize("same_hour", [7, 8])
+@pytest.mark.parametrize("oldest_at_the_edge", [False, True])
+def test_the_running_history_at_its_boundaries(same_hour: int, oldest_at_the_edge: bool) -> None:
+    """Eight samples in the hour make it the basis, seven do not; a sample exactly a week
+    old is still in the week (and in the hour: it finished at noon too)."""
+    history = [sample(NOW - HISTORY_WINDOW, 50.0)] if oldest_at_the_edge else []
+    history += [
+        hours_ago(24 * (1 + i // 2) - 0.25 * (1 + i % 2), 200.0 + i)
+        for i in range(same_hour - len(history))
+    ]
+    history.append(hours_ago(3, 900.0))
+    history.sort(key=lambda s: s.finished_at)
+    running = ServiceHistory("UTC", history[: len(history) // 2])
+    for later in history[len(history) // 2 :]:
+        running.add(later)
+    learned, _ = running.learn(NOW, 300, {})
+    assert (learned, {}) == learn_service_times(history, NOW, "UTC", 300, {})
+    assert learned.basis == ("hour" if same_hour == 8 else "week")
