@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain.model import AT_COUNTER_STATUSES, Ticket, TicketAction
+from core.domain.model import Ticket, TicketAction
 from core.services.accounts import actor, require_queue
 from core.services.errors import (
     AccountDisabled,
@@ -108,9 +108,7 @@ class StaffChat:
         if not account.last_queue or not account.last_counter:
             raise NothingCalled()
         require_queue(account, account.last_queue)  # it may have been taken off the account
-        ticket_id = await ticket_reads.latest_at_counter(
-            account.last_queue, account.last_counter, [s.value for s in AT_COUNTER_STATUSES]
-        )
+        ticket_id = await ticket_reads.latest_at_counter(account.last_queue, account.last_counter)
         if ticket_id is None:
             raise NotFound("ticket", f"at {account.last_queue} counter {account.last_counter}")
         view = await self.queues.ticket_view(ticket_id, with_history=False)

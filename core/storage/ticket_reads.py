@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.domain.model import AT_COUNTER_STATUSES
 from core.storage.models import TicketRow
 
 MAX_TICKET_ID_CHARS = 36
@@ -19,10 +20,11 @@ async def queue_code_of(ticket_id: str) -> str | None:
     return str(codes[0]) if codes else None
 
 
-async def latest_at_counter(queue_code: str, counter: str, statuses: list[str]) -> str | None:
-    """The id of the ticket in one of `statuses` that the counter called last."""
+async def latest_at_counter(queue_code: str, counter: str) -> str | None:
+    """The id of the ticket, still called or being served, that the counter called last."""
+    at_counter = [s.value for s in AT_COUNTER_STATUSES]
     row = (
-        await TicketRow.filter(queue__code=queue_code, counter=counter, status__in=statuses)
+        await TicketRow.filter(queue__code=queue_code, counter=counter, status__in=at_counter)
         .order_by("-called_at")
         .first()
     )
