@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.domain.events import LineMoved
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.queue import Queue
+from core.domain.settle import settle
 from tests.domain.conftest import build_queue, join_ticket
 
 NINE = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -49,7 +51,11 @@ def run(steps: list[Step]) -> HourlyTally:
     queue = build_queue(code="A")
     tally = HourlyTally(hour_start=hour_of(NINE))
     for minute, action, ticket_id in steps:
-        ACTIONS[action](queue, ticket_id, NINE + timedelta(minutes=minute))
+        at = NINE + timedelta(minutes=minute)
+        ACTIONS[action](queue, ticket_id, at)
+        # As committed: settled, so the line's own news (`line_moved`) is among the events
+        # and counts for nothing.
+        settle([queue], queue.events, at)
         tally.add(queue.events, queue)
         queue.events.clear()
     return tally
@@ -137,6 +143,16 @@ CASES: list[tuple[str, list[Step], dict[str, Any]]] = [
 @pytest.mark.parametrize(("steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rules(steps: list[Step], expected: dict[str, Any]) -> None:
     assert observed(run(steps), set(expected)) == pytest.approx(expected)
+
+
+def test_a_line_moved_counts_for_nothing_but_the_size_sample() -> None:
+    queue = build_queue(code="A")
+    join_ticket(queue, "a", NINE)
+    queue.events.clear()
+    tally = HourlyTally(hour_start=hour_of(NINE))
+    moved = LineMoved(queue="A", at=NINE, actor=STAFF, waiting=1)
+    tally.add([moved, moved], queue)
+    assert tally == HourlyTally(hour_of(NINE), peak_size=1, size_sum=1, size_samples=1)
 
 
 def test_a_command_without_events_still_samples_the_size() -> None:
