@@ -12,7 +12,6 @@ import pytest
 from core.domain.events import LineMoved
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.queue import Queue
-from core.domain.settle import settle
 from tests.domain.conftest import build_queue, join_ticket
 
 NINE = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -51,11 +50,7 @@ def run(steps: list[Step]) -> HourlyTally:
     queue = build_queue(code="A")
     tally = HourlyTally(hour_start=hour_of(NINE))
     for minute, action, ticket_id in steps:
-        at = NINE + timedelta(minutes=minute)
-        ACTIONS[action](queue, ticket_id, at)
-        # As committed: settled, so the line's own news (`line_moved`) is among the events
-        # and counts for nothing.
-        settle([queue], queue.events, at)
+        ACTIONS[action](queue, ticket_id, NINE + timedelta(minutes=minute))
         tally.add(queue.events, queue)
         queue.events.clear()
     return tally
