@@ -611,9 +611,7 @@ class Queue:
         return {
             e.ticket_id
             for e in self.events
-            if e.queue == self.code
-            and isinstance(e, TicketEvent)
-            and notify.tells_eta(e)
+            if e.queue == self.code and isinstance(e, TicketEvent) and notify.tells_eta(e)
         }
 
     def _advise(

@@ -190,9 +190,7 @@ async def test_call_next_unknown_counter_or_queue(api: Api) -> None:
 # -- reposition --------------------------------------------------------------------------------
 
 
-async def test_the_order_shown_is_the_order_now_in_dynamic_mode(
-    api: Api, clock: FakeClock
-) -> None:
+async def test_the_order_shown_is_the_order_now_in_dynamic_mode(api: Api, clock: FakeClock) -> None:
     await create_queue(api, "DYN", prefix="D", mode="dynamic")
     walk_in = await join(api, "DYN")
     booked = await join(
@@ -216,9 +214,7 @@ async def test_the_order_shown_is_the_order_now_in_dynamic_mode(
     assert r.json() == {"waiting": 2}
     history = (await ticket(api, booked["id"]))["history"]
     close = [e for e in history if e["type"] == "position_changed"]
-    assert [(e["old_position"], e["new_position"], e["actor"]) for e in close] == [
-        (2, 1, "system")
-    ]
+    assert [(e["old_position"], e["new_position"], e["actor"]) for e in close] == [(2, 1, "system")]
     assert close[0]["at"] == clock.now.isoformat()
     r = await api.call("POST", f"{API}/queues/DYN/reposition", role="staff")
     assert r.json() == {"waiting": 2}

@@ -800,9 +800,7 @@ def test_dynamic_call_next_takes_the_best_score_now(make_queue: MakeQueue, join:
     assert q.call_next("1", at(60), "staff").id == "appointment"
 
 
-def test_reposition_ranks_now_and_has_the_line_announced(
-    make_queue: MakeQueue, join: Join
-) -> None:
+def test_reposition_ranks_now_and_has_the_line_announced(make_queue: MakeQueue, join: Join) -> None:
     q = make_queue(mode=QueueMode.DYNAMIC)
     join(q, "walk-in", at(0))
     join(q, "appointment", at(1), appointment_at=at(60))
