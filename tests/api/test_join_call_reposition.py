@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.api.helpers import (
     API,
     assert_error,
@@ -250,6 +252,43 @@ async def test_reposition_in_fifo_mode_moves_nobody(api: Api, clock: FakeClock) 
     r = await api.call("POST", f"{API}/queues/PHARM/reposition", role="staff")
     assert r.status_code == 200 and r.json() == {"waiting": 2}
     assert line(await status(api)) == ["A-001", "A-002"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "joins", "order"),
+    [
+        ("fifo", [{"priority": 0}, {"priority": 3}, {"priority": 1}], ["A-001", "A-002", "A-003"]),
+        (
+            "dynamic",
+            [{"priority": 0}, {"priority": 3}, {"priority": 1}],
+            ["A-002", "A-003", "A-001"],
+        ),
+        (
+            "short_first",
+            [{"service": "consultation"}, {"service": "pickup"}, {"service": "pickup"}],
+            ["A-002", "A-003", "A-001"],
+        ),
+    ],
+)
+async def test_every_view_shows_the_same_derived_positions(
+    api: Api, clock: FakeClock, mode: str, joins: list[dict[str, object]], order: list[str]
+) -> None:
+    kinds = {"pickup": 120, "consultation": 720}
+    await create_queue(api, mode=mode, service_times_s=kinds)
+    tickets = {}
+    for body in joins:
+        joined = await join(api, **body)
+        tickets[joined["number"]] = joined
+        clock.advance(seconds=30)
+    await call_next(api)
+    tickets.pop(order[0])
+    expected = {number: place for place, number in enumerate(order[1:], start=1)}
+
+    assert line(await status(api)) == order[1:]
+    for number, joined in tickets.items():
+        staff_view = await ticket(api, joined["id"])
+        public = await api.call("GET", f"{API}/public/tickets/{joined['token']}", role=None)
+        assert staff_view["position"] == public.json()["position"] == expected[number]
 
 
 async def test_reposition_unknown_queue(api: Api) -> None:
