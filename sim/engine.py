@@ -311,6 +311,7 @@ class DaySimulation:
         queue = self.queue
         estimates = {}
         if self.detailed:
+            queue.tell_close(self.now)  # "getting close" first: advise skips whoever it told
             estimates = queue.advise(self.now)
             for event in queue.events:
                 if isinstance(event, TicketEvent):

@@ -59,6 +59,8 @@ class TicketJoined(TicketStateChanged):
 @dataclass(frozen=True, kw_only=True)
 class TicketCalled(TicketStateChanged):
     counter: str
+    position: int
+    """Its place in line just before the call: the audit trail keeps where it was called from."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,8 +109,22 @@ class TicketTransferredIn(TicketStateChanged):
 
 @dataclass(frozen=True, kw_only=True)
 class PositionChanged(TicketEvent):
-    old_position: int
+    """The patient has come close to the front: the "getting close" notice. Not sent for
+    every move (the line's order is derived; `LineMoved` says it changed), only when the
+    ticket reaches one of the queue's `notify_positions` nearer than `old_position`, the
+    place the patient was last told (None: never told one)."""
+
+    old_position: int | None
     new_position: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineMoved(DomainEvent):
+    """A command changed a queue's waiting line (its order or who is in it): one per queue
+    and command, however many tickets moved. Subscribers read the new order from the
+    queue's status; it is no ticket's event, so it has no audit or outbox row."""
+
+    waiting: int
 
 
 @dataclass(frozen=True, kw_only=True)

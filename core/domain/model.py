@@ -160,6 +160,8 @@ class Ticket:
     priority: int = 0
     appointment_at: datetime | None = None
     position: int | None = None
+    """Place in the waiting line, 1 first; derived by ranking the line (`Queue.rank`),
+    never stored. None when not waiting."""
     counter: str | None = None
     called_at: datetime | None = None
     recalled_at: datetime | None = None
@@ -185,6 +187,9 @@ class Ticket:
     fifo_call_at: datetime | None = None
     """When first-come-first-served would have called this patient, as estimated when they
     took their place in line: the base of the fairness cap in `short_first` mode."""
+    told_position: int | None = None
+    """The place in line the patient was last told by a message that states it (joined,
+    getting close, a new ETA ...): "getting close" is sent when they come nearer than it."""
 
     def __post_init__(self) -> None:
         check_priority(self.priority)

@@ -1,8 +1,9 @@
 """Notification policy: which events become which patient messages, on which channel.
 
 Only changes a patient acts on become messages. A shift of one place in the line does not,
-unless it crosses one of the queue's "getting close" positions; a new ETA is announced
-only when it moved by the queue's margin, and at most once per its interval.
+unless it brings the patient to one of the queue's "getting close" positions nearer than
+the place they were last told; a new ETA is announced only when it moved by the queue's
+margin, and at most once per its interval.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
     TicketCancelled: MessageKind.LEFT,
     EtaRevised: MessageKind.ETA_CHANGED,
     LeaveNowAdvised: MessageKind.LEAVE_NOW,
+    PositionChanged: MessageKind.CLOSE,
 }
 ETA_KINDS = frozenset(
     {
@@ -118,20 +120,23 @@ class NotificationIntent:
         return self.kind in URGENT_KINDS
 
 
-def message_kind(event: DomainEvent, config: QueueConfig) -> MessageKind | None:
-    if isinstance(event, PositionChanged):
-        moved_closer = event.new_position < event.old_position
-        return (
-            MessageKind.CLOSE
-            if moved_closer and event.new_position in config.notify_positions
-            else None
-        )
+def message_kind(event: DomainEvent) -> MessageKind | None:
     return MESSAGE_KINDS.get(type(event))
 
 
-def tells_eta(event: DomainEvent, config: QueueConfig) -> bool:
+def is_getting_close(ticket: Ticket, config: QueueConfig) -> bool:
+    """The ticket stands at one of the queue's "getting close" positions, nearer than the
+    place its patient was last told (or none was told): worth a message. Once, so a ticket
+    that steps back and forward again (3, 4, 3) is told at 3 once."""
+    position = ticket.position
+    if position is None or position not in config.notify_positions:
+        return False
+    return ticket.told_position is None or position < ticket.told_position
+
+
+def tells_eta(event: DomainEvent) -> bool:
     """A message (or, for "late", the bot's or SMS reply) that gives the patient a new ETA."""
-    return isinstance(event, TicketDelayed) or message_kind(event, config) in ETA_KINDS
+    return isinstance(event, TicketDelayed) or message_kind(event) in ETA_KINDS
 
 
 def patient_channel(ticket: Ticket) -> tuple[Channel, str] | None:
@@ -175,7 +180,7 @@ def worth_an_sms(kind: MessageKind, event: DomainEvent, config: QueueConfig) -> 
 def intents_for(
     event: DomainEvent, ticket: Ticket, config: QueueConfig, estimate: Eta | None = None
 ) -> list[NotificationIntent]:
-    kind = message_kind(event, config)
+    kind = message_kind(event)
     channel = patient_channel(ticket)
     if kind is None or channel is None or not isinstance(event, TicketEvent):
         return []

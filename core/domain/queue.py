@@ -7,7 +7,6 @@ it caused to `events`; the service layer persists both in one transaction.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -95,6 +94,14 @@ class CounterState:
     """The patient at the counter that decides the plan (none when it is free)."""
 
 
+class UnrankedLine(RuntimeError):
+    """A programming error: the line was read before `Queue.rank` gave its tickets their
+    positions (a queue loaded from storage must be ranked first)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(f"queue {code}: the waiting line was read before it was ranked")
+
+
 def next_status(ticket: Ticket, action: TicketAction) -> TicketStatus:
     allowed = TRANSITIONS[action]
     if ticket.status not in allowed:
@@ -130,11 +137,20 @@ class Queue:
     service_times_by_kind: dict[str, eta.ServiceTime] = field(default_factory=dict)
     """Learned per kind of visit, set by the service layer with `service_time`."""
     events: list[DomainEvent] = field(default_factory=list)
+    line_moved_by: str | None = None
+    """Who changed the waiting line (its order or who is in it) since `settle` last looked:
+    settle announces the change once (`LineMoved`) and clears this."""
+    _ranked_line: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The ticket ids of the line in order as last ranked, to notice a change."""
 
     # -- reading ---------------------------------------------------------------------------
 
     def waiting(self) -> list[Ticket]:
+        """The line in serving order. Positions are derived, never stored: a queue loaded
+        from storage is ranked (`rank`) before anything reads its line."""
         line = [t for t in self.tickets.values() if t.status is W]
+        if any(t.position is None for t in line):
+            raise UnrankedLine(self.code)
         return sorted(line, key=lambda t: t.position or 0)
 
     def at_counters(self) -> list[Ticket]:
@@ -243,7 +259,7 @@ class Queue:
         self.tickets[ticket.id] = ticket
         if self.config.mode is QueueMode.SHORT_FIRST:
             self._set_fifo_call_at(ticket, now)
-        self._reorder(now, actor, quiet={ticket.id})
+        self._reorder(now, actor)
         self._record(
             TicketJoined,
             ticket,
@@ -277,10 +293,11 @@ class Queue:
         self._check_counter(counter)
         ticket = self.ticket(ticket_id)
         to = next_status(ticket, TicketAction.CALL)
+        position = ticket.position or 0  # where it stood in line when called: for the audit
         self.counters[counter].is_open = True
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
         ticket.position, ticket.acknowledged_at = None, None
-        self._record(TicketCalled, ticket, now, actor, W, counter=counter)
+        self._record(TicketCalled, ticket, now, actor, W, counter=counter, position=position)
         self._reorder(now, actor)
         return ticket
 
@@ -350,7 +367,7 @@ class Queue:
         ticket.status = next_status(ticket, TicketAction.RETURN)
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
-        self._reorder(now, actor, quiet={ticket.id})
+        self._reorder(now, actor)
         self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
         return ticket
 
@@ -389,7 +406,7 @@ class Queue:
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         ticket.position = None
         self.tickets[ticket.id] = ticket
-        self._reorder(now, actor, quiet={ticket.id})
+        self._reorder(now, actor)
         self._record(
             TicketTransferredIn,
             ticket,
@@ -422,7 +439,7 @@ class Queue:
         if follow is not ticket:
             ticket.line_at = max(ticket.line_at, follow.line_at) + timedelta(microseconds=1)
         ticket.late_count += 1
-        self._reorder(now, actor, quiet={ticket.id})
+        self._reorder(now, actor)
         self._emit(
             TicketDelayed,
             ticket,
@@ -473,13 +490,7 @@ class Queue:
         Returns the estimates it used.
         """
         estimates = self.estimates(now)
-        told = {
-            e.ticket_id
-            for e in self.events
-            if e.queue == self.code
-            and isinstance(e, TicketEvent)
-            and notify.tells_eta(e, self.config)
-        }
+        told = self._told_in_this_command()
         for ticket in self.waiting():
             if notify.patient_channel(ticket) is None:
                 continue
@@ -503,13 +514,51 @@ class Queue:
                 )
             if kind is not None or ticket.id in told:
                 ticket.announced_eta_s, ticket.announced_at = estimate.eta_s, now
+                ticket.told_position = ticket.position
         return estimates
 
+    def tell_close(self, now: datetime, actor: str = "system") -> None:
+        """After a command: "getting close" for the patients who have just reached one of
+        the queue's `notify_positions` nearer than the place they were last told.
+
+        Only the first max(notify_positions) places are looked at, so the cost does not grow
+        with the line. A patient told their place by this very command (a join, a return)
+        is not told again."""
+        if not self.config.notify_positions:
+            return
+        told = self._told_in_this_command()
+        for ticket in self.waiting()[: max(self.config.notify_positions)]:
+            if ticket.id in told or notify.patient_channel(ticket) is None:
+                continue
+            if notify.is_getting_close(ticket, self.config):
+                self._emit(
+                    PositionChanged,
+                    ticket,
+                    now,
+                    actor,
+                    old_position=ticket.told_position,
+                    new_position=ticket.position or 0,
+                )
+                ticket.told_position = ticket.position
+
+    def rank(self, now: datetime) -> None:
+        """Gives every waiting ticket its position at `now`, by the queue's ordering policy.
+
+        Storage keeps no positions: a loaded queue is ranked once, with its learned service
+        times set (short visits first needs them), before its line is read."""
+        line = [t for t in self.tickets.values() if t.status is W]
+        ranked = ordering.rank(line, now, self.config, lambda t: self.expected_service(t).mean_s)
+        for index, ticket in enumerate(ranked, start=1):
+            ticket.position = index
+        self._ranked_line = tuple(t.id for t in ranked)
+
     def reposition(self, now: datetime, actor: str) -> int:
-        """Recompute the order now; returns how many tickets moved."""
-        before = len(self.events)
+        """Ranks the line now and has it announced (`LineMoved`), so the patients who have
+        come close with time alone are told and every page shows the order; returns how
+        many are waiting."""
         self._reorder(now, actor)
-        return len(self.events) - before
+        self.line_moved_by = actor
+        return self.size()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -549,18 +598,21 @@ class Queue:
         self.day_seq += 1
         return self.day_seq
 
-    def _reorder(self, now: datetime, actor: str, quiet: Iterable[str] = ()) -> None:
-        """Renumber the line 1..n; tickets in `quiet` get their own event instead."""
-        skip = set(quiet)
-        line = [t for t in self.tickets.values() if t.status is W]
-        ranked = ordering.rank(line, now, self.config, lambda t: self.expected_service(t).mean_s)
-        for index, ticket in enumerate(ranked, start=1):
-            old = ticket.position
-            ticket.position = index
-            if old is not None and old != index and ticket.id not in skip:
-                self._emit(
-                    PositionChanged, ticket, now, actor, old_position=old, new_position=index
-                )
+    def _reorder(self, now: datetime, actor: str) -> None:
+        """Ranks the line again after a command changed it, noting whether its order or its
+        members changed: one `LineMoved` for the command, not one event per ticket."""
+        before = self._ranked_line
+        self.rank(now)
+        if self._ranked_line != before:
+            self.line_moved_by = actor
+
+    def _told_in_this_command(self) -> set[str]:
+        """The tickets of this queue whose patient this command already tells their wait."""
+        return {
+            e.ticket_id
+            for e in self.events
+            if e.queue == self.code and isinstance(e, TicketEvent) and notify.tells_eta(e)
+        }
 
     def _advise(
         self,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.eta import Eta
-from core.domain.events import DomainEvent, TicketEvent
+from core.domain.events import DomainEvent, LineMoved, TicketEvent
 from core.domain.model import Ticket
 from core.domain.notify import NotificationIntent, intents_for
 from core.domain.queue import Queue
@@ -32,15 +32,24 @@ class SettledEvent:
 def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) -> list[SettledEvent]:
     """Settles a command whose queues share `events` (their one list, in command order).
 
-    Each queue the command changed advises its waiting patients of a new ETA first (its
-    learned service time is set by then), so those notices are settled with the rest;
-    the advice's own events are appended to `events`.
+    Each queue the command touched tells the patients who have come close ("getting
+    close"), then advises its waiting patients of a new ETA (its learned service time is
+    set by then), and a queue whose line changed announces it once (`LineMoved`); those
+    events are appended to `events` and settled with the rest.
     """
     by_code = {queue.code: queue for queue in queues}
     estimates: dict[str, Eta] = {}
-    for code in dict.fromkeys(e.queue for e in events):
+    touched = [e.queue for e in events] + [q.code for q in queues if q.line_moved_by]
+    for code in dict.fromkeys(touched):
         if code in by_code:
-            estimates |= by_code[code].advise(now)
+            queue = by_code[code]
+            queue.tell_close(now)  # first: advise skips whoever it told
+            estimates |= queue.advise(now)
+            if queue.line_moved_by is not None:
+                events.append(
+                    LineMoved(queue=code, at=now, actor=queue.line_moved_by, waiting=queue.size())
+                )
+                queue.line_moved_by = None
     tickets = {t.id: t for queue in queues for t in queue.tickets.values()}
     settled = []
     for event in events:

@@ -135,7 +135,9 @@ class QueueService:
         ticket = await self.store.ticket(ticket_id, token)
         estimate = None
         if ticket.status is TicketStatus.WAITING:
+            # Its place in line is derived from the whole line's order: the ranked queue has it.
             status = await self.status(ticket.queue)
+            ticket = status.queue.tickets.get(ticket.id, ticket)
             estimate = status.estimates.get(ticket.id)
         history = await self.store.history(ticket.id) if with_history else []
         return TicketView(ticket, estimate, history)
@@ -149,11 +151,12 @@ class QueueService:
         lock: bool = True,
     ) -> Queue:
         """Loads a queue with its learned service times, which its ordering (short visits
-        first) and its ETAs stand on."""
+        first) and its ETAs stand on, and ranks its line: positions are never stored."""
         queue = await uow.load(code, extra_ticket_ids, lock=lock)
         queue.service_time, queue.service_times_by_kind = await self._learned_service_times(
             queue, now, uow
         )
+        queue.rank(now)
         return queue
 
     async def _learned_service_times(
@@ -204,6 +207,8 @@ class QueueService:
         return await self._transact([code], lambda qs, now: qs[code].call_next(counter, now, actor))
 
     async def reposition(self, code: str, actor: str) -> int:
+        """Has the line, as it stands now, announced and its patients told what is due (see
+        `Queue.reposition`); returns how many are waiting."""
         return await self._transact([code], lambda qs, now: qs[code].reposition(now, actor))
 
     async def expire_called(self, code: str) -> list[Ticket]:

@@ -18,7 +18,6 @@ TICKET_FIELDS = (
     "joined_at",
     "line_at",
     "appointment_at",
-    "position",
     "counter",
     "called_at",
     "recalled_at",
@@ -38,7 +37,10 @@ TICKET_FIELDS = (
     "rating",
     "service",
     "fifo_call_at",
+    "told_position",
 )
+"""The stored fields of a ticket. Not its `position`: that is derived by ranking the line
+(`Queue.rank`), so a ticket whose only change is its place in line is not written."""
 
 
 def config_from_row(row: QueueConfigRow) -> QueueConfig:

@@ -152,7 +152,6 @@ class TicketRow(Model):
     joined_at = fields.DatetimeField()
     line_at = fields.DatetimeField()
     appointment_at = fields.DatetimeField(null=True)
-    position = fields.IntField(null=True)
     counter = fields.CharField(max_length=32, null=True)
     called_at = fields.DatetimeField(null=True)
     recalled_at = fields.DatetimeField(null=True)
@@ -175,6 +174,9 @@ class TicketRow(Model):
     fifo_call_at = fields.DatetimeField(null=True)
     """Short-first mode's fairness cap is counted from it, so it must outlive the command
     that set it (the join)."""
+    told_position = fields.IntField(null=True)
+    """The place in line the patient was last told; "getting close" is measured from it.
+    The place itself is derived from the line's order, never stored."""
     version = fields.IntField(default=0)
     """Bumped on every write; a stale write (two staff on one ticket) matches no row."""
 

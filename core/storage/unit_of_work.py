@@ -22,7 +22,7 @@ from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage.errors import ConcurrentUpdate, NotFound
-from core.storage.mapping import queue_from_rows, ticket_columns
+from core.storage.mapping import TICKET_FIELDS, queue_from_rows, ticket_columns
 from core.storage.models import (
     CounterRow,
     HourlyMetric,
@@ -108,19 +108,13 @@ class TortoiseQueueUnitOfWork:
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
         created: list[TicketRow] = []
-        moved: list[TicketRow] = []
         for ticket in tickets.values():
             queue_id = self._queue_rows[ticket.queue].id
             before = self._snapshots.get(ticket.id)
             if before is None:
                 created.append(TicketRow(id=ticket.id, queue_id=queue_id, **ticket_columns(ticket)))
                 continue
-            after = snapshot(ticket)
-            changed = {k for k in after if after[k] != before[k]}
-            if not changed:
-                continue
-            if changed == {"position"}:
-                moved.append(TicketRow(id=ticket.id, position=ticket.position))
+            if snapshot(ticket) == before:
                 continue
             version = self._versions[ticket.id]
             updated = (
@@ -132,9 +126,6 @@ class TortoiseQueueUnitOfWork:
                 raise ConcurrentUpdate()
         if created:
             await TicketRow.bulk_create(created, using_db=self.conn)
-        if moved:
-            # Only the line's order changed; the queue lock makes a version check needless.
-            await TicketRow.bulk_update(moved, fields=["position"], using_db=self.conn)
 
     async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
         audit: list[TicketEventRow] = []
@@ -184,8 +175,9 @@ class TortoiseQueueUnitOfWork:
 
 
 def snapshot(ticket: Ticket) -> dict[str, Any]:
-    """A shallow copy is enough: every field of a ticket is an immutable value."""
-    return dict(vars(ticket))
+    """The ticket's stored fields, its queue included, not its derived position (a move in
+    line alone writes nothing). A shallow copy is enough: every field is an immutable value."""
+    return {name: getattr(ticket, name) for name in TICKET_FIELDS}
 
 
 def audit_row(event_id: str, event: TicketEvent, seq: int) -> TicketEventRow:

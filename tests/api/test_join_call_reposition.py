@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.api.helpers import (
     API,
     assert_error,
@@ -190,28 +192,37 @@ async def test_call_next_unknown_counter_or_queue(api: Api) -> None:
 # -- reposition --------------------------------------------------------------------------------
 
 
-async def test_reposition_after_time_passes_in_dynamic_mode(api: Api, clock: FakeClock) -> None:
+async def test_the_order_shown_is_the_order_now_in_dynamic_mode(api: Api, clock: FakeClock) -> None:
     await create_queue(api, "DYN", prefix="D", mode="dynamic")
     walk_in = await join(api, "DYN")
-    booked = await join(api, "DYN", appointment_at=(clock.now + timedelta(minutes=30)).isoformat())
+    booked = await join(
+        api,
+        "DYN",
+        appointment_at=(clock.now + timedelta(minutes=30)).isoformat(),
+        phone="+15550100",
+    )
     # The appointment is a full window away: it counts for nothing yet.
     assert line(await status(api, "DYN")) == ["D-001", "D-002"]
 
     clock.advance(minutes=20)  # now 10 minutes before the appointment
+    # The order is derived when read: time alone moved the appointment up.
+    assert line(await status(api, "DYN")) == ["D-002", "D-001"]
+    assert (await ticket(api, booked["id"]))["position"] == 1
+    assert (await ticket(api, walk_in["id"]))["position"] == 2
+
+    # Reposition announces the line as it stands and sends what is due ("getting close").
     r = await api.call("POST", f"{API}/queues/dyn/reposition", role="pharmacist")
     assert r.status_code == 200, r.text
-    assert r.json() == {"moved": 2}
-    assert line(await status(api, "DYN")) == ["D-002", "D-001"]
-
-    r = await api.call("POST", f"{API}/queues/DYN/reposition", role="staff")
-    assert r.json() == {"moved": 0}
-
+    assert r.json() == {"waiting": 2}
     history = (await ticket(api, booked["id"]))["history"]
-    moves = [e for e in history if e["type"] == "position_changed"]
-    assert [(e["old_position"], e["new_position"], e["actor"]) for e in moves] == [
-        (2, 1, "staff:pharmacist-user")
-    ]
-    assert moves[0]["at"] == clock.now.isoformat()
+    close = [e for e in history if e["type"] == "position_changed"]
+    assert [(e["old_position"], e["new_position"], e["actor"]) for e in close] == [(2, 1, "system")]
+    assert close[0]["at"] == clock.now.isoformat()
+    r = await api.call("POST", f"{API}/queues/DYN/reposition", role="staff")
+    assert r.json() == {"waiting": 2}
+    history = (await ticket(api, booked["id"]))["history"]
+    assert len([e for e in history if e["type"] == "position_changed"]) == 1  # told once
+
     assert (await call_next(api, "DYN"))["id"] == booked["id"]
     assert (await call_next(api, "DYN", counter="2"))["id"] == walk_in["id"]
 
@@ -226,7 +237,8 @@ async def test_changing_the_weights_reorders_the_line(api: Api, clock: FakeClock
     await put_config(api, "DYN", weights={"priority": 0, "wait_time": 1, "appointment": 0})
     assert line(await status(api, "DYN")) == ["D-001", "D-002"]  # only the wait counts now
     r = await api.call("POST", f"{API}/queues/DYN/reposition", role="staff")
-    assert r.json() == {"moved": 0}
+    assert r.json() == {"waiting": 2}
+    assert line(await status(api, "DYN")) == ["D-001", "D-002"]
 
     await put_config(api, "DYN", weights={"priority": 1, "wait_time": 0, "appointment": 0})
     assert line(await status(api, "DYN")) == ["D-002", "D-001"]
@@ -238,8 +250,45 @@ async def test_reposition_in_fifo_mode_moves_nobody(api: Api, clock: FakeClock) 
     clock.advance(minutes=30)
     await join(api, priority=3, appointment_at=clock.now.isoformat())
     r = await api.call("POST", f"{API}/queues/PHARM/reposition", role="staff")
-    assert r.status_code == 200 and r.json() == {"moved": 0}
+    assert r.status_code == 200 and r.json() == {"waiting": 2}
     assert line(await status(api)) == ["A-001", "A-002"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "joins", "order"),
+    [
+        ("fifo", [{"priority": 0}, {"priority": 3}, {"priority": 1}], ["A-001", "A-002", "A-003"]),
+        (
+            "dynamic",
+            [{"priority": 0}, {"priority": 3}, {"priority": 1}],
+            ["A-002", "A-003", "A-001"],
+        ),
+        (
+            "short_first",
+            [{"service": "consultation"}, {"service": "pickup"}, {"service": "pickup"}],
+            ["A-002", "A-003", "A-001"],
+        ),
+    ],
+)
+async def test_every_view_shows_the_same_derived_positions(
+    api: Api, clock: FakeClock, mode: str, joins: list[dict[str, object]], order: list[str]
+) -> None:
+    kinds = {"pickup": 120, "consultation": 720}
+    await create_queue(api, mode=mode, service_times_s=kinds)
+    tickets = {}
+    for body in joins:
+        joined = await join(api, **body)
+        tickets[joined["number"]] = joined
+        clock.advance(seconds=30)
+    await call_next(api)
+    tickets.pop(order[0])
+    expected = {number: place for place, number in enumerate(order[1:], start=1)}
+
+    assert line(await status(api)) == order[1:]
+    for number, joined in tickets.items():
+        staff_view = await ticket(api, joined["id"])
+        public = await api.call("GET", f"{API}/public/tickets/{joined['token']}", role=None)
+        assert staff_view["position"] == public.json()["position"] == expected[number]
 
 
 async def test_reposition_unknown_queue(api: Api) -> None:

@@ -140,7 +140,9 @@ async def test_full_visit_with_times_counter_and_history(api: Api, clock: FakeCl
     assert view["history"][-1]["data"]["service_s"] == 540
 
 
-async def test_history_records_position_changes(api: Api, clock: FakeClock) -> None:
+async def test_history_records_where_the_ticket_joined_and_was_called_from(
+    api: Api, clock: FakeClock
+) -> None:
     await create_queue(api, "PHARM")
     first, second, third = [await join(api) for _ in range(3)]
     clock.advance(minutes=1)
@@ -150,19 +152,41 @@ async def test_history_records_position_changes(api: Api, clock: FakeClock) -> N
 
     view = await ticket(api, third["id"])
     assert view["position"] == 1
-    assert view["history"][0]["type"] == "ticket_joined"
+    # The line's moves are derived, not recorded one by one: the history of a ticket
+    # nobody can message holds its join alone.
+    assert history_types(view) == ["ticket_joined"]
     assert view["history"][0]["new_position"] == 3
-    moves = [
-        (e["old_position"], e["new_position"], e["actor"])
-        for e in view["history"]
-        if e["type"] == "position_changed"
-    ]
-    assert moves == [(3, 2, "staff:pharmacist-user"), (2, 1, "staff:admin-user")]
-    assert history_types(await ticket(api, first["id"])) == ["ticket_joined", "ticket_called"]
+    clock.advance(minutes=1)
+    await call_next(api, role="pharmacist", counter="2")
+    called = (await ticket(api, third["id"]))["history"][-1]
+    assert (called["type"], called["new_position"], called["actor"]) == (
+        "ticket_called",
+        1,
+        "staff:pharmacist-user",
+    )
+    assert called["data"]["position"] == 1
+    first_view = await ticket(api, first["id"])
+    assert history_types(first_view) == ["ticket_joined", "ticket_called"]
+    assert [e["new_position"] for e in first_view["history"]] == [1, 1]
     cancelled = await ticket(api, second["id"])
-    assert history_types(cancelled) == ["ticket_joined", "position_changed", "ticket_cancelled"]
+    assert history_types(cancelled) == ["ticket_joined", "ticket_cancelled"]
     assert cancelled["status"] == "cancelled" and cancelled["position"] is None
-    assert [w["id"] for w in (await status(api))["waiting"]] == [third["id"]]
+
+
+async def test_history_records_getting_close_once_per_place(api: Api, clock: FakeClock) -> None:
+    await create_queue(api, "PHARM", counters=["1", "2", "3", "4", "5"])
+    ahead = [await join(api) for _ in range(4)]
+    texted = await join(api, phone="+15550100")  # 5th
+    for i, counter in enumerate(["1", "2", "3", "4"]):
+        clock.advance(minutes=1)
+        # called in order: the texted patient moves 5, 4, 3, 2, 1
+        assert (await call_next(api, counter=counter))["id"] == ahead[i]["id"]
+    history = (await ticket(api, texted["id"]))["history"]
+    assert [(e["type"], e["old_position"], e["new_position"]) for e in history] == [
+        ("ticket_joined", None, 5),
+        ("position_changed", 5, 3),
+        ("position_changed", 3, 1),
+    ]
 
 
 async def test_history_is_in_order_when_a_command_records_several_events(
@@ -238,12 +262,9 @@ async def test_transfer_keeps_number_and_join_time(api: Api, clock: FakeClock) -
         1,
     )
     assert {out["actor"], into["actor"]} == {"staff:pharmacist-user"}
-    bumped = (await ticket(api, there["id"]))["history"][-1]
-    assert (bumped["type"], bumped["old_position"], bumped["new_position"]) == (
-        "position_changed",
-        1,
-        2,
-    )
+    # The patient already there stepped back to 2nd: the line's order says so, no event.
+    assert history_types(await ticket(api, there["id"])) == ["ticket_joined"]
+    assert (await ticket(api, there["id"]))["position"] == 2
 
 
 async def test_transfer_errors(api: Api) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.domain.events import LineMoved
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.queue import Queue
 from tests.domain.conftest import build_queue, join_ticket
@@ -137,6 +138,16 @@ CASES: list[tuple[str, list[Step], dict[str, Any]]] = [
 @pytest.mark.parametrize(("steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rules(steps: list[Step], expected: dict[str, Any]) -> None:
     assert observed(run(steps), set(expected)) == pytest.approx(expected)
+
+
+def test_a_line_moved_counts_for_nothing_but_the_size_sample() -> None:
+    queue = build_queue(code="A")
+    join_ticket(queue, "a", NINE)
+    queue.events.clear()
+    tally = HourlyTally(hour_start=hour_of(NINE))
+    moved = LineMoved(queue="A", at=NINE, actor=STAFF, waiting=1)
+    tally.add([moved, moved], queue)
+    assert tally == HourlyTally(hour_of(NINE), peak_size=1, size_sum=1, size_samples=1)
 
 
 def test_a_command_without_events_still_samples_the_size() -> None:

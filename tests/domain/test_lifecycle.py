@@ -34,7 +34,7 @@ from core.domain.events import (
     TicketTransferredOut,
 )
 from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
-from core.domain.queue import TRANSITIONS, JoinRequest, Queue
+from core.domain.queue import TRANSITIONS, JoinRequest, Queue, UnrankedLine
 
 if TYPE_CHECKING:
     from tests.domain.conftest import Join, MakeQueue
@@ -52,12 +52,12 @@ def state_events(q: Queue, since: int = 0) -> list[TicketStateChanged]:
     return [e for e in q.events[since:] if isinstance(e, TicketStateChanged)]
 
 
-def moves(q: Queue, since: int = 0) -> dict[str, tuple[int, int]]:
-    return {
-        e.ticket_id: (e.old_position, e.new_position)
-        for e in q.events[since:]
-        if isinstance(e, PositionChanged)
-    }
+def line_moved_by(q: Queue) -> str | None:
+    """Who last changed the line, as settle would read it; read once (settle clears it).
+    A command's moves are that one note: it emits no event per ticket."""
+    assert not any(isinstance(e, PositionChanged) for e in q.events)
+    moved_by, q.line_moved_by = q.line_moved_by, None
+    return moved_by
 
 
 def positions(q: Queue) -> dict[str, int | None]:
@@ -533,20 +533,21 @@ def test_transfer_keeps_number_and_times_and_places_by_join_time(
     join(a, "a2", at(1))
     join(b, "b1", at(5))
     join(b, "b2", at(10))
-    a_since, b_since = len(a.events), len(b.events)
+    b_since = len(b.events)
+    line_moved_by(a), line_moved_by(b)
 
     ticket = b.accept_transfer(a.transfer_out("x", "B", at(20), "staff"), "A", at(20), "staff")
 
     assert (ticket.number, ticket.joined_at, ticket.line_at) == ("A-001", at(0), at(0))
     assert (ticket.queue, ticket.status) == ("B", W)
     assert positions(b) == {"x": 1, "b1": 2, "b2": 3}
-    assert moves(b, b_since) == {"b1": (1, 2), "b2": (2, 3)}  # none for the newcomer
+    assert line_moved_by(b) == "staff"
     (arrived,) = state_events(b, b_since)
     assert isinstance(arrived, TicketTransferredIn)
     assert arrived.position == 1
     # the source closes the gap
     assert positions(a) == {"a2": 1}
-    assert moves(a, a_since) == {"a2": (2, 1)}
+    assert line_moved_by(a) == "staff"
     # the target's own numbering is untouched
     assert join(b, "b3", at(21)).number == "B-003"
 
@@ -597,11 +598,12 @@ def test_return_goes_back_by_original_join_time(
         q.mark_no_show("t1", at(10), "staff")
     join(q, "t4", at(12))
     since = len(q.events)
+    line_moved_by(q)
 
     ticket = q.return_to_line("t1", at(15), "staff")
 
     assert positions(q) == {"t1": 1, "t2": 2, "t3": 3, "t4": 4}
-    assert moves(q, since) == {"t2": (1, 2), "t3": (2, 3), "t4": (3, 4)}
+    assert line_moved_by(q) == "staff"
     (event,) = state_events(q, since)
     assert isinstance(event, TicketReturned)
     assert event.position == 1
@@ -715,7 +717,7 @@ def test_fifo_join_moves_nobody(make_queue: MakeQueue, join: Join) -> None:
     q = make_queue()
     for i in range(4):
         join(q, f"t{i}", at(i))
-    assert moves(q) == {}
+    assert line_moved_by(q) == "tester"  # every join changes who is in line
     joined = [e for e in q.events if isinstance(e, TicketJoined)]
     assert [e.position for e in joined] == [1, 2, 3, 4]
 
@@ -729,7 +731,7 @@ def test_dynamic_join_ahead_moves_the_others_but_not_itself(
     since = len(q.events)
     join(q, "urgent", at(2), priority=3)
     assert positions(q) == {"urgent": 1, "a": 2, "b": 3}
-    assert moves(q, since) == {"a": (1, 2), "b": (2, 3)}
+    assert line_moved_by(q) == "tester"
     (joined,) = state_events(q, since)
     assert isinstance(joined, TicketJoined)
     assert (joined.ticket_id, joined.position, joined.priority) == ("urgent", 1, 3)
@@ -739,15 +741,54 @@ def test_call_and_cancel_move_only_those_behind(make_queue: MakeQueue, join: Joi
     q = make_queue()
     for i in range(5):
         join(q, f"t{i}", at(i))
-    since = len(q.events)
+    line_moved_by(q)
     q.cancel("t2", at(6), "patient")
-    assert moves(q, since) == {"t3": (4, 3), "t4": (5, 4)}
+    assert line_moved_by(q) == "patient"
     assert q.ticket("t2").position is None
-    since = len(q.events)
+    assert positions(q) == {"t0": 1, "t1": 2, "t3": 3, "t4": 4}
     q.call_next("1", at(7), "staff")
     assert q.ticket("t0").status is C
-    assert moves(q, since) == {"t1": (2, 1), "t3": (3, 2), "t4": (4, 3)}
+    assert line_moved_by(q) == "staff"
     assert positions(q) == {"t1": 1, "t3": 2, "t4": 3}
+
+
+def test_a_command_that_leaves_the_line_as_it_was_notes_no_move(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    q = make_queue()
+    join(q, "t0", at(0))
+    join(q, "t1", at(1))
+    q.call_next("1", at(2), "staff")
+    line_moved_by(q)
+    q.recall("t0", at(3), "staff")
+    q.start("t0", at(4), "staff")
+    q.complete("t0", at(5), "staff")
+    assert line_moved_by(q) is None
+
+
+def test_a_called_ticket_records_where_it_stood_in_line(make_queue: MakeQueue, join: Join) -> None:
+    q = make_queue(mode=QueueMode.DYNAMIC)
+    join(q, "a", at(0))
+    join(q, "b", at(1))
+    join(q, "c", at(2))
+    q.call("c", "1", at(3), "staff")  # staff may call anyone, not just the first
+    q.call_next("2", at(4), "staff")
+    called = [e for e in q.events if isinstance(e, TicketCalled)]
+    assert [(e.ticket_id, e.position) for e in called] == [("c", 3), ("a", 1)]
+
+
+def test_a_line_read_before_it_is_ranked_is_refused(make_queue: MakeQueue, join: Join) -> None:
+    q = make_queue()
+    join(q, "a", at(0))
+    join(q, "b", at(1))
+    line_moved_by(q)
+    for ticket in q.tickets.values():
+        ticket.position = None  # as storage loads it: positions are never stored
+    with pytest.raises(UnrankedLine):
+        q.waiting()
+    q.rank(at(2))
+    assert positions(q) == {"a": 1, "b": 2}
+    assert line_moved_by(q) is None  # ranking a loaded line is no move
 
 
 def test_dynamic_call_next_takes_the_best_score_now(make_queue: MakeQueue, join: Join) -> None:
@@ -759,25 +800,26 @@ def test_dynamic_call_next_takes_the_best_score_now(make_queue: MakeQueue, join:
     assert q.call_next("1", at(60), "staff").id == "appointment"
 
 
-def test_reposition_reports_how_many_moved(make_queue: MakeQueue, join: Join) -> None:
+def test_reposition_ranks_now_and_has_the_line_announced(make_queue: MakeQueue, join: Join) -> None:
     q = make_queue(mode=QueueMode.DYNAMIC)
     join(q, "walk-in", at(0))
     join(q, "appointment", at(1), appointment_at=at(60))
     join(q, "walk-in-2", at(2))
+    line_moved_by(q)
     # at T0 + 60 min the appointment (0.495) overtakes walk-in (0.3) and walk-in-2 (0.29)
-    since = len(q.events)
-    assert q.reposition(at(60), "staff") == 2
+    assert q.reposition(at(60), "staff") == 3
     assert positions(q) == {"appointment": 1, "walk-in": 2, "walk-in-2": 3}
-    assert moves(q, since) == {"appointment": (2, 1), "walk-in": (1, 2)}
-    assert all(e.actor == "staff" and e.at == at(60) for e in q.events[since:])
-    assert q.reposition(at(60), "staff") == 0
+    assert line_moved_by(q) == "staff"
+    # announced even when nothing moved: time may have moved the line since it was loaded
+    assert q.reposition(at(60), "staff") == 3
+    assert line_moved_by(q) == "staff"
 
 
 def test_fifo_reposition_moves_nobody(make_queue: MakeQueue, join: Join) -> None:
     q = make_queue()
     join(q, "a", at(0), priority=0)
     join(q, "b", at(1), priority=3, appointment_at=at(0))
-    assert q.reposition(at(120), "staff") == 0
+    q.reposition(at(120), "staff")
     assert positions(q) == {"a": 1, "b": 2}
 
 
@@ -802,6 +844,7 @@ def test_events_serialise_to_bus_messages(make_queue: MakeQueue, join: Join) -> 
             "from_status": "waiting",
             "to_status": "called",
             "counter": "1",
+            "position": 1,
         },
     }
     assert no_show.to_dict()["type"] == "ticket_marked_no_show"

@@ -21,7 +21,7 @@ from core.domain.events import (
     TicketTransferredOut,
 )
 from core.domain.model import QueueConfig, Ticket, TicketStatus
-from core.domain.notify import intents_for, message_kind
+from core.domain.notify import intents_for, is_getting_close, message_kind
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 BASE = {"queue": "PHARM", "at": AT, "actor": "staff:ana", "ticket_id": "t1", "number": "A-001"}
@@ -36,7 +36,7 @@ def moved(old: int, new: int) -> PositionChanged:
     ("event", "kind"),
     [
         (TicketJoined(**BASE, from_status=None, to_status=W, position=4, priority=0), "joined"),
-        (TicketCalled(**BASE, from_status=W, to_status=C, counter="2"), "called"),
+        (TicketCalled(**BASE, from_status=W, to_status=C, counter="2", position=1), "called"),
         (
             TicketRecalled(**BASE, from_status=C, to_status=C, counter="2", recall_count=1),
             "recalled",
@@ -66,18 +66,35 @@ def moved(old: int, new: int) -> PositionChanged:
         (TicketTransferredOut(**BASE, from_status=W, to_status=W, to_queue="LAB"), None),
         (moved(4, 3), "close"),
         (moved(2, 1), "close"),
-        (moved(5, 4), None),
-        (moved(3, 2), None),
-        (moved(1, 3), None),
     ],
 )
 def test_message_kind(event: DomainEvent, kind: str | None) -> None:
-    assert message_kind(event, QueueConfig()) == kind
+    assert message_kind(event) == kind
+
+
+@pytest.mark.parametrize(
+    ("position", "told_position", "close"),
+    [
+        (3, 4, True),
+        (1, 3, True),
+        (3, None, True),  # never told a place (joined without a channel, linked later)
+        (3, 3, False),  # told at 3 already: stepping back to 4 and forward again is no news
+        (2, 3, False),  # not one of the positions the queue warns at
+        (4, 9, False),
+        (3, 1, False),
+    ],
+)
+def test_getting_close_is_a_warned_position_nearer_than_the_one_last_told(
+    position: int, told_position: int | None, close: bool
+) -> None:
+    ticket = patient(telegram_chat_id=7, position=position, told_position=told_position)
+    assert is_getting_close(ticket, QueueConfig()) is close
 
 
 def test_getting_close_positions_come_from_the_queue() -> None:
-    assert message_kind(moved(6, 5), QueueConfig(notify_positions=(5,))) == "close"
-    assert message_kind(moved(4, 3), QueueConfig(notify_positions=(5,))) is None
+    config = QueueConfig(notify_positions=(5,))
+    assert is_getting_close(patient(position=5, told_position=6), config)
+    assert not is_getting_close(patient(position=3, told_position=6), config)
 
 
 def patient(**contact: object) -> Ticket:
@@ -93,7 +110,7 @@ def patient(**contact: object) -> Ticket:
     )  # type: ignore[arg-type]
 
 
-CALLED = TicketCalled(**BASE, from_status=W, to_status=C, counter="2")
+CALLED = TicketCalled(**BASE, from_status=W, to_status=C, counter="2", position=1)
 
 
 def test_telegram_is_preferred_over_sms() -> None:

@@ -246,10 +246,13 @@ class QueueMachine(RuleBasedStateMachine):
 
     @rule()
     def reposition(self) -> None:
-        moved = self.queue.reposition(self.now, "staff")
-        assert moved >= 0
+        before = [t.id for t in self.queue.waiting()]
+        waiting = self.queue.reposition(self.now, "staff")
+        line = self.queue.waiting()
+        assert waiting == len(line)
+        assert line == rank(line, self.now, self.queue.config)
         if self.mode is QueueMode.FIFO:
-            assert moved == 0
+            assert [t.id for t in line] == before
 
     @rule()
     def expire(self) -> None:

@@ -30,10 +30,35 @@ async def test_events_are_published_after_commit(container: Container) -> None:
         assert message["data"]["ticket_id"] == joined.ticket.id
         assert message["data"]["number"] == "A-001"
         assert message["data"]["actor"] == "staff:ana"
+        moved = await subscription.get(timeout_s=5)
+        assert moved is not None and moved["type"] == "line_moved"
+        assert moved["data"]["waiting"] == 1
         await container.queues.call_next("PHARM", "1", "staff:ana")
         called = await subscription.get(timeout_s=5)
         assert called is not None and called["type"] == "ticket_called"
         assert called["data"]["counter"] == "1"
+    finally:
+        await subscription.close()
+
+
+async def test_a_call_in_a_long_line_publishes_one_line_moved(container: Container) -> None:
+    await container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+    for _ in range(40):
+        await container.queues.join("PHARM", new_join_request(), "kiosk")
+    subscription = await container.bus.subscribe()
+    try:
+        await container.queues.call_next("PHARM", "1", "staff:ana")
+        messages = []
+        while (message := await subscription.get(timeout_s=0.5)) is not None:
+            messages.append(message)
+        assert [m["type"] for m in messages] == ["ticket_called", "line_moved"]
+        assert messages[1]["queue"] == "PHARM"
+        assert messages[1]["data"] | {"at": None} == {
+            "queue": "PHARM",
+            "at": None,
+            "actor": "staff:ana",
+            "waiting": 39,
+        }
     finally:
         await subscription.close()
 

@@ -30,7 +30,7 @@ async def test_join_writes_ticket_audit_outbox_and_metrics(container: Container)
         "PHARM", new_join_request(phone="+34600111222", language="es"), "staff:ana"
     )
     ticket = await TicketRow.get(id=joined.ticket.id)
-    assert (ticket.number, ticket.status, ticket.position) == ("A-001", "waiting", 1)
+    assert (ticket.number, ticket.status, ticket.told_position) == ("A-001", "waiting", 1)
     audit = await TicketEventRow.filter(ticket_id=ticket.id)
     assert [(a.type, a.from_status, a.to_status, a.actor) for a in audit] == [
         ("ticket_joined", None, "waiting", "staff:ana")
@@ -68,6 +68,42 @@ async def test_called_message_is_urgent_and_getting_close_is_sent_once(
     # ticket 5 moved from position 5 to 4: not a threshold; ticket 4 moved 4 -> 3: "close"
     assert await OutboxMessage.filter(ticket_id=ids[4], kind="close").count() == 0
     assert await OutboxMessage.filter(ticket_id=ids[3], kind="close").count() == 1
+
+
+async def test_a_call_writes_the_called_ticket_and_the_messages_due_whatever_the_line(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container)
+    ids = []
+    for i in range(50):
+        chat = {"telegram_chat_id": 2000 + i} if i < 5 else {}  # the first five have Telegram
+        joined = await container.queues.join("PHARM", new_join_request(**chat), "kiosk")
+        ids.append(joined.ticket.id)
+    versions = dict(await TicketRow.all().values_list("id", "version"))
+    audit, outbox = await TicketEventRow.all().count(), await OutboxMessage.all().count()
+
+    clock.advance(minutes=1)
+    await container.queues.call_next("PHARM", "1", "staff:ana")
+
+    now = dict(await TicketRow.all().values_list("id", "version"))
+    written = {i for i, version in now.items() if version != versions[i]}
+    # The called ticket, and those told they are getting close (2nd -> 1st, 4th -> 3rd):
+    # their told_position changed.
+    assert written == {ids[0], ids[1], ids[3]}
+    new_events = await TicketEventRow.all().order_by("at", "seq").offset(audit)
+    assert [(e.type, e.ticket_id, e.old_position, e.new_position) for e in new_events] == [
+        ("ticket_called", ids[0], None, 1),
+        ("position_changed", ids[1], 2, 1),
+        ("position_changed", ids[3], 4, 3),
+    ]
+    messages = await OutboxMessage.all().offset(outbox)
+    assert sorted((m.kind, m.ticket_id) for m in messages) == sorted(
+        [("called", ids[0]), ("close", ids[1]), ("close", ids[3])]
+    )
+    # The 45 patients behind moved up without a write: their places are derived.
+    status = await container.queues.status("PHARM")
+    assert [t.id for t in status.queue.waiting()] == ids[1:]
+    assert [t.position for t in status.queue.waiting()] == list(range(1, 50))
 
 
 async def test_a_refused_command_writes_nothing(container: Container) -> None:

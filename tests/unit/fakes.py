@@ -183,7 +183,7 @@ class FakeQueueUnitOfWork:
             ticket
             for queue in queues.values()
             for ticket in queue.tickets.values()
-            if ticket.id not in self._loaded or ticket != self._loaded[ticket.id][0]
+            if ticket.id not in self._loaded or as_stored(ticket) != self._loaded[ticket.id][0]
         ]
 
     def write(self) -> None:
@@ -202,10 +202,15 @@ class FakeQueueUnitOfWork:
             )
             tally.add(events, queue)
         for ticket in self._changed(queues):
-            store.tickets[ticket.id] = dataclasses.replace(ticket)
+            store.tickets[ticket.id] = as_stored(ticket)
             store.versions[ticket.id] = store.versions.get(ticket.id, 0) + 1
         for item in settled:
             if isinstance(item.event, TicketEvent):
                 store.audit.append(item.event)
                 store.outbox += [(item.event, intent) for intent in item.intents]
         store.commits += 1
+
+
+def as_stored(ticket: Ticket) -> Ticket:
+    """The ticket as storage keeps it: without its place in line, which is derived."""
+    return dataclasses.replace(ticket, position=None)

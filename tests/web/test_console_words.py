@@ -3,11 +3,12 @@ answer shown as good news, a favicon on every page."""
 
 from __future__ import annotations
 
-from core.storage.models import OutboxMessage
-from tests.api.helpers import create_queue, join
+from core.storage.models import OutboxMessage, TicketEventRow
+from tests.api.helpers import call_next, create_queue, join
 from tests.conftest import Api
 from tests.web.sessions import console_client
 from web.console.board import delivery_of
+from web.console.routes import positions_text
 
 
 async def test_the_ticket_page_says_the_priority_as_the_board_does(api: Api) -> None:
@@ -38,3 +39,26 @@ async def test_every_page_has_the_favicon(api: Api) -> None:
         response = await api.client.get(path)
         assert response.status_code == 200, path
         assert link in response.text, path
+
+
+async def test_the_ticket_page_says_where_the_ticket_joined_and_was_called_from(
+    api: Api,
+) -> None:
+    await create_queue(api, "PHARM", counters=["1", "2"])
+    await join(api)
+    second = await join(api)
+    await call_next(api, counter="1")
+    await call_next(api, counter="2")
+    async with console_client(api, "staff") as client:
+        page = (await client.get(f"/console/tickets/{second['id']}")).text
+    assert "<td></td><td>2</td></tr>" in page  # joined 2nd, at no counter
+    assert "<td>2</td><td>1</td></tr>" in page  # called to counter 2 from 1st place
+
+
+def test_positions_in_an_audit_line() -> None:
+    def row(old: int | None, new: int | None) -> TicketEventRow:
+        return TicketEventRow(old_position=old, new_position=new)
+
+    assert positions_text(row(4, 3)) == "4 → 3"  # getting close
+    assert positions_text(row(None, 3)) == "3"  # joined, returned, called from
+    assert positions_text(row(None, None)) == ""

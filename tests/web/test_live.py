@@ -69,10 +69,17 @@ async def test_staff_feed_starts_with_a_snapshot_then_every_event(
         assert called["number"] == "A-001" and called["counter"] == "2"
         assert called["actor"] == "staff:admin-user" and called["ticket_id"] == tickets[0]["id"]
         assert called["at"]  # when it was committed: the benchmark measures from it
-        # The two tickets behind moved up; positions come with snapshots, not one event each.
+        # The two tickets behind moved up: one line_moved says so, not one event each; a
+        # position_changed only for the patient now first, who is told "getting close".
+        moved = await receive(ws, "line_moved")
+        assert [m["type"] for m in moved] == ["position_changed", "line_moved"]
+        close = moved[0]["data"]
+        assert (close["number"], close["old_position"], close["new_position"]) == ("A-002", 2, 1)
+        assert moved[1]["queue"] == "PHARM" and moved[1]["data"]["waiting"] == 2
         await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
-        messages += await receive(ws, "ticket_called")
-        assert "position_changed" not in {m["type"] for m in messages}
+        messages = await receive(ws, "line_moved")
+        assert [m["type"] for m in messages] == ["ticket_called", "position_changed", "line_moved"]
+        assert messages[-1]["data"]["waiting"] == 1
 
 
 async def test_display_feed_never_carries_names_phones_staff_or_ids(

@@ -156,13 +156,13 @@ async def call_next(
     bp,
     "POST",
     "/queues/<code>/reposition",
-    "Recompute the order now",
+    "Announce the line as it stands now and send the notices due",
     errors=UNKNOWN_QUEUE,
-    response="{moved}",
+    response="{waiting}",
 )
 async def reposition(request: Request, code: str, account: StaffAccount) -> HTTPResponse:
-    moved = await service(request).reposition(code, actor(account))
-    return json({"moved": moved})
+    waiting = await service(request).reposition(code, actor(account))
+    return json({"waiting": waiting})
 
 
 @endpoint(

@@ -279,7 +279,15 @@ def describe_event(row: TicketEventRow) -> dict[str, Any]:
         "what": row.type.replace("_", " "),
         "change": f"{row.from_status or NONE} → {row.to_status}" if row.to_status else "",
         "counter": row.counter,
-        "positions": f"{row.old_position} → {row.new_position}"
-        if row.old_position is not None and row.new_position is not None
-        else "",
+        "positions": positions_text(row),
     }
+
+
+def positions_text(row: TicketEventRow) -> str:
+    """`4 → 3` for a "getting close" notice, the place alone where the ticket joined, came
+    back or was called from, nothing for the rest."""
+    if row.new_position is None:
+        return ""
+    if row.old_position is None:
+        return str(row.new_position)
+    return f"{row.old_position} → {row.new_position}"

@@ -44,10 +44,6 @@ DISPLAY_EVENTS = frozenset(
         "ticket_joined",
     }
 )
-STAFF_SKIPPED = frozenset({"position_changed"})
-"""A call moves every ticket behind it: one event each, hundreds per call in a long line,
-which would bury the feed. Positions come with the snapshot and the status endpoint; the
-ticket's audit trail keeps every move."""
 RECHECK_S = 3.0
 """Staff feeds are re-authorised this often: a logout, a deactivation, a revoked token or a
 queue taken off the account closes them within seconds, in every process (the check reads
@@ -238,8 +234,6 @@ class LiveHub:
         staff_text = display_text = None
         for client in list(clients):
             if client.kind is ClientKind.STAFF:
-                if message.get("type") in STAFF_SKIPPED:
-                    continue
                 staff_text = staff_text or encode(message)
                 client.offer(staff_text)
             elif client.kind is ClientKind.DISPLAY:

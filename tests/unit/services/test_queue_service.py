@@ -68,8 +68,14 @@ async def test_join_stores_the_ticket_with_its_number_and_estimate(
     assert (joined.ticket.number, second.ticket.number) == ("A-001", "A-002")
     assert joined.estimate is not None and not joined.existing
     assert store.tickets[second.ticket.id].status is TicketStatus.WAITING
-    assert store.tickets[second.ticket.id].position == 2
+    assert second.ticket.position == 2
+    assert store.tickets[second.ticket.id].position is None  # derived, never stored
     assert store.queues["PHARM"].day_seq == 2
+    # every read ranks the line it loads
+    view = await service.ticket_view(second.ticket.id)
+    assert (view.ticket.position, view.estimate) == (2, second.estimate)
+    status = await service.status("PHARM")
+    assert [t.position for t in status.queue.waiting()] == [1, 2]
 
 
 async def test_joining_twice_from_one_phone_returns_the_live_ticket(
@@ -146,7 +152,7 @@ async def test_a_command_publishes_its_events_in_order_after_saving_them(
     joined = await service.join("PHARM", new_join_request(telegram_chat_id=7), "patient:bot")
 
     types = await published(bus, service.call_next("PHARM", "1", "staff:alice"))
-    assert types == ["ticket_called"]
+    assert types == ["ticket_called", "line_moved"]  # the line's news is no ticket's event
     types = await published(bus, service.ticket_action(joined.ticket.id, "complete", "staff:alice"))
     assert types == ["ticket_started", "ticket_completed"]
     assert [e.type_name() for e in store.audit] == [
@@ -191,3 +197,23 @@ async def test_a_ticket_changed_meanwhile_is_a_concurrent_update(
     with pytest.raises(ConcurrentUpdate):
         await service.on_ticket(ticket_id, cancel_after_someone_else_changed_it)
     assert store.tickets[ticket_id].status is TicketStatus.WAITING
+
+
+async def test_a_call_in_a_long_line_writes_only_the_called_ticket(
+    service: QueueService, store: FakeQueueRepository, bus: InProcessBus
+) -> None:
+    for _ in range(30):
+        await service.join("PHARM", new_join_request(), "kiosk")
+    versions = dict(store.versions)
+    audit, outbox = len(store.audit), len(store.outbox)
+
+    call = service.call_next("PHARM", "1", "staff:alice")
+    assert await published(bus, call) == ["ticket_called", "line_moved"]
+    [called] = [t for t in store.tickets.values() if t.status is TicketStatus.CALLED]
+
+    written = {i for i, v in store.versions.items() if versions.get(i) != v}
+    assert written == {called.id}
+    assert [e.type_name() for e in store.audit[audit:]] == ["ticket_called"]
+    assert len(store.outbox) == outbox
+    waiting = [t.position for t in (await service.status("PHARM")).queue.waiting()]
+    assert waiting == list(range(1, 30))
