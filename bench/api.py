@@ -12,14 +12,14 @@ and drops it at the end, also after an error. Only 127.0.0.1 is ever contacted.
 
 Phases, each on a fresh queue:
 
-0. line length (--waiting 10,800): one request at a time, a join then a call-next, on a queue
+1. line length (--waiting 10,800): one request at a time, a join then a call-next, on a queue
    holding 10 waiting and on one holding 800: what a command costs as the line grows;
-1. open loop (SEED waiting at the start): requests sent at a fixed rate (alternating join /
+2. open loop (SEED waiting at the start): requests sent at a fixed rate (alternating join /
    call-next), latency measured from each request's scheduled send time, so a slow server is
    not hidden by a slow client (no coordinated omission);
-2. closed loop: --clients concurrent clients, each alternating join / call-next as fast as
+3. closed loop: --clients concurrent clients, each alternating join / call-next as fast as
    it can, for joins/s and call-nexts/s;
-3. bare SQL: what the two commands must read and write as hand-written SQL, one transaction
+4. bare SQL: what the two commands must read and write as hand-written SQL, one transaction
    each, with asyncpg and the same number of concurrent clients: the floor any
    implementation has to pay.
 
@@ -771,7 +771,15 @@ class CpuMeter:
             "servers": {pid: self.proc_cpu(pid) for pid in self.server_pids},
             "client": time.process_time(),
             "postgres": {r["pid"]: self.proc_cpu(r["pid"]) for r in pids},
+            "machine": self.machine_cpu(),
         }
+
+    def machine_cpu(self) -> float:
+        """CPU seconds the whole machine has been busy since boot, all CPUs and processes:
+        on a shared machine, what the others took during a phase is worth printing."""
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+        return (user + nice + system + irq + softirq + steal) / self.tick
 
     @staticmethod
     def used(
@@ -786,6 +794,7 @@ class CpuMeter:
             "client": after["client"] - before["client"],
             "postgres": pg,
         }
+        spent["others"] = after["machine"] - before["machine"] - sum(spent.values())
 
         def per_op(seconds: float) -> float:
             return round(seconds * 1000 / max(ops, 1), 2)
@@ -1063,7 +1072,7 @@ def waiting_report(result: dict[str, Any]) -> list[str]:
         f"Line length: one request at a time, a join then a call-next, {s['waiting_pairs']} "
         "of each, on a queue holding each number of waiting tickets",
         f"{'waiting':>8} {'join p50':>10} {'join p90':>10} {'call p50':>10} {'call p90':>10} "
-        f"{'server CPU/op':>14} {'PG CPU/op':>10} {'errors':>7}",
+        f"{'server CPU/op':>14} {'PG CPU/op':>10} {'others':>7} {'errors':>7}",
     ]
     for length, phase in sorted(waiting.items(), key=lambda item: int(item[0])):
         join, call, cpu = phase["ops"]["join"], phase["ops"]["call_next"], phase["cpu"]
@@ -1071,7 +1080,7 @@ def waiting_report(result: dict[str, Any]) -> list[str]:
             f"{length:>8} {join['p50_ms']:>8.2f}ms {join['p90_ms']:>8.2f}ms "
             f"{call['p50_ms']:>8.2f}ms {call['p90_ms']:>8.2f}ms "
             f"{cpu['server_ms_per_op']:>12.2f}ms {cpu['postgres_ms_per_op']:>8.2f}ms "
-            f"{phase['all']['errors']:>7}"
+            f"{cpu['others_cpu_share']:>7.2f} {phase['all']['errors']:>7}"
         )
         if phase["error_kinds"]:
             lines.append(f"{'':>8} errors by kind: {phase['error_kinds']}")
@@ -1119,8 +1128,10 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"errors by kind: {o['error_kinds']}")
     lines += [
         "",
-        "CPU per successful operation, ms (and share of one CPU over the phase)",
-        f"{'phase':<12} {'server':>15} {'PostgreSQL':>15} {'bench client':>15}",
+        "CPU per successful operation, ms (and share of one CPU over the phase; other "
+        "processes: their share alone)",
+        f"{'phase':<12} {'server':>15} {'PostgreSQL':>15} {'bench client':>15} "
+        f"{'other processes':>16}",
     ]
     phases = (("open loop", "open_loop"), ("API closed", "api_closed"), ("bare SQL", "sql_closed"))
     for name, key in phases:
@@ -1129,6 +1140,7 @@ def report(result: dict[str, Any]) -> str:
             f"{c[f'{k}_ms_per_op']:>7.2f} ({c[f'{k}_cpu_share']:.2f})"
             for k in ("server", "postgres", "client")
         ]
+        cells.append(f"({c['others_cpu_share']:.2f})")
         lines.append(f"{name:<12} " + " ".join(f"{cell:>15}" for cell in cells))
     leaked = {k: result[k]["leaked_connections"] for k in ("open_loop", "api_closed")}
     if any(leaked.values()) or result.get("server_restarts"):

@@ -312,6 +312,7 @@ def report(result: dict[str, Any]) -> str:
         + ")",
         f"  PostgreSQL   {c['postgres_ms_per_op']:>6.2f} ({c['postgres_cpu_share']:.2f})",
         f"  bench client {c['client_ms_per_op']:>6.2f} ({c['client_cpu_share']:.2f})",
+        f"  other processes on the machine: {c['others_cpu_share']:.2f} of a CPU",
     ]
     if m["leaked_connections"]:
         lines.append(f"WARNING: {m['leaked_connections']} connections left idle in a transaction")
