@@ -56,6 +56,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from core.domain.model import format_number
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/test"
@@ -249,8 +251,8 @@ class Turns:
     back (200) and no ticket is made. Each queue's call-nexts go round its counters, so a
     counter comes round again only after all the others have been called to, by when the
     finisher has completed its patient. (Deriving both from a client's request number made
-    concurrent clients join with the same phones and call to the same counters at the same
-    moment: 409 counter_busy.)
+    concurrent clients join with the same phones, so the line drained (409 queue_empty),
+    and call to the same counters at the same moment (409 counter_busy).)
     """
 
     def __init__(self, counters: list[str]) -> None:
@@ -400,8 +402,8 @@ class BareSql:
     """The floor: what a join and a call-next must read and write, one transaction each.
 
     Neither writes a row per ticket behind: the order of the line is derived from when the
-    tickets joined (no position column is read or written), so the floor costs the same
-    with 10 waiting as with 800, as the app's commands should.
+    tickets joined (no position column is read or written), so what the floor writes does
+    not grow with the line; it reads the line once, to count it (and to sort it, calling).
     """
 
     def __init__(self, pool: asyncpg.Pool, turns: Turns | None = None) -> None:
@@ -678,12 +680,10 @@ async def seed_line(api: ApiClient, url: str, code: str, count: int) -> None:
 
     The first joins through the API; the others are copies of the rows the app wrote for it
     (its ticket and its "joined" audit row, every column as the app stored it), each with
-    an id, token, number and phone of its own and a later place in line, and the queue's
+    an id, token, number and phone of its own and the next place in line, and the queue's
     day sequence is moved past them. (800 joins through the API would cost what the bench
     measures, 800 times over.) The copies have no "joined" message in the outbox.
     """
-    from core.domain.model import format_number
-
     response = await api.join(code)
     api.check("join", response)
     ticket_id = response.json()["id"]
@@ -698,46 +698,56 @@ async def seed_line(api: ApiClient, url: str, code: str, count: int) -> None:
                 "SELECT * FROM ticket_events WHERE ticket_id = $1 AND type = 'ticket_joined'",
                 ticket_id,
             )
-            tickets, events = [], []
-            for i in range(1, count):
-                seq, at = ticket["seq"] + i, ticket["joined_at"] + timedelta(microseconds=i)
-                number = format_number(queue["prefix"], seq)
-                copy = dict(ticket) | {
-                    "id": str(uuid.uuid4()),
-                    "token": secrets.token_urlsafe(16),
-                    "seq": seq,
-                    "number": number,
-                    "joined_at": at,
-                    "line_at": at,
-                    "phone": api.turns.phone(),
-                }
-                position = None
-                if copy.get("position") is not None:  # stored on main; derived once it goes
-                    position = copy["position"] = ticket["position"] + i
-                data = json.loads(joined["data"])
-                data["number"] = number
-                if position is not None:
-                    data["position"] = position
-                event = dict(joined) | {
-                    "id": str(uuid.uuid4()),
-                    "ticket_id": copy["id"],
-                    "at": at,
-                    "new_position": position,
-                    "data": json.dumps(data),
-                }
-                tickets.append(tuple(copy.values()))
-                events.append(tuple(event.values()))
+            copies = [
+                copy_of_joined(ticket, joined, queue["prefix"], api.turns.phone(), place)
+                for place in range(2, count + 1)
+            ]
             await conn.copy_records_to_table(
-                "tickets", records=tickets, columns=list(ticket.keys())
+                "tickets", records=[t for t, _ in copies], columns=list(ticket.keys())
             )
-            await conn.copy_records_to_table(
-                "ticket_events", records=events, columns=list(joined.keys())
-            )
+            if joined is not None:
+                await conn.copy_records_to_table(
+                    "ticket_events", records=[e for _, e in copies], columns=list(joined.keys())
+                )
             await conn.execute(
                 "UPDATE queues SET day_seq = day_seq + $2 WHERE id = $1", queue["id"], count - 1
             )
     finally:
         await conn.close()
+
+
+def copy_of_joined(
+    ticket: asyncpg.Record, joined: asyncpg.Record | None, prefix: str, phone: str, place: int
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The rows of the ticket at `place` of a line whose first ticket is `ticket`, joined a
+    microsecond after the one before it; its audit row when the first one has one."""
+    seq = ticket["seq"] + place - 1
+    at, number = ticket["joined_at"] + timedelta(microseconds=place - 1), format_number(prefix, seq)
+    row = dict(ticket) | {
+        "id": str(uuid.uuid4()),
+        "token": secrets.token_urlsafe(16),
+        "seq": seq,
+        "number": number,
+        "joined_at": at,
+        "line_at": at,
+        "phone": phone,
+    }
+    if "position" in row:  # a stored column until the order of the line is derived
+        row["position"] = place
+    if joined is None:
+        return tuple(row.values()), ()
+    data = json.loads(joined["data"]) | {"number": number}
+    if "position" in data:
+        data["position"] = place
+    event = dict(joined) | {
+        "id": str(uuid.uuid4()),
+        "ticket_id": row["id"],
+        "at": at,
+        "data": json.dumps(data),
+    }
+    if event.get("new_position") is not None:
+        event["new_position"] = place
+    return tuple(row.values()), tuple(event.values())
 
 
 # -- the run ----------------------------------------------------------------------------------
