@@ -716,6 +716,12 @@ async def seed_line(api: ApiClient, url: str, code: str, count: int) -> None:
         await conn.close()
 
 
+PLACE_COLUMNS = ("position", "told_position")
+"""Where a ticket row keeps a place in line: `position` while the place is stored, then
+`told_position`, the place its patient was last told (on joining, the place they joined
+at). Whichever the table has is set for each copy."""
+
+
 def copy_of_joined(
     ticket: asyncpg.Record, joined: asyncpg.Record | None, prefix: str, phone: str, place: int
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -732,8 +738,9 @@ def copy_of_joined(
         "line_at": at,
         "phone": phone,
     }
-    if "position" in row:  # a stored column until the order of the line is derived
-        row["position"] = place
+    for column in PLACE_COLUMNS:
+        if column in row:
+            row[column] = place
     if joined is None:
         return tuple(row.values()), ()
     data = json.loads(joined["data"]) | {"number": number}
