@@ -926,6 +926,22 @@ async def finish_called_forever(url: str) -> None:
         await conn.close()
 
 
+async def line_lengths_phase(run: Run, lengths: dict[str, int]) -> tuple[dict[str, Any], ApiClient]:
+    """Each queue of `lengths` seeded with its number of waiting, then joins and call-nexts
+    one at a time; the figures by length, and the client of the server now running."""
+    assert run.api is not None
+    api, figures_by_length = run.api, {}
+    for code, waiting in lengths.items():
+        say(f"line length: {waiting} waiting, {run.args.waiting_pairs} joins and call-nexts")
+        await seed_line(api, run.url, code, waiting)
+        load = api.runner(code)
+        await one_at_a_time(load, WAITING_WARMUP_PAIRS)
+        phase = await run.measure("api", partial(one_at_a_time, load, run.args.waiting_pairs))
+        figures_by_length[str(waiting)] = phase
+        api = await run.restart_if_leaked(phase)
+    return figures_by_length, api
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     base = os.environ.get("NEXTUP_BENCH_DATABASE_URL") or DEFAULT_URL
     admin_url, url = database_urls(base, args.database)
@@ -953,7 +969,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "load_average_before": os.getloadavg()[0],
             },
         }
-        lines = [f"BENCHLINE{waiting}" for waiting in args.waiting]
+        lines = {f"BENCHLINE{waiting}": waiting for waiting in args.waiting}
         codes = ["BENCHWARM", *lines, "BENCHOPEN", "BENCHCLOSED", "BENCHSQLWARM", "BENCHSQL"]
         for code in codes:
             await api.create_queue(code)
@@ -964,15 +980,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         await closed_loop(warm, args.clients, 1.0)
 
         if args.waiting:
-            result["waiting"] = {}
-        for waiting, code in zip(args.waiting, lines, strict=True):
-            say(f"line length: {waiting} waiting, {args.waiting_pairs} joins and call-nexts")
-            await seed_line(api, url, code, waiting)
-            load = api.runner(code)
-            await one_at_a_time(load, WAITING_WARMUP_PAIRS)
-            phase = await run.measure("api", partial(one_at_a_time, load, args.waiting_pairs))
-            result["waiting"][str(waiting)] = phase
-            api = await run.restart_if_leaked(phase)
+            result["waiting"], api = await line_lengths_phase(run, lines)
 
         say(f"open loop: {args.rate:g} req/s for {args.duration:g} s")
         load = api.runner("BENCHOPEN")
@@ -1054,8 +1062,14 @@ def line_verdict(waiting: dict[str, Any]) -> dict[str, Any]:
     short, long = waiting[lengths[0]], waiting[lengths[-1]]
     growth = {op: round(long["ops"][op]["p50_ms"] / short["ops"][op]["p50_ms"], 2) for op in OPS}
     errors = sum(phase["all"]["errors"] for phase in waiting.values())
+    cpu = long["cpu"]["server_ms_per_op"] / max(short["cpu"]["server_ms_per_op"], 1e-9)
     return {
-        "line_growth": {"from": int(lengths[0]), "to": int(lengths[-1]), "p50_ratio": growth},
+        "line_growth": {
+            "from": int(lengths[0]),
+            "to": int(lengths[-1]),
+            "p50_ratio": growth,
+            "server_cpu_ratio": round(cpu, 2),
+        },
         "line_within_1_5x": errors == 0 and all(g <= WAITING_TARGET for g in growth.values()),
     }
 
@@ -1193,7 +1207,8 @@ def line_verdict_lines(v: dict[str, Any]) -> list[str]:
         f"[{'PASS' if v['line_within_1_5x'] else 'FAIL'}] {g['to']} waiting within "
         f"{WAITING_TARGET:g}x of {g['from']} waiting (medians, one request at a time, no "
         f"errors): join {g['p50_ratio']['join']:.2f}x, call-next "
-        f"{g['p50_ratio']['call_next']:.2f}x"
+        f"{g['p50_ratio']['call_next']:.2f}x (server CPU per request "
+        f"{g['server_cpu_ratio']:.2f}x)"
     ]
 
 
