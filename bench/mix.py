@@ -109,7 +109,9 @@ class Tokens:
         by_queue: dict[str, list[str]] = {}
         for row in rows:
             by_queue.setdefault(row["code"], []).append(row["token"])
-        self.by_queue = by_queue
+        # A queue with nobody waiting or called keeps its earlier tokens: a finished
+        # patient's page still reads its ticket.
+        self.by_queue |= by_queue
 
     async def refresh_forever(self) -> None:
         conn = await asyncpg.connect(self.url)
