@@ -73,9 +73,10 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-logo
 
-## bench: API against bare SQL, Telegram and SMS notification rates, websocket fan-out, console load time and command start-up, on PostgreSQL (prints figures)
+## bench: API against bare SQL and as the line grows, a 20-queue mix on two servers with Redis, Telegram and SMS notification rates, websocket fan-out, console load time and command start-up, on PostgreSQL (prints figures)
 bench: $(DEV_STAMP) chromium
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/api.py
+	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/mix.py --redis redis://127.0.0.1:6379/14
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/notify.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/sms.py
 	NEXTUP_BENCH_DATABASE_URL=$(PG_URL) $(BIN)/python bench/ws_fanout.py --redis redis://127.0.0.1:6379/14

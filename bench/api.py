@@ -10,15 +10,18 @@ server and credentials to use. The bench creates its own database on that server
 (`nextup_bench`, see --database) through the `postgres` maintenance database, migrates it,
 and drops it at the end, also after an error. Only 127.0.0.1 is ever contacted.
 
-Phases, each on a fresh queue that starts with SEED waiting tickets:
+Phases, each on a fresh queue:
 
-1. open loop: requests sent at a fixed rate (alternating join / call-next), latency measured
-   from each request's scheduled send time, so a slow server is not hidden by a slow client
-   (no coordinated omission);
-2. closed loop: --clients concurrent clients, each alternating join / call-next as fast as
+1. line length (--waiting 10,800): one request at a time, a join then a call-next, on a queue
+   holding 10 waiting and on one holding 800: what a command costs as the line grows;
+2. open loop (SEED waiting at the start): requests sent at a fixed rate (alternating join /
+   call-next), latency measured from each request's scheduled send time, so a slow server is
+   not hidden by a slow client (no coordinated omission);
+3. closed loop: --clients concurrent clients, each alternating join / call-next as fast as
    it can, for joins/s and call-nexts/s;
-3. bare SQL: the same operations as hand-written SQL, one transaction each, with asyncpg and
-   the same number of concurrent clients: the floor any implementation has to pay.
+4. bare SQL: what the two commands must read and write as hand-written SQL, one transaction
+   each, with asyncpg and the same number of concurrent clients: the floor any
+   implementation has to pay.
 
 The server is the real `nextup serve` in its own process. Results are printed and written
 to bench/results/api-latest.json.
@@ -30,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import itertools
 import json
 import os
 import secrets
@@ -41,15 +45,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+
+from core.domain.model import format_number
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -58,11 +65,16 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 SEED = 30
 COUNTERS = [str(n) for n in range(1, 129)]
 """One patient per counter: a call-next at a counter whose patient is still called is
-refused (409 counter_busy). The call-nexts go round these counters, and the finisher below
-completes the called patients every FINISH_EVERY_S, so a counter is free again long before
-its turn comes round (128 counters at 100 call-nexts/s: 1.3 s)."""
+refused (409 counter_busy). The call-nexts on a queue go round these counters (`Turns`), and
+the finisher below completes the called patients every FINISH_EVERY_S, so a counter is free
+again long before its turn comes round (128 counters at 100 call-nexts/s: 1.3 s)."""
 P99_TARGET_MS = 50.0
-RATIO_TARGET = 3.0
+RATIO_TARGET = 2.0
+CPU_TARGET_MS = 3.0
+"""Server CPU per successful command, under load (open and closed loop)."""
+WAITING_TARGET = 1.5
+"""Medians with the longest line within this factor of those with the shortest."""
+WAITING_WARMUP_PAIRS = 3
 REQUEST_TIMEOUT_S = 10.0
 SEND_GRACE_S = 5.0
 OPS = ("join", "call_next")
@@ -86,11 +98,16 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 @dataclass
 class Recorder:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPS})
-    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPS, 0))
+    ops: tuple[str, ...] = OPS
+    latencies: dict[str, list[float]] = field(init=False)
+    errors: dict[str, int] = field(init=False)
     error_kinds: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.latencies = {op: [] for op in self.ops}
+        self.errors = dict.fromkeys(self.ops, 0)
 
     def record(self, op: str, seconds: float, ok: bool, kind: str = "") -> None:
         if ok:
@@ -103,7 +120,7 @@ class Recorder:
         elapsed = max(self.finished - self.started, 1e-9)
         result: dict[str, Any] = {"elapsed_s": round(elapsed, 3), "ops": {}}
         everything: list[float] = []
-        for op in OPS:
+        for op in self.ops:
             values = sorted(self.latencies[op])
             everything += values
             result["ops"][op] = figures(values, elapsed) | {"errors": self.errors[op]}
@@ -134,8 +151,16 @@ def op_for(n: int) -> str:
     return OPS[n % 2]
 
 
-async def open_loop(run: Op, rate: float, duration: float, max_in_flight: int) -> Recorder:
+async def open_loop(
+    run: Op,
+    rate: float,
+    duration: float,
+    max_in_flight: int,
+    pick: Callable[[int], str] = op_for,
+    ops: tuple[str, ...] = OPS,
+) -> Recorder:
     """Sends at `rate` per second whatever the server does; latency counts from the schedule.
+    Request n is the operation `pick(n)`, one of `ops`.
 
     At most `max_in_flight` requests are on the wire; the others wait their turn in the client,
     and that wait counts. A request still unsent SEND_GRACE_S after the last scheduled send is
@@ -143,14 +168,14 @@ async def open_loop(run: Op, rate: float, duration: float, max_in_flight: int) -
     ones in flight, so a server that falls behind makes the run fail, not last forever.
     """
     loop = asyncio.get_running_loop()
-    rec = Recorder()
+    rec = Recorder(ops)
     gate = asyncio.Semaphore(max_in_flight)
     total = int(rate * duration)
     rec.started = loop.time() + 0.01
     send_deadline = rec.started + duration + SEND_GRACE_S
 
     async def fire(n: int, scheduled: float) -> None:
-        op = op_for(n)
+        op = pick(n)
         async with gate:
             if loop.time() > send_deadline:
                 rec.record(op, 0.0, False, "not_sent")
@@ -191,10 +216,27 @@ async def closed_loop(run: Op, clients: int, duration: float) -> Recorder:
     return rec
 
 
+async def one_at_a_time(run: Op, pairs: int) -> Recorder:
+    """A join then a call-next, `pairs` times, each request alone on the server: the line
+    keeps its length, and nothing waits behind anything but the command itself."""
+    loop = asyncio.get_running_loop()
+    rec = Recorder()
+    rec.started = loop.time()
+    for n in range(2 * pairs):
+        op = op_for(n)
+        began = loop.time()
+        ok, kind = await attempt(run, op, n)
+        rec.record(op, loop.time() - began, ok, kind)
+    rec.finished = loop.time()
+    return rec
+
+
 async def attempt(run: Op, op: str, n: int) -> tuple[bool, str]:
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT_S):
             return await run(op, n), ""
+    except HttpError as exc:
+        return False, str(exc)
     except Exception as exc:  # a failed request is an error figure, not the end of the run
         return False, type(exc).__name__
 
@@ -202,72 +244,123 @@ async def attempt(run: Op, op: str, n: int) -> tuple[bool, str]:
 # -- the API ----------------------------------------------------------------------------------
 
 
-def join_body(n: int) -> dict[str, Any]:
-    """A walk-in with a phone number, so joining and calling also write outbox rows."""
-    return {"phone": f"+1555{n % 10_000_000:07d}"}
+class Turns:
+    """Phone numbers for the whole run, and each queue's counters in turn.
+
+    Every join gets a number of its own: a phone already waiting in the queue gets its ticket
+    back (200) and no ticket is made. Each queue's call-nexts go round its counters, so a
+    counter comes round again only after all the others have been called to, by when the
+    finisher has completed its patient. (Deriving both from a client's request number made
+    concurrent clients join with the same phones, so the line drained (409 queue_empty),
+    and call to the same counters at the same moment (409 counter_busy).)
+    """
+
+    def __init__(self, counters: list[str]) -> None:
+        self.counters = counters
+        self._phones = itertools.count()
+        self._calls: dict[str, int] = {}
+
+    def phone(self) -> str:
+        return f"+1555{next(self._phones) % 10_000_000:07d}"
+
+    def counter(self, code: str) -> str:
+        n = self._calls.get(code, 0)
+        self._calls[code] = n + 1
+        return self.counters[n % len(self.counters)]
 
 
 class ApiClient:
-    def __init__(self, base_url: str, token: str, connections: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        connections: int,
+        turns: Turns | None = None,
+        statuses: dict[str, int] | None = None,
+    ) -> None:
         self.http = httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
             timeout=REQUEST_TIMEOUT_S,
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
-        self.statuses: dict[str, int] = {}
+        self.turns = turns or Turns(COUNTERS)
+        self.statuses = {} if statuses is None else statuses
+        """Answers by operation and HTTP status, e.g. `call_next 409`."""
 
     async def close(self) -> None:
         await self.http.aclose()
 
     async def create_queue(self, code: str) -> None:
-        body = {"code": code, "name": f"Bench {code}", "prefix": "B", "counters": COUNTERS}
+        body = {
+            "code": code,
+            "name": f"Bench {code}",
+            "prefix": "B",
+            "counters": self.turns.counters,
+        }
         response = await self.http.post("/api/v1/queues", json=body)
         if response.status_code != 201:
             raise RuntimeError(f"creating queue {code}: {response.status_code} {response.text}")
 
+    async def join(self, code: str) -> httpx.Response:
+        """A walk-in with a phone number, so joining and calling also write outbox rows."""
+        body = {"phone": self.turns.phone()}
+        return await self.http.post(f"/api/v1/queues/{code}/tickets", json=body)
+
+    async def call_next(self, code: str) -> httpx.Response:
+        body = {"counter": self.turns.counter(code)}
+        return await self.http.post(f"/api/v1/queues/{code}/call-next", json=body)
+
+    def check(self, op: str, response: httpx.Response) -> bool:
+        """Counts the answer by status; anything but a success is an `HttpError`."""
+        key = f"{op} {response.status_code}"
+        self.statuses[key] = self.statuses.get(key, 0) + 1
+        if not response.is_success:
+            raise HttpError(response)
+        return True
+
     def runner(self, code: str) -> Op:
         async def run(op: str, n: int) -> bool:
             if op == "join":
-                response = await self.http.post(f"/api/v1/queues/{code}/tickets", json=join_body(n))
-            else:
-                counter = COUNTERS[n // 2 % len(COUNTERS)]
-                response = await self.http.post(
-                    f"/api/v1/queues/{code}/call-next", json={"counter": counter}
-                )
-            key = f"{op} {response.status_code}"
-            self.statuses[key] = self.statuses.get(key, 0) + 1
-            if not response.is_success:
-                raise HttpError(f"HTTP {response.status_code}")
-            return True
+                return self.check(op, await self.join(code))
+            return self.check(op, await self.call_next(code))
 
         return run
 
 
 class HttpError(Exception):
-    pass
+    """An answer other than 2xx; its text is the status and the API's error code, which is
+    what the error figures are counted by (`HTTP 409 counter_busy`)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        code = ""
+        with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+            code = response.json()["error"]["code"]
+        super().__init__(f"HTTP {response.status_code} {code}".strip())
 
 
 # -- bare SQL ---------------------------------------------------------------------------------
 
 LIVE = ["waiting", "called", "serving"]
 NOTIFY_POSITIONS = [3, 1]
+"""A patient reaching one of these places is told to come back ("close"), as the app's
+default queue configuration does."""
 
 SQL_LOCK = "SELECT id, prefix, day_seq, day_seq_date FROM queues WHERE code = $1 FOR UPDATE"
-SQL_LIVE = (
-    "SELECT id, status, priority, position, joined_at, line_at, appointment_at, counter"
+SQL_SIZE = (
+    "SELECT count(*) FILTER (WHERE status = 'waiting') AS waiting, count(*) AS live"
     " FROM tickets WHERE queue_id = $1 AND status = ANY($2::varchar[])"
 )
 SQL_SEQ = "UPDATE queues SET day_seq = $2, day_seq_date = $3 WHERE id = $1"
 SQL_TICKET = """
 INSERT INTO tickets (id, queue_id, number, seq, token, status, priority, joined_at, line_at,
-                     position, recall_count, phone, version, late_count, leave_now_sent)
-VALUES ($1, $2, $3, $4, $5, 'waiting', 0, $6, $6, $7, 0, $8, 0, 0, false)
+                     recall_count, phone, version, late_count, leave_now_sent)
+VALUES ($1, $2, $3, $4, $5, 'waiting', 0, $6, $6, 0, $7, 0, 0, false)
 """
 SQL_EVENT = """
 INSERT INTO ticket_events (id, ticket_id, queue_code, type, from_status, to_status,
                            old_position, new_position, counter, actor, at, data, seq)
-VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, $8, $9, $10, $11::jsonb, 0)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13)
 """
 SQL_OUTBOX = """
 INSERT INTO outbox (id, idempotency_key, ticket_id, event_id, channel, recipient, kind, payload,
@@ -288,39 +381,17 @@ ON CONFLICT (queue_id, hour_start) DO UPDATE SET
     size_sum = m.size_sum + EXCLUDED.size_sum,
     size_samples = m.size_samples + 1
 """
-SQL_FIRST = (
-    "SELECT id, joined_at, phone FROM tickets WHERE queue_id = $1 AND status = 'waiting'"
-    " ORDER BY position LIMIT 1"
-)
+SQL_HEAD = """
+SELECT id, joined_at, phone, count(*) OVER () AS waiting
+FROM tickets WHERE queue_id = $1 AND status = 'waiting'
+ORDER BY line_at, seq, id LIMIT $2
+"""
+"""The first in line (FIFO: the order the app ranks by) and those who will then be at the
+notify positions, with the length of the line for the hourly size sample."""
 SQL_CALL = (
-    "UPDATE tickets SET status = 'called', counter = $2, called_at = $3, position = NULL,"
+    "UPDATE tickets SET status = 'called', counter = $2, called_at = $3,"
     " version = version + 1 WHERE id = $1"
 )
-# The app writes an audit row per ticket that moved up, and a "close" message to those that
-# reach a notify position; one statement does both here.
-SQL_MOVE_UP = """
-WITH moved AS (
-    UPDATE tickets SET position = position - 1
-    WHERE queue_id = $1 AND status = 'waiting'
-    RETURNING id, position, phone
-), audit AS (
-    INSERT INTO ticket_events (id, ticket_id, queue_code, type, old_position, new_position,
-                               actor, at, data, seq)
-    SELECT gen_random_uuid()::text, id, $2, 'position_changed', position + 1, position, $3, $4,
-           '{}'::jsonb, row_number() OVER (ORDER BY position)
-    FROM moved
-    RETURNING id, ticket_id, new_position
-), close AS (
-    INSERT INTO outbox (id, idempotency_key, ticket_id, event_id, channel, recipient, kind,
-                        payload, urgent, status, attempts, next_attempt_at, created_at)
-    SELECT gen_random_uuid()::text, audit.id || ':sms:' || moved.phone, moved.id, audit.id,
-           'sms', moved.phone, 'close', jsonb_build_object('position', moved.position),
-           false, 'queued', 0, $4, $4
-    FROM audit JOIN moved ON moved.id = audit.ticket_id
-    WHERE moved.phone IS NOT NULL AND moved.position = ANY($5::int[])
-)
-SELECT count(*) FROM moved
-"""
 
 
 class QueueEmpty(Exception):
@@ -328,32 +399,40 @@ class QueueEmpty(Exception):
 
 
 class BareSql:
-    """The floor: what a join and a call-next must write, in one transaction each."""
+    """The floor: what a join and a call-next must read and write, one transaction each.
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    Neither writes a row per ticket behind: the order of the line is derived from when the
+    tickets joined (no position column is read or written), so what the floor writes does
+    not grow with the line; it reads the line once, to count it (and to sort it, calling).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, turns: Turns | None = None) -> None:
         self.pool = pool
+        self.turns = turns or Turns(COUNTERS)
 
     def runner(self, code: str) -> Op:
         async def run(op: str, n: int) -> bool:
             if op == "join":
-                await self.join(code, n)
+                await self.join(code, self.turns.phone())
             else:
-                await self.call_next(code, COUNTERS[n // 2 % len(COUNTERS)])
+                await self.call_next(code, self.turns.counter(code))
             return True
 
         return run
 
-    async def join(self, code: str, n: int) -> None:
-        phone = join_body(n)["phone"]
+    async def join(self, code: str, phone: str) -> None:
+        """Lock the queue; count the line (the new ticket's place and the size sample); take
+        the day's next number; insert the ticket, its audit row and its "joined" message;
+        add to the hour's figures."""
         async with self.pool.acquire() as conn, conn.transaction():
             now = datetime.now(UTC)
             queue = await conn.fetchrow(SQL_LOCK, code)
-            live = await conn.fetch(SQL_LIVE, queue["id"], LIVE)
+            size = await conn.fetchrow(SQL_SIZE, queue["id"], LIVE)
             today = now.date()
             seq = queue["day_seq"] + 1 if queue["day_seq_date"] == today else 1
-            position = sum(1 for t in live if t["status"] == "waiting") + 1
+            position = size["waiting"] + 1
             ticket_id, event_id = str(uuid.uuid4()), str(uuid.uuid4())
-            number = f"{queue['prefix']}{seq:03d}"
+            number = f"{queue['prefix']}-{seq:03d}"
             await conn.execute(SQL_SEQ, queue["id"], seq, today)
             await conn.execute(
                 SQL_TICKET,
@@ -363,7 +442,6 @@ class BareSql:
                 seq,
                 secrets.token_urlsafe(16),
                 now,
-                position,
                 phone,
             )
             data = json.dumps({"number": number, "position": position, "priority": 0})
@@ -375,34 +453,29 @@ class BareSql:
                 "ticket_joined",
                 None,
                 "waiting",
+                None,
                 position,
                 None,
                 "staff:bench",
                 now,
                 data,
+                0,
             )
-            await conn.execute(
-                SQL_OUTBOX,
-                str(uuid.uuid4()),
-                f"{event_id}:sms:{phone}",
-                ticket_id,
-                event_id,
-                phone,
-                "joined",
-                data,
-                False,
-                now,
-            )
+            await self._message(conn, event_id, ticket_id, phone, "joined", data, False, now)
             hour = now.replace(minute=0, second=0, microsecond=0)
-            await conn.execute(SQL_METRIC, queue["id"], hour, 1, 0, 0.0, position)
+            await conn.execute(SQL_METRIC, queue["id"], hour, 1, 0, 0.0, size["live"] + 1)
 
     async def call_next(self, code: str, counter: str) -> None:
+        """Lock the queue; read the head of the line; call the first (its row, audit row and
+        "called" message); a "close" message and its audit row for each patient who reaches a
+        notify position; add to the hour's figures."""
         async with self.pool.acquire() as conn, conn.transaction():
             now = datetime.now(UTC)
             queue = await conn.fetchrow(SQL_LOCK, code)
-            first = await conn.fetchrow(SQL_FIRST, queue["id"])
-            if first is None:
+            head = await conn.fetch(SQL_HEAD, queue["id"], max(NOTIFY_POSITIONS) + 1)
+            if not head:
                 raise QueueEmpty(code)
+            first = head[0]
             event_id = str(uuid.uuid4())
             await conn.execute(SQL_CALL, first["id"], counter, now)
             data = json.dumps({"counter": counter})
@@ -415,29 +488,67 @@ class BareSql:
                 "waiting",
                 "called",
                 None,
+                None,
                 counter,
                 "staff:bench",
                 now,
                 data,
+                0,
             )
-            await conn.execute(
-                SQL_OUTBOX,
-                str(uuid.uuid4()),
-                f"{event_id}:sms:{first['phone']}",
-                first["id"],
-                event_id,
-                first["phone"],
-                "called",
-                data,
-                True,
-                now,
+            await self._message(
+                conn, event_id, first["id"], first["phone"], "called", data, True, now
             )
-            size = await conn.fetchval(
-                SQL_MOVE_UP, queue["id"], code, "staff:bench", now, NOTIFY_POSITIONS
-            )
+            for seq, position in enumerate(sorted(NOTIFY_POSITIONS), start=1):
+                if position >= len(head) or head[position]["phone"] is None:
+                    continue
+                close, close_id = head[position], str(uuid.uuid4())
+                close_data = json.dumps({"position": position})
+                await conn.execute(
+                    SQL_EVENT,
+                    close_id,
+                    close["id"],
+                    code,
+                    "position_changed",
+                    None,
+                    None,
+                    position + 1,
+                    position,
+                    None,
+                    "staff:bench",
+                    now,
+                    close_data,
+                    seq,
+                )
+                await self._message(
+                    conn, close_id, close["id"], close["phone"], "close", close_data, False, now
+                )
             wait_s = (now - first["joined_at"]).total_seconds()
             hour = now.replace(minute=0, second=0, microsecond=0)
-            await conn.execute(SQL_METRIC, queue["id"], hour, 0, 1, wait_s, size)
+            await conn.execute(SQL_METRIC, queue["id"], hour, 0, 1, wait_s, first["waiting"] - 1)
+
+    @staticmethod
+    async def _message(
+        conn: asyncpg.Connection,
+        event_id: str,
+        ticket_id: str,
+        phone: str,
+        kind: str,
+        data: str,
+        urgent: bool,
+        now: datetime,
+    ) -> None:
+        await conn.execute(
+            SQL_OUTBOX,
+            str(uuid.uuid4()),
+            f"{event_id}:sms:{phone}",
+            ticket_id,
+            event_id,
+            phone,
+            kind,
+            data,
+            urgent,
+            now,
+        )
 
 
 # -- the database and the server --------------------------------------------------------------
@@ -564,14 +675,97 @@ async def seed(run: Op, count: int) -> None:
             raise RuntimeError("seeding the queue failed")
 
 
+async def seed_line(api: ApiClient, url: str, code: str, count: int) -> None:
+    """`count` waiting tickets on an empty queue, in about the same time whatever the count.
+
+    The first joins through the API; the others are copies of the rows the app wrote for it
+    (its ticket and its "joined" audit row, every column as the app stored it), each with
+    an id, token, number and phone of its own and the next place in line, and the queue's
+    day sequence is moved past them. (800 joins through the API would cost what the bench
+    measures, 800 times over.) The copies have no "joined" message in the outbox.
+    """
+    response = await api.join(code)
+    api.check("join", response)
+    ticket_id = response.json()["id"]
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            queue = await conn.fetchrow(
+                "SELECT id, prefix FROM queues WHERE code = $1 FOR UPDATE", code
+            )
+            ticket = await conn.fetchrow("SELECT * FROM tickets WHERE id = $1", ticket_id)
+            joined = await conn.fetchrow(
+                "SELECT * FROM ticket_events WHERE ticket_id = $1 AND type = 'ticket_joined'",
+                ticket_id,
+            )
+            copies = [
+                copy_of_joined(ticket, joined, queue["prefix"], api.turns.phone(), place)
+                for place in range(2, count + 1)
+            ]
+            await conn.copy_records_to_table(
+                "tickets", records=[t for t, _ in copies], columns=list(ticket.keys())
+            )
+            if joined is not None:
+                await conn.copy_records_to_table(
+                    "ticket_events", records=[e for _, e in copies], columns=list(joined.keys())
+                )
+            await conn.execute(
+                "UPDATE queues SET day_seq = day_seq + $2 WHERE id = $1", queue["id"], count - 1
+            )
+    finally:
+        await conn.close()
+
+
+PLACE_COLUMNS = ("position", "told_position")
+"""Where a ticket row keeps a place in line: `position` while the place is stored, then
+`told_position`, the place its patient was last told (on joining, the place they joined
+at). Whichever the table has is set for each copy."""
+
+
+def copy_of_joined(
+    ticket: asyncpg.Record, joined: asyncpg.Record | None, prefix: str, phone: str, place: int
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The rows of the ticket at `place` of a line whose first ticket is `ticket`, joined a
+    microsecond after the one before it; its audit row when the first one has one."""
+    seq = ticket["seq"] + place - 1
+    at, number = ticket["joined_at"] + timedelta(microseconds=place - 1), format_number(prefix, seq)
+    row = dict(ticket) | {
+        "id": str(uuid.uuid4()),
+        "token": secrets.token_urlsafe(16),
+        "seq": seq,
+        "number": number,
+        "joined_at": at,
+        "line_at": at,
+        "phone": phone,
+    }
+    for column in PLACE_COLUMNS:
+        if column in row:
+            row[column] = place
+    if joined is None:
+        return tuple(row.values()), ()
+    data = json.loads(joined["data"]) | {"number": number}
+    if "position" in data:
+        data["position"] = place
+    event = dict(joined) | {
+        "id": str(uuid.uuid4()),
+        "ticket_id": row["id"],
+        "at": at,
+        "data": json.dumps(data),
+    }
+    if event.get("new_position") is not None:
+        event["new_position"] = place
+    return tuple(row.values()), tuple(event.values())
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
 class CpuMeter:
-    """CPU seconds used by the server process, this client and the bench database's backends."""
+    """CPU seconds used by the server processes, this client and the bench database's
+    backends."""
 
-    def __init__(self, admin_url: str, database: str, server_pid: int | None) -> None:
-        self.admin_url, self.database, self.server_pid = admin_url, database, server_pid
+    def __init__(self, admin_url: str, database: str, server_pids: Sequence[int] = ()) -> None:
+        self.admin_url, self.database, self.server_pids = admin_url, database, server_pids
         self.tick = os.sysconf("SC_CLK_TCK")
 
     def proc_cpu(self, pid: int) -> float:
@@ -591,24 +785,50 @@ class CpuMeter:
         finally:
             await conn.close()
         return {
-            "server": self.proc_cpu(self.server_pid) if self.server_pid else 0.0,
+            "servers": {pid: self.proc_cpu(pid) for pid in self.server_pids},
             "client": time.process_time(),
             "postgres": {r["pid"]: self.proc_cpu(r["pid"]) for r in pids},
+            "machine": self.machine_cpu(),
         }
+
+    def machine_cpu(self) -> float:
+        """CPU seconds the whole machine has been busy since boot, all CPUs and processes:
+        on a shared machine, what the others took during a phase is worth printing."""
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
+        return (user + nice + system + irq + softirq + steal) / self.tick
 
     @staticmethod
     def used(
         before: dict[str, Any], after: dict[str, Any], ops: int, wall: float
-    ) -> dict[str, float]:
+    ) -> dict[str, Any]:
+        """CPU ms per successful operation and share of one CPU: `server` is all the server
+        processes together, `servers` each of them."""
         pg = sum(v - before["postgres"].get(pid, 0.0) for pid, v in after["postgres"].items())
+        by_server = {pid: v - before["servers"][pid] for pid, v in after["servers"].items()}
         spent = {
-            "server": after["server"] - before["server"],
+            "server": sum(by_server.values()),
             "client": after["client"] - before["client"],
             "postgres": pg,
         }
-        per_op = {f"{k}_ms_per_op": round(v * 1000 / max(ops, 1), 2) for k, v in spent.items()}
-        busy = {f"{k}_cpu_share": round(v / max(wall, 1e-9), 2) for k, v in spent.items()}
-        return per_op | busy
+        spent["others"] = after["machine"] - before["machine"] - sum(spent.values())
+
+        def per_op(seconds: float) -> float:
+            return round(seconds * 1000 / max(ops, 1), 2)
+
+        def share(seconds: float) -> float:
+            return round(seconds / max(wall, 1e-9), 2)
+
+        return (
+            {f"{k}_ms_per_op": per_op(v) for k, v in spent.items()}
+            | {f"{k}_cpu_share": share(v) for k, v in spent.items()}
+            | {
+                "servers": [
+                    {"pid": pid, "ms_per_op": per_op(v), "cpu_share": share(v)}
+                    for pid, v in by_server.items()
+                ]
+            }
+        )
 
 
 async def leaked_connections(admin_url: str, database: str) -> int:
@@ -636,14 +856,28 @@ class Run:
     server: Server | None = None
     api: ApiClient | None = None
     restarts: int = 0
+    turns: Turns = field(default_factory=lambda: Turns(COUNTERS))
+    statuses: dict[str, int] = field(default_factory=dict)
 
     async def start_server(self) -> ApiClient:
         await self.stop_server()
         self.server = start_server(self.url, self.args.redis, self.log_path, self.args.profile)
         await wait_healthy(self.server)
         connections = max(self.args.max_in_flight, self.args.clients)
-        self.api = ApiClient(self.server.base_url, self.token, connections)
+        self.api = ApiClient(
+            self.server.base_url, self.token, connections, self.turns, self.statuses
+        )
         return self.api
+
+    async def restart_if_leaked(self, summary: dict[str, Any]) -> ApiClient:
+        """A fresh server when the phase left a connection idle in a transaction (see
+        README), so the next phase does not wait on its locks."""
+        assert self.api is not None
+        if not summary["leaked_connections"]:
+            return self.api
+        say("the server leaked database connections; restarting it for the next phase")
+        self.restarts += 1
+        return await self.start_server()
 
     async def stop_server(self) -> None:
         if self.api is not None:
@@ -653,8 +887,8 @@ class Run:
             self.server.stop()
 
     async def measure(self, label: str, load: Callable[[], Awaitable[Recorder]]) -> dict[str, Any]:
-        pid = self.server.process.pid if self.server and label != "sql" else None
-        meter = CpuMeter(self.admin_url, self.args.database, pid)
+        pids = [self.server.process.pid] if self.server and label != "sql" else []
+        meter = CpuMeter(self.admin_url, self.args.database, pids)
         before = await meter.snapshot()
         finishing = asyncio.create_task(finish_called_forever(self.url))
         try:
@@ -692,6 +926,22 @@ async def finish_called_forever(url: str) -> None:
         await conn.close()
 
 
+async def line_lengths_phase(run: Run, lengths: dict[str, int]) -> tuple[dict[str, Any], ApiClient]:
+    """Each queue of `lengths` seeded with its number of waiting, then joins and call-nexts
+    one at a time; the figures by length, and the client of the server now running."""
+    assert run.api is not None
+    api, figures_by_length = run.api, {}
+    for code, waiting in lengths.items():
+        say(f"line length: {waiting} waiting, {run.args.waiting_pairs} joins and call-nexts")
+        await seed_line(api, run.url, code, waiting)
+        load = api.runner(code)
+        await one_at_a_time(load, WAITING_WARMUP_PAIRS)
+        phase = await run.measure("api", partial(one_at_a_time, load, run.args.waiting_pairs))
+        figures_by_length[str(waiting)] = phase
+        api = await run.restart_if_leaked(phase)
+    return figures_by_length, api
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     base = os.environ.get("NEXTUP_BENCH_DATABASE_URL") or DEFAULT_URL
     admin_url, url = database_urls(base, args.database)
@@ -705,6 +955,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         result: dict[str, Any] = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
             "settings": {
+                "waiting": args.waiting,
+                "waiting_pairs": args.waiting_pairs,
                 "rate": args.rate,
                 "duration_s": args.duration,
                 "closed_duration_s": args.closed_duration,
@@ -717,32 +969,34 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "load_average_before": os.getloadavg()[0],
             },
         }
-        for code in ("BENCHWARM", "BENCHOPEN", "BENCHCLOSED", "BENCHSQLWARM", "BENCHSQL"):
+        lines = {f"BENCHLINE{waiting}": waiting for waiting in args.waiting}
+        codes = ["BENCHWARM", *lines, "BENCHOPEN", "BENCHCLOSED", "BENCHSQLWARM", "BENCHSQL"]
+        for code in codes:
             await api.create_queue(code)
 
         # Warm up the server (imports, pools, caches) on a queue of its own.
         warm = api.runner("BENCHWARM")
-        await seed(warm, SEED)
+        await seed_line(api, url, "BENCHWARM", SEED)
         await closed_loop(warm, args.clients, 1.0)
+
+        if args.waiting:
+            result["waiting"], api = await line_lengths_phase(run, lines)
 
         say(f"open loop: {args.rate:g} req/s for {args.duration:g} s")
         load = api.runner("BENCHOPEN")
-        await seed(load, SEED)
+        await seed_line(api, url, "BENCHOPEN", SEED)
         result["open_loop"] = await run.measure(
-            "api", lambda: open_loop(load, args.rate, args.duration, args.max_in_flight)
+            "api", partial(open_loop, load, args.rate, args.duration, args.max_in_flight)
         )
-        if result["open_loop"]["leaked_connections"]:
-            say("the server leaked database connections; restarting it for the next phase")
-            api = await run.start_server()
-            run.restarts += 1
+        api = await run.restart_if_leaked(result["open_loop"])
 
         say(f"closed loop: {args.clients} clients for {args.closed_duration:g} s")
         load = api.runner("BENCHCLOSED")
-        await seed(load, SEED)
+        await seed_line(api, url, "BENCHCLOSED", SEED)
         result["api_closed"] = await run.measure(
-            "api", lambda: closed_loop(load, args.clients, args.closed_duration)
+            "api", partial(closed_loop, load, args.clients, args.closed_duration)
         )
-        result["http_statuses"] = api.statuses
+        result["http_statuses"] = run.statuses
         result["server_restarts"] = run.restarts
         await run.stop_server()
         if args.profile:
@@ -750,14 +1004,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
         say(f"bare SQL: {args.clients} clients for {args.closed_duration:g} s")
         pool = await asyncpg.create_pool(url, min_size=args.clients, max_size=args.clients)
-        sql = BareSql(pool)
+        sql = BareSql(pool, run.turns)
         floor = sql.runner("BENCHSQLWARM")
         await seed(floor, SEED)
         await closed_loop(floor, args.clients, 1.0)
         floor = sql.runner("BENCHSQL")
         await seed(floor, SEED)
         result["sql_closed"] = await run.measure(
-            "sql", lambda: closed_loop(floor, args.clients, args.closed_duration)
+            "sql", partial(closed_loop, floor, args.clients, args.closed_duration)
         )
         result["verdict"] = verdict(result, args.rate)
         return result
@@ -790,10 +1044,33 @@ def verdict(result: dict[str, Any], rate: float) -> dict[str, Any]:
             "ops_sql_over_api": round(sql["ops_per_s"] / max(api["ops_per_s"], 1e-9), 2),
         }
     within = all(v <= RATIO_TARGET for r in ratios.values() for v in r.values())
+    cpu = {k: result[k]["cpu"]["server_ms_per_op"] for k in ("open_loop", "api_closed")}
     return {
         "p99_under_50ms_at_rate": latency_ok,
-        "api_within_3x_of_sql": within,
+        "api_within_2x_of_sql": within,
         "ratios": ratios,
+        "server_cpu_ms_per_op": cpu,
+        "server_cpu_within_3ms": all(v <= CPU_TARGET_MS for v in cpu.values()),
+    } | line_verdict(result.get("waiting", {}))
+
+
+def line_verdict(waiting: dict[str, Any]) -> dict[str, Any]:
+    """The medians with the longest line over those with the shortest, per operation."""
+    if len(waiting) < 2:
+        return {}
+    lengths = sorted(waiting, key=int)
+    short, long = waiting[lengths[0]], waiting[lengths[-1]]
+    growth = {op: round(long["ops"][op]["p50_ms"] / short["ops"][op]["p50_ms"], 2) for op in OPS}
+    errors = sum(phase["all"]["errors"] for phase in waiting.values())
+    cpu = long["cpu"]["server_ms_per_op"] / max(short["cpu"]["server_ms_per_op"], 1e-9)
+    return {
+        "line_growth": {
+            "from": int(lengths[0]),
+            "to": int(lengths[-1]),
+            "p50_ratio": growth,
+            "server_cpu_ratio": round(cpu, 2),
+        },
+        "line_within_1_5x": errors == 0 and all(g <= WAITING_TARGET for g in growth.values()),
     }
 
 
@@ -817,10 +1094,35 @@ def busy_machine_warning(
     ]
 
 
+def waiting_report(result: dict[str, Any]) -> list[str]:
+    """The line-length phase: medians and server CPU per operation at each length."""
+    waiting, s = result.get("waiting"), result["settings"]
+    if not waiting:
+        return []
+    lines = [
+        f"Line length: one request at a time, a join then a call-next, {s['waiting_pairs']} "
+        "of each, on a queue holding each number of waiting tickets",
+        f"{'waiting':>8} {'join p50':>10} {'join p90':>10} {'call p50':>10} {'call p90':>10} "
+        f"{'server CPU/op':>14} {'PG CPU/op':>10} {'others':>7} {'errors':>7}",
+    ]
+    for length, phase in sorted(waiting.items(), key=lambda item: int(item[0])):
+        join, call, cpu = phase["ops"]["join"], phase["ops"]["call_next"], phase["cpu"]
+        lines.append(
+            f"{length:>8} {join['p50_ms']:>8.2f}ms {join['p90_ms']:>8.2f}ms "
+            f"{call['p50_ms']:>8.2f}ms {call['p90_ms']:>8.2f}ms "
+            f"{cpu['server_ms_per_op']:>12.2f}ms {cpu['postgres_ms_per_op']:>8.2f}ms "
+            f"{cpu['others_cpu_share']:>7.2f} {phase['all']['errors']:>7}"
+        )
+        if phase["error_kinds"]:
+            lines.append(f"{'':>8} errors by kind: {phase['error_kinds']}")
+    return [*lines, ""]
+
+
 def report(result: dict[str, Any]) -> str:
     s = result["settings"]
     api, sql, v = result["api_closed"], result["sql_closed"], result["verdict"]
     lines = [
+        *waiting_report(result),
         f"NextUp API vs bare SQL on PostgreSQL  ({s['clients']} concurrent clients, "
         f"{s['closed_duration_s']:g} s each; one queue, {s['seed_waiting']} waiting at start, "
         f"{s['counters']} counters; bus {s['bus']}; {s['cpus']} CPUs)",
@@ -837,6 +1139,9 @@ def report(result: dict[str, Any]) -> str:
             f"{r['p50_api_over_sql']:>11.2f}x {r['ops_sql_over_api']:>13.2f}x"
         )
     lines.append(f"{'errors':<10} {api['all']['errors']:>10} {'':>19} {sql['all']['errors']:>10}")
+    for name, phase in (("API", api), ("SQL", sql)):
+        if phase["error_kinds"]:
+            lines.append(f"{name} errors by kind: {phase['error_kinds']}")
     o = result["open_loop"]
     lines += [
         "",
@@ -854,8 +1159,10 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"errors by kind: {o['error_kinds']}")
     lines += [
         "",
-        "CPU per successful operation, ms (and share of one CPU over the phase)",
-        f"{'phase':<12} {'server':>15} {'PostgreSQL':>15} {'bench client':>15}",
+        "CPU per successful operation, ms (and share of one CPU over the phase; other "
+        "processes: their share alone)",
+        f"{'phase':<12} {'server':>15} {'PostgreSQL':>15} {'bench client':>15} "
+        f"{'other processes':>16}",
     ]
     phases = (("open loop", "open_loop"), ("API closed", "api_closed"), ("bare SQL", "sql_closed"))
     for name, key in phases:
@@ -864,6 +1171,7 @@ def report(result: dict[str, Any]) -> str:
             f"{c[f'{k}_ms_per_op']:>7.2f} ({c[f'{k}_cpu_share']:.2f})"
             for k in ("server", "postgres", "client")
         ]
+        cells.append(f"({c['others_cpu_share']:.2f})")
         lines.append(f"{name:<12} " + " ".join(f"{cell:>15}" for cell in cells))
     leaked = {k: result[k]["leaked_connections"] for k in ("open_loop", "api_closed")}
     if any(leaked.values()) or result.get("server_restarts"):
@@ -872,19 +1180,36 @@ def report(result: dict[str, Any]) -> str:
             f"server restarts: {result.get('server_restarts', 0)}"
         )
     lines += busy_machine_warning(s, competitor="the server")
+    lines += ["", *line_verdict_lines(v)]
     lines += [
-        "",
         f"[{'PASS' if v['p99_under_50ms_at_rate'] else 'FAIL'}] p99 < {P99_TARGET_MS:g} ms at "
         f"{s['rate']:g} req/s (all requests ok, >= 95% of the rate achieved): "
         f"p99 {o['all']['p99_ms']:.2f} ms at {o['all']['ops_per_s']:.1f} ok/s",
-        f"[{'PASS' if v['api_within_3x_of_sql'] else 'FAIL'}] API within {RATIO_TARGET:g}x of "
-        "the bare-SQL floor (p50 API/SQL and ops/s SQL/API, both operations): "
+        f"[{'PASS' if v['api_within_2x_of_sql'] else 'FAIL'}] API within {RATIO_TARGET:g}x of "
+        f"the bare-SQL floor at {s['clients']} clients (p50 API/SQL and ops/s SQL/API, both "
+        "operations): "
         + ", ".join(
             f"{op} {r['p50_api_over_sql']:.2f}x / {r['ops_sql_over_api']:.2f}x"
             for op, r in v["ratios"].items()
         ),
+        f"[{'PASS' if v['server_cpu_within_3ms'] else 'FAIL'}] server CPU per command <= "
+        f"{CPU_TARGET_MS:g} ms: open loop {v['server_cpu_ms_per_op']['open_loop']:.2f} ms, "
+        f"closed loop {v['server_cpu_ms_per_op']['api_closed']:.2f} ms",
     ]
     return "\n".join(lines)
+
+
+def line_verdict_lines(v: dict[str, Any]) -> list[str]:
+    if "line_growth" not in v:
+        return []
+    g = v["line_growth"]
+    return [
+        f"[{'PASS' if v['line_within_1_5x'] else 'FAIL'}] {g['to']} waiting within "
+        f"{WAITING_TARGET:g}x of {g['from']} waiting (medians, one request at a time, no "
+        f"errors): join {g['p50_ratio']['join']:.2f}x, call-next "
+        f"{g['p50_ratio']['call_next']:.2f}x (server CPU per request "
+        f"{g['server_cpu_ratio']:.2f}x)"
+    ]
 
 
 def print_profile(path: Path) -> None:
@@ -902,8 +1227,24 @@ def print_profile(path: Path) -> None:
     stats.sort_stats("tottime").print_stats(25)
 
 
+def line_lengths(text: str) -> list[int]:
+    lengths = [int(part) for part in text.split(",") if part.strip()]
+    if any(n < 1 for n in lengths):
+        raise argparse.ArgumentTypeError("line lengths are at least 1")
+    return lengths
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--waiting",
+        type=line_lengths,
+        default="10,800",
+        help="line lengths for the one-at-a-time phase, comma-separated ('' skips it)",
+    )
+    parser.add_argument(
+        "--waiting-pairs", type=int, default=40, help="joins and call-nexts at each length"
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s")
     parser.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     parser.add_argument("--clients", type=int, default=16, help="closed-loop concurrency")
