@@ -9,6 +9,7 @@ configured default so that a new queue starts with a sensible figure.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -101,22 +102,124 @@ def _estimate(chosen: Iterable[ServiceSample], basis: str, default_service_s: fl
     """The samples' robust mean and spread, shrunk towards the configured time. Exact sums
     (`fmean`, `variance`) make it independent of the samples' order."""
     values = _without_outliers([s.service_s for s in chosen if s.service_s >= 0])
-    prior = configured(default_service_s)
-    prior_sd = prior.sd_s
     n = len(values)
     if n == 0:
-        return prior
-    sample_mean = statistics.fmean(values)
-    sample_var = exact_variance(values) if n > 1 else prior_sd**2
+        return configured(default_service_s)
+    sample_var = exact_variance(values) if n > 1 else None
+    return _shrunk(n, statistics.fmean(values), sample_var, basis, default_service_s)
+
+
+def _shrunk(
+    n: int, sample_mean: float, sample_var: float | None, basis: str, default_service_s: float
+) -> ServiceTime:
+    """Figures of `n` samples (a single one has no variance of its own: the prior's is
+    taken) shrunk towards the configured time, worth `PRIOR_WEIGHT` samples."""
+    prior_sd = configured(default_service_s).sd_s
+    if sample_var is None:
+        sample_var = prior_sd**2
     mean = (n * sample_mean + PRIOR_WEIGHT * default_service_s) / (n + PRIOR_WEIGHT)
     var = (n * sample_var + PRIOR_WEIGHT * prior_sd**2) / (n + PRIOR_WEIGHT)
     return ServiceTime(mean, math.sqrt(var), n, basis)
 
 
+def _quartiles(ordered: Sequence[float]) -> tuple[float, float, float]:
+    """`statistics.quantiles(ordered, n=4)` of at least two values already in order: the same
+    arithmetic on the six values it interpolates between, so the same floats."""
+    size = len(ordered)
+    q1, median, q3 = (
+        (ordered[j - 1] * (4 - delta) + ordered[j] * delta) / 4
+        for i in (1, 2, 3)
+        for j in [min(max(i * (size + 1) // 4, 1), size - 1)]
+        for delta in [i * (size + 1) - j * 4]
+    )
+    return q1, median, q3
+
+
+class _RunningTimes:
+    """Service times kept in order, with their exact sum and sum of squares (integers over
+    one power of two, as in `exact_variance`), so that `_estimate`'s figures come from the
+    quartiles and the few values outside the fences rather than from a pass over all."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        """Every sample, a negative duration too: they count towards an hour's basis."""
+        self._ordered: list[float] = []
+        self._shift = 0
+        self._total = 0
+        self._squares = 0
+
+    @classmethod
+    def union(cls, parts: Sequence[_RunningTimes]) -> _RunningTimes:
+        """The samples of every part as one (a single part is itself)."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls()
+        whole.samples = sum(part.samples for part in parts)
+        whole._ordered = sorted(itertools.chain.from_iterable(part._ordered for part in parts))
+        whole._shift = max((part._shift for part in parts), default=0)
+        whole._total = sum(part._total << (whole._shift - part._shift) for part in parts)
+        whole._squares = sum(part._squares << 2 * (whole._shift - part._shift) for part in parts)
+        return whole
+
+    def add(self, service_s: float) -> None:
+        self.samples += 1
+        if service_s >= 0:
+            bisect.insort(self._ordered, service_s)
+            scaled = self._scaled(service_s)
+            self._total += scaled
+            self._squares += scaled * scaled
+
+    def remove(self, service_s: float) -> None:
+        self.samples -= 1
+        if service_s >= 0:
+            del self._ordered[bisect.bisect_left(self._ordered, service_s)]
+            scaled = self._scaled(service_s)
+            self._total -= scaled
+            self._squares -= scaled * scaled
+
+    def estimate(self, basis: str, default_service_s: float) -> ServiceTime:
+        """What `_estimate` gives for these samples."""
+        values = self._ordered
+        kept_from, kept_to = 0, len(values)
+        if len(values) >= 4:
+            q1, median, q3 = _quartiles(values)
+            iqr = max(q3 - q1, MIN_IQR_SHARE * median)
+            kept_from = bisect.bisect_left(values, q1 - TUKEY_K * iqr)
+            kept_to = bisect.bisect_right(values, q3 + TUKEY_K * iqr)
+        n = kept_to - kept_from
+        if n == 0:
+            return configured(default_service_s)
+        total, squares = self._total, self._squares
+        for outlier in itertools.chain(values[:kept_from], values[kept_to:]):
+            scaled = self._scaled(outlier)
+            total -= scaled
+            squares -= scaled * scaled
+        # Both as `fmean` and `exact_variance` give them: the exact value, rounded once.
+        sample_mean = total / (1 << self._shift) / n
+        sample_var = None
+        if n > 1:
+            sample_var = float(
+                Fraction(n * squares - total * total, n * (n - 1) << 2 * self._shift)
+            )
+        return _shrunk(n, sample_mean, sample_var, basis, default_service_s)
+
+    def _scaled(self, value: float) -> int:
+        """`value` as an integer over 2**shift; the shift only ever grows, sums with it."""
+        numerator, denominator = value.as_integer_ratio()
+        places = denominator.bit_length() - 1
+        if places > self._shift:
+            self._total <<= places - self._shift
+            self._squares <<= 2 * (places - self._shift)
+            self._shift = places
+        return numerator << (self._shift - places)
+
+
 class ServiceHistory:
     """The samples of the last `HISTORY_WINDOW`, filed by kind of visit and local hour of
-    day as they come, so that learning reads only the samples it uses: the same figures as
-    `learn_service_times` over the whole list, at a cost that does not grow with the run.
+    day as they come, each file with its running figures (`_RunningTimes`), so that
+    learning reads a few values of the files it uses: the same figures as
+    `learn_service_times` over the whole list, at a cost that grows neither with the run
+    nor with the number of samples.
 
     Samples are added in the order they finish; `earlier` (a history to start from, which
     may reach past the first `now`) is taken in as time passes them."""
@@ -125,6 +228,8 @@ class ServiceHistory:
         self._tz = ZoneInfo(timezone)
         self._pending = deque(sorted(earlier, key=lambda s: s.finished_at))
         self._filed: dict[tuple[str | None, int], deque[ServiceSample]] = {}
+        self._times: dict[str | None, dict[int, _RunningTimes]] = {}
+        """The running figures of each file, by kind of visit and local hour."""
 
     def add(self, sample: ServiceSample) -> None:
         self._take_in(sample.finished_at)
@@ -136,33 +241,40 @@ class ServiceHistory:
         """What `learn_service_times` gives for every sample added so far."""
         self._take_in(now)
         cutoff = now - HISTORY_WINDOW
-        for filed in self._filed.values():
+        for (kind, hour), filed in self._filed.items():
+            times = self._times[kind][hour]
             while filed and filed[0].finished_at < cutoff:
-                filed.popleft()
+                times.remove(filed.popleft().service_s)
         hour = now.astimezone(self._tz).hour
-        overall = self._learn(None, hour, default_service_s)
+        every_kind = [t for by_hour in self._times.values() for t in by_hour.items()]
+        overall = _learned(every_kind, hour, default_service_s)
         by_kind = {
-            kind: self._learn(kind, hour, configured_s)
-            for kind, configured_s in service_times_s.items()
+            kind: _learned(self._times.get(kind, {}).items(), hour, own_s)
+            for kind, own_s in service_times_s.items()
         }
         return overall, by_kind
-
-    def _learn(self, only: str | None, hour: int, default_service_s: float) -> ServiceTime:
-        """From the samples of one kind of visit, or of every kind (`only` None)."""
-        mine = [(h, filed) for (kind, h), filed in self._filed.items() if only in (None, kind)]
-        same_hour = [s for h, filed in mine if h == hour for s in filed]
-        if len(same_hour) >= MIN_HOUR_SAMPLES:
-            return _estimate(same_hour, "hour", default_service_s)
-        week = itertools.chain.from_iterable(filed for _, filed in mine)
-        return _estimate(week, "week", default_service_s)
 
     def _take_in(self, now: datetime) -> None:
         while self._pending and self._pending[0].finished_at <= now:
             self._file(self._pending.popleft())
 
     def _file(self, sample: ServiceSample) -> None:
-        key = (sample.service, sample.finished_at.astimezone(self._tz).hour)
-        self._filed.setdefault(key, deque()).append(sample)
+        hour = sample.finished_at.astimezone(self._tz).hour
+        self._filed.setdefault((sample.service, hour), deque()).append(sample)
+        by_hour = self._times.setdefault(sample.service, {})
+        by_hour.setdefault(hour, _RunningTimes()).add(sample.service_s)
+
+
+def _learned(
+    files: Iterable[tuple[int, _RunningTimes]], hour: int, default_service_s: float
+) -> ServiceTime:
+    """From the samples of the files (by local hour) of `hour` when there are enough of
+    them, else from every file's."""
+    files = list(files)
+    same_hour = [times for h, times in files if h == hour]
+    if sum(times.samples for times in same_hour) >= MIN_HOUR_SAMPLES:
+        return _RunningTimes.union(same_hour).estimate("hour", default_service_s)
+    return _RunningTimes.union([times for _, times in files]).estimate("week", default_service_s)
 
 
 def learn_service_times(
