@@ -143,6 +143,8 @@ class DaySimulation:
         self._seq = 0
         self._learned_at_s = -RELEARN_EVERY_S
         self.now_s = 0.0
+        self.now = self.midnight
+        """The clock as a time, `now_s` after midnight."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class DaySimulation:
             self._at(patient.arrival_s, Happening.ARRIVE, ticket_id)
         while self._events:
             self.now_s, _, happening, subject = heapq.heappop(self._events)
+            self.now = self.midnight + timedelta(seconds=self.now_s)
             self._handlers[happening](subject)
         for name, since_s in self.opened_at_s.items():
             self.open_s[name] += self.now_s - since_s
@@ -170,10 +173,6 @@ class DaySimulation:
     def _at(self, at_s: float, happening: Happening, subject: str) -> None:
         self._seq += 1
         heapq.heappush(self._events, (at_s, self._seq, happening, subject))
-
-    @property
-    def now(self) -> datetime:
-        return self.midnight + timedelta(seconds=self.now_s)
 
     # -- what patients and staff do --------------------------------------------------------
 
@@ -317,7 +316,8 @@ class DaySimulation:
         if self.detailed:
             settled = settle([queue], queue.events, self.now)
             for item in settled:
-                self._count_messages(item)
+                if item.intents:
+                    self._count_messages(item)
             hour = hour_of(self.now)
             tally = self.hourly.setdefault(hour, HourlyTally(hour))
             tally.add([item.event for item in settled], queue)
@@ -328,7 +328,7 @@ class DaySimulation:
         return settled
 
     def _count_messages(self, settled: SettledEvent) -> None:
-        if settled.ticket is None or not settled.intents:
+        if settled.ticket is None:
             return
         visit = self.visits[settled.ticket.id]
         for intent in settled.intents:

@@ -197,10 +197,8 @@ class _RunningTimes:
         # Both as `fmean` and `exact_variance` give them: the exact value, rounded once.
         sample_mean = total / (1 << self._shift) / n
         sample_var = None
-        if n > 1:
-            sample_var = float(
-                Fraction(n * squares - total * total, n * (n - 1) << 2 * self._shift)
-            )
+        if n > 1:  # integers divide to the nearest float, as a Fraction converts
+            sample_var = (n * squares - total * total) / (n * (n - 1) << 2 * self._shift)
         return _shrunk(n, sample_mean, sample_var, basis, default_service_s)
 
     def _scaled(self, value: float) -> int:
@@ -358,17 +356,23 @@ def forecast(
     # alone could fall ("1-2 min" for the first, "0-8 min" for the second): nobody behind is
     # expected to be called sooner than somebody ahead, so neither end ever falls.
     floor_low_s = floor_high_s = 0
+    # Once per ticket of the line, for every command: comparisons rather than max and min.
+    ahead = len(busy) + 1 - counters
     for index, service in enumerate(line):
-        start_s = heapq.heappop(free_at)
-        heapq.heappush(free_at, start_s + service.mean_s)
+        start_s = free_at[0]
+        heapq.heapreplace(free_at, start_s + service.mean_s)
         if start_s <= 0:
             etas.append(Eta(floor_low_s, floor_low_s, floor_high_s))
             continue
-        must_end = max(1, len(busy) + index + 1 - counters)
+        must_end = ahead + index if ahead + index > 1 else 1
         half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
-        low_s = max(floor_low_s, math.floor(max(0.0, start_s - half_width_s)))
-        high_s = max(floor_high_s, math.ceil((start_s + half_width_s) * load))
-        eta_s = min(max(round(start_s), low_s), high_s)
+        low_s = math.floor(start_s - half_width_s) if start_s > half_width_s else 0
+        low_s = low_s if low_s > floor_low_s else floor_low_s
+        high_s = math.ceil((start_s + half_width_s) * load)
+        high_s = high_s if high_s > floor_high_s else floor_high_s
+        eta_s = round(start_s)
+        eta_s = eta_s if eta_s > low_s else low_s
+        eta_s = eta_s if eta_s < high_s else high_s
         etas.append(Eta(eta_s, low_s, high_s))
         floor_low_s, floor_high_s = low_s, high_s
     return etas
