@@ -14,7 +14,6 @@ import heapq
 import itertools
 import math
 import statistics
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,10 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 HISTORY_WINDOW = timedelta(days=7)
+FORGET_MARGIN = timedelta(hours=1)
+"""How far before the week a running history keeps its samples: commands of one process
+may learn slightly out of the order of their clocks."""
+FORGET_AT_ONCE = 1024
 MIN_HOUR_SAMPLES = 8
 PRIOR_WEIGHT = 5
 """Pseudo-samples the configured default counts for; it fades as real samples arrive."""
@@ -213,54 +216,103 @@ class _RunningTimes:
 
 
 class ServiceHistory:
-    """The samples of the last `HISTORY_WINDOW`, filed by kind of visit and local hour of
-    day as they come, each file with its running figures (`_RunningTimes`), so that
-    learning reads a few values of the files it uses: the same figures as
-    `learn_service_times` over the whole list, at a cost that grows neither with the run
-    nor with the number of samples.
+    """The samples of the last `HISTORY_WINDOW`, each filed by kind of visit and local hour
+    of day with the running figures of its file (`_RunningTimes`), so that learning reads a
+    few values of the files it uses: the same figures as `learn_service_times` over every
+    sample added, at a cost that grows neither with the run nor with the number of samples.
 
-    Samples are added in the order they finish; `earlier` (a history to start from, which
-    may reach past the first `now`) is taken in as time passes them."""
+    Samples may come in any order and may finish after the `now` of a later `learn` (a
+    history to start from that reaches past it, a visit another process ended a moment
+    later); `learn` may step back in time by less than `FORGET_MARGIN`. Each `learn` counts
+    in the figures the samples that enter its window and takes out those that leave it."""
 
     def __init__(self, timezone: str, earlier: Iterable[ServiceSample] = ()) -> None:
         self._tz = ZoneInfo(timezone)
-        self._pending = deque(sorted(earlier, key=lambda s: s.finished_at))
-        self._filed: dict[tuple[str | None, int], deque[ServiceSample]] = {}
-        self._times: dict[str | None, dict[int, _RunningTimes]] = {}
-        """The running figures of each file, by kind of visit and local hour."""
+        self._files: dict[str | None, dict[int, _RunningTimes]] = {}
+        """The running figures of the samples in the window, by kind of visit and local hour."""
+        self._ends: list[datetime] = []
+        """Every sample's end, in order..."""
+        self._samples: list[tuple[_RunningTimes, float]] = []
+        """...and, in the same order, its file and service time."""
+        self._window: tuple[datetime, datetime] | None = None
+        """The last `learn`'s [now - HISTORY_WINDOW, now]: `_samples[_start:_end]` are the
+        ones counted in the files' figures."""
+        self._start = self._end = 0
+        self._later: list[tuple[datetime, int, ServiceSample]] = []
+        """A heap of the samples that end after the window: filed when a `learn` reaches
+        them, so that a history reaching far ahead does not lengthen every insertion."""
+        self._arrivals = itertools.count()
+        """Orders samples of the same end in the heap (samples themselves have no order)."""
+        for sample in earlier:
+            self.add(sample)
 
     def add(self, sample: ServiceSample) -> None:
-        self._take_in(sample.finished_at)
-        self._file(sample)
+        at = sample.finished_at
+        if self._window is None or at > self._window[1]:
+            heapq.heappush(self._later, (at, next(self._arrivals), sample))
+            return
+        file = self._file(sample)
+        if at < self._window[0]:
+            self._start += 1
+        else:
+            file.add(sample.service_s)
+        self._end += 1
 
     def learn(
         self, now: datetime, default_service_s: float, service_times_s: Mapping[str, int]
     ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
-        """What `learn_service_times` gives for every sample added so far."""
-        self._take_in(now)
+        """What `learn_service_times` gives at `now` for every sample added so far."""
         cutoff = now - HISTORY_WINDOW
-        for (kind, hour), filed in self._filed.items():
-            times = self._times[kind][hour]
-            while filed and filed[0].finished_at < cutoff:
-                times.remove(filed.popleft().service_s)
+        while self._later and self._later[0][0] <= now:
+            self._file(heapq.heappop(self._later)[2])  # after the window: indices hold
+        self._move_window(cutoff, now)
+        self._forget(cutoff - FORGET_MARGIN)
         hour = now.astimezone(self._tz).hour
-        every_kind = [t for by_hour in self._times.values() for t in by_hour.items()]
+        every_kind = [t for by_hour in self._files.values() for t in by_hour.items()]
         overall = _learned(every_kind, hour, default_service_s)
         by_kind = {
-            kind: _learned(self._times.get(kind, {}).items(), hour, own_s)
+            kind: _learned(self._files.get(kind, {}).items(), hour, own_s)
             for kind, own_s in service_times_s.items()
         }
         return overall, by_kind
 
-    def _take_in(self, now: datetime) -> None:
-        while self._pending and self._pending[0].finished_at <= now:
-            self._file(self._pending.popleft())
+    def _file(self, sample: ServiceSample) -> _RunningTimes:
+        """Into the list of samples in order (after any of the same end); returns its file."""
+        at = sample.finished_at
+        hour = at.astimezone(self._tz).hour
+        file = self._files.setdefault(sample.service, {}).setdefault(hour, _RunningTimes())
+        index = bisect.bisect_right(self._ends, at)
+        self._ends.insert(index, at)
+        self._samples.insert(index, (file, sample.service_s))
+        return file
 
-    def _file(self, sample: ServiceSample) -> None:
-        hour = sample.finished_at.astimezone(self._tz).hour
-        self._filed.setdefault((sample.service, hour), deque()).append(sample)
-        by_hour = self._times.setdefault(sample.service, {})
-        by_hour.setdefault(hour, _RunningTimes()).add(sample.service_s)
+    def _move_window(self, cutoff: datetime, now: datetime) -> None:
+        """Takes the samples that leave the window out of their files' figures, and counts
+        those that enter it."""
+        start = bisect.bisect_left(self._ends, cutoff)
+        end = bisect.bisect_right(self._ends, now)
+        samples = self._samples
+        for index in itertools.chain(
+            range(self._start, min(self._end, start)), range(max(self._start, end), self._end)
+        ):
+            file, service_s = samples[index]
+            file.remove(service_s)
+        for index in itertools.chain(
+            range(start, min(end, self._start)), range(max(start, self._end), end)
+        ):
+            file, service_s = samples[index]
+            file.add(service_s)
+        self._window, self._start, self._end = (cutoff, now), start, end
+
+    def _forget(self, before: datetime) -> None:
+        """Drops the samples that ended before `before` (out of every window from now on),
+        once they are many: each drop moves the whole list."""
+        gone = bisect.bisect_left(self._ends, before)
+        if gone < max(FORGET_AT_ONCE, len(self._ends) // 2):
+            return
+        del self._ends[:gone], self._samples[:gone]
+        self._start -= gone
+        self._end -= gone
 
 
 def _learned(

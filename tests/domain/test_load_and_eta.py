@@ -579,6 +579,33 @@ def test_the_running_history_drops_the_same_outliers_as_the_whole_list(
         )
 
 
+@given(
+    st.lists(
+        st.tuples(st.integers(-10_200, 600), KINDS, AWKWARD_S, st.booleans()),
+        max_size=60,
+    )
+)
+def test_the_running_history_takes_samples_in_any_order_and_a_clock_that_steps_back(
+    steps: list[tuple[int, str | None, float, bool]],
+) -> None:
+    """Samples from a week and a bit before the clock to hours after it (another process
+    ended them, a history reaching ahead), in any order; between them the clock moves on
+    half an hour or steps back 59 minutes (less than `FORGET_MARGIN`) from the latest."""
+    running = ServiceHistory("Europe/Madrid")
+    added: list[ServiceSample] = []
+    latest = NOW
+    configured = {"pickup": 120, "advice": 600}
+    for minutes, kind, service_s, step_back in steps:
+        sample = ServiceSample(latest + timedelta(minutes=minutes), service_s, kind)
+        running.add(sample)
+        added.append(sample)
+        now = latest - timedelta(minutes=59) if step_back else latest + timedelta(minutes=30)
+        latest = max(latest, now)
+        assert running.learn(now, 300, configured) == learn_service_times(
+            added, now, "Europe/Madrid", 300, configured
+        )
+
+
 @pytest.mark.parametrize("same_hour", [7, 8])
 @pytest.mark.parametrize("oldest_at_the_edge", [False, True])
 def test_the_running_history_at_its_boundaries(same_hour: int, oldest_at_the_edge: bool) -> None:
