@@ -14,6 +14,7 @@ import heapq
 import itertools
 import math
 import statistics
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -238,13 +239,13 @@ class ServiceHistory:
         """The last `learn`'s [now - HISTORY_WINDOW, now]: `_samples[_start:_end]` are the
         ones counted in the files' figures."""
         self._start = self._end = 0
+        self._earlier = deque(sorted(earlier, key=lambda s: s.finished_at))
+        """The history to start from, in order, filed as `learn` reaches it..."""
         self._later: list[tuple[datetime, int, ServiceSample]] = []
-        """A heap of the samples that end after the window: filed when a `learn` reaches
-        them, so that a history reaching far ahead does not lengthen every insertion."""
+        """...and a heap of the samples added that end after the window: so that a history
+        reaching far ahead does not lengthen every insertion."""
         self._arrivals = itertools.count()
         """Orders samples of the same end in the heap (samples themselves have no order)."""
-        for sample in earlier:
-            self.add(sample)
 
     def add(self, sample: ServiceSample) -> None:
         at = sample.finished_at
@@ -263,8 +264,11 @@ class ServiceHistory:
     ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
         """What `learn_service_times` gives at `now` for every sample added so far."""
         cutoff = now - HISTORY_WINDOW
+        # All end after the window (else they would have been filed): the indices hold.
+        while self._earlier and self._earlier[0].finished_at <= now:
+            self._file(self._earlier.popleft())
         while self._later and self._later[0][0] <= now:
-            self._file(heapq.heappop(self._later)[2])  # after the window: indices hold
+            self._file(heapq.heappop(self._later)[2])
         self._move_window(cutoff, now)
         self._forget(cutoff - FORGET_MARGIN)
         hour = now.astimezone(self._tz).hour
