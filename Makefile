@@ -89,3 +89,8 @@ clean:
 ## algorithm: the figures and plots of docs/algorithm.md (simulator, 20 days per profile; prints tables)
 algorithm: $(DEV_STAMP)
 	$(BIN)/python bench/algorithm.py --days 20
+
+## bench-simulate: the simulator's cost per patient, M/M/1 over 30 h and 3000 h (prints figures and a verdict)
+.PHONY: bench-simulate
+bench-simulate: $(DEV_STAMP)
+	$(BIN)/python bench/simulate.py

@@ -37,9 +37,11 @@ class SimulatedPatient:
 def draw_day(profile: Profile, seed: int) -> list[SimulatedPatient]:
     rng = random.Random(seed)
     patients: list[SimulatedPatient] = []
+    shares = {k.name: k.share for k in profile.services}
+    distributions = {k.name: k.distribution for k in profile.services}
     for arrival_s in _arrival_times(profile, rng):
-        kind = _pick(rng, {k.name: k.share for k in profile.services})
-        distribution = next(k.distribution for k in profile.services if k.name == kind)
+        kind = _pick(rng, shares)
+        distribution = distributions[kind]
         no_show = rng.random() < profile.no_shows.rate
         returns = no_show and rng.random() < profile.no_shows.return_rate
         appointment = rng.random() < profile.appointment_share

@@ -17,11 +17,12 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain import eta
-from core.domain.events import TicketEvent
+from core.domain.events import TicketJoined
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
-from core.domain.notify import Channel, intents_for
+from core.domain.notify import Channel
 from core.domain.queue import JoinRequest, Queue
+from core.domain.settle import SettledEvent, settle
 from core.messages import render_notification, sms_segments, template_params
 from sim.day import SimulatedPatient, draw_day
 from sim.profile import Profile
@@ -142,6 +143,8 @@ class DaySimulation:
         self._seq = 0
         self._learned_at_s = -RELEARN_EVERY_S
         self.now_s = 0.0
+        self.now = self.midnight
+        """The clock as a time, `now_s` after midnight."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class DaySimulation:
             self._at(patient.arrival_s, Happening.ARRIVE, ticket_id)
         while self._events:
             self.now_s, _, happening, subject = heapq.heappop(self._events)
+            self.now = self.midnight + timedelta(seconds=self.now_s)
             self._handlers[happening](subject)
         for name, since_s in self.opened_at_s.items():
             self.open_s[name] += self.now_s - since_s
@@ -169,10 +173,6 @@ class DaySimulation:
     def _at(self, at_s: float, happening: Happening, subject: str) -> None:
         self._seq += 1
         heapq.heappush(self._events, (at_s, self._seq, happening, subject))
-
-    @property
-    def now(self) -> datetime:
-        return self.midnight + timedelta(seconds=self.now_s)
 
     # -- what patients and staff do --------------------------------------------------------
 
@@ -196,9 +196,11 @@ class DaySimulation:
         ticket = self.queue.join(request, self.now, STAFF)
         visit = SimulatedVisit(patient, self.now_s, position_at_join=ticket.position or 0)
         self.visits[ticket_id] = visit
-        estimates = self._after_command()
+        settled = self._commit()
         if self.detailed:
-            visit.eta_at_join = estimates[ticket_id]
+            visit.eta_at_join = next(
+                s.estimate for s in settled if isinstance(s.event, TicketJoined)
+            )
             visit.naive_eta_s = eta.naive_eta_s(
                 visit.position_at_join, self.queue.open_counters(), self.queue.service().mean_s
             )
@@ -227,7 +229,7 @@ class DaySimulation:
     def _on_done(self, counter: str) -> None:
         ticket_id = self._free(counter)
         ticket = self.queue.complete(ticket_id, self.now, STAFF)
-        self._after_command()
+        self._commit()
         called_at = ticket.called_at or self.now
         self.history.add(
             eta.ServiceSample(self.now, (self.now - called_at).total_seconds(), ticket.service)
@@ -238,7 +240,7 @@ class DaySimulation:
     def _on_absent(self, counter: str) -> None:
         ticket_id = self._free(counter)
         ticket = self.queue.mark_no_show(ticket_id, self.now, STAFF)
-        self._after_command()
+        self._commit()
         self._finish(ticket)
         returns_after_s = self.patients[ticket_id].returns_after_s
         if returns_after_s is not None:
@@ -251,7 +253,7 @@ class DaySimulation:
         self.came_back.add(ticket_id)
         self.queue.return_to_line(ticket_id, self.now, STAFF)
         self.visits[ticket_id].status = TicketStatus.WAITING
-        self._after_command()
+        self._commit()
         self._call_at_free_counters()
 
     def _call_at_free_counters(self) -> None:
@@ -267,7 +269,7 @@ class DaySimulation:
             return
         self._relearn()
         ticket = self.queue.call_next(counter, self.now, STAFF)
-        self._after_command()
+        self._commit()
         visit = self.visits[ticket.id]
         if visit.first_call_s is None:
             visit.first_call_s = self.now_s
@@ -278,7 +280,7 @@ class DaySimulation:
             self._at(self.now_s + self.profile.no_shows.after_s, Happening.ABSENT, counter)
             return
         self.queue.start(ticket.id, self.now, STAFF)
-        self._after_command()
+        self._commit()
         self._at(self.now_s + patient.service_s, Happening.DONE, counter)
 
     def _free(self, counter: str) -> str:
@@ -305,34 +307,37 @@ class DaySimulation:
             self.now, config.default_service_s, config.service_times_s
         )
 
-    def _after_command(self) -> dict[str, eta.Eta]:
-        """What the service layer does at commit: advise the waiting patients, turn events
-        into messages, and note the length of the line."""
+    def _commit(self) -> list[SettledEvent]:
+        """What the service layer does at commit: the server's own settle step (advise the
+        waiting patients, turn events into messages), whose messages are counted here, and
+        the hourly row; then the length of the line is noted."""
         queue = self.queue
-        estimates = {}
+        settled = []
         if self.detailed:
-            queue.tell_close(self.now)  # "getting close" first: advise skips whoever it told
-            estimates = queue.advise(self.now)
-            for event in queue.events:
-                if isinstance(event, TicketEvent):
-                    self._count_messages(event, estimates)
+            settled = settle([queue], queue.events, self.now)
+            for item in settled:
+                if item.intents:
+                    self._count_messages(item)
             hour = hour_of(self.now)
-            self.hourly.setdefault(hour, HourlyTally(hour)).add(queue.events, queue)
+            tally = self.hourly.setdefault(hour, HourlyTally(hour))
+            tally.add([item.event for item in settled], queue)
         queue.events.clear()
         size = queue.size()
         if not self.line or self.line[-1][1] != size:
             self.line.append((self.now_s, size))
-        return estimates
+        return settled
 
-    def _count_messages(self, event: TicketEvent, estimates: dict[str, eta.Eta]) -> None:
-        ticket = self.queue.tickets.get(event.ticket_id)
-        if ticket is None:
+    def _count_messages(self, settled: SettledEvent) -> None:
+        if settled.ticket is None:
             return
-        visit = self.visits[ticket.id]
-        for intent in intents_for(event, ticket, self.config, estimates.get(ticket.id)):
+        visit = self.visits[settled.ticket.id]
+        for intent in settled.intents:
             visit.messages += 1
             if intent.channel is Channel.SMS:
-                payload = intent.params | {"queue_name": self.profile.name, "token": ticket.token}
+                payload = intent.params | {
+                    "queue_name": self.profile.name,
+                    "token": settled.ticket.token,
+                }
                 params = template_params(payload, SITE)
                 text = render_notification(
                     intent.kind, intent.channel, intent.params["language"], params

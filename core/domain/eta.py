@@ -9,6 +9,7 @@ configured default so that a new queue starts with a sensible figure.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -21,6 +22,10 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 HISTORY_WINDOW = timedelta(days=7)
+FORGET_MARGIN = timedelta(hours=1)
+"""How far before the week a running history keeps its samples: commands of one process
+may learn slightly out of the order of their clocks."""
+FORGET_AT_ONCE = 1024
 MIN_HOUR_SAMPLES = 8
 PRIOR_WEIGHT = 5
 """Pseudo-samples the configured default counts for; it fades as real samples arrive."""
@@ -101,68 +106,229 @@ def _estimate(chosen: Iterable[ServiceSample], basis: str, default_service_s: fl
     """The samples' robust mean and spread, shrunk towards the configured time. Exact sums
     (`fmean`, `variance`) make it independent of the samples' order."""
     values = _without_outliers([s.service_s for s in chosen if s.service_s >= 0])
-    prior = configured(default_service_s)
-    prior_sd = prior.sd_s
     n = len(values)
     if n == 0:
-        return prior
-    sample_mean = statistics.fmean(values)
-    sample_var = exact_variance(values) if n > 1 else prior_sd**2
+        return configured(default_service_s)
+    sample_var = exact_variance(values) if n > 1 else None
+    return _shrunk(n, statistics.fmean(values), sample_var, basis, default_service_s)
+
+
+def _shrunk(
+    n: int, sample_mean: float, sample_var: float | None, basis: str, default_service_s: float
+) -> ServiceTime:
+    """Figures of `n` samples (a single one has no variance of its own: the prior's is
+    taken) shrunk towards the configured time, worth `PRIOR_WEIGHT` samples."""
+    prior_sd = configured(default_service_s).sd_s
+    if sample_var is None:
+        sample_var = prior_sd**2
     mean = (n * sample_mean + PRIOR_WEIGHT * default_service_s) / (n + PRIOR_WEIGHT)
     var = (n * sample_var + PRIOR_WEIGHT * prior_sd**2) / (n + PRIOR_WEIGHT)
     return ServiceTime(mean, math.sqrt(var), n, basis)
 
 
-class ServiceHistory:
-    """The samples of the last `HISTORY_WINDOW`, filed by kind of visit and local hour of
-    day as they come, so that learning reads only the samples it uses: the same figures as
-    `learn_service_times` over the whole list, at a cost that does not grow with the run.
+def _quartiles(ordered: Sequence[float]) -> tuple[float, float, float]:
+    """`statistics.quantiles(ordered, n=4)` of at least two values already in order: the same
+    arithmetic on the six values it interpolates between, so the same floats."""
+    size = len(ordered)
+    q1, median, q3 = (
+        (ordered[j - 1] * (4 - delta) + ordered[j] * delta) / 4
+        for i in (1, 2, 3)
+        for j in [min(max(i * (size + 1) // 4, 1), size - 1)]
+        for delta in [i * (size + 1) - j * 4]
+    )
+    return q1, median, q3
 
-    Samples are added in the order they finish; `earlier` (a history to start from, which
-    may reach past the first `now`) is taken in as time passes them."""
+
+class _RunningTimes:
+    """Service times kept in order, with their exact sum and sum of squares (integers over
+    one power of two, as in `exact_variance`), so that `_estimate`'s figures come from the
+    quartiles and the few values outside the fences rather than from a pass over all."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        """Every sample, a negative duration too: they count towards an hour's basis."""
+        self._ordered: list[float] = []
+        self._shift = 0
+        self._total = 0
+        self._squares = 0
+
+    @classmethod
+    def union(cls, parts: Sequence[_RunningTimes]) -> _RunningTimes:
+        """The samples of every part as one (a single part is itself)."""
+        if len(parts) == 1:
+            return parts[0]
+        whole = cls()
+        whole.samples = sum(part.samples for part in parts)
+        whole._ordered = sorted(itertools.chain.from_iterable(part._ordered for part in parts))
+        whole._shift = max((part._shift for part in parts), default=0)
+        whole._total = sum(part._total << (whole._shift - part._shift) for part in parts)
+        whole._squares = sum(part._squares << 2 * (whole._shift - part._shift) for part in parts)
+        return whole
+
+    def add(self, service_s: float) -> None:
+        self.samples += 1
+        if service_s >= 0:
+            bisect.insort(self._ordered, service_s)
+            scaled = self._scaled(service_s)
+            self._total += scaled
+            self._squares += scaled * scaled
+
+    def remove(self, service_s: float) -> None:
+        self.samples -= 1
+        if service_s >= 0:
+            del self._ordered[bisect.bisect_left(self._ordered, service_s)]
+            scaled = self._scaled(service_s)
+            self._total -= scaled
+            self._squares -= scaled * scaled
+
+    def estimate(self, basis: str, default_service_s: float) -> ServiceTime:
+        """What `_estimate` gives for these samples."""
+        values = self._ordered
+        kept_from, kept_to = 0, len(values)
+        if len(values) >= 4:
+            q1, median, q3 = _quartiles(values)
+            iqr = max(q3 - q1, MIN_IQR_SHARE * median)
+            kept_from = bisect.bisect_left(values, q1 - TUKEY_K * iqr)
+            kept_to = bisect.bisect_right(values, q3 + TUKEY_K * iqr)
+        n = kept_to - kept_from
+        if n == 0:
+            return configured(default_service_s)
+        total, squares = self._total, self._squares
+        for outlier in itertools.chain(values[:kept_from], values[kept_to:]):
+            scaled = self._scaled(outlier)
+            total -= scaled
+            squares -= scaled * scaled
+        # Both as `fmean` and `exact_variance` give them: the exact value, rounded once.
+        sample_mean = total / (1 << self._shift) / n
+        sample_var = None
+        if n > 1:  # integers divide to the nearest float, as a Fraction converts
+            sample_var = (n * squares - total * total) / (n * (n - 1) << 2 * self._shift)
+        return _shrunk(n, sample_mean, sample_var, basis, default_service_s)
+
+    def _scaled(self, value: float) -> int:
+        """`value` as an integer over 2**shift; the shift only ever grows, sums with it."""
+        numerator, denominator = value.as_integer_ratio()
+        places = denominator.bit_length() - 1
+        if places > self._shift:
+            self._total <<= places - self._shift
+            self._squares <<= 2 * (places - self._shift)
+            self._shift = places
+        return numerator << (self._shift - places)
+
+
+class ServiceHistory:
+    """The samples of the last `HISTORY_WINDOW`, each filed by kind of visit and local hour
+    of day with the running figures of its file (`_RunningTimes`), so that learning reads a
+    few values of the files it uses: the same figures as `learn_service_times` over every
+    sample added, at a cost that grows neither with the run nor with the number of samples.
+
+    Samples may come in any order and may finish after the `now` of a later `learn` (a
+    history to start from that reaches past it, a visit another process ended a moment
+    later); `learn` may step back in time by less than `FORGET_MARGIN`. Each `learn` counts
+    in the figures the samples that enter its window and takes out those that leave it."""
 
     def __init__(self, timezone: str, earlier: Iterable[ServiceSample] = ()) -> None:
         self._tz = ZoneInfo(timezone)
-        self._pending = deque(sorted(earlier, key=lambda s: s.finished_at))
-        self._filed: dict[tuple[str | None, int], deque[ServiceSample]] = {}
+        self._files: dict[str | None, dict[int, _RunningTimes]] = {}
+        """The running figures of the samples in the window, by kind of visit and local hour."""
+        self._ends: list[datetime] = []
+        """Every sample's end, in order..."""
+        self._samples: list[tuple[_RunningTimes, float]] = []
+        """...and, in the same order, its file and service time."""
+        self._window: tuple[datetime, datetime] | None = None
+        """The last `learn`'s [now - HISTORY_WINDOW, now]: `_samples[_start:_end]` are the
+        ones counted in the files' figures."""
+        self._start = self._end = 0
+        self._earlier = deque(sorted(earlier, key=lambda s: s.finished_at))
+        """The history to start from, in order, filed as `learn` reaches it..."""
+        self._later: list[tuple[datetime, int, ServiceSample]] = []
+        """...and a heap of the samples added that end after the window: so that a history
+        reaching far ahead does not lengthen every insertion."""
+        self._arrivals = itertools.count()
+        """Orders samples of the same end in the heap (samples themselves have no order)."""
 
     def add(self, sample: ServiceSample) -> None:
-        self._take_in(sample.finished_at)
-        self._file(sample)
+        at = sample.finished_at
+        if self._window is None or at > self._window[1]:
+            heapq.heappush(self._later, (at, next(self._arrivals), sample))
+            return
+        file = self._file(sample)
+        if at < self._window[0]:
+            self._start += 1
+        else:
+            file.add(sample.service_s)
+        self._end += 1
 
     def learn(
         self, now: datetime, default_service_s: float, service_times_s: Mapping[str, int]
     ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
-        """What `learn_service_times` gives for every sample added so far."""
-        self._take_in(now)
+        """What `learn_service_times` gives at `now` for every sample added so far."""
         cutoff = now - HISTORY_WINDOW
-        for filed in self._filed.values():
-            while filed and filed[0].finished_at < cutoff:
-                filed.popleft()
+        # All end after the window (else they would have been filed): the indices hold.
+        while self._earlier and self._earlier[0].finished_at <= now:
+            self._file(self._earlier.popleft())
+        while self._later and self._later[0][0] <= now:
+            self._file(heapq.heappop(self._later)[2])
+        self._move_window(cutoff, now)
+        self._forget(cutoff - FORGET_MARGIN)
         hour = now.astimezone(self._tz).hour
-        overall = self._learn(None, hour, default_service_s)
+        every_kind = [t for by_hour in self._files.values() for t in by_hour.items()]
+        overall = _learned(every_kind, hour, default_service_s)
         by_kind = {
-            kind: self._learn(kind, hour, configured_s)
-            for kind, configured_s in service_times_s.items()
+            kind: _learned(self._files.get(kind, {}).items(), hour, own_s)
+            for kind, own_s in service_times_s.items()
         }
         return overall, by_kind
 
-    def _learn(self, only: str | None, hour: int, default_service_s: float) -> ServiceTime:
-        """From the samples of one kind of visit, or of every kind (`only` None)."""
-        mine = [(h, filed) for (kind, h), filed in self._filed.items() if only in (None, kind)]
-        same_hour = [s for h, filed in mine if h == hour for s in filed]
-        if len(same_hour) >= MIN_HOUR_SAMPLES:
-            return _estimate(same_hour, "hour", default_service_s)
-        week = itertools.chain.from_iterable(filed for _, filed in mine)
-        return _estimate(week, "week", default_service_s)
+    def _file(self, sample: ServiceSample) -> _RunningTimes:
+        """Into the list of samples in order (after any of the same end); returns its file."""
+        at = sample.finished_at
+        hour = at.astimezone(self._tz).hour
+        file = self._files.setdefault(sample.service, {}).setdefault(hour, _RunningTimes())
+        index = bisect.bisect_right(self._ends, at)
+        self._ends.insert(index, at)
+        self._samples.insert(index, (file, sample.service_s))
+        return file
 
-    def _take_in(self, now: datetime) -> None:
-        while self._pending and self._pending[0].finished_at <= now:
-            self._file(self._pending.popleft())
+    def _move_window(self, cutoff: datetime, now: datetime) -> None:
+        """Takes the samples that leave the window out of their files' figures, and counts
+        those that enter it."""
+        start = bisect.bisect_left(self._ends, cutoff)
+        end = bisect.bisect_right(self._ends, now)
+        samples = self._samples
+        for index in itertools.chain(
+            range(self._start, min(self._end, start)), range(max(self._start, end), self._end)
+        ):
+            file, service_s = samples[index]
+            file.remove(service_s)
+        for index in itertools.chain(
+            range(start, min(end, self._start)), range(max(start, self._end), end)
+        ):
+            file, service_s = samples[index]
+            file.add(service_s)
+        self._window, self._start, self._end = (cutoff, now), start, end
 
-    def _file(self, sample: ServiceSample) -> None:
-        key = (sample.service, sample.finished_at.astimezone(self._tz).hour)
-        self._filed.setdefault(key, deque()).append(sample)
+    def _forget(self, before: datetime) -> None:
+        """Drops the samples that ended before `before` (out of every window from now on),
+        once they are many: each drop moves the whole list."""
+        gone = bisect.bisect_left(self._ends, before)
+        if gone < max(FORGET_AT_ONCE, len(self._ends) // 2):
+            return
+        del self._ends[:gone], self._samples[:gone]
+        self._start -= gone
+        self._end -= gone
+
+
+def _learned(
+    files: Iterable[tuple[int, _RunningTimes]], hour: int, default_service_s: float
+) -> ServiceTime:
+    """From the samples of the files (by local hour) of `hour` when there are enough of
+    them, else from every file's."""
+    files = list(files)
+    same_hour = [times for h, times in files if h == hour]
+    if sum(times.samples for times in same_hour) >= MIN_HOUR_SAMPLES:
+        return _RunningTimes.union(same_hour).estimate("hour", default_service_s)
+    return _RunningTimes.union([times for _, times in files]).estimate("week", default_service_s)
 
 
 def learn_service_times(
@@ -246,17 +412,23 @@ def forecast(
     # alone could fall ("1-2 min" for the first, "0-8 min" for the second): nobody behind is
     # expected to be called sooner than somebody ahead, so neither end ever falls.
     floor_low_s = floor_high_s = 0
+    # Once per ticket of the line, for every command: comparisons rather than max and min.
+    ahead = len(busy) + 1 - counters
     for index, service in enumerate(line):
-        start_s = heapq.heappop(free_at)
-        heapq.heappush(free_at, start_s + service.mean_s)
+        start_s = free_at[0]
+        heapq.heapreplace(free_at, start_s + service.mean_s)
         if start_s <= 0:
             etas.append(Eta(floor_low_s, floor_low_s, floor_high_s))
             continue
-        must_end = max(1, len(busy) + index + 1 - counters)
+        must_end = ahead + index if ahead + index > 1 else 1
         half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
-        low_s = max(floor_low_s, math.floor(max(0.0, start_s - half_width_s)))
-        high_s = max(floor_high_s, math.ceil((start_s + half_width_s) * load))
-        eta_s = min(max(round(start_s), low_s), high_s)
+        low_s = math.floor(start_s - half_width_s) if start_s > half_width_s else 0
+        low_s = low_s if low_s > floor_low_s else floor_low_s
+        high_s = math.ceil((start_s + half_width_s) * load)
+        high_s = high_s if high_s > floor_high_s else floor_high_s
+        eta_s = round(start_s)
+        eta_s = eta_s if eta_s > low_s else low_s
+        eta_s = eta_s if eta_s < high_s else high_s
         etas.append(Eta(eta_s, low_s, high_s))
         floor_low_s, floor_high_s = low_s, high_s
     return etas

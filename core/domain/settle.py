@@ -27,6 +27,9 @@ class SettledEvent:
     ticket: Ticket | None
     """The ticket a ticket event concerns, when one of the command's queues holds it."""
     intents: list[NotificationIntent]
+    estimate: Eta | None = None
+    """The wait the ticket was advised on, when it is waiting in a queue the command changed
+    (the simulator records the one given at join)."""
 
 
 def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) -> list[SettledEvent]:
@@ -54,9 +57,11 @@ def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) ->
     settled = []
     for event in events:
         ticket = tickets.get(event.ticket_id) if isinstance(event, TicketEvent) else None
-        intents = []
+        intents: list[NotificationIntent] = []
+        estimate: Eta | None = None
         if isinstance(event, TicketEvent) and ticket is not None:
             config = by_code[event.queue].config
-            intents = intents_for(event, ticket, config, estimates.get(ticket.id))
-        settled.append(SettledEvent(event, ticket, intents))
+            estimate = estimates.get(ticket.id)
+            intents = intents_for(event, ticket, config, estimate)
+        settled.append(SettledEvent(event, ticket, intents, estimate))
     return settled

@@ -545,6 +545,67 @@ def test_the_running_history_learns_what_the_whole_list_gives(
         )
 
 
+AWKWARD_S = st.one_of(
+    st.sampled_from([0.0, 180.0, 180.0, 180.0, 5e-324, 1e-9, 86_400.0, 1e9, -30.0]),
+    st.floats(min_value=100, max_value=300),
+)
+"""Ties, outliers far out on both sides, the smallest floats and a negative duration."""
+
+
+@given(
+    earlier=st.lists(st.tuples(st.integers(0, 8), KINDS, AWKWARD_S), max_size=80),
+    later=st.lists(st.tuples(st.integers(0, 120), KINDS, AWKWARD_S), max_size=40),
+)
+def test_the_running_history_drops_the_same_outliers_as_the_whole_list(
+    earlier: list[tuple[int, str | None, float]],
+    later: list[tuple[int, str | None, float]],
+) -> None:
+    """Its running sums and quartiles give the figures to the bit, whatever the values."""
+    history = [
+        ServiceSample(NOW - timedelta(days=day, minutes=index), service_s, kind)
+        for index, (day, kind, service_s) in enumerate(earlier)
+    ]
+    running = ServiceHistory("UTC", history)
+    configured = {"pickup": 120, "advice": 600}
+    assert running.learn(NOW, 300, configured) == learn_service_times(
+        history, NOW, "UTC", 300, configured
+    )
+    for minutes, kind, service_s in sorted(later, key=lambda t: t[0]):
+        now = NOW + timedelta(minutes=minutes)
+        running.add(ServiceSample(now, service_s, kind))
+        history.append(ServiceSample(now, service_s, kind))
+        assert running.learn(now, 300, configured) == learn_service_times(
+            history, now, "UTC", 300, configured
+        )
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(-10_200, 600), KINDS, AWKWARD_S, st.booleans()),
+        max_size=60,
+    )
+)
+def test_the_running_history_takes_samples_in_any_order_and_a_clock_that_steps_back(
+    steps: list[tuple[int, str | None, float, bool]],
+) -> None:
+    """Samples from a week and a bit before the clock to hours after it (another process
+    ended them, a history reaching ahead), in any order; between them the clock moves on
+    half an hour or steps back 59 minutes (less than `FORGET_MARGIN`) from the latest."""
+    running = ServiceHistory("Europe/Madrid")
+    added: list[ServiceSample] = []
+    latest = NOW
+    configured = {"pickup": 120, "advice": 600}
+    for minutes, kind, service_s, step_back in steps:
+        sample = ServiceSample(latest + timedelta(minutes=minutes), service_s, kind)
+        running.add(sample)
+        added.append(sample)
+        now = latest - timedelta(minutes=59) if step_back else latest + timedelta(minutes=30)
+        latest = max(latest, now)
+        assert running.learn(now, 300, configured) == learn_service_times(
+            added, now, "Europe/Madrid", 300, configured
+        )
+
+
 @pytest.mark.parametrize("same_hour", [7, 8])
 @pytest.mark.parametrize("oldest_at_the_edge", [False, True])
 def test_the_running_history_at_its_boundaries(same_hour: int, oldest_at_the_edge: bool) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.domain import eta, ordering
+from core.domain import settle as settle_step
 from core.domain.eta import Eta
 from sim.cli import add_arguments, run
 from sim.day import draw_day
@@ -110,6 +111,22 @@ def test_the_simulation_records_the_engine_eta(monkeypatch: pytest.MonkeyPatch) 
     profile = load_profile("pharmacy")
     day = DaySimulation(profile, policy_config("fifo", profile, 1200), 0, 11).run()
     assert {v.eta_at_join for v in day.visits} == {Eta(4242, 4000, 4500)}
+
+
+def test_the_simulation_counts_the_messages_of_the_server_settle_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Messages are what `settle` (the server's step at commit) makes of each event."""
+    profile = load_profile("pharmacy")
+    config = policy_config("fifo", profile, 1200)
+    told = DaySimulation(profile, config, 0, 11).run()
+    assert sum(v.messages for v in told.visits) > len(told.visits)
+    assert sum(v.sms_segments for v in told.visits) > 0
+
+    monkeypatch.setattr(settle_step, "intents_for", lambda *_args: [])
+    silent = DaySimulation(profile, config, 0, 11).run()
+    assert all(v.messages == v.sms_segments == 0 for v in silent.visits)
+    assert [v.call_s for v in silent.visits] == [v.call_s for v in told.visits]
 
 
 def test_patients_counters_and_no_shows_follow_the_profile() -> None:
