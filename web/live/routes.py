@@ -21,17 +21,9 @@ from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 from web import paths
 from web.auth import authenticate, session_account
-from web.live.hub import (
-    Client,
-    ClientKind,
-    LiveHub,
-    StillAllowed,
-    display_snapshot,
-    encode,
-    ticket_message,
-)
+from web.live.hub import Client, ClientKind, LiveHub, StillAllowed, display_snapshot, encode
 from web.origin import foreign_origin
-from web.serialize import public_ticket_json, status_json
+from web.serialize import public_ticket_json
 from web.session import still_current
 
 bp = Blueprint("live")
@@ -113,10 +105,7 @@ async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
     reader = asyncio.create_task(read())
     try:
         while not reader.done():
-            try:
-                text = await asyncio.wait_for(client.outbox.get(), HEARTBEAT_S)
-            except TimeoutError:
-                text = encode({"type": "ping"})
+            text = await next_message(client)
             if text is None and client.revoked:
                 await ws.send(
                     encode({"type": "error", "data": {"code": "unauthorized", "message": ENDED}})
@@ -131,6 +120,18 @@ async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
         reader.cancel()
         with contextlib.suppress(BaseException):
             await reader
+
+
+async def next_message(client: Client) -> str | None:
+    """The client's next message, or a ping after HEARTBEAT_S without one. A message
+    already waiting is taken at once: no timer is armed per message."""
+    if not client.outbox.empty():
+        return client.outbox.get_nowait()
+    try:
+        async with asyncio.timeout(HEARTBEAT_S):
+            return await client.outbox.get()
+    except TimeoutError:
+        return encode({"type": "ping"})
 
 
 async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
@@ -151,15 +152,17 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
         client.still_allowed = in_scope(credential[0], code, credential[1])
     live.join(client)  # before the read: nothing that happens after it can be missed
     try:
-        try:
-            status = await live.queues.status(code)
-        except NotFound as exc:
-            await refuse(ws, "queue_not_found", str(exc))
-            return
+        status = live.current_status(code)
+        if status is None:
+            try:
+                status = await live.queues.status(code)
+            except NotFound as exc:
+                await refuse(ws, "queue_not_found", str(exc))
+                return
         if client.kind is ClientKind.STAFF:
-            await ws.send(encode({"type": "snapshot", "queue": code, "data": status_json(status)}))
+            await ws.send(live.staff_snapshot(status))
         else:
-            client.offer_snapshot(encode(display_snapshot(status, None)))
+            client.offer_first(encode(display_snapshot(status, None)))
         await pump(ws, client)
     finally:
         live.leave(client)
@@ -169,17 +172,23 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
 async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -> None:
     live = hub(request)
     await live.start()
-    try:
-        view = await live.queues.ticket_view(token=token, with_history=False)
-    except NotFound:
-        await refuse(ws, "ticket_not_found", "no ticket has that link")
-        return
-    ticket = view.ticket
-    client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
-    client.offer_snapshot(
-        ticket_message(ticket.queue, public_ticket_json(ticket, view.estimate), None)
-    )
-    live.join(client)  # the join's snapshot covers anything since the read above
+    cached = live.cached_ticket(token)
+    if cached is not None:
+        code, ticket_id, view = cached
+        client = Client(ClientKind.TICKET, code, ticket_id=ticket_id, token=token)
+        client.offer_view(code, view, None)
+        live.join(client)  # at once: nothing since the state above can be missed
+    else:
+        try:
+            found = await live.queues.ticket_view(token=token, with_history=False)
+        except NotFound:
+            await refuse(ws, "ticket_not_found", "no ticket has that link")
+            return
+        ticket = found.ticket
+        client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
+        client.offer_view(ticket.queue, public_ticket_json(ticket, found.estimate), None)
+        live.join(client)
+        live.catch_up(client)  # a change sent to the others during the read above
     try:
         await pump(ws, client)
     finally:
