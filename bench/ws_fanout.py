@@ -97,7 +97,8 @@ from bench.notify import add_database_arguments, on_database, spread  # noqa: E4
 RESULTS = ROOT / "bench" / "results"
 CODE = "WSB"
 BENCH_CHANNEL = "nextup:bench-ws:events"
-"""A Redis pub/sub channel of the bench's own (channels are not scoped by database number)."""
+"""A Redis pub/sub channel of the bench's own, with the database number (channels are not
+scoped by database: two runs on different databases must not hear each other)."""
 MIX = "10,40,50"
 """Percent of the clients that are staff feeds, displays and patient pages."""
 P99_TARGET_S = 0.100
@@ -561,7 +562,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
-    from core.bus.redis import RedisBus
+    from core.bus.redis import CHANNEL, RedisBus, channel_for
     from core.domain.model import QueueConfig
     from core.services import accounts
     from core.services.queues import new_join_request
@@ -573,7 +574,9 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     settings = load_settings(
         database_url=db.url, redis_url=args.redis, secret_key="bench-ws", env="development"
     )
-    bus = RedisBus(args.redis, channel=BENCH_CHANNEL) if args.redis else None
+    bus = None
+    if args.redis:
+        bus = RedisBus(args.redis, channel=channel_for(args.redis).replace(CHANNEL, BENCH_CHANNEL))
     plain: Container = build_container(settings)
     container = Container(settings=settings, bus=bus or plain.bus)
     stamper = CommitStamper()
