@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import Api
 from tests.patient_tokens import with_token
 from tests.websocket_refusals import assert_refused
-from web.live.hub import CLIENT_BUFFER, Client, ClientKind
+from web.live.hub import CLIENT_BUFFER, Client, ClientKind, LiveHub
 
 NAME, PHONE = "Zebulon Quixote", "+15551230001"
 
@@ -134,6 +135,103 @@ async def test_unknown_queue_or_ticket_is_refused_with_a_reason(api: Api) -> Non
     ):
         async with feed(api, path) as ws:
             await assert_refused(ws, code)
+
+
+@dataclass
+class Reads:
+    """Counts the queue reads the app makes, by wrapping its QueueService's."""
+
+    status: int = 0
+    ticket_view: int = 0
+
+    def install(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        queues = api.app.ctx.container.queues
+        for name in ("status", "ticket_view"):
+            monkeypatch.setattr(queues, name, self._counted(name, getattr(queues, name)))
+
+    def _counted(self, name: str, read: Any) -> Any:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            setattr(self, name, getattr(self, name) + 1)
+            return await read(*args, **kwargs)
+
+        return counted
+
+
+async def kept_state(api: Api) -> None:
+    """Waits until the hub holds the queue's current state (its first read is done)."""
+    live: LiveHub = api.app.ctx.live
+    for _ in range(500):
+        if live.current_status("PHARM") is not None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the hub never read the queue")
+
+
+async def test_connecting_clients_get_the_kept_state_without_a_read(
+    api: Api, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with feed(api, "/ws/queues/PHARM") as first:
+        await first.recv()
+        await kept_state(api)
+        reads = Reads()
+        reads.install(api, monkeypatch)
+        async with (
+            feed(api, "/ws/queues/PHARM") as display,
+            feed(api, f"/ws/tickets/{tickets[1]['token']}") as patient,
+            feed(api, "/ws/queues/PHARM", role="staff") as staff,
+        ):
+            assert json.loads(await display.recv())["data"]["next"] == ["A-001", "A-002", "A-003"]
+            page = json.loads(await patient.recv())
+            assert page["type"] == "ticket" and page["data"]["position"] == 2
+            snapshot = json.loads(await staff.recv())
+            assert [t["number"] for t in snapshot["data"]["waiting"]] == ["A-001", "A-002", "A-003"]
+    assert reads == Reads(status=0, ticket_view=0)
+
+
+async def test_a_command_here_updates_pages_from_its_own_state_without_a_read(
+    api: Api, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with (
+        feed(api, "/ws/queues/PHARM") as display,
+        feed(api, f"/ws/tickets/{tickets[2]['token']}") as patient,
+    ):
+        await display.recv()
+        await patient.recv()
+        await kept_state(api)
+        reads = Reads()
+        reads.install(api, monkeypatch)
+        await api.call("POST", "/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+        messages = await receive(display, "display")
+        assert [m["type"] for m in messages] == ["ticket_called", "display"]  # chime, then state
+        assert messages[-1]["data"]["next"] == ["A-002", "A-003"]
+        assert messages[-1]["data"]["event_at"] == messages[0]["data"]["at"]
+        assert (await receive(patient, "ticket"))[-1]["data"]["position"] == 2
+    assert reads.status == 0
+
+
+async def test_events_from_another_process_are_read_once_per_burst(
+    api: Api, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with feed(api, "/ws/queues/PHARM") as display:
+        await display.recv()
+        await kept_state(api)
+        reads = Reads()
+        reads.install(api, monkeypatch)
+        # Another process commits a burst: here only its events arrive, through the bus.
+        burst = [
+            {
+                "type": "ticket_joined",
+                "queue": "PHARM",
+                "data": {"ticket_id": f"elsewhere-{n}", "number": f"A-10{n}", "at": f"T{n}"},
+            }
+            for n in range(5)
+        ]
+        await api.app.ctx.container.bus.publish(burst)
+        messages = await receive(display, "display")
+        assert [m["data"]["number"] for m in messages[:-1]] == [f"A-10{n}" for n in range(5)]
+        assert messages[-1]["data"]["event_at"] == "T4"
+        assert api.app.ctx.live.current_status("PHARM") is not None
+    assert reads.status == 1
 
 
 async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None:

@@ -441,18 +441,23 @@ class LiveHub:
     ) -> None:
         watch.status = status
         display_text = None
+        finished = []
         for client in [c for c in watch.clients if c.kind is not ClientKind.STAFF]:
             if client.kind is ClientKind.DISPLAY:
                 display_text = display_text or encode(display_snapshot(status, event_at))
                 client.offer_snapshot(display_text)
             elif client.ticket_id is not None:
                 view = ticket_from_status(status, client.ticket_id)
-                if view is None and client.token is not None and not client.ended:
-                    # finished: read it alone, once
-                    found = await self.queues.ticket_view(token=client.token, with_history=False)
-                    view = public_ticket_json(found.ticket, None)
                 if view is not None:
                     client.offer_view(watch.code, view, event_at)
+                elif client.token is not None and not client.ended:
+                    finished.append(client)
+        # A ticket that has left the live queue is read alone, once, after everyone else
+        # has been sent the state.
+        for client in finished:
+            assert client.token is not None
+            found = await self.queues.ticket_view(token=client.token, with_history=False)
+            client.offer_view(watch.code, public_ticket_json(found.ticket, None), event_at)
 
 
 def ticket_message(code: str, view: dict[str, Any], event_at: str | None) -> str:
