@@ -26,7 +26,7 @@ What runs:
    time, each holding its place until its first message. The client process's own CPU and
    loop lag are printed, since its lag adds to every latency it measures: with 1,000
    clients it used 0.1-0.2 of a CPU and its loop lag p99 was 30-70 ms on the shared
-   machine, against snapshot latencies of hundreds of ms. --client-procs 2 splits the
+   machine. --client-procs 2 splits the
    clients, at the cost of CPU the server competes for.
 3. The load: call-next at --rate per second for --seconds, one at a time (calls on one queue
    serialise on its lock anyway), each on schedule or, when the previous one ran late,
@@ -200,6 +200,28 @@ class MemorySampler:
             await asyncio.sleep(RSS_SAMPLE_S)
 
 
+@dataclass
+class GcTimer:
+    """The garbage collector's pauses in this process: a full collection stops the event
+    loop, and everything waiting on it, for as long as it takes."""
+
+    pauses: list[float] = field(default_factory=list)
+    began: float = 0.0
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._observe)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self.began)
+
+
 def raise_file_limit() -> None:
     """A thousand sockets a side: the soft limit is often 1,024."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -290,9 +312,10 @@ class Fleet:
     async def keep_open(self, watcher: Watcher, gate: asyncio.Semaphore) -> None:
         """Connects, reads until the connection closes, and reconnects, as live.js does.
 
-        Until its first message a client holds one of CONNECT_CONCURRENCY places: each
-        connection makes the server read the whole queue before it answers, and a thousand
-        of those at once would measure a connect storm, not the fan-out (see the README)."""
+        Until its first message a client holds one of CONNECT_CONCURRENCY places: the first
+        connections to a queue make the server read it (later ones get the state its hub
+        keeps), and a thousand reads at once would measure a connect storm, not the
+        fan-out (see the README)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -656,9 +679,10 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         load_before = os.getloadavg()[0]
         cpu_before, measured = time.process_time(), time.perf_counter()
         hub_timer.recording = True
-        calls_s = await caller.paced(args.rate, args.seconds)
-        say(f"{len(caller.calls)} calls in {calls_s:.1f} s; settling {args.settle:g} s")
-        await asyncio.sleep(args.settle)
+        with GcTimer() as collections:
+            calls_s = await caller.paced(args.rate, args.seconds)
+            say(f"{len(caller.calls)} calls in {calls_s:.1f} s; settling {args.settle:g} s")
+            await asyncio.sleep(args.settle)
         hub_timer.recording = False
         cpu_s = time.process_time() - cpu_before
         wall_s = time.perf_counter() - measured
@@ -704,6 +728,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
             "start_to_commit": spread([c.committed - c.started for c in caller.calls]),
             "server_cpu_share": round(cpu_s / max(wall_s, 1e-9), 2),
             "server_loop_lag": spread(sampler.lags),
+            "server_gc_pauses": spread(collections.pauses),
             "server_rss_mb": {
                 "connected": round(rss_connected_mb, 1),
                 "peak": round(max(memory.peak_mb, rss_end_mb), 1),
@@ -941,7 +966,8 @@ def report(result: dict[str, Any]) -> str:
         f"(before any client: {fmt(t['call_duration_before_clients'])})",
         f"                app's `at` (command start) to commit {fmt(t['start_to_commit'])}",
         f"server          CPU {t['server_cpu_share']:.2f} of one CPU; loop lag "
-        f"{fmt(t['server_loop_lag'])}",
+        f"{fmt(t['server_loop_lag'])}; {t['server_gc_pauses']['count']} GC pauses "
+        f"{fmt(t['server_gc_pauses'])}",
         f"                RSS with the clients connected {rss['connected']:.0f} MB, peak "
         f"{rss['peak']:.0f} MB, at the end {rss['end']:.0f} MB",
         f"hub             {t['hub_commits']['count']} commits sent on {fmt(t['hub_commits'])}",

@@ -55,6 +55,9 @@ STAFF_SKIPPED = frozenset({"position_changed"})
 """A call moves every ticket behind it: one event each, hundreds per call in a long line,
 which would bury the feed. Positions come with the snapshot and the status endpoint; the
 ticket's audit trail keeps every move."""
+ROUND_S = 0.025
+"""Rounds of snapshots for a queue are at least this far apart: a burst of commands (a call
+and the start right behind it) is sent as one round, one write per client."""
 RECHECK_S = 3.0
 """Staff feeds are re-authorised this often: a logout, a deactivation, a revoked token or a
 queue taken off the account closes them within seconds, in every process (the check reads
@@ -196,6 +199,9 @@ class Watch:
     """The state last sent to the displays and patient pages."""
     committed: tuple[QueueStatus, str | None] | None = None
     """A commit of this process not sent yet (its state, its newest event's `at`)."""
+    events: list[Message] = field(default_factory=list)
+    """The events of this process's commits not sent yet, in order."""
+    last_round: float = float("-inf")
     dirty: bool = True
     """Something changed that `status` may not show: a read is due."""
     read_overtaken: bool = False
@@ -354,8 +360,8 @@ class LiveHub:
     # -- changes ------------------------------------------------------------------------------
 
     def committed(self, commit: Committed) -> None:
-        """A command of this process committed: its events go out now, and its state is
-        what the displays and patient pages are sent next, without a read."""
+        """A command of this process committed: its events and the state it left go out in
+        the queue's next round, without a read."""
         now = time.monotonic()
         for status in commit.statuses:
             watch = self.watches.get(status.queue.code)
@@ -363,8 +369,7 @@ class LiveHub:
                 continue
             messages = [m for m in commit.messages if m.get("queue") == watch.code]
             watch.expect([event_key(m) for m in messages], now)
-            for message in messages:
-                self._fan_out(watch, message)
+            watch.events += messages
             if messages:
                 watch.event_at = (messages[-1].get("data") or {}).get("at")
             # Commands on a queue take its lock in turn, so this state shows every event
@@ -406,27 +411,30 @@ class LiveHub:
                 client.offer(display_text)
 
     async def _refresh(self, watch: Watch) -> None:
-        """Sends each display and patient page of the queue its snapshot when the queue
-        changed: the state a commit of this process left, or else (events from elsewhere,
-        or REFRESH_S without any: waits move with the clock) one read for all of them,
-        however many events arrive during it."""
+        """Rounds: when the queue changed, each display and patient page is sent its
+        snapshot, built from the state a commit of this process left (after that commit's
+        events), or else (events from elsewhere, or REFRESH_S without any: waits move with
+        the clock) from one read for all of them, however many events arrive during it."""
         while True:
             try:
                 await asyncio.wait_for(watch.wake.wait(), REFRESH_S)
             except TimeoutError:
                 watch.dirty = True
+            if (wait_s := watch.last_round + ROUND_S - time.monotonic()) > 0:
+                await asyncio.sleep(wait_s)  # what comes meanwhile joins this round
             watch.wake.clear()
+            watch.last_round = time.monotonic()
             try:
                 if watch.committed is not None:
-                    status, event_at = watch.committed
-                    watch.committed = None
-                    await self._send_snapshots(watch, status, event_at)
+                    (status, event_at), events = watch.committed, watch.events
+                    watch.committed, watch.events = None, []
+                    await self._send_snapshots(watch, status, event_at, events)
                 elif watch.dirty and watch.has_pages():
                     watch.dirty = watch.read_overtaken = False
                     event_at = watch.event_at
                     status = await self.queues.status(watch.code)
                     if not watch.read_overtaken:
-                        await self._send_snapshots(watch, status, event_at)
+                        await self._send_snapshots(watch, status, event_at, [])
             except asyncio.CancelledError:
                 raise
             except NotFound:
@@ -437,8 +445,11 @@ class LiveHub:
                 await asyncio.sleep(1.0)
 
     async def _send_snapshots(
-        self, watch: Watch, status: QueueStatus, event_at: str | None
+        self, watch: Watch, status: QueueStatus, event_at: str | None, events: list[Message]
     ) -> None:
+        """The events first (a display chimes on the call, then shows the state)."""
+        for message in events:
+            self._fan_out(watch, message)
         watch.status = status
         display_text = None
         finished = []
