@@ -92,11 +92,12 @@ def in_scope(account: StaffAccount, code: str, still_allowed: StillAllowed) -> S
     return check
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def text_frame(text: str) -> bytes:
     """A message as a websocket frame: the same bytes for every client (a server does not
     mask its frames, and Sanic negotiates no extension), so one message to a thousand
-    clients is framed once."""
+    clients is framed once. The cache holds a round's distinct messages (each patient page
+    has its own) with room to spare, so a display's snapshot stays in it for the round."""
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
 
 
