@@ -130,6 +130,27 @@ async def test_patient_feed_follows_only_their_own_ticket(
     }  # fmt: skip
 
 
+async def test_a_patient_page_follows_its_ticket_to_the_queue_it_is_transferred_to(
+    api: Api, tickets: list[dict[str, Any]]
+) -> None:
+    lab = {"code": "LAB", "name": "Laboratory", "prefix": "L", "counters": ["1"]}
+    assert (await api.call("POST", "/api/v1/queues", json=lab)).status_code == 201
+    async with feed(api, f"/ws/tickets/{tickets[1]['token']}") as ws:
+        assert json.loads(await ws.recv())["data"]["queue"] == "PHARM"
+        moved = await api.call(
+            "POST", f"/api/v1/tickets/{tickets[1]['id']}/transfer", json={"queue": "LAB"}
+        )
+        assert moved.status_code == 200
+        update = (await receive(ws, "ticket"))[-1]
+        while update["data"]["queue"] != "LAB":
+            update = (await receive(ws, "ticket"))[-1]
+        assert update["data"]["status"] == "waiting"
+        await api.call("POST", "/api/v1/queues/LAB/call-next", json={"counter": "1"})
+        while update["data"]["status"] != "called":
+            update = (await receive(ws, "ticket"))[-1]
+        assert update["queue"] == "LAB" and update["data"]["counter"] == "1"
+
+
 async def test_unknown_queue_or_ticket_is_refused_with_a_reason(api: Api) -> None:
     for path, code in (
         ("/ws/queues/NOPE", "queue_not_found"),

@@ -464,11 +464,16 @@ class LiveHub:
                 elif client.token is not None and not client.ended:
                     finished.append(client)
         # A ticket that has left the live queue is read alone, once, after everyone else
-        # has been sent the state.
+        # has been sent the state: it ended, or it was transferred, and the page follows it.
         for client in finished:
             assert client.token is not None
             found = await self.queues.ticket_view(token=client.token, with_history=False)
-            client.offer_view(watch.code, public_ticket_json(found.ticket, None), event_at)
+            code = found.ticket.queue
+            client.offer_view(code, public_ticket_json(found.ticket, found.estimate), event_at)
+            if code != client.queue:
+                self.leave(client)
+                client.queue = code
+                self.join(client)
 
 
 def ticket_message(code: str, view: dict[str, Any], event_at: str | None) -> str:
