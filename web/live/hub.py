@@ -211,7 +211,8 @@ class Watch:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     refresher: asyncio.Task[None] | None = None
     expected: Counter[EventKey] = field(default_factory=Counter)
-    """Events this process committed and already sent, still to come back from the bus."""
+    """Events this process committed (sent from here, not from the bus), still to come
+    back from the bus."""
     expected_since: deque[tuple[float, list[EventKey]]] = field(default_factory=deque)
     staff_text: tuple[QueueStatus, str] | None = None
     tokens: tuple[QueueStatus, dict[str, str]] | None = None
@@ -432,13 +433,14 @@ class LiveHub:
                 elif watch.dirty and watch.has_pages():
                     watch.dirty = watch.read_overtaken = False
                     event_at = watch.event_at
-                    status = await self.queues.status(watch.code)
+                    try:
+                        status = await self.queues.status(watch.code)
+                    except NotFound:
+                        return  # a client asked for an unknown queue; it is being refused
                     if not watch.read_overtaken:
                         await self._send_snapshots(watch, status, event_at, [])
             except asyncio.CancelledError:
                 raise
-            except NotFound:
-                return  # a client asked for an unknown queue; it is being refused
             except Exception:
                 log.exception("live snapshot of %s failed; retrying on the next change", watch.code)
                 watch.dirty = True
