@@ -8,14 +8,17 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.conftest import Api
+from tests.conftest import Api, services_required, wait_for_health
 from tests.patient_tokens import with_token
+from tests.processes import free_port, start_server, stop
 from tests.websocket_refusals import assert_refused
 from web.live.hub import CLIENT_BUFFER, Client, ClientKind, LiveHub
 
@@ -255,6 +258,37 @@ async def test_events_from_another_process_are_read_once_per_burst(
         assert messages[-1]["data"]["event_at"] == "T4"
         assert api.app.ctx.live.current_status("PHARM") is not None
     assert reads.status == 1
+
+
+async def test_a_call_made_by_another_process_reaches_the_displays_here_after_one_read(
+    api: Api, tickets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    services_required()
+    port = free_port()
+    settings = api.app.ctx.container.settings
+    other = start_server(
+        tmp_path, port, database_url=settings.database_url, redis_url=settings.redis_url
+    )
+    try:
+        await wait_for_health(f"http://127.0.0.1:{port}")
+        async with feed(api, "/ws/queues/PHARM") as display:
+            await display.recv()
+            await kept_state(api)
+            reads = Reads()
+            reads.install(api, monkeypatch)
+            async with httpx.AsyncClient(timeout=10, headers=api.auth("staff")) as client:
+                called = await client.post(
+                    f"http://127.0.0.1:{port}/api/v1/queues/PHARM/call-next",
+                    json={"counter": "2"},
+                )
+            assert called.status_code == 200, called.text
+            messages = await receive(display, "display", timeout_s=10)
+            assert "ticket_called" in {m["type"] for m in messages}
+            assert messages[-1]["data"]["called"][0]["number"] == "A-001"
+            assert messages[-1]["data"]["next"] == ["A-002", "A-003"]
+        assert reads.status == 1  # one for the command's events together
+    finally:
+        stop(other)
 
 
 async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None:

@@ -57,7 +57,8 @@ which would bury the feed. Positions come with the snapshot and the status endpo
 ticket's audit trail keeps every move."""
 ROUND_S = 0.025
 """Rounds of snapshots for a queue are at least this far apart: a burst of commands (a call
-and the start right behind it) is sent as one round, one write per client."""
+and the start right behind it) is sent as one round, one write per client. A read for
+events of another process waits as long for the rest of their burst."""
 RECHECK_S = 3.0
 """Staff feeds are re-authorised this often: a logout, a deactivation, a revoked token or a
 queue taken off the account closes them within seconds, in every process (the check reads
@@ -421,8 +422,11 @@ class LiveHub:
                 await asyncio.wait_for(watch.wake.wait(), REFRESH_S)
             except TimeoutError:
                 watch.dirty = True
-            if (wait_s := watch.last_round + ROUND_S - time.monotonic()) > 0:
-                await asyncio.sleep(wait_s)  # what comes meanwhile joins this round
+            # What comes meanwhile joins this round: the rest of a burst of events from
+            # another process, before its read, or the command right behind a commit.
+            soonest = watch.last_round if watch.committed else time.monotonic()
+            if (wait_s := soonest + ROUND_S - time.monotonic()) > 0:
+                await asyncio.sleep(wait_s)
             watch.wake.clear()
             watch.last_round = time.monotonic()
             try:
