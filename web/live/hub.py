@@ -64,9 +64,10 @@ RECHECK_S = 3.0
 queue taken off the account closes them within seconds, in every process (the check reads
 the database, which every process shares)."""
 StillAllowed = Callable[[], Awaitable[bool]]
-OWN_EVENT_WAIT_S = 60.0
+OWN_EVENT_WAIT_S = 10.0
 """How long an event this process committed is awaited back from the bus, to be recognised
-and not sent twice; past that it was lost on the way (Redis delivers at most once)."""
+and not sent twice; past that it was lost on the way (Redis delivers at most once, within
+milliseconds). Short, as a commit's keys are kept that long."""
 ENDED_STATUSES = frozenset({"done", "cancelled", "no_show"})
 EventKey = tuple[Any, ...]
 
