@@ -26,7 +26,7 @@ What runs:
    time, each holding its place until its first message. The client process's own CPU and
    loop lag are printed, since its lag adds to every latency it measures: with 1,000
    clients it used 0.1-0.2 of a CPU and its loop lag p99 was 30-70 ms on the shared
-   machine, against snapshot latencies of hundreds of ms. --client-procs 2 splits the
+   machine. --client-procs 2 splits the
    clients, at the cost of CPU the server competes for.
 3. The load: call-next at --rate per second for --seconds, one at a time (calls on one queue
    serialise on its lock anyway), each on schedule or, when the previous one ran late,
@@ -35,9 +35,10 @@ What runs:
 
 Latency is from the commit to the receipt by each client, on the machine's one wall clock.
 The app stamps an event's `data.at` when the command *starts* (before its reads and
-writes), so the bench wraps the bus and re-stamps `at` with the time the service publishes,
-just after the commit; the time from the app's own stamp to the commit is printed
-separately as the command's time. Events carry `data.at`; display snapshots and patient
+writes), so the bench listens to the service's commits (`QueueService.on_committed`, ahead
+of the hub) and re-stamps `at` with the time of the commit, before the hub and the bus see
+the events; the time from the app's own stamp to the commit is printed separately as the
+command's time. Events carry `data.at`; display snapshots and patient
 `ticket` messages carry `data.event_at`, the newest event they reflect (None on a connect or
 reconnect snapshot, which is then not timed).
 
@@ -96,10 +97,16 @@ from bench.notify import add_database_arguments, on_database, spread  # noqa: E4
 RESULTS = ROOT / "bench" / "results"
 CODE = "WSB"
 BENCH_CHANNEL = "nextup:bench-ws:events"
-"""A Redis pub/sub channel of the bench's own (channels are not scoped by database number)."""
+"""A Redis pub/sub channel of the bench's own, with the database number (channels are not
+scoped by database: two runs on different databases must not hear each other)."""
 MIX = "10,40,50"
 """Percent of the clients that are staff feeds, displays and patient pages."""
 P99_TARGET_S = 0.100
+CALL_RATE_TARGET = 19.0
+"""Calls per second the server must keep up with, fan-out included (issue 16)."""
+RSS_TARGET_MB = 300.0
+"""The server's resident memory with every client connected."""
+RSS_SAMPLE_S = 0.25
 FLOOR_TARGET_S = 1.0
 """The seed's floor: every message within a second."""
 STALE_LIMIT_S = 1.0
@@ -172,6 +179,47 @@ class LoopSampler:
             before = time.perf_counter()
             await asyncio.sleep(SAMPLE_EVERY_S)
             self.lags.append(time.perf_counter() - before - SAMPLE_EVERY_S)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux: /proc/self/statm)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@dataclass
+class MemorySampler:
+    """The server's resident memory while the clients are connected: its peak, sampled."""
+
+    peak_mb: float = 0.0
+
+    async def run(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, rss_mb())
+            await asyncio.sleep(RSS_SAMPLE_S)
+
+
+@dataclass
+class GcTimer:
+    """The garbage collector's pauses in this process: a full collection stops the event
+    loop, and everything waiting on it, for as long as it takes."""
+
+    pauses: list[float] = field(default_factory=list)
+    began: float = 0.0
+
+    def __enter__(self) -> GcTimer:
+        gc.callbacks.append(self._observe)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._observe)
+
+    def _observe(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self.began)
 
 
 def raise_file_limit() -> None:
@@ -264,9 +312,10 @@ class Fleet:
     async def keep_open(self, watcher: Watcher, gate: asyncio.Semaphore) -> None:
         """Connects, reads until the connection closes, and reconnects, as live.js does.
 
-        Until its first message a client holds one of CONNECT_CONCURRENCY places: each
-        connection makes the server read the whole queue before it answers, and a thousand
-        of those at once would measure a connect storm, not the fan-out (see the README)."""
+        Until its first message a client holds one of CONNECT_CONCURRENCY places: the first
+        connections to a queue make the server read it (later ones get the state its hub
+        keeps), and a thousand reads at once would measure a connect storm, not the
+        fan-out (see the README)."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -396,40 +445,38 @@ def client_process(base_url: str, plans: list[ClientPlan], pipe: Connection) -> 
 # -- the server side (this process) -----------------------------------------------------------
 
 
-class StampingBus:
-    """The app's bus, with each event's `at` re-stamped at publish time (just after the
-    commit), so client latencies run from the commit; keeps the app's own stamp too."""
+class CommitStamper:
+    """Listens to the service's commits ahead of the hub: re-stamps each event's `at` with
+    the commit's time, so client latencies run from the commit; keeps the app's own stamp
+    too. Also the start of the hub's own handling of the commit (see `HubTimer`)."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
+    def __init__(self) -> None:
         self.commits: dict[str, tuple[float, str]] = {}
         """The app's `at` -> (commit wall time, the stamp that replaced it)."""
+        self.last_commit = 0.0
+        """perf_counter() as the last commit was told to the listeners."""
 
-    async def publish(self, messages: list[dict[str, Any]]) -> None:
+    def __call__(self, commit: Any) -> None:
+        self.last_commit = time.perf_counter()
         now = time.time()
         stamp = datetime.fromtimestamp(now, UTC).isoformat()
-        for message in messages:
+        for message in commit.messages:
             data = message.get("data")
             if isinstance(data, dict) and isinstance(data.get("at"), str):
                 self.commits.setdefault(data["at"], (now, stamp))
                 data["at"] = stamp
-        await self.inner.publish(messages)
-
-    async def subscribe(self) -> Any:
-        return await self.inner.subscribe()
-
-    async def ping(self) -> None:
-        await self.inner.ping()
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 @dataclass
 class HubTimer:
-    """Times the hub's snapshot rounds and the status reads, by wrapping them on this run's
-    instances; the hub's code is untouched."""
+    """Times the hub's work, by wrapping it on this run's instances (the hub's code is
+    untouched): its handling of a commit of this process (the events sent to every client,
+    between the stamper's listener and one registered after the hub's), its snapshot
+    rounds (encoding and offering every display and patient page its snapshot) and the
+    status reads."""
 
+    stamper: CommitStamper
+    commits: list[float] = field(default_factory=list)
     rounds: list[float] = field(default_factory=list)
     reads: list[float] = field(default_factory=list)
     recording: bool = False
@@ -437,6 +484,11 @@ class HubTimer:
     def install(self, hub: Any, queues: Any) -> None:
         hub._send_snapshots = self._timed(hub._send_snapshots, self.rounds)
         queues.status = self._timed(queues.status, self.reads)
+        queues.on_committed(self._after_hub)
+
+    def _after_hub(self, commit: Any) -> None:
+        if self.recording:
+            self.commits.append(time.perf_counter() - self.stamper.last_commit)
 
     def _timed(self, original: Any, into: list[float]) -> Any:
         async def timed(*args: Any, **kwargs: Any) -> Any:
@@ -457,7 +509,7 @@ class Call:
     started: float
     """Wall time the call began."""
     committed: float
-    """Wall time of the publish, just after the commit."""
+    """Wall time of the commit (as the service told its listeners)."""
     stamp: str
     """The `at` the clients see for it."""
     duration_s: float
@@ -466,7 +518,7 @@ class Call:
 @dataclass
 class Caller:
     container: Any
-    bus: StampingBus
+    stamper: CommitStamper
     counters: list[str]
     calls: list[Call] = field(default_factory=list)
     empty: bool = False
@@ -485,7 +537,7 @@ class Caller:
         # The patient arrives (not measured): the counter's next call finishes them, as one
         # patient per counter asks (a called one would hold the counter).
         await self.container.queues.ticket_action(ticket.id, "start", "staff:bench")
-        committed, stamp = self.bus.commits[ticket.called_at.isoformat()]
+        committed, stamp = self.stamper.commits[ticket.called_at.isoformat()]
         self.calls.append(Call(ticket.number, counter, started, committed, stamp, duration))
 
     async def paced(self, rate: float, seconds: float) -> float:
@@ -533,11 +585,12 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
-    from core.bus.redis import RedisBus
+    from core.bus.redis import CHANNEL, RedisBus, channel_for
     from core.domain.model import QueueConfig
     from core.services import accounts
     from core.services.queues import new_join_request
     from core.settings import load_settings
+    from nextup.lifecycle import freeze_long_lived_objects
     from nextup.wiring import Container, build_container
     from tests.servers import serve, shut
     from web.app import create_app
@@ -545,10 +598,13 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     settings = load_settings(
         database_url=db.url, redis_url=args.redis, secret_key="bench-ws", env="development"
     )
-    inner = RedisBus(args.redis, channel=BENCH_CHANNEL) if args.redis else None
+    bus = None
+    if args.redis:
+        bus = RedisBus(args.redis, channel=channel_for(args.redis).replace(CHANNEL, BENCH_CHANNEL))
     plain: Container = build_container(settings)
-    bus = StampingBus(inner or plain.bus)
-    container = Container(settings=settings, bus=bus)
+    container = Container(settings=settings, bus=bus or plain.bus)
+    stamper = CommitStamper()
+    container.queues.on_committed(stamper)  # before the app's hub registers
     await container.start(migrate=True)
     server = None
     workers: list[tuple[Any, Connection]] = []
@@ -567,7 +623,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
             tickets[request.token] = request.ticket_id
         tokens = list(tickets)
         joins_s = time.perf_counter() - began
-        caller = Caller(container, bus, counters)
+        caller = Caller(container, stamper, counters)
         # The command alone, before any client: what a call costs without the fan-out.
         for n in range(BASELINE_CALLS):
             await caller.call(n)
@@ -577,7 +633,8 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         gc.collect()  # migrating and joining leave garbage; a full collection later stalls
 
         app = create_app(container, name="bench-ws")
-        hub_timer = HubTimer()
+        freeze_long_lived_objects()  # as `nextup serve` does once its app is built
+        hub_timer = HubTimer(stamper)
         hub_timer.install(app.ctx.live, container.queues)
         for name in ("sanic.root", "sanic.websockets", "sanic.server", "sanic.access"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -616,18 +673,24 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
             f"{args.rate:g} call-next/s for {args.seconds:g} s"
         )
 
+        rss_connected_mb = rss_mb()
+        memory = MemorySampler()
+        memory_sampling = asyncio.create_task(memory.run())
         sampler = LoopSampler()
         sampling = asyncio.create_task(sampler.run())
         load_before = os.getloadavg()[0]
         cpu_before, measured = time.process_time(), time.perf_counter()
         hub_timer.recording = True
-        calls_s = await caller.paced(args.rate, args.seconds)
-        say(f"{len(caller.calls)} calls in {calls_s:.1f} s; settling {args.settle:g} s")
-        await asyncio.sleep(args.settle)
+        with GcTimer() as collections:
+            calls_s = await caller.paced(args.rate, args.seconds)
+            say(f"{len(caller.calls)} calls in {calls_s:.1f} s; settling {args.settle:g} s")
+            await asyncio.sleep(args.settle)
         hub_timer.recording = False
         cpu_s = time.process_time() - cpu_before
         wall_s = time.perf_counter() - measured
         sampling.cancel()
+        rss_end_mb = rss_mb()
+        memory_sampling.cancel()
 
         finals = await real_finals(container, {t: tickets[t] for t in tokens})
         for _, pipe in workers:
@@ -638,7 +701,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         # The server finishes the closing handshakes (and reads some handlers still wait
         # for) before it stops and the database closes under them.
         for _ in range(300):
-            if not app.ctx.live.clients:
+            if not app.ctx.live.watches:
                 break
             await asyncio.sleep(0.05)
         settings_out = {
@@ -667,6 +730,13 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
             "start_to_commit": spread([c.committed - c.started for c in caller.calls]),
             "server_cpu_share": round(cpu_s / max(wall_s, 1e-9), 2),
             "server_loop_lag": spread(sampler.lags),
+            "server_gc_pauses": spread(collections.pauses),
+            "server_rss_mb": {
+                "connected": round(rss_connected_mb, 1),
+                "peak": round(max(memory.peak_mb, rss_end_mb), 1),
+                "end": round(rss_end_mb, 1),
+            },
+            "hub_commits": spread(hub_timer.commits),
             "hub_snapshot_rounds": spread(hub_timer.rounds),
             "status_reads": spread(hub_timer.reads),
         }
@@ -884,6 +954,7 @@ def reflect_delays(updates: list[Any], call_stamps: list[float]) -> tuple[list[f
 
 def report(result: dict[str, Any]) -> str:
     s, t, lost = result["settings"], result["timeline"], result["lost"]
+    rss = t["server_rss_mb"]
     lines = [
         f"NextUp websocket fan-out: {s['clients']} clients on one queue {s['kinds']}; "
         f"{s['database']}, bus {s['bus']}; {s['cpus']} CPUs; clients in "
@@ -897,8 +968,12 @@ def report(result: dict[str, Any]) -> str:
         f"(before any client: {fmt(t['call_duration_before_clients'])})",
         f"                app's `at` (command start) to commit {fmt(t['start_to_commit'])}",
         f"server          CPU {t['server_cpu_share']:.2f} of one CPU; loop lag "
-        f"{fmt(t['server_loop_lag'])}",
-        f"hub             {t['hub_snapshot_rounds']['count']} snapshot rounds "
+        f"{fmt(t['server_loop_lag'])}; {t['server_gc_pauses']['count']} GC pauses "
+        f"{fmt(t['server_gc_pauses'])}",
+        f"                RSS with the clients connected {rss['connected']:.0f} MB, peak "
+        f"{rss['peak']:.0f} MB, at the end {rss['end']:.0f} MB",
+        f"hub             {t['hub_commits']['count']} commits sent on {fmt(t['hub_commits'])}",
+        f"                {t['hub_snapshot_rounds']['count']} snapshot rounds "
         f"{fmt(t['hub_snapshot_rounds'])}; status reads {fmt(t['status_reads'])}",
         f"clients         CPU {result['clients']['cpu_share']}; loop lag "
         + "; ".join(fmt(lag) for lag in result["clients"]["loop_lag"]),
@@ -942,6 +1017,10 @@ def report(result: dict[str, Any]) -> str:
         f"{overall['max_ms']:.1f} ms",
         f"[{passed(t['achieved_rate_per_s'] >= 0.95 * s['rate_per_s'])}] call rate achieved: "
         f"{t['achieved_rate_per_s']:.1f}/s of {s['rate_per_s']:g}/s",
+        f"[{passed(t['achieved_rate_per_s'] >= CALL_RATE_TARGET)}] at least "
+        f"{CALL_RATE_TARGET:g} calls/s: {t['achieved_rate_per_s']:.1f}/s",
+        f"[{passed(rss['peak'] < RSS_TARGET_MB)}] server RSS under {RSS_TARGET_MB:g} MB with "
+        f"{s['clients']} clients: peak {rss['peak']:.0f} MB",
     ]
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import secrets
 import time
 import uuid
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from core.bus import EventBus
+from core.bus import EventBus, Message
 from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
@@ -28,6 +29,7 @@ from core.storage.queues import (
     TortoiseQueueRepository,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 LearnedServiceTimes = tuple[eta.ServiceTime, dict[str, eta.ServiceTime]]
 """Over every visit, and per kind of visit."""
@@ -45,6 +47,20 @@ class QueueStatus:
     service_time: eta.ServiceTime
     avg_wait_s: float
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What one command committed, told to listeners just after the commit and before its
+    events are published: the status of every queue it changed, built from the objects it
+    committed (no read; nothing touches them afterwards, so a listener may keep them), and
+    the messages about to go to the bus, in order (listeners must not change them)."""
+
+    statuses: tuple[QueueStatus, ...]
+    messages: list[Message]
+
+
+CommitListener = Callable[[Committed], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,12 @@ class QueueService:
         self.phone_region = phone_region
         self.store: QueueRepository = store or TortoiseQueueRepository()
         self._service_times: dict[str, tuple[float, LearnedServiceTimes]] = {}
+        self._listeners: list[CommitListener] = []
+
+    def on_committed(self, listener: CommitListener) -> None:
+        """`listener` is told every commit, in this process, in the order they are
+        registered; it runs in the command's task, so it must be quick and not block."""
+        self._listeners.append(listener)
 
     # -- queues ----------------------------------------------------------------------------
 
@@ -125,9 +147,7 @@ class QueueService:
         """A read without the queue lock: a display refreshing never holds up a call."""
         now = self.clock()
         queue = await self._load(self.store.reading(now), code, now, lock=False)
-        waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
-        avg_wait_s = sum(waited) / len(waited) if waited else 0.0
-        return QueueStatus(queue, queue.estimates(now), queue.service(), avg_wait_s, now)
+        return status_of(queue, now)
 
     async def ticket_view(
         self, ticket_id: str | None = None, token: str | None = None, with_history: bool = True
@@ -289,12 +309,32 @@ class QueueService:
             result = command(queues, now)
             settled = settle(list(queues.values()), events, now)
             await uow.save(queues, settled)
-        await self._publish([s.event for s in settled])
+        messages = [s.event.to_dict() for s in settled]
+        if messages:
+            self._tell_committed(queues, messages, now)
+            await self.bus.publish(messages)
         return result
 
-    async def _publish(self, events: list[DomainEvent]) -> None:
-        if events:
-            await self.bus.publish([e.to_dict() for e in events])
+    def _tell_committed(
+        self, queues: dict[str, Queue], messages: list[Message], now: datetime
+    ) -> None:
+        if not self._listeners:
+            return
+        changed = dict.fromkeys(m["queue"] for m in messages)
+        committed = Committed(
+            tuple(status_of(queues[code], now) for code in changed if code in queues), messages
+        )
+        for listener in self._listeners:
+            try:
+                listener(committed)
+            except Exception:  # the commit stands whatever a listener does with it
+                log.exception("a commit listener failed")
+
+
+def status_of(queue: Queue, now: datetime) -> QueueStatus:
+    waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
+    avg_wait_s = sum(waited) / len(waited) if waited else 0.0
+    return QueueStatus(queue, queue.estimates(now), queue.service(), avg_wait_s, now)
 
 
 def new_join_request(**fields: Any) -> JoinRequest:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 
 from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from core.services.accounts import account_for_token, can_use_queue
 from core.services.errors import Unauthorized
@@ -21,17 +24,9 @@ from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 from web import paths
 from web.auth import authenticate, session_account
-from web.live.hub import (
-    Client,
-    ClientKind,
-    LiveHub,
-    StillAllowed,
-    display_snapshot,
-    encode,
-    ticket_message,
-)
+from web.live.hub import Client, ClientKind, LiveHub, StillAllowed, display_snapshot, encode
 from web.origin import foreign_origin
-from web.serialize import public_ticket_json, status_json
+from web.serialize import public_ticket_json
 from web.session import still_current
 
 bp = Blueprint("live")
@@ -97,9 +92,18 @@ def in_scope(account: StaffAccount, code: str, still_allowed: StillAllowed) -> S
     return check
 
 
+@functools.lru_cache(maxsize=1024)
+def text_frame(text: str) -> bytes:
+    """A message as a websocket frame: the same bytes for every client (a server does not
+    mask its frames, and Sanic negotiates no extension), so one message to a thousand
+    clients is framed once. The cache holds a round's distinct messages (each patient page
+    has its own) with room to spare, so a display's snapshot stays in it for the round."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
 async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
     """Writes the client's messages (and a ping when idle) while reading its pings, until
-    either side closes."""
+    either side closes. What has piled up since the last write goes out in one write."""
 
     async def read() -> None:
         while True:
@@ -113,24 +117,42 @@ async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
     reader = asyncio.create_task(read())
     try:
         while not reader.done():
-            try:
-                text = await asyncio.wait_for(client.outbox.get(), HEARTBEAT_S)
-            except TimeoutError:
-                text = encode({"type": "ping"})
-            if text is None and client.revoked:
+            batch = await next_messages(client)
+            if None in batch and client.revoked:
                 await ws.send(
                     encode({"type": "error", "data": {"code": "unauthorized", "message": ENDED}})
                 )
                 await ws.close(CLOSE_REVOKED, ENDED)
                 return
-            if text is None:
+            if None in batch:
                 await ws.close(CLOSE_TOO_SLOW, "too slow; reconnect")
                 return
-            await ws.send(text)
+            if ws.io_proto is None or ws.ws_proto.state is not State.OPEN:
+                return  # closing
+            # Sanic's own write, which waits while the client's socket is full (untyped).
+            frames = b"".join(text_frame(text) for text in batch if text)
+            await ws.io_proto.send(frames)  # type: ignore[no-untyped-call]
     finally:
         reader.cancel()
         with contextlib.suppress(BaseException):
             await reader
+
+
+async def next_messages(client: Client) -> list[str | None]:
+    """Every message waiting for the client, at least one: a ping after HEARTBEAT_S
+    without any. None asks for the connection to close."""
+    if client.outbox.empty():
+        try:
+            async with asyncio.timeout(HEARTBEAT_S):
+                first = await client.outbox.get()
+        except TimeoutError:
+            return [encode({"type": "ping"})]
+    else:
+        first = client.outbox.get_nowait()
+    batch = [first]
+    while not client.outbox.empty():
+        batch.append(client.outbox.get_nowait())
+    return batch
 
 
 async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
@@ -151,15 +173,17 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
         client.still_allowed = in_scope(credential[0], code, credential[1])
     live.join(client)  # before the read: nothing that happens after it can be missed
     try:
-        try:
-            status = await live.queues.status(code)
-        except NotFound as exc:
-            await refuse(ws, "queue_not_found", str(exc))
-            return
+        status = live.current_status(code)
+        if status is None:
+            try:
+                status = await live.queues.status(code)
+            except NotFound as exc:
+                await refuse(ws, "queue_not_found", str(exc))
+                return
         if client.kind is ClientKind.STAFF:
-            await ws.send(encode({"type": "snapshot", "queue": code, "data": status_json(status)}))
+            await ws.send(live.staff_snapshot(status))
         else:
-            client.offer_snapshot(encode(display_snapshot(status, None)))
+            client.offer_first(encode(display_snapshot(status, None)))
         await pump(ws, client)
     finally:
         live.leave(client)
@@ -169,17 +193,23 @@ async def queue_feed(request: Request, ws: WebsocketImplProtocol, code: str) -> 
 async def ticket_feed(request: Request, ws: WebsocketImplProtocol, token: str) -> None:
     live = hub(request)
     await live.start()
-    try:
-        view = await live.queues.ticket_view(token=token, with_history=False)
-    except NotFound:
-        await refuse(ws, "ticket_not_found", "no ticket has that link")
-        return
-    ticket = view.ticket
-    client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
-    client.offer_snapshot(
-        ticket_message(ticket.queue, public_ticket_json(ticket, view.estimate), None)
-    )
-    live.join(client)  # the join's snapshot covers anything since the read above
+    cached = live.cached_ticket(token)
+    if cached is not None:
+        code, ticket_id, view = cached
+        client = Client(ClientKind.TICKET, code, ticket_id=ticket_id, token=token)
+        client.offer_view(code, view, None)
+        live.join(client)  # at once: nothing since the state above can be missed
+    else:
+        try:
+            found = await live.queues.ticket_view(token=token, with_history=False)
+        except NotFound:
+            await refuse(ws, "ticket_not_found", "no ticket has that link")
+            return
+        ticket = found.ticket
+        client = Client(ClientKind.TICKET, ticket.queue, ticket_id=ticket.id, token=token)
+        client.offer_view(ticket.queue, public_ticket_json(ticket, found.estimate), None)
+        live.join(client)
+        live.catch_up(client)  # a change sent to the others during the read above
     try:
         await pump(ws, client)
     finally:

@@ -13,7 +13,7 @@ from core.bus.memory import InProcessBus
 from core.domain.errors import InvalidValue, QueueEmpty
 from core.domain.model import QueueConfig, Ticket, TicketStatus
 from core.domain.queue import Queue
-from core.services.queues import QueueService, new_join_request
+from core.services.queues import Committed, QueueService, new_join_request
 from core.storage.errors import ConcurrentUpdate, NotFound
 from tests.conftest import FakeClock
 from tests.unit.fakes import FakeQueueRepository
@@ -217,3 +217,40 @@ async def test_a_call_in_a_long_line_writes_only_the_called_ticket(
     assert len(store.outbox) == outbox
     waiting = [t.position for t in (await service.status("PHARM")).queue.waiting()]
     assert waiting == list(range(1, 30))
+
+
+async def test_listeners_are_told_each_commit_with_the_state_it_left(
+    service: QueueService, bus: InProcessBus
+) -> None:
+    for n in range(3):
+        await service.join("PHARM", new_join_request(name=f"P{n}"), "staff:ann")
+    told: list[Committed] = []
+    service.on_committed(told.append)
+    subscription = await bus.subscribe()
+    called = await service.call_next("PHARM", "1", "staff:ann")
+    (commit,) = told
+    (status,) = commit.statuses  # only the queue the command changed
+    assert status.queue.tickets[called.id].status is TicketStatus.CALLED
+    assert [t.position for t in status.queue.waiting()] == [1, 2]
+    assert set(status.estimates) == {t.id for t in status.queue.waiting()}
+    assert status.updated_at == START
+    published = []
+    while (message := await subscription.get(timeout_s=0)) is not None:
+        published.append(message)
+    assert commit.messages == published  # told before the bus, the same messages
+
+
+async def test_a_failing_listener_leaves_the_commit_and_the_others(
+    service: QueueService, bus: InProcessBus
+) -> None:
+    await service.join("PHARM", new_join_request(name="P"), "staff:ann")
+
+    def broken(commit: Committed) -> None:
+        raise RuntimeError("listener bug")
+
+    told: list[Committed] = []
+    service.on_committed(broken)
+    service.on_committed(told.append)
+    assert "ticket_called" in await published(bus, service.call_next("PHARM", "1", "staff:ann"))
+    assert len(told) == 1
+    assert (await service.status("PHARM")).queue.waiting() == []
