@@ -9,11 +9,11 @@ configured default so that a new queue starts with a sensible figure.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
 import statistics
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,56 +113,142 @@ def _estimate(chosen: Iterable[ServiceSample], basis: str, default_service_s: fl
     return ServiceTime(mean, math.sqrt(var), n, basis)
 
 
+FORGET_MARGIN = timedelta(hours=1)
+"""How far before the week a running history keeps its samples: commands of one process
+may learn slightly out of the order of their clocks."""
+
+
 class ServiceHistory:
     """The samples of the last `HISTORY_WINDOW`, filed by kind of visit and local hour of
     day as they come, so that learning reads only the samples it uses: the same figures as
-    `learn_service_times` over the whole list, at a cost that does not grow with the run.
+    `learn_service_times` over every sample added, at a cost that does not grow with the run.
 
-    Samples are added in the order they finish; `earlier` (a history to start from, which
-    may reach past the first `now`) is taken in as time passes them."""
+    Samples may come in any order and may finish after the `now` of a later `learn` (a
+    history to start from that reaches past it, a visit another process ended a moment
+    later). `learn` may step back in time by less than `FORGET_MARGIN`. Its figures are kept
+    until a sample is added, the local hour changes, the configured times change or a
+    sample enters or leaves the window."""
 
     def __init__(self, timezone: str, earlier: Iterable[ServiceSample] = ()) -> None:
         self._tz = ZoneInfo(timezone)
-        self._pending = deque(sorted(earlier, key=lambda s: s.finished_at))
-        self._filed: dict[tuple[str | None, int], deque[ServiceSample]] = {}
+        self._finished: list[datetime] = []
+        """Every sample's end, in order: where the window's edges fall."""
+        self._filed: dict[tuple[str | None, int], list[ServiceSample]] = {}
+        """Each in the order the samples finished."""
+        self._forgotten_until: datetime | None = None
+        self._learned: _Learned | None = None
+        for sample in earlier:
+            self.add(sample)
 
     def add(self, sample: ServiceSample) -> None:
-        self._take_in(sample.finished_at)
-        self._file(sample)
+        bisect.insort(self._finished, sample.finished_at)
+        key = (sample.service, sample.finished_at.astimezone(self._tz).hour)
+        bisect.insort(self._filed.setdefault(key, []), sample, key=_finished_at)
+        self._learned = None
 
     def learn(
         self, now: datetime, default_service_s: float, service_times_s: Mapping[str, int]
     ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
-        """What `learn_service_times` gives for every sample added so far."""
-        self._take_in(now)
-        cutoff = now - HISTORY_WINDOW
-        for filed in self._filed.values():
-            while filed and filed[0].finished_at < cutoff:
-                filed.popleft()
+        """What `learn_service_times` gives at `now` for every sample added so far."""
         hour = now.astimezone(self._tz).hour
-        overall = self._learn(None, hour, default_service_s)
+        asked = (hour, default_service_s, tuple(service_times_s.items()))
+        learned = self._learned
+        if learned is None or learned.asked != asked or not learned.window.holds(now):
+            learned = self._learned = _Learned(
+                asked, self._window(now), self._learn_all(now, hour, asked)
+            )
+        overall, by_kind = learned.figures
+        return overall, dict(by_kind)
+
+    def _learn_all(
+        self, now: datetime, hour: int, asked: tuple[int, float, tuple[tuple[str, int], ...]]
+    ) -> tuple[ServiceTime, dict[str, ServiceTime]]:
+        _, default_service_s, service_times_s = asked
+        cutoff = now - HISTORY_WINDOW
+        self._forget(cutoff - FORGET_MARGIN)
+        recent = {
+            key: filed[
+                bisect.bisect_left(filed, cutoff, key=_finished_at) : bisect.bisect_right(
+                    filed, now, key=_finished_at
+                )
+            ]
+            for key, filed in self._filed.items()
+        }
+        overall = _learn_filed(recent, None, hour, default_service_s)
         by_kind = {
-            kind: self._learn(kind, hour, configured_s)
-            for kind, configured_s in service_times_s.items()
+            kind: _learn_filed(recent, kind, hour, configured_s)
+            for kind, configured_s in service_times_s
         }
         return overall, by_kind
 
-    def _learn(self, only: str | None, hour: int, default_service_s: float) -> ServiceTime:
-        """From the samples of one kind of visit, or of every kind (`only` None)."""
-        mine = [(h, filed) for (kind, h), filed in self._filed.items() if only in (None, kind)]
-        same_hour = [s for h, filed in mine if h == hour for s in filed]
-        if len(same_hour) >= MIN_HOUR_SAMPLES:
-            return _estimate(same_hour, "hour", default_service_s)
-        week = itertools.chain.from_iterable(filed for _, filed in mine)
-        return _estimate(week, "week", default_service_s)
+    def _window(self, now: datetime) -> _Window:
+        """The samples `now` sees, as the four ends that keep them the same ones."""
+        finished = self._finished
+        first = bisect.bisect_left(finished, now - HISTORY_WINDOW)
+        end = bisect.bisect_right(finished, now)
+        return _Window(
+            finished[first - 1] if first else self._forgotten_until,
+            finished[first] if first < len(finished) else None,
+            finished[end - 1] if end else None,
+            finished[end] if end < len(finished) else None,
+        )
 
-    def _take_in(self, now: datetime) -> None:
-        while self._pending and self._pending[0].finished_at <= now:
-            self._file(self._pending.popleft())
+    def _forget(self, before: datetime) -> None:
+        gone = bisect.bisect_left(self._finished, before)
+        if not gone:
+            return
+        self._forgotten_until = self._finished[gone - 1]
+        del self._finished[:gone]
+        for filed in self._filed.values():
+            del filed[: bisect.bisect_left(filed, before, key=_finished_at)]
 
-    def _file(self, sample: ServiceSample) -> None:
-        key = (sample.service, sample.finished_at.astimezone(self._tz).hour)
-        self._filed.setdefault(key, deque()).append(sample)
+
+def _finished_at(sample: ServiceSample) -> datetime:
+    return sample.finished_at
+
+
+def _learn_filed(
+    recent: Mapping[tuple[str | None, int], list[ServiceSample]],
+    only: str | None,
+    hour: int,
+    default_service_s: float,
+) -> ServiceTime:
+    """From the samples of one kind of visit, or of every kind (`only` None)."""
+    mine = [(h, filed) for (kind, h), filed in recent.items() if only in (None, kind)]
+    same_hour = [s for h, filed in mine if h == hour for s in filed]
+    if len(same_hour) >= MIN_HOUR_SAMPLES:
+        return _estimate(same_hour, "hour", default_service_s)
+    week = itertools.chain.from_iterable(filed for _, filed in mine)
+    return _estimate(week, "week", default_service_s)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The ends of the samples a `now` sees (those in [now - HISTORY_WINDOW, now]): the
+    last one too old, the oldest and newest seen, and the first one still to come."""
+
+    too_old: datetime | None
+    oldest: datetime | None
+    newest: datetime | None
+    to_come: datetime | None
+
+    def holds(self, now: datetime) -> bool:
+        """Whether `now` sees exactly the same samples."""
+        cutoff = now - HISTORY_WINDOW
+        return (
+            (self.too_old is None or self.too_old < cutoff)
+            and (self.oldest is None or cutoff <= self.oldest)
+            and (self.newest is None or self.newest <= now)
+            and (self.to_come is None or now < self.to_come)
+        )
+
+
+@dataclass(frozen=True)
+class _Learned:
+    asked: tuple[int, float, tuple[tuple[str, int], ...]]
+    """The local hour and the configured times the figures were learned for."""
+    window: _Window
+    figures: tuple[ServiceTime, dict[str, ServiceTime]]
 
 
 def learn_service_times(
