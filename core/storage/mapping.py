@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Sequence
 from typing import Any
 
-from core.domain.model import Counter, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
-from core.domain.queue import Queue
-from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketRow
+from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
+from core.storage.models import QueueConfigRow, TicketRow
 
 TICKET_FIELDS = (
     "queue",
@@ -39,6 +40,15 @@ TICKET_FIELDS = (
     "service",
     "fifo_call_at",
 )
+STORED_TICKET_FIELDS = tuple(name for name in TICKET_FIELDS if name != "queue")
+"""The ticket's columns beside its id, queue and version, in the order the command path's
+queries list them (`core.storage.ticket_table`): a field stored is a field in TICKET_FIELDS."""
+UNVERSIONED_TICKET_FIELDS = frozenset({"position"})
+"""Written without a version check when nothing else of the ticket changed: the line's
+order, which only a command holding the queue's lock changes."""
+stored_ticket_values = operator.attrgetter(*STORED_TICKET_FIELDS)
+"""A ticket's STORED_TICKET_FIELDS as a tuple: compared with the tuple it was loaded from
+to tell whether it changed."""
 
 
 def config_from_row(row: QueueConfigRow) -> QueueConfig:
@@ -98,22 +108,16 @@ def ticket_from_row(row: TicketRow, queue_code: str) -> Ticket:
     return Ticket(id=row.id, queue=queue_code, **values)
 
 
+def ticket_from_values(queue_code: str, ticket_id: str, values: Sequence[Any]) -> Ticket:
+    """A ticket from its STORED_TICKET_FIELDS' values, as a row of the tickets table holds
+    them."""
+    fields = dict(zip(STORED_TICKET_FIELDS, values, strict=True))
+    fields["status"] = TicketStatus(fields["status"])
+    return Ticket(id=ticket_id, queue=queue_code, **fields)
+
+
 def ticket_columns(ticket: Ticket) -> dict[str, Any]:
     """Column values of a ticket, except its queue (a foreign key the caller resolves)."""
     values = {name: getattr(ticket, name) for name in TICKET_FIELDS if name != "queue"}
     values["status"] = ticket.status.value
     return values
-
-
-def queue_from_rows(
-    row: QueueRow, config: QueueConfigRow, counters: list[CounterRow], tickets: list[TicketRow]
-) -> Queue:
-    return Queue(
-        code=row.code,
-        prefix=row.prefix,
-        config=config_from_row(config),
-        counters={c.name: Counter(c.name, c.is_open) for c in counters},
-        tickets={t.id: ticket_from_row(t, row.code) for t in tickets},
-        day_seq=row.day_seq,
-        day_seq_date=row.day_seq_date,
-    )

@@ -44,8 +44,9 @@ class QueueUnitOfWork(Protocol):
         """The queue with its live tickets and `extra_ticket_ids`; with `lock`, no other
         command on it runs until this one's transaction ends. Unknown: NotFound."""
 
-    async def service_samples(self, code: str, since: datetime) -> list[eta.ServiceSample]:
-        """The queue's visits completed since `since`, which service times are learned from."""
+    async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
+        """The queue's visits completed since `since` (by the clock of the command that
+        ended them), by ticket id: what service times are learned from."""
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes what changed in the loaded `queues` and the command's settled events; a
