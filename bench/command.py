@@ -26,7 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,11 +95,11 @@ async def measure(
         op: ([], []) for op in ("join", "call_next", "complete")
     }
 
-    async def timed(op: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    async def timed(op: str, command: Awaitable[Any]) -> Any:
         wall, cpu = time.perf_counter(), time.process_time()
         if profiler and op == "call_next":
             profiler.enable()
-        result = await call()
+        result = await command
         if profiler and op == "call_next":
             profiler.disable()
         timings[op][0].append(time.perf_counter() - wall)
@@ -108,9 +108,9 @@ async def measure(
 
     for n in range(rounds):
         request = new_join_request(name=f"p{n}", phone=f"+4931{n:07d}")
-        await timed("join", lambda: service.join(code, request, "bench"))
-        called = await timed("call_next", lambda: service.call_next(code, "1", "bench"))
-        await timed("complete", lambda: service.ticket_action(called.id, "complete", "bench"))
+        await timed("join", service.join(code, request, "bench"))
+        called = await timed("call_next", service.call_next(code, "1", "bench"))
+        await timed("complete", service.ticket_action(called.id, "complete", "bench"))
     return timings
 
 

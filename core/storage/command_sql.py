@@ -175,7 +175,8 @@ async def update_unversioned(
     """Sets one field of many tickets, (id, value) each, in a statement per batch."""
     value = "?"
     if is_postgres(conn):  # which would take the parameters for text
-        value = f"CAST(? AS {TicketRow._meta.fields_map[field].get_for_dialect('postgres', 'SQL_TYPE')})"
+        sql_type = TicketRow._meta.fields_map[field].get_for_dialect("postgres", "SQL_TYPE")
+        value = f"CAST(? AS {sql_type})"
     for start in range(0, len(values), UNVERSIONED_BATCH):
         batch = values[start : start + UNVERSIONED_BATCH]
         cases = " ".join(f"WHEN ? THEN {value}" for _ in batch)
