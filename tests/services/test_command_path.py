@@ -10,14 +10,16 @@ import pytest
 
 from core.bus.memory import InProcessBus
 from core.domain import eta
+from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket, TicketStatus
 from core.services.queues import QueueService, new_join_request
 from core.storage.errors import ConcurrentUpdate
 from core.storage.mapping import ticket_columns
-from core.storage.models import QueueRow, TicketRow
+from core.storage.models import HourlyMetric, QueueRow, TicketRow
 from core.storage.queues import TortoiseQueueRepository
 from nextup.wiring import Container
 from tests.conftest import FakeClock
+from tests.unit.fakes import FakeQueueRepository
 
 KINDS = {"pickup": 120, "advice": 600}
 
@@ -199,3 +201,43 @@ async def test_the_learned_figures_follow_the_clock_and_the_settings(
     assert week.mean_s == pytest.approx((8 * 240 + 5 * 300) / 13)
     clock.advance(days=7)  # every sample is older than the week
     assert (await service.status("PHARM")).service_time == eta.configured(600)
+
+
+async def day_of_commands(service: QueueService, clock: FakeClock) -> None:
+    """Joins, calls, visits, a no-show and a cancel across two hours."""
+    joined = [
+        (await service.join("PHARM", new_join_request(name=f"p{n}"), "x")).ticket for n in range(5)
+    ]
+    clock.advance(minutes=7)
+    first = await service.call_next("PHARM", "1", "x")
+    clock.advance(minutes=13.25)
+    second = await service.call_next("PHARM", "2", "x")
+    clock.advance(minutes=4.5)
+    await service.ticket_action(first.id, "complete", "x")
+    await service.ticket_action(joined[4].id, "cancel", "x")
+    clock.advance(minutes=41)  # into the next hour
+    await service.ticket_action(second.id, "no-show", "x")
+    third = await service.call_next("PHARM", "1", "x")
+    clock.advance(seconds=333.3)
+    await service.ticket_action(third.id, "complete", "x")
+
+
+async def test_the_hourly_upsert_stores_the_tallys_figures(
+    container: Container, clock: FakeClock
+) -> None:
+    """The same commands through the database and through the in-memory store, which adds
+    each command to its `HourlyTally`: the same rows, figure for figure."""
+    in_memory = FakeQueueRepository()
+    twin_clock = FakeClock(clock())
+    twin = QueueService(InProcessBus(), twin_clock, store=in_memory)
+    await make_queue(container)
+    await twin.create_queue(
+        "PHARM", "Pharmacy", "A", QueueConfig(service_times_s=KINDS), ["1", "2"]
+    )
+    await day_of_commands(container.queues, clock)
+    await day_of_commands(twin, twin_clock)
+    stored = await HourlyMetric.all().order_by("hour_start")
+    assert [HourlyTally.of_record(row) for row in stored] == [
+        in_memory.hourly[key] for key in sorted(in_memory.hourly)
+    ]
+    assert len(stored) == 2
