@@ -29,7 +29,9 @@ TICKET_SELECT = ("id", *STORED_TICKET_FIELDS, "version")
 """A loaded ticket row: its id, its stored fields, its version."""
 HOURLY_PEAKS = frozenset({"wait_s_max", "peak_size"})
 """The hourly figures that keep the larger value; every other one adds up (`HourlyTally`)."""
-UNVERSIONED_BATCH = 500
+ROWS_BATCH = 500
+"""Rows per statement where one names many tickets: well below either database's limit
+on parameters."""
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -83,18 +85,35 @@ async def set_counter_open(conn: BaseDBAsyncClient, counter_id: int, is_open: bo
     await _write(conn, "UPDATE counters SET is_open = ? WHERE id = ?", [is_open, counter_id])
 
 
-async def ticket_rows(
-    conn: BaseDBAsyncClient, queue_id: int, extra_ids: Sequence[str]
-) -> list[tuple[Any, ...]]:
-    """The queue's live tickets and those of `extra_ids`, each as TICKET_SELECT's values."""
+def _live_or(extra_ids: Sequence[str]) -> str:
     live = ", ".join(f"'{status.value}'" for status in sorted(LIVE_STATUSES))
     extra = f" OR id IN ({', '.join('?' * len(extra_ids))})" if extra_ids else ""
+    return f"(status IN ({live}){extra})"
+
+
+async def ticket_versions(
+    conn: BaseDBAsyncClient, queue_id: int, extra_ids: Sequence[str]
+) -> list[tuple[str, int]]:
+    """(id, version) of the queue's live tickets and of those of `extra_ids`."""
     rows = await _query(
         conn,
-        f"SELECT {', '.join(TICKET_SELECT)} FROM tickets"
-        f" WHERE queue_id = ? AND (status IN ({live}){extra})",
+        f"SELECT id, version FROM tickets WHERE queue_id = ? AND {_live_or(extra_ids)}",
         [queue_id, *extra_ids],
     )
+    return [(row[0], row[1]) for row in rows]
+
+
+async def ticket_rows(conn: BaseDBAsyncClient, ids: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The tickets of `ids`, each as TICKET_SELECT's values."""
+    rows = []
+    for start in range(0, len(ids), ROWS_BATCH):
+        batch = ids[start : start + ROWS_BATCH]
+        rows += await _query(
+            conn,
+            f"SELECT {', '.join(TICKET_SELECT)} FROM tickets"
+            f" WHERE id IN ({', '.join('?' * len(batch))})",
+            batch,
+        )
     if is_postgres(conn):
         return [tuple(row) for row in rows]
     decoders = _sqlite_decoders()
@@ -172,18 +191,20 @@ async def update_ticket(
 async def update_unversioned(
     conn: BaseDBAsyncClient, field: str, values: Sequence[tuple[str, Any]]
 ) -> None:
-    """Sets one field of many tickets, (id, value) each, in a statement per batch."""
+    """Sets one field of many tickets, (id, value) each, in a statement per batch; their
+    versions move on all the same, as after every write."""
     value = "?"
     if is_postgres(conn):  # which would take the parameters for text
         sql_type = TicketRow._meta.fields_map[field].get_for_dialect("postgres", "SQL_TYPE")
         value = f"CAST(? AS {sql_type})"
-    for start in range(0, len(values), UNVERSIONED_BATCH):
-        batch = values[start : start + UNVERSIONED_BATCH]
+    for start in range(0, len(values), ROWS_BATCH):
+        batch = values[start : start + ROWS_BATCH]
         cases = " ".join(f"WHEN ? THEN {value}" for _ in batch)
         ids = ", ".join("?" * len(batch))
         await _write(
             conn,
-            f"UPDATE tickets SET {field} = CASE id {cases} END WHERE id IN ({ids})",
+            f"UPDATE tickets SET {field} = CASE id {cases} END, version = version + 1"
+            f" WHERE id IN ({ids})",
             [v for pair in batch for v in pair] + [ticket_id for ticket_id, _ in batch],
         )
 

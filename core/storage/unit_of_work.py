@@ -33,14 +33,42 @@ from core.storage.mapping import (
 )
 from core.storage.models import OutboxMessage, QueueRow, TicketEventRow, TicketRow
 
+TicketValues = tuple[Any, ...]
+"""A ticket row as `command_sql.TICKET_SELECT` lists it: id, stored fields, version."""
+
+
+class TicketRowCache:
+    """The rows of each queue's live tickets as this process last loaded or wrote them, by
+    queue id and ticket id, so a load reads only ids and versions and the rows whose
+    version moved on. Every write to a ticket gives it a new version, so a row at the
+    stored version is the stored row. Rows are immutable tuples: every command still makes
+    tickets of its own from them."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, dict[str, TicketValues]] = {}
+
+    def rows(self, queue_id: int) -> dict[str, TicketValues]:
+        return self._rows.get(queue_id, {})
+
+    def keep(self, queue_id: int, rows: dict[str, TicketValues]) -> None:
+        """The queue's rows as just loaded: those of tickets no longer live go."""
+        self._rows[queue_id] = rows
+
+    def put(self, queue_id: int, row: TicketValues) -> None:
+        """A row as written by a committed command."""
+        self._rows.setdefault(queue_id, {})[row[0]] = row
+
 
 class TortoiseQueueUnitOfWork:
     """`QueueUnitOfWork` on one tortoise connection (a transaction's, or the default one
     for reads)."""
 
-    def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
+    def __init__(self, conn: BaseDBAsyncClient, now: datetime, cache: TicketRowCache) -> None:
         self.conn = conn
         self.now = now
+        self.cache = cache
+        self._written: list[tuple[int, TicketValues]] = []
+        """Rows this unit of work wrote, for the cache once they are committed."""
         self._counter_rows: dict[str, list[tuple[int, str, bool]]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
         self._loaded: dict[str, tuple[str, tuple[Any, ...], int]] = {}
@@ -55,11 +83,9 @@ class TortoiseQueueUnitOfWork:
             raise NotFound("queue", code)
         row, config = found
         counters = await command_sql.counter_rows(self.conn, row.id)
-        rows = await command_sql.ticket_rows(
-            self.conn, row.id, list(dict.fromkeys(extra_ticket_ids))
-        )
+        rows = await self._ticket_rows(row.id, list(dict.fromkeys(extra_ticket_ids)))
         tickets = {}
-        for ticket_id, *values, version in rows:
+        for ticket_id, *values, version in rows.values():
             tickets[ticket_id] = ticket_from_values(code, ticket_id, values)
             self._loaded[ticket_id] = (code, tuple(values), version)
         self._counter_rows[code] = counters
@@ -73,6 +99,24 @@ class TortoiseQueueUnitOfWork:
             day_seq=row.day_seq,
             day_seq_date=row.day_seq_date,
         )
+
+    async def _ticket_rows(self, queue_id: int, extra_ids: list[str]) -> dict[str, TicketValues]:
+        versions = await command_sql.ticket_versions(self.conn, queue_id, extra_ids)
+        known = self.cache.rows(queue_id)
+        stale = {i for i, version in versions if i not in known or known[i][-1] != version}
+        fetched = {r[0]: r for r in await command_sql.ticket_rows(self.conn, list(stale))}
+        rows = {
+            i: fetched[i] if i in stale else known[i]
+            for i, _ in versions
+            if i in fetched or i not in stale
+        }
+        self.cache.keep(queue_id, rows)
+        return rows
+
+    def committed(self) -> None:
+        """The transaction committed: what it wrote is what is stored."""
+        for queue_id, row in self._written:
+            self.cache.put(queue_id, row)
 
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
         """The visits of the queue completed since `since`, by ticket id, which its service
@@ -117,13 +161,15 @@ class TortoiseQueueUnitOfWork:
         for ticket in tickets.values():
             queue_id = self._queue_rows[ticket.queue].id
             loaded = self._loaded.get(ticket.id)
+            after = stored_ticket_values(ticket)
             if loaded is None:
                 created.setdefault(queue_id, []).append((ticket.id, ticket_columns(ticket)))
+                self._written.append((queue_id, (ticket.id, *after, 0)))
                 continue
             queue_before, before, version = loaded
-            after = stored_ticket_values(ticket)
             if after == before and ticket.queue == queue_before:
                 continue
+            self._written.append((queue_id, (ticket.id, *after, version + 1)))
             changed = {
                 name
                 for name, was, now in zip(STORED_TICKET_FIELDS, before, after, strict=True)

@@ -16,6 +16,7 @@ from core.services.queues import QueueService, new_join_request
 from core.storage.errors import ConcurrentUpdate
 from core.storage.mapping import ticket_columns
 from core.storage.models import HourlyMetric, QueueRow, TicketRow
+from core.storage.patients import choose_language
 from core.storage.queues import TortoiseQueueRepository
 from nextup.wiring import Container
 from tests.conftest import FakeClock
@@ -241,3 +242,19 @@ async def test_the_hourly_upsert_stores_the_tallys_figures(
         in_memory.hourly[key] for key in sorted(in_memory.hourly)
     ]
     assert len(stored) == 2
+
+
+async def test_a_ticket_written_off_the_command_path_is_reloaded(
+    container: Container, clock: FakeClock
+) -> None:
+    """The service keeps its queues' rows between commands and reloads those whose version
+    moved on: a patient choosing a language by text writes a new version."""
+    await make_queue(container)
+    joined = await container.queues.join("PHARM", new_join_request(phone="+34600111222"), "x")
+    assert (await container.queues.status("PHARM")).queue.tickets[joined.ticket.id].language is None
+    await choose_language("sms", "+34600111222", {"phone": "+34600111222"}, "es")
+    status = await container.queues.status("PHARM")
+    assert status.queue.tickets[joined.ticket.id].language == "es"
+    called = await container.queues.call_next("PHARM", "1", "x")
+    assert (called.id, called.language) == (joined.ticket.id, "es")
+    assert (await TicketRow.get(id=called.id)).language == "es"
