@@ -43,7 +43,7 @@ TICKET_FIELDS = (
 )
 STORED_TICKET_FIELDS = tuple(name for name in TICKET_FIELDS if name != "queue")
 """The ticket's columns beside its id, queue and version, in the order the command path's
-queries list them (`core.storage.ticket_table`): a field stored is a field in TICKET_FIELDS."""
+queries list them (`core.storage.command_sql`): a field stored is a field in TICKET_FIELDS."""
 UNVERSIONED_TICKET_FIELDS = frozenset({"position"})
 """Written without a version check when nothing else of the ticket changed: the line's
 order, which only a command holding the queue's lock changes."""
