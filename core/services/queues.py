@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, Ticket
 from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import settle
 from core.phones import normalize_phone
+from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
 from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
 from core.storage.queues import (
@@ -31,13 +31,9 @@ from core.storage.queues import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-LearnedServiceTimes = tuple[eta.ServiceTime, dict[str, eta.ServiceTime]]
-"""Over every visit, and per kind of visit."""
 Clock = Callable[[], datetime]
 Command = Callable[[dict[str, Queue], datetime], T]
 """A pure domain call on the queues a command loaded, by code."""
-SERVICE_TIME_CACHE_S = 60.0
-"""Learned service times move slowly; recomputing them once a minute per queue is enough."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ class QueueService:
         self.clock = clock
         self.phone_region = phone_region
         self.store: QueueRepository = store or TortoiseQueueRepository()
-        self._service_times: dict[str, tuple[float, LearnedServiceTimes]] = {}
+        self.service_times = RunningServiceTimes()
         self._listeners: list[CommitListener] = []
 
     def on_committed(self, listener: CommitListener) -> None:
@@ -128,7 +124,6 @@ class QueueService:
     async def put_config(self, code: str, config: QueueConfig) -> QueueConfig:
         await self._check_overflow(code, config)
         await self.store.put_config(code, config)
-        self._service_times.pop(code, None)
         await self.reposition(code, actor="system:config")
         return config
 
@@ -173,25 +168,11 @@ class QueueService:
         """Loads a queue with its learned service times, which its ordering (short visits
         first) and its ETAs stand on, and ranks its line: positions are never stored."""
         queue = await uow.load(code, extra_ticket_ids, lock=lock)
-        queue.service_time, queue.service_times_by_kind = await self._learned_service_times(
+        queue.service_time, queue.service_times_by_kind = await self.service_times.learned(
             queue, now, uow
         )
         queue.rank(now)
         return queue
-
-    async def _learned_service_times(
-        self, queue: Queue, now: datetime, uow: QueueUnitOfWork
-    ) -> LearnedServiceTimes:
-        cached = self._service_times.get(queue.code)
-        if cached and time.monotonic() - cached[0] < SERVICE_TIME_CACHE_S:
-            return cached[1]
-        samples = await uow.service_samples(queue.code, now - eta.HISTORY_WINDOW)
-        config = queue.config
-        learned = eta.learn_service_times(
-            samples, now, config.timezone, config.default_service_s, config.service_times_s
-        )
-        self._service_times[queue.code] = (time.monotonic(), learned)
-        return learned
 
     # -- commands --------------------------------------------------------------------------
 
@@ -309,6 +290,7 @@ class QueueService:
             result = command(queues, now)
             settled = settle(list(queues.values()), events, now)
             await uow.save(queues, settled)
+        self.service_times.committed(queues, events)
         messages = [s.event.to_dict() for s in settled]
         if messages:
             self._tell_committed(queues, messages, now)

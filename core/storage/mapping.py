@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import operator
+from collections.abc import Sequence
 from typing import Any
 
-from core.domain.model import Counter, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
-from core.domain.queue import Queue
-from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketRow
+from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
+from core.storage.models import QueueConfigRow, TicketRow
 
 TICKET_FIELDS = (
     "queue",
@@ -41,6 +43,12 @@ TICKET_FIELDS = (
 )
 """The stored fields of a ticket. Not its `position`: that is derived by ranking the line
 (`Queue.rank`), so a ticket whose only change is its place in line is not written."""
+STORED_TICKET_FIELDS = tuple(name for name in TICKET_FIELDS if name != "queue")
+"""The ticket's columns beside its id, queue and version, in the order the command path's
+queries list them (`core.storage.command_sql`): a field stored is a field in TICKET_FIELDS."""
+stored_ticket_values = operator.attrgetter(*STORED_TICKET_FIELDS)
+"""A ticket's STORED_TICKET_FIELDS as a tuple: compared with the tuple it was loaded from
+to tell whether it changed."""
 
 
 def config_from_row(row: QueueConfigRow) -> QueueConfig:
@@ -100,22 +108,30 @@ def ticket_from_row(row: TicketRow, queue_code: str) -> Ticket:
     return Ticket(id=row.id, queue=queue_code, **values)
 
 
+def ticket_from_values(queue_code: str, ticket_id: str, values: Sequence[Any]) -> Ticket:
+    """A ticket from its STORED_TICKET_FIELDS' values, as a row of the tickets table holds
+    them. Made without `Ticket.__init__`, which took half the time of loading a long line:
+    the values were checked when they were stored."""
+    fields = dict(zip(STORED_TICKET_FIELDS, values, strict=True))
+    fields.update(id=ticket_id, queue=queue_code, status=TicketStatus(fields["status"]))
+    ticket = object.__new__(Ticket)
+    ticket.__dict__.update(_UNSTORED_TICKET_DEFAULTS)
+    ticket.__dict__.update(fields)
+    return ticket
+
+
+_UNSTORED_TICKET_DEFAULTS = {
+    field.name: field.default
+    for field in dataclasses.fields(Ticket)
+    if field.name not in {"id", *TICKET_FIELDS}
+}
+"""Fields of a ticket that are not stored start at their defaults, as a new ticket's do."""
+if dataclasses.MISSING in _UNSTORED_TICKET_DEFAULTS.values():
+    raise TypeError("a ticket field that is not stored needs a plain default")
+
+
 def ticket_columns(ticket: Ticket) -> dict[str, Any]:
     """Column values of a ticket, except its queue (a foreign key the caller resolves)."""
     values = {name: getattr(ticket, name) for name in TICKET_FIELDS if name != "queue"}
     values["status"] = ticket.status.value
     return values
-
-
-def queue_from_rows(
-    row: QueueRow, config: QueueConfigRow, counters: list[CounterRow], tickets: list[TicketRow]
-) -> Queue:
-    return Queue(
-        code=row.code,
-        prefix=row.prefix,
-        config=config_from_row(config),
-        counters={c.name: Counter(c.name, c.is_open) for c in counters},
-        tickets={t.id: ticket_from_row(t, row.code) for t in tickets},
-        day_seq=row.day_seq,
-        day_seq_date=row.day_seq_date,
-    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.expressions import F
+
 from core.domain.model import LIVE_STATUSES, Ticket
 from core.storage.mapping import ticket_from_row
 from core.storage.models import Contact, TicketRow
@@ -28,7 +30,11 @@ async def choose_language(
     contact, _ = await Contact.get_or_create(channel=channel, address=address)
     contact.language = language
     await contact.save(update_fields=["language", "updated_at"])
-    await TicketRow.filter(status__in=LIVE, **holder).update(language=language)
+    # A new version, so a command that loaded the ticket before does not write it back
+    # with the old language, and a process holding its row (`TicketRowCache`) reloads it.
+    await TicketRow.filter(status__in=LIVE, **holder).update(
+        language=language, version=F("version") + 1
+    )
 
 
 async def latest_ticket(holder: dict[str, Any]) -> Ticket | None:

@@ -25,7 +25,7 @@ from core.domain.settle import SettledEvent
 from core.storage.errors import AlreadyExists, NotFound
 from core.storage.mapping import config_columns, config_from_row, ticket_from_row
 from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
-from core.storage.unit_of_work import TortoiseQueueUnitOfWork
+from core.storage.unit_of_work import TicketRowCache, TortoiseQueueUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class QueueUnitOfWork(Protocol):
         """The queue with its live tickets and `extra_ticket_ids`; with `lock`, no other
         command on it runs until this one's transaction ends. Unknown: NotFound."""
 
-    async def service_samples(self, code: str, since: datetime) -> list[eta.ServiceSample]:
-        """The queue's visits completed since `since`, which service times are learned from."""
+    async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
+        """The queue's visits completed since `since` (by the clock of the command that
+        ended them), by ticket id: what service times are learned from."""
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes what changed in the loaded `queues` and the command's settled events; a
@@ -91,13 +92,18 @@ class QueueRepository(Protocol):
 class TortoiseQueueRepository:
     """`QueueRepository` in the database tortoise is connected to."""
 
+    def __init__(self) -> None:
+        self.ticket_rows = TicketRowCache()
+
     @asynccontextmanager
     async def transaction(self, now: datetime) -> AsyncIterator[TortoiseQueueUnitOfWork]:
         async with in_transaction() as conn:
-            yield TortoiseQueueUnitOfWork(conn, now)
+            uow = TortoiseQueueUnitOfWork(conn, now, self.ticket_rows)
+            yield uow
+        uow.committed()
 
     def reading(self, now: datetime) -> TortoiseQueueUnitOfWork:
-        return TortoiseQueueUnitOfWork(connections.get("default"), now)
+        return TortoiseQueueUnitOfWork(connections.get("default"), now, self.ticket_rows)
 
     async def create(
         self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]

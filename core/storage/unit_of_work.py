@@ -16,63 +16,109 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from core.domain import eta
-from core.domain.events import DomainEvent, PositionChanged, TicketEvent, TicketStateChanged
+from core.domain.events import PositionChanged, TicketEvent, TicketStateChanged
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import LIVE_STATUSES, Ticket, TicketStatus
+from core.domain.model import Counter, Ticket, TicketStatus
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
+from core.storage import command_sql
 from core.storage.errors import ConcurrentUpdate, NotFound
-from core.storage.mapping import TICKET_FIELDS, queue_from_rows, ticket_columns
-from core.storage.models import (
-    CounterRow,
-    HourlyMetric,
-    OutboxMessage,
-    QueueConfigRow,
-    QueueRow,
-    TicketEventRow,
-    TicketRow,
+from core.storage.mapping import (
+    config_from_row,
+    stored_ticket_values,
+    ticket_columns,
+    ticket_from_values,
 )
+from core.storage.models import OutboxMessage, QueueRow, TicketEventRow, TicketRow
+
+TicketValues = tuple[Any, ...]
+"""A ticket row as `command_sql.TICKET_SELECT` lists it: id, stored fields, version."""
+
+
+class TicketRowCache:
+    """The rows of each queue's live tickets as this process last loaded or wrote them, by
+    queue id and ticket id, so a load reads only ids and versions and the rows whose
+    version moved on. Every write to a ticket gives it a new version, so a row at the
+    stored version is the stored row. Rows are immutable tuples: every command still makes
+    tickets of its own from them."""
+
+    def __init__(self) -> None:
+        self._rows: dict[int, dict[str, TicketValues]] = {}
+
+    def rows(self, queue_id: int) -> dict[str, TicketValues]:
+        return self._rows.get(queue_id, {})
+
+    def keep(self, queue_id: int, rows: dict[str, TicketValues]) -> None:
+        """The queue's rows as just loaded: those of tickets no longer live go."""
+        self._rows[queue_id] = rows
+
+    def put(self, queue_id: int, row: TicketValues) -> None:
+        """A row as written by a committed command."""
+        self._rows.setdefault(queue_id, {})[row[0]] = row
 
 
 class TortoiseQueueUnitOfWork:
     """`QueueUnitOfWork` on one tortoise connection (a transaction's, or the default one
     for reads)."""
 
-    def __init__(self, conn: BaseDBAsyncClient, now: datetime) -> None:
+    def __init__(self, conn: BaseDBAsyncClient, now: datetime, cache: TicketRowCache) -> None:
         self.conn = conn
         self.now = now
-        self._counter_rows: dict[str, list[CounterRow]] = {}
+        self.cache = cache
+        self._written: list[tuple[int, TicketValues]] = []
+        """Rows this unit of work wrote, for the cache once they are committed."""
+        self._counter_rows: dict[str, list[tuple[int, str, bool]]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
-        self._snapshots: dict[str, dict[str, Any]] = {}
-        self._versions: dict[str, int] = {}
+        self._loaded: dict[str, tuple[str, tuple[Any, ...], int]] = {}
+        """Ticket id -> its queue, its stored fields' values as loaded, and its version."""
 
     async def load(
         self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
     ) -> Queue:
         """Locks the queue row until commit, so commands on one queue never interleave."""
-        rows_of_queues = QueueRow.select_for_update() if lock else QueueRow.all()
-        row = await rows_of_queues.using_db(self.conn).get_or_none(code=code)
-        if row is None:
+        found = await command_sql.queue_rows(self.conn, code, lock)
+        if found is None:
             raise NotFound("queue", code)
-        config = await QueueConfigRow.get(queue_id=row.id, using_db=self.conn)
-        counters = await CounterRow.filter(queue_id=row.id).using_db(self.conn).order_by("id")
+        row, config = found
+        counters = await command_sql.counter_rows(self.conn, row.id)
+        rows = await self._ticket_rows(row.id, list(dict.fromkeys(extra_ticket_ids)))
+        tickets = {}
+        for ticket_id, *values, version in rows.values():
+            tickets[ticket_id] = ticket_from_values(code, ticket_id, values)
+            self._loaded[ticket_id] = (code, tuple(values), version)
         self._counter_rows[code] = counters
-        live = [s.value for s in LIVE_STATUSES]
-        rows = await TicketRow.filter(queue_id=row.id, status__in=live).using_db(self.conn)
-        loaded = {r.id for r in rows}
-        extra = [i for i in extra_ticket_ids if i not in loaded]
-        if extra:
-            rows += await TicketRow.filter(queue_id=row.id, id__in=extra).using_db(self.conn)
-        queue = queue_from_rows(row, config, counters, rows)
-        for r in rows:
-            self._versions[r.id] = r.version
-            self._snapshots[r.id] = snapshot(queue.tickets[r.id])
         self._queue_rows[code] = row
-        return queue
+        return Queue(
+            code=row.code,
+            prefix=row.prefix,
+            config=config_from_row(config),
+            counters={name: Counter(name, is_open) for _, name, is_open in counters},
+            tickets=tickets,
+            day_seq=row.day_seq,
+            day_seq_date=row.day_seq_date,
+        )
 
-    async def service_samples(self, code: str, since: datetime) -> list[eta.ServiceSample]:
-        """The visits of the queue completed since `since`, which its service times are
-        learned from."""
+    async def _ticket_rows(self, queue_id: int, extra_ids: list[str]) -> dict[str, TicketValues]:
+        versions = await command_sql.ticket_versions(self.conn, queue_id, extra_ids)
+        known = self.cache.rows(queue_id)
+        stale = {i for i, version in versions if i not in known or known[i][-1] != version}
+        fetched = {r[0]: r for r in await command_sql.ticket_rows(self.conn, list(stale))}
+        rows = {
+            i: fetched[i] if i in stale else known[i]
+            for i, _ in versions
+            if i in fetched or i not in stale
+        }
+        self.cache.keep(queue_id, rows)
+        return rows
+
+    def committed(self) -> None:
+        """The transaction committed: what it wrote is what is stored."""
+        for queue_id, row in self._written:
+            self.cache.put(queue_id, row)
+
+    async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
+        """The visits of the queue completed since `since`, by ticket id, which its service
+        times are learned from."""
         rows = (
             await TicketRow.filter(
                 queue__code=code,
@@ -81,12 +127,12 @@ class TortoiseQueueUnitOfWork:
                 called_at__isnull=False,
             )
             .using_db(self.conn)
-            .values_list("called_at", "finished_at", "service")
+            .values_list("id", "called_at", "finished_at", "service")
         )
-        return [
-            eta.ServiceSample(done, (done - called).total_seconds(), kind)
-            for called, done, kind in rows
-        ]
+        return {
+            ticket_id: eta.ServiceSample(done, (done - called).total_seconds(), kind)
+            for ticket_id, called, done, kind in rows
+        }
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes every change of the loaded `queues` and the settled events of the command."""
@@ -99,33 +145,35 @@ class TortoiseQueueUnitOfWork:
             if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
                 row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
                 await row.save(using_db=self.conn, update_fields=["day_seq", "day_seq_date"])
-            await self._save_metrics(row, queue, [e for e in events if e.queue == code])
-            for counter_row in self._counter_rows[code]:
-                is_open = queue.counters[counter_row.name].is_open
-                if counter_row.is_open != is_open:  # calling from a closed counter opens it
-                    counter_row.is_open = is_open
-                    await counter_row.save(using_db=self.conn, update_fields=["is_open"])
+            tally = HourlyTally(hour_of(self.now))
+            tally.add([e for e in events if e.queue == code], queue)
+            await command_sql.add_to_hourly(self.conn, row.id, tally)
+            for counter_id, name, was_open in self._counter_rows[code]:
+                is_open = queue.counters[name].is_open
+                if was_open != is_open:  # calling from a closed counter opens it
+                    await command_sql.set_counter_open(self.conn, counter_id, is_open)
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
-        created: list[TicketRow] = []
+        created: dict[int, list[tuple[str, dict[str, Any]]]] = {}
         for ticket in tickets.values():
             queue_id = self._queue_rows[ticket.queue].id
-            before = self._snapshots.get(ticket.id)
-            if before is None:
-                created.append(TicketRow(id=ticket.id, queue_id=queue_id, **ticket_columns(ticket)))
+            loaded = self._loaded.get(ticket.id)
+            after = stored_ticket_values(ticket)
+            if loaded is None:
+                created.setdefault(queue_id, []).append((ticket.id, ticket_columns(ticket)))
+                self._written.append((queue_id, (ticket.id, *after, 0)))
                 continue
-            if snapshot(ticket) == before:
+            queue_before, before, version = loaded
+            if after == before and ticket.queue == queue_before:
                 continue
-            version = self._versions[ticket.id]
-            updated = (
-                await TicketRow.filter(id=ticket.id, version=version)
-                .using_db(self.conn)
-                .update(queue_id=queue_id, version=version + 1, **ticket_columns(ticket))
-            )
-            if updated != 1:
+            self._written.append((queue_id, (ticket.id, *after, version + 1)))
+            columns = ticket_columns(ticket)
+            if not await command_sql.update_ticket(
+                self.conn, ticket.id, version, queue_id, columns
+            ):
                 raise ConcurrentUpdate()
-        if created:
-            await TicketRow.bulk_create(created, using_db=self.conn)
+        for queue_id, new in created.items():
+            await command_sql.insert_tickets(self.conn, queue_id, new)
 
     async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
         audit: list[TicketEventRow] = []
@@ -162,22 +210,6 @@ class TortoiseQueueUnitOfWork:
             await TicketEventRow.bulk_create(audit, using_db=self.conn)
         if outbox:
             await OutboxMessage.bulk_create(outbox, using_db=self.conn)
-
-    async def _save_metrics(self, row: QueueRow, queue: Queue, events: list[DomainEvent]) -> None:
-        metric, _ = await HourlyMetric.get_or_create(
-            queue_id=row.id, hour_start=hour_of(self.now), using_db=self.conn
-        )
-        tally = HourlyTally.of_record(metric)
-        tally.add(events, queue)
-        for name, value in tally.figures().items():
-            setattr(metric, name, value)
-        await metric.save(using_db=self.conn)
-
-
-def snapshot(ticket: Ticket) -> dict[str, Any]:
-    """The ticket's stored fields, its queue included, not its derived position (a move in
-    line alone writes nothing). A shallow copy is enough: every field is an immutable value."""
-    return {name: getattr(ticket, name) for name in TICKET_FIELDS}
 
 
 def audit_row(event_id: str, event: TicketEvent, seq: int) -> TicketEventRow:

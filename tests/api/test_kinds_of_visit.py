@@ -266,7 +266,6 @@ async def test_service_times_learned_per_kind_move_the_etas(
 
     for _ in range(10):
         await visit(api, clock, "pickup", minutes=10)
-    container.queues._service_times.clear()  # the cache would otherwise hold for a minute
 
     s = await status(api)
     # 10 pickups of 600 s shrunk towards their configured 120 s, weighted as 5: (6000+600)/15

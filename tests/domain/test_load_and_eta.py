@@ -624,3 +624,58 @@ def test_the_running_history_at_its_boundaries(same_hour: int, oldest_at_the_edg
     learned, _ = running.learn(NOW, 300, {})
     assert (learned, {}) == learn_service_times(history, NOW, "UTC", 300, {})
     assert learned.basis == ("hour" if same_hour == 8 else "week")
+
+
+# Samples from more than a week before NOW to after it, each with a moment it arrives at.
+ARRIVING = st.lists(
+    st.tuples(st.integers(-8 * 24 * 60, 120), st.integers(-30, 30), KINDS, SERVICE_S),
+    max_size=80,
+)
+# When commands learn: in order, but each may have read its clock up to 30 minutes before
+# the one learning before it (less than FORGET_MARGIN).
+ASKED_AT = st.lists(st.tuples(st.integers(-60, 120), st.integers(0, 30)), min_size=1, max_size=30)
+
+
+@given(arriving=ARRIVING, asked_at=ASKED_AT, timezone=st.sampled_from(["UTC", "Asia/Kolkata"]))
+def test_the_running_history_takes_samples_in_any_order_and_steps_back_in_time(
+    arriving: list[tuple[int, int, str | None, float]],
+    asked_at: list[tuple[int, int]],
+    timezone: str,
+) -> None:
+    """Visits ended by other processes arrive late and out of order, and commands of one
+    process learn a little out of the order of their clocks: each answer is still exactly
+    the whole list's, cached or not."""
+    running = ServiceHistory(timezone)
+    added: list[ServiceSample] = []
+    pending = sorted(
+        (
+            (ServiceSample(NOW + timedelta(minutes=at), service_s, kind), at + late)
+            for at, late, kind, service_s in arriving
+        ),
+        key=lambda item: item[1],
+    )
+    configured = {"pickup": 120, "advice": 600}
+    for minutes, read_before in sorted(asked_at):
+        while pending and pending[0][1] <= minutes:
+            arrived = pending.pop(0)[0]
+            running.add(arrived)
+            added.append(arrived)
+        now = NOW + timedelta(minutes=minutes - read_before, seconds=minutes % 7)
+        for _ in range(2):  # the second answer comes from the cache
+            assert running.learn(now, 300, configured) == learn_service_times(
+                added, now, timezone, 300, configured
+            )
+
+
+def test_the_running_history_sees_a_sample_leave_the_week_without_a_new_one() -> None:
+    running = ServiceHistory("UTC", [hours_ago(24 * 7 - 1, 900.0), hours_ago(2, 100.0)])
+    before, _ = running.learn(NOW, 300, {})
+    later = NOW + timedelta(hours=1, seconds=1)
+    after, _ = running.learn(later, 300, {})
+    assert (before.samples, after.samples) == (2, 1)
+    assert (
+        after
+        == learn_service_times(
+            [hours_ago(24 * 7 - 1, 900.0), hours_ago(2, 100.0)], later, "UTC", 300, {}
+        )[0]
+    )

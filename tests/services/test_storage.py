@@ -172,7 +172,6 @@ async def test_service_time_is_learned_from_finished_visits(
         await container.queues.ticket_action(joined.ticket.id, "start", "x")
         clock.advance(minutes=2)
         await container.queues.ticket_action(joined.ticket.id, "complete", "x")
-    container.queues._service_times.clear()  # the cache would otherwise hold for a minute
     learned = (await container.queues.status("PHARM")).service_time
     assert learned.samples == 10
     # 10 samples of 120 s shrunk towards the 300 s default weighted as 5: (1200+1500)/15
@@ -192,7 +191,6 @@ async def test_service_times_are_learned_per_kind_of_visit(
             await container.queues.ticket_action(joined.ticket.id, "complete", "x")
     stored = await TicketRow.filter(status="done").values_list("service", flat=True)
     assert sorted(stored, key=str) == [None] * 5 + ["consultation"] * 10 + ["pickup"] * 10
-    container.queues._service_times.clear()  # the cache would otherwise hold for a minute
     queue = (await container.queues.status("PHARM")).queue
     by_kind = queue.service_times_by_kind
     assert set(by_kind) == {"pickup", "consultation"}

@@ -156,9 +156,9 @@ class FakeQueueUnitOfWork:
             day_seq_date=stored.day_seq_date,
         )
 
-    async def service_samples(self, code: str, since: datetime) -> list[eta.ServiceSample]:
-        return [
-            eta.ServiceSample(
+    async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
+        return {
+            t.id: eta.ServiceSample(
                 t.finished_at, (t.finished_at - t.called_at).total_seconds(), t.service
             )
             for t in self.store.tickets.values()
@@ -167,7 +167,7 @@ class FakeQueueUnitOfWork:
             and t.called_at is not None
             and t.finished_at >= since
             and t.status is TicketStatus.DONE
-        ]
+        }
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         for ticket in self._changed(queues):
