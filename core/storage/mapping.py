@@ -113,12 +113,10 @@ def ticket_from_values(queue_code: str, ticket_id: str, values: Sequence[Any]) -
     them. Made without `Ticket.__init__`, which took half the time of loading a long line:
     the values were checked when they were stored. Filled in place, with the status looked
     up rather than through the enum's call: a command makes one per live ticket."""
-    if len(values) != len(STORED_TICKET_FIELDS):
-        raise ValueError(f"a ticket row has {len(STORED_TICKET_FIELDS)} stored fields")
     ticket = object.__new__(Ticket)
     fields = ticket.__dict__
     fields.update(_UNSTORED_TICKET_DEFAULTS)
-    fields.update(zip(STORED_TICKET_FIELDS, values))
+    fields.update(zip(STORED_TICKET_FIELDS, values, strict=True))
     fields.update(id=ticket_id, queue=queue_code, status=_STATUSES[fields["status"]])
     return ticket
 
