@@ -55,6 +55,14 @@ async def _query(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any])
     return list((await conn.execute_query(_sql(is_postgres(conn), statement), list(values)))[1])
 
 
+async def returning(
+    conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The rows a write with RETURNING gives, by column (`execute_query` drops the rows of
+    an UPDATE, INSERT or DELETE on PostgreSQL)."""
+    return await conn.execute_query_dict(_sql(is_postgres(conn), statement), list(values))
+
+
 async def _write(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]) -> int:
     return (await conn.execute_query(_sql(is_postgres(conn), statement), list(values)))[0]
 
