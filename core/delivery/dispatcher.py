@@ -261,10 +261,17 @@ class Dispatcher:
         for lane in self.lanes.values():
             now = self.clock()
             lease_s = self.settings.lease_s
-            rows = await self.outbox.claim(
-                lane.channel, now, lane.capacity, lease_s, urgent_only=True
-            )
-            rows += await self.outbox.claim(lane.channel, now, lane.room() - len(rows), lease_s)
+            room = lane.room()
+            if room < lane.capacity:
+                rows = await self.outbox.claim(
+                    lane.channel, now, lane.capacity, lease_s, urgent_only=True
+                )
+                rows += await self.outbox.claim(lane.channel, now, room - len(rows), lease_s)
+            else:
+                # Nothing pending: the claim takes "called" messages first, as many as the
+                # one of them alone would, so it is all the two would take. Every command
+                # wakes the claimer: one claim per lane, not two, is most of what it costs.
+                rows = await self.outbox.claim(lane.channel, now, room, lease_s)
             blocked = await self.contacts.opted_out(lane.channel, {r.recipient for r in rows})
             items = []
             for row in rows:

@@ -185,7 +185,10 @@ class Queue:
 
     def estimates(self, now: datetime) -> dict[str, eta.Eta]:
         """ETA range of every waiting ticket, by ticket id."""
-        line = self.waiting()
+        return self._estimates(self.waiting(), now)
+
+    def _estimates(self, line: list[Ticket], now: datetime) -> dict[str, eta.Eta]:
+        """`estimates` of the line as `waiting` gave it."""
         forecast = eta.forecast(
             [self.expected_service(t) for t in line],
             self._visits_in_progress(now),
@@ -489,9 +492,10 @@ class Queue:
         Records what each patient was last told, so the next change is measured from it.
         Returns the estimates it used.
         """
-        estimates = self.estimates(now)
+        line = self.waiting()  # one ordered pass over the tickets for both
+        estimates = self._estimates(line, now)
         told = self._told_in_this_command()
-        for ticket in self.waiting():
+        for ticket in line:
             if notify.patient_channel(ticket) is None:
                 continue
             estimate = estimates[ticket.id]

@@ -32,7 +32,25 @@ class SettledEvent:
     (the simulator records the one given at join)."""
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """What settling a command gave: its events with their notifications, and the forecast
+    of every queue it touched."""
+
+    events: list[SettledEvent]
+    estimates: dict[str, dict[str, Eta]]
+    """By queue code, then ticket id: the ETA of every waiting ticket of each queue the
+    command touched, as the queue stands settled (settling changes no place in line and no
+    visit). A command's queues are final once settled, so what is told of them afterwards
+    (a join's answer, the queue's status) reads these rather than forecasting again."""
+
+
 def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) -> list[SettledEvent]:
+    """The settled events of `settlement`."""
+    return settlement(queues, events, now).events
+
+
+def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) -> Settlement:
     """Settles a command whose queues share `events` (their one list, in command order).
 
     Each queue the command touched tells the patients who have come close ("getting
@@ -41,13 +59,13 @@ def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) ->
     events are appended to `events` and settled with the rest.
     """
     by_code = {queue.code: queue for queue in queues}
-    estimates: dict[str, Eta] = {}
+    forecasts: dict[str, dict[str, Eta]] = {}
     touched = [e.queue for e in events] + [q.code for q in queues if q.line_moved_by]
     for code in dict.fromkeys(touched):
         if code in by_code:
             queue = by_code[code]
             queue.tell_close(now)  # first: advise skips whoever it told
-            estimates |= queue.advise(now)
+            forecasts[code] = queue.advise(now)
             if queue.line_moved_by is not None:
                 events.append(
                     LineMoved(queue=code, at=now, actor=queue.line_moved_by, waiting=queue.size())
@@ -61,7 +79,7 @@ def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) ->
         estimate: Eta | None = None
         if isinstance(event, TicketEvent) and ticket is not None:
             config = by_code[event.queue].config
-            estimate = estimates.get(ticket.id)
+            estimate = next((f[ticket.id] for f in forecasts.values() if ticket.id in f), None)
             intents = intents_for(event, ticket, config, estimate)
         settled.append(SettledEvent(event, ticket, intents, estimate))
-    return settled
+    return Settlement(settled, forecasts)

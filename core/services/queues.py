@@ -18,7 +18,7 @@ from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
 from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, TicketStatus
 from core.domain.queue import JoinRequest, Queue
-from core.domain.settle import settle
+from core.domain.settle import Settlement, settlement
 from core.phones import normalize_phone
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
@@ -195,14 +195,18 @@ class QueueService:
         def join(queues: dict[str, Queue], now: datetime) -> JoinedTicket:
             queue = queues[code]
             existing = queue.live_ticket_of(request.telegram_chat_id, request.phone)
-            if existing is not None:
+            if existing is not None:  # nothing changes: no settling forecasts the line
                 return JoinedTicket(existing, queue.estimates(now).get(existing.id), existing=True)
             ticket = queue.join(request, now, actor, overflowed_from=overflowed_from)
             if request.travel_s is not None:
                 queue.set_travel_time(ticket.id, request.travel_s)
-            return JoinedTicket(ticket, queue.estimates(now)[ticket.id])
+            return JoinedTicket(ticket, None)
 
-        return await self._transact([code], join)
+        joined, settled = await self._transact_settled([code], join)
+        if joined.existing:
+            return joined
+        # The wait the patient is told in the answer is the one settling advised them of.
+        return dataclasses.replace(joined, estimate=settled.estimates[code][joined.ticket.id])
 
     async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
         return await self._transact([code], lambda qs, now: qs[code].call_next(counter, now, actor))
@@ -271,11 +275,18 @@ class QueueService:
         Shielded: a client that hangs up mid-command must not cancel the transaction
         half-way (that leaked pooled connections "idle in transaction"); it completes.
         """
+        result, _ = await self._transact_settled(codes, command, extra_ticket_ids)
+        return result
+
+    async def _transact_settled(
+        self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str] = ()
+    ) -> tuple[T, Settlement]:
+        """`_transact`, with what settling the command gave."""
         return await asyncio.shield(self._transaction(codes, command, extra_ticket_ids))
 
     async def _transaction(
         self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str]
-    ) -> T:
+    ) -> tuple[T, Settlement]:
         now = self.clock()
         events: list[DomainEvent] = []
         async with self.store.transaction(now) as uow:
@@ -288,23 +299,28 @@ class QueueService:
             for queue in queues.values():
                 queue.events = events  # one list: events keep their order across queues
             result = command(queues, now)
-            settled = settle(list(queues.values()), events, now)
-            await uow.save(queues, settled)
+            settled = settlement(list(queues.values()), events, now)
+            await uow.save(queues, settled.events)
         self.service_times.committed(queues, events)
-        messages = [s.event.to_dict() for s in settled]
+        messages = [s.event.to_dict() for s in settled.events]
         if messages:
-            self._tell_committed(queues, messages, now)
+            self._tell_committed(queues, settled, messages, now)
             await self.bus.publish(messages)
-        return result
+        return result, settled
 
     def _tell_committed(
-        self, queues: dict[str, Queue], messages: list[Message], now: datetime
+        self, queues: dict[str, Queue], settled: Settlement, messages: list[Message], now: datetime
     ) -> None:
         if not self._listeners:
             return
         changed = dict.fromkeys(m["queue"] for m in messages)
         committed = Committed(
-            tuple(status_of(queues[code], now) for code in changed if code in queues), messages
+            tuple(
+                status_of(queues[code], now, settled.estimates.get(code))
+                for code in changed
+                if code in queues
+            ),
+            messages,
         )
         for listener in self._listeners:
             try:
@@ -313,10 +329,16 @@ class QueueService:
                 log.exception("a commit listener failed")
 
 
-def status_of(queue: Queue, now: datetime) -> QueueStatus:
+def status_of(
+    queue: Queue, now: datetime, estimates: dict[str, eta.Eta] | None = None
+) -> QueueStatus:
+    """The queue's status at `now`; `estimates` are its forecast at `now` when already made
+    (settling a command makes it), else it is made here."""
     waited = [(now - t.joined_at).total_seconds() for t in queue.waiting()]
     avg_wait_s = sum(waited) / len(waited) if waited else 0.0
-    return QueueStatus(queue, queue.estimates(now), queue.service(), avg_wait_s, now)
+    if estimates is None:
+        estimates = queue.estimates(now)
+    return QueueStatus(queue, estimates, queue.service(), avg_wait_s, now)
 
 
 def new_join_request(**fields: Any) -> JoinRequest:

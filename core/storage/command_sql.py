@@ -32,6 +32,10 @@ HOURLY_PEAKS = frozenset({"wait_s_max", "peak_size"})
 ROWS_BATCH = 500
 """Rows per statement where one names many tickets: well below either database's limit
 on parameters."""
+VALUES_PER_STATEMENT = 4000
+"""Parameters of one multi-row INSERT: a command that advises a long line writes a row per
+patient, in a few statements, well below either database's limit (PostgreSQL 32767,
+SQLite 32766 since 3.32)."""
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -49,6 +53,14 @@ def _sql(postgres: bool, statement: str) -> str:
 
 async def _query(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]) -> list[Any]:
     return list((await conn.execute_query(_sql(is_postgres(conn), statement), list(values)))[1])
+
+
+async def returning(
+    conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """The rows a write with RETURNING gives, by column (`execute_query` drops the rows of
+    an UPDATE, INSERT or DELETE on PostgreSQL)."""
+    return await conn.execute_query_dict(_sql(is_postgres(conn), statement), list(values))
 
 
 async def _write(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]) -> int:
@@ -166,6 +178,22 @@ async def insert_tickets(
         f"INSERT INTO tickets ({', '.join(names)}) VALUES {', '.join([one] * len(tickets))}",
         values,
     )
+
+
+async def insert_rows(
+    conn: BaseDBAsyncClient, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Rows of `table`, each with a value per column of `names` (in the database's own
+    encoding: JSON as text), in as few statements as the parameter limit allows."""
+    one = f"({', '.join('?' * len(names))})"
+    per_statement = max(1, VALUES_PER_STATEMENT // len(names))
+    for start in range(0, len(rows), per_statement):
+        batch = rows[start : start + per_statement]
+        await _write(
+            conn,
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(batch))}",
+            [value for row in batch for value in row],
+        )
 
 
 async def update_ticket(

@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from core.domain import eta
 from core.domain.events import PositionChanged, TicketEvent, TicketStateChanged
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, Ticket, TicketStatus
+from core.domain.notify import DeliveryStatus
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage import command_sql
@@ -176,14 +178,16 @@ class TortoiseQueueUnitOfWork:
             await command_sql.insert_tickets(self.conn, queue_id, new)
 
     async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
-        audit: list[TicketEventRow] = []
-        outbox: list[OutboxMessage] = []
+        """The audit rows and the outbox rows, as tuples in raw INSERTs: an ORM object per
+        row cost more than the statements themselves."""
+        audit: list[tuple[Any, ...]] = []
+        outbox: list[tuple[Any, ...]] = []
         for seq, item in enumerate(settled):
             event, ticket = item.event, item.ticket
             if not isinstance(event, TicketEvent):
                 continue
             event_id = str(uuid.uuid4())
-            audit.append(audit_row(event_id, event, seq))
+            audit.append(audit_values(event_id, event, seq))
             if ticket is None:
                 continue
             for intent in item.intents:
@@ -192,42 +196,92 @@ class TortoiseQueueUnitOfWork:
                     "token": ticket.token,
                 }
                 outbox.append(
-                    OutboxMessage(
-                        id=str(uuid.uuid4()),
-                        idempotency_key=f"{event_id}:{intent.channel}:{intent.recipient}",
-                        ticket_id=ticket.id,
-                        event_id=event_id,
-                        channel=intent.channel,
-                        recipient=intent.recipient,
-                        kind=intent.kind,
-                        payload=payload,
-                        urgent=intent.urgent,
-                        next_attempt_at=self.now,
-                        created_at=self.now,
+                    (
+                        str(uuid.uuid4()),
+                        f"{event_id}:{intent.channel}:{intent.recipient}",
+                        ticket.id,
+                        event_id,
+                        intent.channel.value,
+                        intent.recipient,
+                        intent.kind.value,
+                        _json(OutboxMessage, "payload", payload),
+                        intent.urgent,
+                        DeliveryStatus.QUEUED.value,
+                        0,
+                        self.now,
+                        self.now,
                     )
                 )
         if audit:
-            await TicketEventRow.bulk_create(audit, using_db=self.conn)
+            await command_sql.insert_rows(self.conn, "ticket_events", AUDIT_COLUMNS, audit)
         if outbox:
-            await OutboxMessage.bulk_create(outbox, using_db=self.conn)
+            await command_sql.insert_rows(self.conn, "outbox", OUTBOX_COLUMNS, outbox)
 
 
-def audit_row(event_id: str, event: TicketEvent, seq: int) -> TicketEventRow:
+AUDIT_COLUMNS = (
+    "id",
+    "ticket_id",
+    "queue_code",
+    "type",
+    "actor",
+    "at",
+    "seq",
+    "counter",
+    "data",
+    "from_status",
+    "to_status",
+    "old_position",
+    "new_position",
+)
+OUTBOX_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "ticket_id",
+    "event_id",
+    "channel",
+    "recipient",
+    "kind",
+    "payload",
+    "urgent",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+"""The columns a new outbox row sets; the others (a delivery's outcome) start empty."""
+
+
+def _json(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the model's JSON field stores it."""
+    return model._meta.fields_map[name].to_db_value(value, model)
+
+
+def audit_values(event_id: str, event: TicketEvent, seq: int) -> tuple[Any, ...]:
+    """The audit row of `event`, in `AUDIT_COLUMNS` order."""
     data = event.to_dict()["data"]
-    row = TicketEventRow(
-        id=event_id,
-        ticket_id=event.ticket_id,
-        queue_code=event.queue,
-        type=event.type_name(),
-        actor=event.actor,
-        at=event.at,
-        counter=data.get("counter"),
-        data={k: v for k, v in data.items() if k not in ("queue", "at", "actor", "ticket_id")},
-    )
+    from_status = to_status = old_position = new_position = None
     if isinstance(event, TicketStateChanged):
-        row.from_status = event.from_status.value if event.from_status else None
-        row.to_status = event.to_status.value
-        row.new_position = data.get("position")
+        from_status = event.from_status.value if event.from_status else None
+        to_status = event.to_status.value
+        new_position = data.get("position")
     if isinstance(event, PositionChanged):
-        row.old_position, row.new_position = event.old_position, event.new_position
-    return row
+        old_position, new_position = event.old_position, event.new_position
+    return (
+        event_id,
+        event.ticket_id,
+        event.queue,
+        event.type_name(),
+        event.actor,
+        event.at,
+        seq,
+        data.get("counter"),
+        _json(
+            TicketEventRow,
+            "data",
+            {k: v for k, v in data.items() if k not in ("queue", "at", "actor", "ticket_id")},
+        ),
+        from_status,
+        to_status,
+        old_position,
+        new_position,
+    )

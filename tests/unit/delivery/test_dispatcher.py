@@ -88,7 +88,7 @@ async def test_a_claim_takes_called_messages_first_then_what_the_lane_has_room_f
     worker = dispatcher(outbox, contacts, sender, clock, limits)
 
     assert await worker.claim_once() == 8
-    assert outbox.claims == [("sms", 8, True), ("sms", 6, False)]
+    assert outbox.claims == [("sms", 8, False)]  # an empty lane: one claim, "called" first
     assert [p.row.urgent for p in worker.lanes["sms"].pending] == [True] * 2 + [False] * 6
 
 
@@ -101,6 +101,7 @@ async def test_called_messages_are_claimed_even_when_the_lane_is_full(
     (called,) = queue(outbox, outbox_row("+15551000000", clock(), urgent=True))
 
     assert await worker.claim_once() == 1
+    assert outbox.claims[1] == ("sms", 8, True)  # past the lane's room
     assert worker.lanes["sms"].pending[0].row is called
     assert worker.lanes["sms"].room() == -1
 

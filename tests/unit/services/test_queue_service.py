@@ -67,6 +67,8 @@ async def test_join_stores_the_ticket_with_its_number_and_estimate(
 
     assert (joined.ticket.number, second.ticket.number) == ("A-001", "A-002")
     assert joined.estimate is not None and not joined.existing
+    # the wait settling advised, as a read of the queue forecasts it
+    assert second.estimate == (await service.status("PHARM")).estimates[second.ticket.id]
     assert store.tickets[second.ticket.id].status is TicketStatus.WAITING
     assert second.ticket.position == 2
     assert store.tickets[second.ticket.id].position is None  # derived, never stored
@@ -233,6 +235,8 @@ async def test_listeners_are_told_each_commit_with_the_state_it_left(
     assert status.queue.tickets[called.id].status is TicketStatus.CALLED
     assert [t.position for t in status.queue.waiting()] == [1, 2]
     assert set(status.estimates) == {t.id for t in status.queue.waiting()}
+    # the forecast settling made, the same as a read of the queue forecasts afresh
+    assert status.estimates == (await service.status("PHARM")).estimates
     assert status.updated_at == START
     published = []
     while (message := await subscription.get(timeout_s=0)) is not None:
