@@ -719,7 +719,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
     from core.services import accounts
     from core.services.queues import new_join_request
     from core.settings import load_settings
-    from nextup.lifecycle import freeze_long_lived_objects
+    from nextup.serve import tune_garbage_collector
     from nextup.wiring import Container, build_container
     from tests.servers import serve, shut
     from web.app import create_app
@@ -762,7 +762,7 @@ async def run(args: argparse.Namespace, db: Any) -> dict[str, Any]:
         gc.collect()  # migrating and joining leave garbage; a full collection later stalls
 
         app = create_app(container, name="bench-ws")
-        freeze_long_lived_objects()  # as `nextup serve` does once its app is built
+        tune_garbage_collector()  # as `nextup serve` does once its app is built
         hub_timer = HubTimer(stamper)
         hub_timer.install(app.ctx.live, container.queues)
         for name in ("sanic.root", "sanic.websockets", "sanic.server", "sanic.access"):
