@@ -71,7 +71,6 @@ import bisect
 import contextlib
 import functools
 import gc
-import json
 import logging
 import multiprocessing
 import os
@@ -89,6 +88,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import ujson
+import uvloop
 from websockets.frames import Frame, Opcode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,8 +297,7 @@ class Feed(asyncio.Protocol):
         """As the `websockets` library reports it: the server's close code, 1006 if none."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's subclasses neither
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.upgraded.done():
@@ -507,7 +507,7 @@ class Fleet:
             await asyncio.sleep(CLIENT_PING_S)
 
     def receive(self, watcher: Watcher, raw: bytes, now: float) -> None:
-        message = json.loads(raw)
+        message = ujson.loads(raw)  # twice as fast as json's on these messages
         kind, type_ = watcher.plan.kind, message.get("type")
         if type_ in ("ping", "pong"):
             return
@@ -520,7 +520,10 @@ class Fleet:
         stamp = data.get("event_at") if type_ in ("display", "ticket") else data.get("at")
         if stamp:
             latency = now - timestamp(stamp)
-            self.latency.setdefault(label, Counter())[bucket(latency)] += 1
+            hist = self.latency.get(label)
+            if hist is None:
+                hist = self.latency[label] = Counter()
+            hist[bucket(latency)] += 1
         else:
             self.untimed[label] += 1
         if type_ == "ticket_called":
@@ -565,7 +568,7 @@ class Fleet:
 def client_process(base_url: str, plans: list[ClientPlan], pipe: Connection) -> None:
     raise_file_limit()
     try:
-        asyncio.run(Fleet(base_url, plans, pipe).run())
+        uvloop.run(Fleet(base_url, plans, pipe).run())  # its reads cost half asyncio's
     except BaseException:
         pipe.send(("error", traceback.format_exc()))
         raise
