@@ -1197,6 +1197,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     raise_file_limit()
+    # The server's loop as `nextup serve` has it: Sanic runs on uvloop when it is installed
+    # (it comes with Sanic), and the stdlib's loop spent a third more CPU on the fan-out.
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
     def path_for(result: dict[str, Any]) -> Path:
         backend = result["settings"]["database"] + ("-redis" if args.redis else "")
