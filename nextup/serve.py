@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import logging
 import sys
 from functools import partial
@@ -17,6 +18,20 @@ from nextup.lifecycle import freeze_long_lived_objects, run_until_interrupted
 from nextup.wiring import Container, build_container
 
 log = logging.getLogger(__name__)
+
+YOUNG_COLLECTION_THRESHOLD = 10_000
+"""Container objects allocated (net of those freed) between two collections of the
+youngest generation; Python's default is 700. Serving creates and drops a few dicts per
+message per client: with a thousand websockets at 20 calls/s that was some 130 collections
+a second, and every tenth an older generation's. Collected 14 times less often, each young
+collection walks at most this many objects (about a millisecond)."""
+
+
+def tune_garbage_collector() -> None:
+    """For a serving process, once its app is built: what exists then lives as long as the
+    process (frozen, never walked again), and young objects are collected less often."""
+    freeze_long_lived_objects()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -122,7 +137,7 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
     async def stop(app: Any) -> None:
         await container.stop()
 
-    freeze_long_lived_objects()  # the web app's imports, in every worker process
+    tune_garbage_collector()  # in every worker process
     return app
 
 

@@ -305,13 +305,39 @@ async def test_ping_is_answered(api: Api, tickets: list[dict[str, Any]]) -> None
         assert (await receive(ws, "pong"))[-1] == {"type": "pong"}
 
 
+async def test_what_one_turn_offers_a_client_goes_out_in_one_write() -> None:
+    writes: list[list[str]] = []
+
+    def write_now(texts: list[str]) -> bool:
+        writes.append(list(texts))
+        return True
+
+    client = Client(ClientKind.DISPLAY, "PHARM")
+    client.write_now = write_now
+    client.offer("a")
+    client.offer("b")
+    assert writes == []  # after the round, not during it
+    await asyncio.sleep(0)
+    assert writes == [["a", "b"]] and client.outbox == [] and not client.pending.is_set()
+
+
+async def test_what_the_socket_cannot_take_at_once_is_left_to_the_writer_task() -> None:
+    client = Client(ClientKind.DISPLAY, "PHARM")
+    client.write_now = lambda texts: False  # the socket's buffer is full
+    client.offer("a")
+    await asyncio.sleep(0)
+    client.offer("b")
+    await asyncio.sleep(0)
+    assert client.outbox == ["a", "b"] and client.pending.is_set()
+
+
 async def test_a_client_that_cannot_keep_up_is_cut_off_not_silently_skipped() -> None:
     client = Client(ClientKind.DISPLAY, "PHARM")
     for i in range(CLIENT_BUFFER):
         client.offer(str(i))
-    assert client.outbox.qsize() == CLIENT_BUFFER and not client.too_slow
+    assert len(client.outbox) == CLIENT_BUFFER and not client.pending.is_set()
     client.offer("one too many")
-    assert client.too_slow
-    assert client.outbox.get_nowait() is None  # the writer closes the socket with 1013
+    assert client.too_slow and client.closing  # the writer closes the socket with 1013
+    assert client.pending.is_set() and client.outbox == []
     client.offer("later")
-    assert client.outbox.empty()
+    assert client.outbox == []

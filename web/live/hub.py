@@ -132,13 +132,26 @@ class ClientKind(enum.StrEnum):
     TICKET = "ticket"
 
 
+Write = Callable[[list[str]], bool]
+"""A connection's write of messages, in one go, when its socket takes them at once (False:
+it does not now, the connection's writer task will)."""
+
+
 @dataclass(eq=False)
 class Client:
     kind: ClientKind
     queue: str
     ticket_id: str | None = None
     token: str | None = None
-    outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
+    outbox: list[str] = field(default_factory=list)
+    """Messages not written yet, at most CLIENT_BUFFER."""
+    closing: bool = False
+    """The writer is to close the connection: too slow, or its credential was revoked."""
+    pending: asyncio.Event = field(default_factory=asyncio.Event)
+    """Wakes the connection's writer task: the outbox holds what `write_now` could not
+    write, or the connection is closing."""
+    write_now: Write | None = None
+    """Set by the connection's writer once it runs: messages go straight to the socket."""
     last_sent: str | None = None
     """The last snapshot sent, so an unchanged one is not sent again."""
     last_view: dict[str, Any] | None = None
@@ -151,20 +164,33 @@ class Client:
     def end(self) -> None:
         """Closes the feed: its credential no longer holds."""
         self.revoked = True
-        while not self.outbox.empty():
-            self.outbox.get_nowait()
-        self.outbox.put_nowait(None)
+        self.close()
+
+    def close(self) -> None:
+        self.closing = True
+        self.outbox.clear()
+        self.pending.set()
 
     def offer(self, text: str) -> None:
-        if self.too_slow:
+        """Queues a message; what a round (or any one turn of the event loop) offers a client
+        is written right after it, in one write, without waking the connection's task."""
+        if self.closing:
             return
-        try:
-            self.outbox.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self.outbox) >= CLIENT_BUFFER:
             self.too_slow = True
-            while not self.outbox.empty():
-                self.outbox.get_nowait()
-            self.outbox.put_nowait(None)  # the writer closes the connection
+            self.close()
+            return
+        if not self.outbox:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outbox.append(text)
+
+    def flush(self) -> None:
+        if not self.outbox or self.closing:
+            return
+        if self.write_now is not None and self.write_now(self.outbox):
+            self.outbox = []
+        else:
+            self.pending.set()
 
     def offer_snapshot(self, text: str) -> None:
         if text != self.last_sent:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import time
 
 from sanic import Blueprint, Request
 from sanic.server.websockets.impl import WebsocketImplProtocol
@@ -102,8 +103,30 @@ def text_frame(text: str) -> bytes:
 
 
 async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
-    """Writes the client's messages (and a ping when idle) while reading its pings, until
-    either side closes. What has piled up since the last write goes out in one write."""
+    """Writes the client's messages while reading its pings, until either side closes.
+
+    What the hub offers a client is written right after the round that offered it, straight
+    to the socket (`Client.flush`): a thousand clients cost a thousand writes a round, not a
+    thousand tasks woken as well. This task writes what the socket could not take at once
+    (waiting for room), a ping after HEARTBEAT_S without any write, and the close."""
+    writing = False
+    last_write = time.monotonic()
+
+    def write_now(texts: list[str]) -> bool:
+        nonlocal last_write
+        proto = ws.io_proto
+        transport = proto.transport if proto is not None else None
+        if (
+            writing  # this task's write waits for room: what follows goes after it
+            or transport is None
+            or transport.is_closing()
+            or transport.get_write_buffer_size()
+            or ws.ws_proto.state is not State.OPEN
+        ):
+            return False
+        transport.write(frames(texts))
+        last_write = time.monotonic()
+        return True
 
     async def read() -> None:
         while True:
@@ -115,44 +138,47 @@ async def pump(ws: WebsocketImplProtocol, client: Client) -> None:
                     client.offer(encode({"type": "pong"}))
 
     reader = asyncio.create_task(read())
+    reader.add_done_callback(lambda _: client.pending.set())
+    client.write_now = write_now
     try:
         while not reader.done():
-            batch = await next_messages(client)
-            if None in batch and client.revoked:
+            if client.closing and client.revoked:
                 await ws.send(
                     encode({"type": "error", "data": {"code": "unauthorized", "message": ENDED}})
                 )
                 await ws.close(CLOSE_REVOKED, ENDED)
                 return
-            if None in batch:
+            if client.closing:
                 await ws.close(CLOSE_TOO_SLOW, "too slow; reconnect")
                 return
+            if not client.outbox:
+                quiet_s = time.monotonic() - last_write
+                if quiet_s < HEARTBEAT_S:
+                    client.pending.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(HEARTBEAT_S - quiet_s):
+                            await client.pending.wait()
+                    continue
+                client.outbox.append(encode({"type": "ping"}))
             if ws.io_proto is None or ws.ws_proto.state is not State.OPEN:
                 return  # closing
-            # Sanic's own write, which waits while the client's socket is full (untyped).
-            frames = b"".join(text_frame(text) for text in batch if text)
-            await ws.io_proto.send(frames)  # type: ignore[no-untyped-call]
+            batch, client.outbox = client.outbox, []
+            writing = True
+            try:
+                # Sanic's own write, which waits while the client's socket is full (untyped).
+                await ws.io_proto.send(frames(batch))  # type: ignore[no-untyped-call]
+            finally:
+                writing = False
+            last_write = time.monotonic()
     finally:
+        client.write_now = None
         reader.cancel()
         with contextlib.suppress(BaseException):
             await reader
 
 
-async def next_messages(client: Client) -> list[str | None]:
-    """Every message waiting for the client, at least one: a ping after HEARTBEAT_S
-    without any. None asks for the connection to close."""
-    if client.outbox.empty():
-        try:
-            async with asyncio.timeout(HEARTBEAT_S):
-                first = await client.outbox.get()
-        except TimeoutError:
-            return [encode({"type": "ping"})]
-    else:
-        first = client.outbox.get_nowait()
-    batch = [first]
-    while not client.outbox.empty():
-        batch.append(client.outbox.get_nowait())
-    return batch
+def frames(texts: list[str]) -> bytes:
+    return b"".join(text_frame(text) for text in texts)
 
 
 async def refuse(ws: WebsocketImplProtocol, code: str, message: str) -> None:
