@@ -499,7 +499,7 @@ class Queue:
         estimates = self._estimates(line, now)
         told = self._told_in_this_command()
         for ticket in line:
-            if notify.patient_channel(ticket) is None:
+            if not notify.reachable(ticket):
                 continue
             estimate = estimates[ticket.id]
             kind = (
@@ -535,7 +535,7 @@ class Queue:
             return
         told = self._told_in_this_command()
         for ticket in self.waiting()[: max(self.config.notify_positions)]:
-            if ticket.id in told or notify.patient_channel(ticket) is None:
+            if ticket.id in told or not notify.reachable(ticket):
                 continue
             if notify.is_getting_close(ticket, self.config):
                 self._emit(
