@@ -125,7 +125,7 @@ def ticket_from_values(queue_code: str, ticket_id: str, values: Sequence[Any]) -
 
 _STATUSES = {status.value: status for status in TicketStatus}
 _STORED = {"id", *TICKET_FIELDS}
-_TICKET_TEMPLATE = {
+_TICKET_TEMPLATE: dict[str, Any] = {
     field.name: None if field.name in _STORED else field.default
     for field in dataclasses.fields(Ticket)
 }
