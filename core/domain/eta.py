@@ -62,6 +62,15 @@ class Eta:
     high_s: int
 
 
+def _new_eta(eta_s: int, low_s: int, high_s: int) -> Eta:
+    """An `Eta` made without its frozen `__init__` (one `object.__setattr__` per field),
+    which took a third of `forecast`: it makes one per waiting ticket on every command."""
+    estimate = object.__new__(Eta)
+    fields = estimate.__dict__
+    fields["eta_s"], fields["low_s"], fields["high_s"] = eta_s, low_s, high_s
+    return estimate
+
+
 def _without_outliers(values: list[float]) -> list[float]:
     if len(values) < 4:
         return values
@@ -418,7 +427,7 @@ def forecast(
         start_s = free_at[0]
         heapq.heapreplace(free_at, start_s + service.mean_s)
         if start_s <= 0:
-            etas.append(Eta(floor_low_s, floor_low_s, floor_high_s))
+            etas.append(_new_eta(floor_low_s, floor_low_s, floor_high_s))
             continue
         must_end = ahead + index if ahead + index > 1 else 1
         half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
@@ -429,7 +438,7 @@ def forecast(
         eta_s = round(start_s)
         eta_s = eta_s if eta_s > low_s else low_s
         eta_s = eta_s if eta_s < high_s else high_s
-        etas.append(Eta(eta_s, low_s, high_s))
+        etas.append(_new_eta(eta_s, low_s, high_s))
         floor_low_s, floor_high_s = low_s, high_s
     return etas
 

@@ -148,6 +148,12 @@ def patient_channel(ticket: Ticket) -> tuple[Channel, str] | None:
     return None
 
 
+def reachable(ticket: Ticket) -> bool:
+    """The patient has a `patient_channel`: asked of every waiting ticket after each
+    command, so without building the address."""
+    return ticket.telegram_chat_id is not None or bool(ticket.phone)
+
+
 def eta_notice(
     ticket: Ticket, estimate: Eta, now: datetime, config: QueueConfig
 ) -> MessageKind | None:

@@ -172,7 +172,10 @@ class Queue:
     def expected_service(self, ticket: Ticket) -> eta.ServiceTime:
         """What this ticket's visit is expected to take: learned for its kind of visit, else
         configured for it, else the queue's figure over every visit."""
-        kind = ticket.service
+        return self._expected_service_of(ticket.service)
+
+    def _expected_service_of(self, kind: str | None) -> eta.ServiceTime:
+        """`expected_service` of a ticket for this kind of visit (none given)."""
         if kind is None:
             return self.service()
         learned = self.service_times_by_kind.get(kind)
@@ -190,7 +193,7 @@ class Queue:
     def _estimates(self, line: list[Ticket], now: datetime) -> dict[str, eta.Eta]:
         """`estimates` of the line as `waiting` gave it."""
         forecast = eta.forecast(
-            [self.expected_service(t) for t in line],
+            self._expected_services(line),
             self._visits_in_progress(now),
             self.open_counters(),
             self.load_factor(),
@@ -496,7 +499,7 @@ class Queue:
         estimates = self._estimates(line, now)
         told = self._told_in_this_command()
         for ticket in line:
-            if notify.patient_channel(ticket) is None:
+            if not notify.reachable(ticket):
                 continue
             estimate = estimates[ticket.id]
             kind = (
@@ -532,7 +535,7 @@ class Queue:
             return
         told = self._told_in_this_command()
         for ticket in self.waiting()[: max(self.config.notify_positions)]:
-            if ticket.id in told or notify.patient_channel(ticket) is None:
+            if ticket.id in told or not notify.reachable(ticket):
                 continue
             if notify.is_getting_close(ticket, self.config):
                 self._emit(
@@ -578,10 +581,16 @@ class Queue:
             if t.counter in open_names
         ]
 
+    def _expected_services(self, tickets: list[Ticket]) -> list[eta.ServiceTime]:
+        """`expected_service` of each ticket, worked out once per kind of visit rather than
+        once per ticket: the whole line's is needed after every command."""
+        by_kind = {kind: self._expected_service_of(kind) for kind in {t.service for t in tickets}}
+        return [by_kind[t.service] for t in tickets]
+
     def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
         """When the line as it stands, served first come first served, would reach `ticket`."""
         ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
-        services = [self.expected_service(t) for t in ahead] + [self.expected_service(ticket)]
+        services = self._expected_services([*ahead, ticket])
         wait = eta.forecast(services, self._visits_in_progress(now), self.open_counters(), 1.0)[-1]
         ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
 

@@ -112,23 +112,26 @@ def ticket_from_values(queue_code: str, ticket_id: str, values: Sequence[Any]) -
     """A ticket from its STORED_TICKET_FIELDS' values, as a row of the tickets table holds
     them. Made without `Ticket.__init__`, which took half the time of loading a long line:
     the values were checked when they were stored. Filled in place, with the status looked
-    up rather than through the enum's call: a command makes one per live ticket."""
-    ticket = object.__new__(Ticket)
-    fields = ticket.__dict__
-    fields.update(_UNSTORED_TICKET_DEFAULTS)
+    up rather than through the enum's call, into a copy of a template holding every field:
+    a command makes one per live ticket."""
+    fields = _TICKET_TEMPLATE.copy()
     fields.update(zip(STORED_TICKET_FIELDS, values, strict=True))
-    fields.update(id=ticket_id, queue=queue_code, status=_STATUSES[fields["status"]])
+    fields["id"], fields["queue"] = ticket_id, queue_code
+    fields["status"] = _STATUSES[fields["status"]]
+    ticket = object.__new__(Ticket)
+    ticket.__dict__ = fields
     return ticket
 
 
 _STATUSES = {status.value: status for status in TicketStatus}
-_UNSTORED_TICKET_DEFAULTS = {
-    field.name: field.default
+_STORED = {"id", *TICKET_FIELDS}
+_TICKET_TEMPLATE: dict[str, Any] = {
+    field.name: None if field.name in _STORED else field.default
     for field in dataclasses.fields(Ticket)
-    if field.name not in {"id", *TICKET_FIELDS}
 }
-"""Fields of a ticket that are not stored start at their defaults, as a new ticket's do."""
-if dataclasses.MISSING in _UNSTORED_TICKET_DEFAULTS.values():
+"""Every field of a ticket in the order `Ticket.__init__` sets them: the stored ones are
+filled in, the others start at their defaults, as a new ticket's do."""
+if dataclasses.MISSING in _TICKET_TEMPLATE.values():
     raise TypeError("a ticket field that is not stored needs a plain default")
 
 

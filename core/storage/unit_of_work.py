@@ -85,9 +85,11 @@ class TortoiseQueueUnitOfWork:
         counters = await command_sql.counter_rows(self.conn, row.id)
         rows = await self._ticket_rows(row.id, list(dict.fromkeys(extra_ticket_ids)))
         tickets = {}
-        for ticket_id, *values, version in rows.values():
+        for stored in rows.values():
+            # Sliced, not unpacked: a tuple at once rather than a list copied into one.
+            ticket_id, values, version = stored[0], stored[1:-1], stored[-1]
             tickets[ticket_id] = ticket_from_values(code, ticket_id, values)
-            self._loaded[ticket_id] = (code, tuple(values), version)
+            self._loaded[ticket_id] = (code, values, version)
         self._counter_rows[code] = counters
         self._queue_rows[code] = row
         return Queue(
@@ -157,17 +159,19 @@ class TortoiseQueueUnitOfWork:
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
         created: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        loaded_tickets = self._loaded
         for ticket in tickets.values():
-            queue_id = self._queue_rows[ticket.queue].id
-            loaded = self._loaded.get(ticket.id)
+            loaded = loaded_tickets.get(ticket.id)
             after = stored_ticket_values(ticket)
+            # Most of a long line is unchanged by a command: passed over before anything else.
+            if loaded is not None and after == loaded[1] and ticket.queue == loaded[0]:
+                continue
+            queue_id = self._queue_rows[ticket.queue].id
             if loaded is None:
                 created.setdefault(queue_id, []).append((ticket.id, ticket_columns(ticket)))
                 self._written.append((queue_id, (ticket.id, *after, 0)))
                 continue
-            queue_before, before, version = loaded
-            if after == before and ticket.queue == queue_before:
-                continue
+            version = loaded[2]
             self._written.append((queue_id, (ticket.id, *after, version + 1)))
             columns = ticket_columns(ticket)
             if not await command_sql.update_ticket(
