@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from core.domain.queue import Queue
 
 
+PEAK_FIGURES = frozenset({"wait_s_max", "peak_size"})
+"""The figures of a tally that keep the larger of two values when tallies are combined;
+every other figure (but the hour itself) adds up."""
+
+
 def hour_of(now: datetime) -> datetime:
     """The start of the UTC hour `now` falls in: the key of its hourly row."""
     if now.tzinfo is None:
@@ -105,13 +110,12 @@ class HourlyTally:
     def merge(self, other: HourlyTally) -> None:
         """Adds another tally of the same length of time (the same hour of another day):
         counts and sums add up, maxima and peaks take the larger."""
-        for name in ("joined", "called", "completed", "no_shows", "cancelled", "size_samples"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.wait_s_sum += other.wait_s_sum
-        self.service_s_sum += other.service_s_sum
-        self.size_sum += other.size_sum
-        self.wait_s_max = max(self.wait_s_max, other.wait_s_max)
-        self.peak_size = max(self.peak_size, other.peak_size)
+        for field in dataclasses.fields(self):
+            if field.name == "hour_start":
+                continue
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            combined = max(mine, theirs) if field.name in PEAK_FIGURES else mine + theirs
+            setattr(self, field.name, combined)
 
     def sample_size(self, size: int) -> None:
         """One sample of the waiting line's size."""
