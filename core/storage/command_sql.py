@@ -20,15 +20,13 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import BooleanField, DatetimeField
 
-from core.domain.hourly import HourlyTally
+from core.domain.hourly import PEAK_FIGURES, HourlyTally
 from core.domain.model import LIVE_STATUSES
 from core.storage.mapping import STORED_TICKET_FIELDS
 from core.storage.models import QueueConfigRow, QueueRow, TicketRow
 
 TICKET_SELECT = ("id", *STORED_TICKET_FIELDS, "version")
 """A loaded ticket row: its id, its stored fields, its version."""
-HOURLY_PEAKS = frozenset({"wait_s_max", "peak_size"})
-"""The hourly figures that keep the larger value; every other one adds up (`HourlyTally`)."""
 ROWS_BATCH = 500
 """Rows per statement where one names many tickets: well below either database's limit
 on parameters."""
@@ -166,17 +164,14 @@ async def insert_tickets(
     conn: BaseDBAsyncClient, queue_id: int, tickets: Sequence[tuple[str, dict[str, Any]]]
 ) -> None:
     """New tickets, each as (id, its columns by name), at version 0."""
-    names = ("id", "queue_id", *STORED_TICKET_FIELDS, "version")
-    one = f"({', '.join('?' * len(names))})"
-    values = [
-        v
-        for ticket_id, columns in tickets
-        for v in (ticket_id, queue_id, *(columns[n] for n in STORED_TICKET_FIELDS), 0)
-    ]
-    await _write(
+    await insert_rows(
         conn,
-        f"INSERT INTO tickets ({', '.join(names)}) VALUES {', '.join([one] * len(tickets))}",
-        values,
+        "tickets",
+        ("id", "queue_id", *STORED_TICKET_FIELDS, "version"),
+        [
+            (ticket_id, queue_id, *(columns[n] for n in STORED_TICKET_FIELDS), 0)
+            for ticket_id, columns in tickets
+        ],
     )
 
 
@@ -224,7 +219,7 @@ async def add_to_hourly(conn: BaseDBAsyncClient, queue_id: int, tally: HourlyTal
     larger = "GREATEST" if is_postgres(conn) else "MAX"
     merged = ", ".join(
         f"{name} = {larger}(hourly_metrics.{name}, excluded.{name})"
-        if name in HOURLY_PEAKS
+        if name in PEAK_FIGURES
         else f"{name} = hourly_metrics.{name} + excluded.{name}"
         for name in names
         if name != "hour_start"
