@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     """How long a dispatcher holds a claimed notification before another may take it."""
     outbox_poll_s: float = 1.0
     """How often dispatchers look at the outbox when no event wakes them."""
+    reevaluate_interval_s: float = 30.0
+    """How often each queue with patients waiting is re-evaluated although no command
+    happened: ETA changes, "leave now", a re-ordered line (dynamic, short-first's "due")."""
     trusted_proxies: str | None = None
     """Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and
     X-Forwarded-Proto are believed; from any other peer they are ignored."""
@@ -178,6 +181,7 @@ class Settings(BaseSettings):
     @field_validator(
         "outbox_lease_s",
         "outbox_poll_s",
+        "reevaluate_interval_s",
         "twilio_rate_per_s",
         "sms_escalate_after_s",
         "sms_joins_per_hour",

@@ -83,13 +83,14 @@ async def _migrate_embedded(settings: Settings) -> None:
 
 def serving_app(settings: Settings, workers: int = 1) -> Any:
     """The app a server process runs: the container starts and stops with the server, and
-    so do the background tasks: the no-show sweep, the notification dispatcher and, in one
-    process with polling, the Telegram bot (several processes would fight over updates).
+    so do the background tasks: housekeeping (the no-show sweep and the re-evaluation of
+    quiet lines), the notification dispatcher and, in one process with polling, the
+    Telegram bot (several processes would fight over updates).
     Twilio's webhooks are mounted when the SMS channel has credentials."""
     from bot.app import register_webhook, run_polling
     from bot.webhook import webhook_blueprint
     from core.delivery.dispatcher import SHUTDOWN_GRACE_S
-    from core.services.housekeeping import sweep_no_shows_forever
+    from core.services.housekeeping import housekeeping_forever
     from sms.webhooks import sms_blueprint
     from web.app import create_app
 
@@ -112,7 +113,10 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
         await container.start(migrate=False)
         dispatcher = container.notification_dispatcher()
         app.ctx.dispatcher = dispatcher
-        tasks = [sweep_no_shows_forever(container.queues), dispatcher.run()]
+        tasks = [
+            housekeeping_forever(container.queues, settings.reevaluate_interval_s),
+            dispatcher.run(),
+        ]
         if telegram is not None and webhook:
             url = f"{settings.base_url}/hooks/telegram"
             await register_webhook(telegram.bot, url, settings.telegram_webhook_secret)
@@ -142,12 +146,21 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """The notification dispatcher with housekeeping (the no-show sweep and the
+    re-evaluation of quiet lines): safe beside any number of other workers and servers."""
+    from core.services.housekeeping import housekeeping_forever
+
     async def work(container: Container) -> int:
         dispatcher = container.notification_dispatcher()
         print("NextUp notification dispatcher running (Ctrl-C stops it)", file=sys.stderr)
+        housekeeping = asyncio.create_task(
+            housekeeping_forever(container.queues, settings.reevaluate_interval_s)
+        )
         try:
             await dispatcher.run()
         finally:
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
             await dispatcher.close()
         return 0
 

@@ -140,6 +140,9 @@ class Queue:
     line_moved_by: str | None = None
     """Who changed the waiting line (its order or who is in it) since `settle` last looked:
     settle announces the change once (`LineMoved`) and clears this."""
+    time_passed: bool = False
+    """Time alone may have made news for the waiting patients (`reevaluate`): settle looks
+    at this queue even though no event touched it, then clears this."""
     _ranked_line: tuple[str, ...] = field(default=(), repr=False, compare=False)
     """The ticket ids of the line in order as last ranked, to notice a change."""
 
@@ -566,6 +569,23 @@ class Queue:
         self._reorder(now, actor)
         self.line_moved_by = actor
         return self.size()
+
+    def reevaluate(self, now: datetime, since: datetime | None, actor: str) -> None:
+        """Time has passed on a quiet line: has it settled as after a command, so "ETA
+        changed", "leave now" and "getting close" reach the patients they have become due
+        to, and the line is announced (`LineMoved`) when its order at `now` is not the one
+        it had at `since`, when it was last looked at (dynamic weights, short-first's
+        "due"). The queue is ranked at `now` already, as every loaded queue is; a FIFO line
+        keeps its order whatever the time, so it is not ranked again."""
+        self.time_passed = True
+        if since is None or self.config.mode is QueueMode.FIFO:
+            return
+        line = [t for t in self.tickets.values() if t.status is W]
+        before = ordering.rank(
+            line, since, self.config, lambda t: self.expected_service(t).mean_s
+        )
+        if tuple(t.id for t in before) != self._ranked_line:
+            self.line_moved_by = actor
 
     # -- internals -------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import BooleanField, DatetimeField
 
 from core.domain.hourly import PEAK_FIGURES, HourlyTally
-from core.domain.model import LIVE_STATUSES
+from core.domain.model import LIVE_STATUSES, TicketStatus
 from core.storage.mapping import STORED_TICKET_FIELDS
 from core.storage.models import QueueConfigRow, QueueRow, TicketRow
 
@@ -81,6 +81,37 @@ async def queue_rows(
         return None
     columns = dict(rows[0])
     return QueueRow._init_from_db(**columns), QueueConfigRow._init_from_db(**columns)
+
+
+async def waiting_lines(conn: BaseDBAsyncClient) -> list[tuple[str, datetime | None]]:
+    """(code, reevaluated_at) of the queues with somebody waiting, by code: one query over
+    the (queue_id, status) index, whatever the number of queues."""
+    rows = await _query(
+        conn,
+        "SELECT q.code, q.reevaluated_at FROM queues q WHERE EXISTS"
+        " (SELECT 1 FROM tickets t WHERE t.queue_id = q.id AND t.status = ?) ORDER BY q.code",
+        [TicketStatus.WAITING.value],
+    )
+    if is_postgres(conn):
+        return [(row[0], row[1]) for row in rows]
+    return [(row[0], _parse_datetime(row[1])) for row in rows]
+
+
+async def claim_reevaluation(
+    conn: BaseDBAsyncClient, code: str, since: datetime | None, now: datetime
+) -> bool:
+    """Stamps the queue re-evaluated at `now` if its stamp is still `since` (as read by
+    `waiting_lines`): False when another process stamped it since. The UPDATE takes the
+    queue row's lock until the transaction ends (PostgreSQL re-reads the stamp once the
+    lock is free; SQLite has one writer at a time), so two processes never both win."""
+    unchanged = "reevaluated_at IS NULL" if since is None else "reevaluated_at = ?"
+    stamps = [] if since is None else [since.astimezone(UTC)]
+    updated = await _write(
+        conn,
+        f"UPDATE queues SET reevaluated_at = ? WHERE code = ? AND {unchanged}",
+        [now.astimezone(UTC), code, *stamps],
+    )
+    return updated == 1
 
 
 async def counter_rows(conn: BaseDBAsyncClient, queue_id: int) -> list[tuple[int, str, bool]]:

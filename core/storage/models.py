@@ -90,6 +90,10 @@ class QueueRow(Model):
     day_seq_date = fields.DateField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    reevaluated_at = fields.DatetimeField(null=True)
+    """When the timer last re-evaluated the waiting line (core/services/housekeeping.py):
+    set under the row lock only if unchanged since read, so of several processes one does
+    each round."""
 
     class Meta:
         table = "queues"
