@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--expires-days", type=int, help="the token stops working after N days")
     token.set_defaults(run=cmd_token)
 
-    sub.add_parser("worker", help="the notification dispatcher alone").set_defaults(run=cmd_worker)
+    sub.add_parser("worker", help="the notification dispatcher and housekeeping").set_defaults(
+        run=cmd_worker
+    )
     sub.add_parser("bot", help="Telegram long polling alone").set_defaults(run=cmd_bot)
 
     link = sub.add_parser("link-code", help="a one-time code to link a Telegram chat")

@@ -581,9 +581,7 @@ class Queue:
         if since is None or self.config.mode is QueueMode.FIFO:
             return
         line = [t for t in self.tickets.values() if t.status is W]
-        before = ordering.rank(
-            line, since, self.config, lambda t: self.expected_service(t).mean_s
-        )
+        before = ordering.rank(line, since, self.config, lambda t: self.expected_service(t).mean_s)
         if tuple(t.id for t in before) != self._ranked_line:
             self.line_moved_by = actor
 

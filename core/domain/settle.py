@@ -54,9 +54,10 @@ def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime
     """Settles a command whose queues share `events` (their one list, in command order).
 
     Each queue the command touched (or on which time passed, `Queue.reevaluate`) tells the
-    patients who have come close ("getting close"), then advises its waiting patients of a new ETA (its learned service time is
-    set by then), and a queue whose line changed announces it once (`LineMoved`); those
-    events are appended to `events` and settled with the rest.
+    patients who have come close ("getting close"), then advises its waiting patients of a
+    new ETA (its learned service time is set by then), and a queue whose line changed
+    announces it once (`LineMoved`); those events are appended to `events` and settled
+    with the rest.
     """
     by_code = {queue.code: queue for queue in queues}
     forecasts: dict[str, dict[str, Eta]] = {}

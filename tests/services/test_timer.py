@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
 from core.bus import Message
 from core.domain.model import QueueConfig, QueueMode
 from core.services.housekeeping import reevaluate_lines, reevaluate_lines_forever
@@ -248,4 +247,6 @@ async def test_two_worker_processes_send_each_message_once(
 
 async def _later_rounds(earlier: list[object]) -> bool:
     now = await QueueRow.all().values_list("reevaluated_at", flat=True)
-    return all(a != b for a, b in zip(sorted(map(str, now)), sorted(map(str, earlier)), strict=True))
+    return all(
+        a != b for a, b in zip(sorted(map(str, now)), sorted(map(str, earlier)), strict=True)
+    )

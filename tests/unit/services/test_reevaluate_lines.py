@@ -108,7 +108,10 @@ async def test_a_round_another_process_did_since_the_read_does_nothing(
 
 
 async def test_one_failing_queue_does_not_hold_up_the_others(
-    service: QueueService, store: FakeQueueRepository, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    service: QueueService,
+    store: FakeQueueRepository,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await busy_line(service)
     await service.join("EMPTY", new_join_request(), "x")
