@@ -114,7 +114,7 @@ async def measure(
         await timed("join", service.join(code, request, "bench"))
         called = await timed("call_next", service.call_next(code, "1", "bench"))
         await timed("complete", service.ticket_action(called.id, "complete", "bench"))
-        [line] = [line for line in await service.waiting_lines() if line.code == code]
+        [line] = [line for line in await service.live_lines() if line.code == code]
         await timed("reevaluate", service.reevaluate(line))
     return timings
 

@@ -22,13 +22,13 @@ from core.domain.settle import Settlement, settlement
 from core.phones import normalize_phone
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
-from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
 from core.storage.queues import (
+    LiveLine,
     QueueRepository,
     QueueUnitOfWork,
     TortoiseQueueRepository,
-    WaitingLine,
 )
+from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -219,11 +219,11 @@ class QueueService:
         `Queue.reposition`); returns how many are waiting."""
         return await self._transact([code], lambda qs, now: qs[code].reposition(now, actor))
 
-    async def waiting_lines(self) -> list[WaitingLine]:
-        """The queues with somebody waiting, and when each was last re-evaluated."""
-        return await self.store.waiting_lines()
+    async def live_lines(self) -> list[LiveLine]:
+        """The queues with somebody waiting or called (what housekeeping looks at)."""
+        return await self.store.live_lines()
 
-    async def reevaluate(self, line: WaitingLine, actor: str = TIMER_ACTOR) -> int | None:
+    async def reevaluate(self, line: LiveLine, actor: str = TIMER_ACTOR) -> int | None:
         """Time has passed on a quiet line: it is settled at the clock's time as after a
         command (`Queue.reevaluate`), and what that gives is committed and published as a
         command's would be; nothing but the stamp is written when it gives nothing. None
@@ -307,7 +307,7 @@ class QueueService:
         codes: Sequence[str],
         command: Command[T],
         extra_ticket_ids: Sequence[str] = (),
-        claim: WaitingLine | None = None,
+        claim: LiveLine | None = None,
     ) -> tuple[T, Settlement]:
         """`_transact`, with what settling the command gave. With `claim`, the timer's
         re-evaluation of that line: only if no other process did it since it was read."""
@@ -318,7 +318,7 @@ class QueueService:
         codes: Sequence[str],
         command: Command[T],
         extra_ticket_ids: Sequence[str],
-        claim: WaitingLine | None = None,
+        claim: LiveLine | None = None,
     ) -> tuple[T, Settlement]:
         now = self.clock()
         events: list[DomainEvent] = []

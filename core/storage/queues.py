@@ -39,12 +39,14 @@ class QueueInfo:
 
 
 @dataclass(frozen=True)
-class WaitingLine:
-    """A queue with somebody waiting, and when its line was last re-evaluated (never:
-    None), for the timer that re-evaluates quiet lines."""
+class LiveLine:
+    """A queue with somebody waiting or called, for housekeeping: when its line was last
+    re-evaluated (never: None), and which of the two it has."""
 
     code: str
     reevaluated_at: datetime | None
+    waiting: bool
+    called: bool
 
 
 class QueueUnitOfWork(Protocol):
@@ -82,8 +84,8 @@ class QueueRepository(Protocol):
 
     async def exists(self, code: str) -> bool: ...
 
-    async def waiting_lines(self) -> list[WaitingLine]:
-        """The queues with somebody waiting, by code, in one cheap query."""
+    async def live_lines(self) -> list[LiveLine]:
+        """The queues with somebody waiting or called, by code, in one cheap query."""
 
     async def info(self, code: str) -> QueueInfo:
         """Unknown: NotFound."""
@@ -138,9 +140,9 @@ class TortoiseQueueRepository:
     async def exists(self, code: str) -> bool:
         return await QueueRow.exists(code=code)
 
-    async def waiting_lines(self) -> list[WaitingLine]:
-        rows = await command_sql.waiting_lines(connections.get("default"))
-        return [WaitingLine(code, stamp) for code, stamp in rows]
+    async def live_lines(self) -> list[LiveLine]:
+        rows = await command_sql.live_lines(connections.get("default"))
+        return [LiveLine(*row) for row in rows]
 
     async def info(self, code: str) -> QueueInfo:
         return await _info(await queue_row(code))

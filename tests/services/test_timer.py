@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.bus import Message
 from core.domain.model import QueueConfig, QueueMode
-from core.services.housekeeping import reevaluate_lines, reevaluate_lines_forever
+from core.services.housekeeping import housekeeping_forever, reevaluate_lines
 from core.services.queues import QueueService, new_join_request
 from core.storage.models import (
     DevInboxMessage,
@@ -66,7 +66,7 @@ async def test_a_quiet_line_hears_a_changed_wait_and_leave_now_with_no_command(
     tg, sms = await busy_line(queues)
     start = clock.now
     assert await kinds_sent(start) == []
-    timer = asyncio.create_task(reevaluate_lines_forever(queues, interval_s=0.05))
+    timer = asyncio.create_task(housekeeping_forever(queues, reevaluate_interval_s=0.05))
     try:
         clock.advance(seconds=120)  # the visit at the counter goes on: waits get shorter
         await eventually(lambda: _has(("leave_now", tg)))

@@ -32,7 +32,7 @@ from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.storage.models import TicketEventRow
-from core.storage.queues import QueueInfo, WaitingLine
+from core.storage.queues import LiveLine, QueueInfo
 
 
 @dataclass
@@ -79,9 +79,15 @@ class FakeQueueRepository:
     async def exists(self, code: str) -> bool:
         return code in self.queues
 
-    async def waiting_lines(self) -> list[WaitingLine]:
-        waiting = {t.queue for t in self.tickets.values() if t.status is TicketStatus.WAITING}
-        return [WaitingLine(c, self.queues[c].reevaluated_at) for c in sorted(waiting)]
+    async def live_lines(self) -> list[LiveLine]:
+        def having(status: TicketStatus) -> set[str]:
+            return {t.queue for t in self.tickets.values() if t.status is status}
+
+        waiting, called = having(TicketStatus.WAITING), having(TicketStatus.CALLED)
+        return [
+            LiveLine(c, self.queues[c].reevaluated_at, c in waiting, c in called)
+            for c in sorted(waiting | called)
+        ]
 
     async def info(self, code: str) -> QueueInfo:
         stored = self._queue(code)

@@ -9,8 +9,8 @@ import pytest
 
 from core.bus.memory import InProcessBus
 from core.domain.model import QueueConfig
-from core.services.housekeeping import is_due, reevaluate_lines
-from core.services.queues import QueueService, WaitingLine, new_join_request
+from core.services.housekeeping import is_due, reevaluate_lines, sweep_no_shows
+from core.services.queues import LiveLine, QueueService, new_join_request
 from tests.conftest import FakeClock
 from tests.unit.fakes import FakeQueueRepository
 from tests.unit.services.test_queue_service import published
@@ -98,7 +98,7 @@ async def test_a_round_another_process_did_since_the_read_does_nothing(
 ) -> None:
     await busy_line(service)
     clock.advance(seconds=300)
-    [line] = await service.waiting_lines()
+    [line] = await service.live_lines()
     other = QueueService(bus, clock, store=store)  # another process on the same store
     assert await other.reevaluate(line) == 1  # leave now
     outbox = len(store.outbox)
@@ -117,7 +117,7 @@ async def test_one_failing_queue_does_not_hold_up_the_others(
     await service.join("EMPTY", new_join_request(), "x")
     reevaluate = service.reevaluate
 
-    async def failing_on_empty(line: WaitingLine, actor: str = "t") -> int | None:
+    async def failing_on_empty(line: LiveLine, actor: str = "t") -> int | None:
         if line.code == "EMPTY":
             raise RuntimeError("boom")
         return await reevaluate(line)
@@ -133,3 +133,23 @@ def test_a_line_is_due_at_its_interval_give_or_take_a_tick() -> None:
     assert not is_due(START, FakeClock(START).advance(seconds=20), INTERVAL_S)
     assert is_due(START, FakeClock(START).advance(seconds=29.5), INTERVAL_S)
     assert is_due(START, FakeClock(START).advance(seconds=300), INTERVAL_S)
+
+
+async def test_one_round_sweeps_the_queues_with_somebody_called_and_no_other(
+    service: QueueService, store: FakeQueueRepository, clock: FakeClock
+) -> None:
+    await service.put_config("PHARM", QueueConfig(no_show_grace_s=60))
+    await service.join("PHARM", new_join_request(), "x")
+    called = await service.call_next("PHARM", "1", "staff")
+    await service.join("EMPTY", new_join_request(), "x")  # waiting, nobody called
+    lines = await service.live_lines()
+    assert [(line.code, line.waiting, line.called) for line in lines] == [
+        ("EMPTY", True, False),
+        ("PHARM", False, True),
+    ]
+    commits = store.commits
+    clock.advance(seconds=61)
+
+    assert await sweep_no_shows(service, lines) == 1
+    assert store.tickets[called.id].status.value == "no_show"
+    assert store.commits == commits + 1, "one command: the queue where somebody was called"
