@@ -87,7 +87,7 @@ async def reevaluate_lines(
         if events is not None:
             done[line.code] = events
             if events:
-                log.info("%s: time passing gave %d events", line.code, events)
+                log.info("%s: re-evaluated the line, %d events", line.code, events)
     return done
 
 

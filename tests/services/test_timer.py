@@ -5,6 +5,7 @@ processes run the timer."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from core.storage.models import (
 )
 from nextup.wiring import Container
 from tests.conftest import FakeClock, services_required
-from tests.processes import NEXTUP, clean_env
+from tests.processes import NEXTUP, clean_env, free_port
 
 INTERVAL_S = 30.0
 QUIET = QueueConfig(
@@ -32,10 +33,12 @@ QUIET = QueueConfig(
 )
 
 
-async def busy_line(queues: QueueService, code: str = "PHARM") -> tuple[str, str]:
+async def busy_line(
+    queues: QueueService, code: str = "PHARM", config: QueueConfig = QUIET
+) -> tuple[str, str]:
     """A visit at the counter from now, two walk-ins, a Telegram patient 15 minutes from
     home, then an SMS patient; returns the two patients' ticket ids."""
-    await queues.create_queue(code, "Pharmacy", code[0], QUIET, ["1"])
+    await queues.create_queue(code, "Pharmacy", code[0], config, ["1"])
     for _ in range(3):
         await queues.join(code, new_join_request(), "staff")
     tg = await queues.join(code, new_join_request(telegram_chat_id=7, travel_s=900), "x")
@@ -198,12 +201,29 @@ async def test_two_worker_processes_send_each_message_once(
     container: Container, clock: FakeClock, tmp_path: Path
 ) -> None:
     """Two `nextup worker` processes on one database: both run the timer every 0.3 s and
-    dispatch to the dev inbox. Everything happened ten minutes ago (the workers' clock is
-    the real one), so leave now and changed waits are due at their first round."""
+    dispatch to the dev inbox."""
     services_required()
+    await timer_in_processes(container, clock, tmp_path, [["worker"], ["worker"]])
+
+
+async def test_the_server_process_runs_the_timer(
+    container: Container, clock: FakeClock, tmp_path: Path
+) -> None:
+    await timer_in_processes(container, clock, tmp_path, [["serve", "--port", str(free_port())]])
+
+
+async def timer_in_processes(
+    container: Container, clock: FakeClock, tmp_path: Path, commands: list[list[str]]
+) -> None:
+    """Runs `nextup COMMAND` processes with the timer every 0.3 s, on lines where everything
+    happened ten minutes ago (their clock is the real one), so "leave now" and changed waits
+    are due at their first round; each must be in the outbox, and delivered, once."""
     clock.now = datetime.now(UTC) - timedelta(minutes=10)
+    # A changed wait at most once an hour (within the test, once per ticket at most), and
+    # the patients at the counters stay there.
+    config = dataclasses.replace(QUIET, eta_update_interval_s=3600, no_show_grace_s=0)
     codes = ["QA", "QB", "QC"]
-    patients = [await busy_line(container.queues, code) for code in codes]
+    patients = [await busy_line(container.queues, code, config) for code in codes]
     start = clock.now
     env = clean_env(
         database_url=container.settings.database_url,
@@ -211,12 +231,12 @@ async def test_two_worker_processes_send_each_message_once(
         reevaluate_interval_s="0.3",
         secret_key="test-key",
     )
-    workers = []
-    for n in range(2):
-        log = (tmp_path / f"worker-{n}.log").open("wb")
-        workers.append(
+    processes = []
+    for n, command in enumerate(commands):
+        log = (tmp_path / f"process-{n}.log").open("wb")
+        processes.append(
             await asyncio.create_subprocess_exec(
-                NEXTUP, "worker", cwd=tmp_path, env=env, stdout=log, stderr=log
+                NEXTUP, *command, cwd=tmp_path, env=env, stdout=log, stderr=log
             )
         )
     try:
@@ -227,13 +247,14 @@ async def test_two_worker_processes_send_each_message_once(
 
         await eventually(all_told, timeout_s=120)
         stamps = await QueueRow.all().values_list("reevaluated_at", flat=True)
-        # A few more rounds of both, to give a duplicate every chance to appear.
+        # A few more rounds, to give a duplicate every chance to appear.
         await eventually(lambda: _later_rounds(stamps), timeout_s=30)
+        await eventually(lambda: _later_rounds(stamps, rounds=2), timeout_s=30)
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            await asyncio.wait_for(worker.wait(), timeout=20)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await asyncio.wait_for(process.wait(), timeout=20)
     per_message = Counter(await kinds_sent(start))
     assert max(per_message.values()) == 1, per_message
     assert sorted(t for (t, kind) in per_message if kind == "leave_now") == sorted(
@@ -245,8 +266,12 @@ async def test_two_worker_processes_send_each_message_once(
     assert all(delivered[str(i)] == 1 for i in leave_now)
 
 
-async def _later_rounds(earlier: list[object]) -> bool:
+async def _later_rounds(earlier: list[object], rounds: int = 1) -> bool:
+    """Every line was re-evaluated since `earlier` was read (`rounds`: by that many
+    seconds' worth of rounds, at 0.3 s each)."""
     now = await QueueRow.all().values_list("reevaluated_at", flat=True)
+    pairs = zip(sorted(now, key=str), sorted(earlier, key=str), strict=True)
     return all(
-        a != b for a, b in zip(sorted(map(str, now)), sorted(map(str, earlier)), strict=True)
+        a is not None and (b is None or (a - b).total_seconds() >= 0.3 * rounds)  # type: ignore[operator]
+        for a, b in pairs
     )
