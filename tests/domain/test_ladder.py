@@ -122,7 +122,9 @@ def test_a_left_out_step_gives_its_place_to_the_next() -> None:
         ("voice", "sent", "no-answer", Outcome.FAILED),
     ],
 )
-def test_outcome_of_a_record(channel: str, status: str, provider: str | None, outcome: Outcome) -> None:
+def test_outcome_of_a_record(
+    channel: str, status: str, provider: str | None, outcome: Outcome
+) -> None:
     assert outcome_of(channel, status, provider, at(0)).outcome is outcome
 
 
