@@ -125,9 +125,11 @@ class QueueConfigRow(Model):
     """Kinds of visit offered, each with its configured expected seconds."""
     fairness_cap_s = fields.IntField(default=1200, db_default=1200)
     call_ladder: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
-        default=DEFAULT_LADDER_ROWS, db_default=DEFAULT_LADDER_ROWS
+        default=DEFAULT_LADDER_ROWS, db_default=[]
     )
-    """The rungs after an unanswered call, `[{"step": "sms", "after_s": 60}, ...]`."""
+    """The rungs after an unanswered call, `[{"step": "sms", "after_s": 60}, ...]`. The
+    database's own default is none (PostgreSQL refuses the default ladder as tortoise
+    renders it); rows are always written with their ladder."""
 
     class Meta:
         table = "queue_configs"
