@@ -212,23 +212,26 @@ class OpenCall:
 
 
 async def open_calls() -> list[OpenCall]:
-    """Every ticket now called, for the call ladder: three queries, however many there are
-    (a few per counter at most)."""
-    tickets = await TicketRow.filter(status=TicketStatus.CALLED.value)
-    if not tickets:
-        return []
-    queue_ids = {t.queue_id for t in tickets}  # type: ignore[attr-defined]
+    """Every ticket now called in a queue with a call ladder: three queries, however many
+    there are. Every dispatcher asks every second, so the tickets are found by queue and
+    status (their index), however long the tickets' history grows."""
     ladders = {
         row.queue_id: ladder_from(row.call_ladder)  # type: ignore[attr-defined]
-        for row in await QueueConfigRow.filter(queue_id__in=queue_ids)
+        for row in await QueueConfigRow.all()
     }
+    laddered = [queue_id for queue_id, ladder in ladders.items() if ladder]
+    if not laddered:
+        return []
+    tickets = await TicketRow.filter(queue_id__in=laddered, status=TicketStatus.CALLED.value)
+    if not tickets:
+        return []
     messages: dict[str, list[OutboxMessage]] = {t.id: [] for t in tickets}
     for row in await OutboxMessage.filter(
         ticket_id__in=list(messages), kind__in=list(CALL_KINDS)
     ).order_by("created_at"):
         messages[row.ticket_id].append(row)  # type: ignore[attr-defined]
     return [
-        OpenCall(t, ladders.get(t.queue_id, ()), messages[t.id])  # type: ignore[attr-defined]
+        OpenCall(t, ladders[t.queue_id], messages[t.id])  # type: ignore[attr-defined]
         for t in tickets
     ]
 

@@ -232,3 +232,17 @@ async def test_voice_status_callbacks_must_be_signed_and_never_go_back(
     assert (await voice_row()).provider_status == "completed"
     status, _ = await twilio.post_signed(url, {"CallSid": "CA1", "CallStatus": ""})
     assert status == 400
+
+
+async def test_a_queue_without_a_ladder_leaves_an_unanswered_call_alone(
+    live: LiveSms, twilio: TwilioEmulator
+) -> None:
+    queues = live.container.queues
+    await queues.create_queue("LAB", "Lab", "L", QueueConfig(call_ladder=()), ["1"])
+    joined = await queues.join(
+        "LAB", new_join_request(telegram_chat_id=CHAT, phone=PHONE), "staff:ana"
+    )
+    await queues.ticket_action(joined.ticket.id, "call", "staff:ana", counter="1")
+    await asyncio.sleep(2.5)  # past every rung PHARM's ladder would have taken
+    assert live.notifications_to(PHONE) == [] and twilio.calls_to(PHONE) == []
+    assert not await unreachable(joined.ticket.id)
