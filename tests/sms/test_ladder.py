@@ -246,3 +246,22 @@ async def test_a_queue_without_a_ladder_leaves_an_unanswered_call_alone(
     await asyncio.sleep(2.5)  # past every rung PHARM's ladder would have taken
     assert live.notifications_to(PHONE) == [] and twilio.calls_to(PHONE) == []
     assert not await unreachable(joined.ticket.id)
+
+
+async def test_a_number_twilio_refuses_fails_each_step_at_once(
+    live: LiveSms, twilio: TwilioEmulator
+) -> None:
+    twilio.invalid_numbers.add(PHONE)
+    ticket_id = await call_telegram_patient(live)
+    await live.until(lambda: unreachable(ticket_id), timeout_s=10)
+    records = await steps(live, ticket_id)
+    [sms], [voice] = records["sms"], records["voice"]
+    assert (sms.status, voice.status) == ("failed", "failed")
+    assert "cannot be called" in (voice.last_error or "")
+    # No waiting out the rungs' seconds: nothing could be delivered.
+    ticket = await TicketRow.get(id=ticket_id)
+    assert ticket.unreachable_at is not None
+    [call] = records["telegram"]
+    assert call.sent_at is not None
+    assert ticket.unreachable_at - call.sent_at < timedelta(seconds=1 + 2 * POLL_SLACK_S)
+    assert twilio.calls == []
