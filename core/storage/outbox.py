@@ -1,5 +1,5 @@
 """The outbox table as a work queue: claim due rows, then record what became of each; and
-the outbox's other reads and writes (replies, acknowledgements, escalations, a ticket's
+the outbox's other reads and writes (replies, acknowledgements, the call ladder's, a ticket's
 messages).
 
 A claim marks rows `sending` with a lease and a token. A dispatcher that dies holding rows
