@@ -283,6 +283,13 @@ class QueueService:
         code = (await self.store.ticket(ticket_id)).queue
         return await self._transact([code], lambda qs, now: command(qs[code], now), [ticket_id])
 
+    async def mark_unreachable(self, ticket_id: str, call_at: datetime) -> bool:
+        """The call ladder of the call made at `call_at` ran out (`core.delivery.ladder`):
+        the board shows the ticket "unreachable". False when there was nothing to mark."""
+        return await self.on_ticket(
+            ticket_id, lambda q, now: q.mark_unreachable(ticket_id, call_at, now)
+        )
+
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
         def transfer(queues: dict[str, Queue], now: datetime) -> Ticket:
             ticket = queues[source].transfer_out(ticket_id, target, now, actor)
