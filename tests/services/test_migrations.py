@@ -45,10 +45,10 @@ async def test_the_stored_position_becomes_the_place_the_patient_was_told(
 
 
 async def test_queues_that_existed_get_the_default_call_ladder(tmp_path: Path) -> None:
-    """0008: a queue made before the call ladder keeps its SMS step (the escalation it had)
+    """0009: a queue made before the call ladder keeps its SMS step (the escalation it had)
     and gets the rest of the default ladder."""
     config = tortoise_config(f"sqlite://{tmp_path / 'old.sqlite3'}")
-    await run_migrations(config=config, target="nextup.0007_derived_line_order")
+    await run_migrations(config=config, target="nextup.0008_timer")
     await Tortoise.close_connections()
     await Tortoise.init(config=config)
     await connections.get("default").execute_script(

@@ -15,7 +15,7 @@ DEFAULT_LADDER = (
 
 
 class Migration(migrations.Migration):
-    dependencies = [('nextup', '0007_derived_line_order')]
+    dependencies = [('nextup', '0008_timer')]
 
     initial = False
 
