@@ -157,11 +157,10 @@ class PatientService:
         live = await self._live_tickets(patient)
         if not live:
             raise NotFound("ticket", patient.channel)
-        changed = [t for t in live if t.phone != phone]
-        return [
-            await self.queues.on_ticket(t.id, lambda q, now, t=t: q.set_phone(t.id, phone))
-            for t in changed
-        ]
+        return [await self._set_phone(t.id, phone) for t in live if t.phone != phone]
+
+    async def _set_phone(self, ticket_id: str, phone: str | None) -> Ticket:
+        return await self.queues.on_ticket(ticket_id, lambda q, now: q.set_phone(ticket_id, phone))
 
     async def acknowledge(self, patient: Patient, ticket_id: str) -> Ticket:
         """ "I'm on my way": recorded on the ticket and on the call's delivery record."""

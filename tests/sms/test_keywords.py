@@ -19,7 +19,6 @@ from sms.keywords import (
     parse,
 )
 
-
 EN, ES = "en", "es"
 
 
@@ -158,9 +157,11 @@ def test_a_word_that_means_two_things_stops_the_load(tmp_path: Path) -> None:
         keyword_table(root, ("en", "es"))
 
 
-@pytest.mark.parametrize("bad", [["JOIN"], {"join": "JOIN"}, {"join": [""]}, {"join": [1]}, {"join": ["JOIN PHARM"]}])
+@pytest.mark.parametrize(
+    "bad", [["JOIN"], {"join": "JOIN"}, {"join": [""]}, {"join": [1]}, {"join": ["JOIN PHARM"]}]
+)
 def test_a_malformed_keyword_file_stops_the_load(tmp_path: Path, bad: object) -> None:
-    with pytest.raises(ValueError, match="keywords.json"):
+    with pytest.raises(ValueError, match=r"keywords\.json"):
         keyword_table(write_catalogue(tmp_path, {"en": bad}), ("en",))
 
 
