@@ -117,3 +117,23 @@ async def test_stop_is_still_the_carriers_whatever_the_language(live: LiveSms) -
 async def _suppressed(ticket_id: str, kind: str) -> bool:
     row = await OutboxMessage.get_or_none(ticket_id=ticket_id, kind=kind)
     return row is not None and row.status == "suppressed"
+
+
+async def test_alta_does_not_lift_twilios_own_block_after_stop(live: LiveSms) -> None:
+    """After STOP only START lifts Twilio's block: ALTA clears NextUp's opt-out, but Twilio
+    drops the answer, and the next text's 21610 marks the number opted out again."""
+    await walk_ins(live, 3)
+    await live.reply(PATIENT, "UNIRSE PHARM")
+    await live.text(PATIENT, "STOP")
+    alta = await live.text(PATIENT, "ALTA")
+    assert alta.status == 200 and alta.messages == [
+        "Volvera a recibir SMS de la fila. AYUDA: ayuda, BAJA: no recibir SMS."
+    ]
+    assert [m.error_code for m in live.twilio.blocked if m.to == PATIENT] == [21610]
+    assert not (await Contact.get(channel="sms", address=PATIENT)).opted_out
+
+    await live.container.queues.call_next("PHARM", "1", "staff:ana")  # "close" is tried
+    ticket = await TicketRow.get(phone=PATIENT)
+    await live.until(lambda: _suppressed(ticket.id, "close"))
+    assert (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert live.notifications_to(PATIENT) == []
