@@ -40,15 +40,18 @@ def telegram_phone(raw: str) -> str:
 
 async def answer(message: Message, services: BotServices, reply: Reply, button: bool) -> None:
     """The conversation's answer, with the contact button under it or (`button` False) the
-    button taken away: it is spent, or of no use now."""
+    button taken away: it is spent, or of no use now. Telegram asks for a contact in private
+    chats only, and a group's number would be nobody's."""
     language = await services.language(patient_of(message), message.from_user)
-    markup = contact_keyboard(language) if button else ReplyKeyboardRemove()
+    shown = button and message.chat.type == ChatType.PRIVATE
+    markup = contact_keyboard(language) if shown else ReplyKeyboardRemove()
     await message.answer(render_text(reply.name, language, **reply.params), reply_markup=markup)
 
 
 async def offer(message: Message, services: BotServices) -> None:
-    """After a join: the button, and what it is for."""
-    await answer(message, services, Reply("phone_offer"), button=True)
+    """After a join, in a private chat: the button, and what it is for."""
+    if message.chat.type == ChatType.PRIVATE:
+        await answer(message, services, Reply("phone_offer"), button=True)
 
 
 async def shared_contact(message: Message, services: BotServices) -> None:

@@ -100,7 +100,7 @@ async def test_the_simulated_patient_talks_to_the_real_handlers(container: Conta
     ticket = await TicketRow.get(telegram_chat_id=CHAT)
     assert ticket.number == "A-001"
     [offer] = await DevInboxMessage.filter(recipient=str(CHAT)).values_list("text", flat=True)
-    assert "Missed a message here?" in str(offer)  # the bot's offer of the contact button
+    assert "In case you miss a message here" in str(offer)  # the bot's offer of the contact button
     await simulator.say(CHAT, "/status")
     texts = await DevInboxMessage.filter(recipient=str(CHAT)).values_list("text", flat=True)
     assert len(texts) == 2 and any("A-001" in str(t) for t in texts)

@@ -60,7 +60,9 @@ async def join(live: Live, chat_id: int, language_code: str = "en") -> TicketRow
     """Joins PHARM by the bot; returns the ticket once the offer of the button is shown."""
     await live.say(chat_id, "/join PHARM", language_code=language_code)
     await live.tg.wait_for_message(chat_id, "Pharmacy")  # the "joined" notification
-    contains = "Missed a message" if language_code == "en" else "Se le pasó un mensaje"
+    contains = (
+        "In case you miss a message" if language_code == "en" else "Por si se le pasa un mensaje"
+    )
     await live.tg.wait_for_message(chat_id, contains)
     return await TicketRow.get(telegram_chat_id=chat_id)
 
@@ -77,7 +79,7 @@ async def test_a_missed_telegram_call_is_texted_to_the_number_the_patient_shared
     live: Live, twilio: TwilioEmulator
 ) -> None:
     ticket = await join(live, PATIENT)
-    [offer] = await live.tg.wait_for_message(PATIENT, "Missed a message")
+    [offer] = await live.tg.wait_for_message(PATIENT, "In case you miss a message")
     assert live.tg.contact_button(PATIENT) == {
         "text": "Also text me if I miss a message",
         "request_contact": True,
@@ -175,3 +177,16 @@ async def wait(check: object, timeout_s: float = 8) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"condition not met in {timeout_s} s")
         await asyncio.sleep(0.02)
+
+
+async def test_a_group_chat_is_offered_no_button_and_gives_no_number(live: Live) -> None:
+    group, member = -600, 601
+    await live.say(group, "/join PHARM", from_user=member)
+    await live.tg.wait_for_message(group, "Pharmacy")
+    ticket = await TicketRow.get(telegram_chat_id=group)
+    # the member's own contact, but in a group: the ticket is the group's, not theirs
+    await live.tg.user_contact(group, PHONE, user_id=member, from_user=member)
+    [refused] = await live.tg.wait_for_message(group, "Please share your own number")
+    assert refused.reply_markup == {"remove_keyboard": True}  # no contact button in a group
+    assert not [m for m in live.tg.messages_to(group) if "In case you miss" in m.text]
+    assert (await TicketRow.get(id=ticket.id)).phone is None

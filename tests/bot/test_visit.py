@@ -69,7 +69,7 @@ async def test_a_patients_whole_visit(live: Live) -> None:
     sent_texts = [m.text for m in tg.messages_to(PATIENT)]
     # each once, and the offer of the phone button after the join; nothing else
     assert len(sent_texts) == 6, sent_texts
-    assert sum("Se le pasó un mensaje" in t for t in sent_texts) == 1
+    assert sum("Por si se le pasa un mensaje" in t for t in sent_texts) == 1
     audit = [e.type for e in await TicketEventRow.filter(ticket_id=ticket.id).order_by("at")]
     assert "ticket_acknowledged" in audit and "ticket_rated" in audit
 
