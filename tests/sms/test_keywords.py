@@ -85,6 +85,9 @@ EN, ES = "en", "es"
         ("Bája.", Keyword(Command.OPT_OUT, language=ES)),
         ("ALTA", Keyword(Command.OPT_IN, language=ES)),
         ("alta", Keyword(Command.OPT_IN, language=ES)),
+        # A queue code that is also a keyword is joined with the join keyword.
+        ("JOIN ALTA", Keyword(Command.JOIN, "ALTA", given_queue="ALTA", language=EN)),
+        ("unirse baja", Keyword(Command.JOIN, "BAJA", given_queue="BAJA", language=ES)),
         # The carriers' words stay theirs, whatever language the rest of the text is in.
         ("STOP por favor", Keyword(Command.OPT_OUT, carrier=True)),
         ("Stóp", Keyword(Command.OPT_OUT, carrier=True)),
