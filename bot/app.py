@@ -9,7 +9,7 @@ import logging
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, ErrorEvent
 
-from bot import callbacks, patients, staff
+from bot import callbacks, patients, phone, staff
 from bot.context import BotServices
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ COMMANDS = [
     BotCommand(command="late", description="Running late: /late 10"),
     BotCommand(command="travel", description="Minutes you need to come back"),
     BotCommand(command="leave", description="Leave the queue"),
+    BotCommand(command="phone", description="Remove the phone number you gave"),
     BotCommand(command="lang", description="Language"),
     BotCommand(command="help", description="What I can do"),
 ]
@@ -28,7 +29,12 @@ COMMANDS = [
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dp = Dispatcher()
     dp["services"] = services
-    dp.include_routers(staff.build_router(), callbacks.build_router(), patients.build_router())
+    dp.include_routers(
+        staff.build_router(),
+        callbacks.build_router(),
+        phone.build_router(),
+        patients.build_router(),
+    )
 
     @dp.errors()
     async def unexpected(event: ErrorEvent) -> bool:

@@ -1,4 +1,5 @@
-"""Patient commands: join by deep link or code, status, leave, late, travel time, language.
+"""Patient commands: join by deep link or code, status, leave, late, travel time, language
+(a phone number for missed calls: `bot.phone`).
 
 Each handler reads its command and sends what `PatientConversation` answers; the replies
 to input that is not a command's are the only ones chosen here.
@@ -10,6 +11,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
+from bot import phone
 from bot.context import BotServices, minutes_and_queue, patient_of, reply, say
 from core.domain.model import queue_code
 
@@ -43,9 +45,13 @@ async def join(message: Message, command: CommandObject, services: BotServices) 
 
 
 async def join_queue(message: Message, services: BotServices, code: str) -> None:
-    """Joins; the "joined" notification follows through the outbox like every other."""
+    """Joins; the "joined" notification follows through the outbox like every other. A new
+    ticket gets the offer to text a call the patient misses here."""
     app_language = message.from_user.language_code if message.from_user else None
     answer = await services.conversation.join(patient_of(message), code, app_language)
+    if answer is None:
+        await phone.offer(message, services)
+        return
     await say(message, services, answer)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from core.domain.errors import InvalidValue
 from core.messages import (
+    FALLBACK_LANGUAGE,
     pick_language,
     render_notification,
     render_sms_reply,
@@ -81,9 +82,10 @@ class SmsConversation:
         if self.guard and not await self.guard.may_reply(phone, self.queues.clock()):
             log.warning("SMS reply to %s held back: its hourly or daily limit", mask_phone(phone))
             return SmsReply(None, "reply_limit")
-        # The reply's own queue (a join) comes first; else what the patient chose or the
-        # queue they were last in: a STATUS or HELP is answered in the language of the visit.
-        chosen = await self.patients.language(patient)
+        # The language of the keyword first (ESTADO is answered in Spanish); else what the
+        # patient chose, the reply's own queue (a join) or the queue they were last in: a
+        # STATUS or HELP is answered in the language of the visit.
+        chosen = spoken_language(keyword) or await self.patients.language(patient)
         language = pick_language(
             chosen or answer.language or await self.patients.reply_language(patient),
             self.default_language,
@@ -134,7 +136,9 @@ class SmsConversation:
         match keyword.command:
             case Command.OPT_OUT:
                 await contacts.set_opted_out("sms", patient.address, True)
-                return None
+                # Twilio confirms the carriers' words itself, and blocks any answer to them;
+                # it knows nothing of BAJA, so that one is confirmed here.
+                return None if keyword.carrier else Reply("opted_out")
             case Command.OPT_IN:
                 await contacts.set_opted_out("sms", patient.address, False)
                 return Reply("opted_in")
@@ -152,7 +156,20 @@ class SmsConversation:
 
     async def _join(self, patient: Patient, keyword: Keyword) -> Reply | None:
         if keyword.queue is not None:
-            return await self.conversation.join(patient, keyword.queue)
+            # Joining with UNIRSE is taken as choosing Spanish, unless another was chosen,
+            # like a Telegram app's language: the visit's texts follow it.
+            spoken = spoken_language(keyword)
+            return await self.conversation.join(patient, keyword.queue, spoken)
         if keyword.given_queue:
             return self.conversation.no_such_queue(patient, keyword.given_queue)
         return Reply("join_usage")
+
+
+def spoken_language(keyword: Keyword) -> str | None:
+    """The language a keyword says the patient reads: `ESTADO`, Spanish. English keywords
+    say nothing: every poster and the texts of every language printed them before other
+    languages had keywords, and the carriers' words are English; the reply to them follows
+    the visit."""
+    if keyword.language is None or keyword.language == FALLBACK_LANGUAGE:
+        return None
+    return keyword.language

@@ -473,6 +473,15 @@ class Queue:
         ticket.travel_s, ticket.leave_now_sent = travel_s, False
         return ticket
 
+    def set_phone(self, ticket_id: str, phone: str | None) -> Ticket:
+        """The number a call the patient missed on their channel is texted to (E.164, read by
+        the caller); None forgets it. Only for a visit still going on."""
+        ticket = self.ticket(ticket_id)
+        if ticket.status not in LIVE_STATUSES:
+            raise IllegalTransition(ticket.number, "phone", ticket.status.value)
+        ticket.phone = phone
+        return ticket
+
     def acknowledge(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         """The patient pressed "I'm on my way"; pressing it again changes nothing."""
         ticket = self.ticket(ticket_id)

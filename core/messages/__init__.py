@@ -4,10 +4,12 @@
     rendered = render_notification("called", "telegram", "es", params)
     rendered.text, rendered.buttons
 
-See `core.messages.catalogue` for the template layout and `core.messages.gsm` for SMS costs.
+See `core.messages.catalogue` for the template layout, `core.messages.gsm` for SMS costs and
+`core.messages.keywords` for the words patients text, per language.
 """
 
 from core.messages.catalogue import (
+    FALLBACK_LANGUAGE,
     LANGUAGE_NAMES,
     NOTIFICATION_KINDS,
     SUPPORTED_LANGUAGES,
@@ -27,16 +29,22 @@ from core.messages.catalogue import (
     wait_words,
 )
 from core.messages.gsm import is_gsm7, sms_segments
+from core.messages.keywords import KeywordMeaning, fold_word, keyword_table, keywords
 
 __all__ = [
+    "FALLBACK_LANGUAGE",
     "LANGUAGE_NAMES",
     "NOTIFICATION_KINDS",
     "SUPPORTED_LANGUAGES",
     "Button",
     "Catalogue",
+    "KeywordMeaning",
     "Rendered",
     "UnknownMessage",
+    "fold_word",
     "is_gsm7",
+    "keyword_table",
+    "keywords",
     "label",
     "pick_language",
     "plural",

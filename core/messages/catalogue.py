@@ -10,6 +10,8 @@
     templates/<lang>/plurals.json          words that follow a count, one form per plural
                                            category: {"segment": {"one": "{n} segment",
                                            "other": "{n} segments"}} (`plural`)
+    templates/<lang>/keywords.json         the words patients text, per command
+                                           ({"status": ["ESTADO"]}; `core.messages.keywords`)
     templates/<lang>/_macros.txt           phrases the templates of that language share
 
 A template missing in the patient's language falls back to English; a kind or name that

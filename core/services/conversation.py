@@ -1,6 +1,6 @@
 """One patient conversation for every channel: what a patient can ask from a phone (join,
-status, leave, "I'm late", travel time, language, help, the buttons under a call or a
-finished visit) and what they are answered, refusals included.
+status, leave, "I'm late", travel time, a number to text a missed call to, language, help,
+the buttons under a call or a finished visit) and what they are answered, refusals included.
 
 The bot (`bot/`) and the SMS webhook (`sms/`) parse their input into these calls and render
 the `Reply` with their own templates (`templates/<lang>/bot/`, `templates/<lang>/sms_reply/`);
@@ -193,6 +193,24 @@ class PatientConversation:
             action=action, keyword=action.upper(), minutes=minutes
         )
         return Reply("several_queues", {"codes": several.queues, "command": command})
+
+    async def give_phone(self, patient: Patient, phone: str) -> Reply:
+        """A number (E.164) to text a call the patient missed on their channel to."""
+        try:
+            await self.patients.set_phone(patient, phone)
+        except NotFound:
+            return Reply("phone_no_visit")
+        return Reply("phone_saved", {"phone": phone})
+
+    async def forget_phone(self, patient: Patient) -> Reply:
+        """No more texts: the number given goes from every live ticket."""
+        try:
+            forgotten = await self.patients.set_phone(patient, None)
+        except NotFound:
+            return Reply("phone_none", {"visit": False})
+        if not forgotten:
+            return Reply("phone_none", {"visit": True})
+        return Reply("phone_removed")
 
     async def choose_language(self, patient: Patient, choice: str) -> Reply:
         """For this and every later message; an unsupported `choice` gets the list."""

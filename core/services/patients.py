@@ -151,6 +151,17 @@ class PatientService:
         )
         return await self.queues.ticket_view(ticket.id, with_history=False)
 
+    async def set_phone(self, patient: Patient, phone: str | None) -> list[Ticket]:
+        """Sets (or, with None, forgets) the number a missed call is texted to, on each of the
+        patient's live tickets; returns those it changed. None live: NotFound."""
+        live = await self._live_tickets(patient)
+        if not live:
+            raise NotFound("ticket", patient.channel)
+        return [await self._set_phone(t.id, phone) for t in live if t.phone != phone]
+
+    async def _set_phone(self, ticket_id: str, phone: str | None) -> Ticket:
+        return await self.queues.on_ticket(ticket_id, lambda q, now: q.set_phone(ticket_id, phone))
+
     async def acknowledge(self, patient: Patient, ticket_id: str) -> Ticket:
         """ "I'm on my way": recorded on the ticket and on the call's delivery record."""
         await self._own_ticket(patient, ticket_id)

@@ -74,17 +74,22 @@ async def live_nextup(
     poll: bool = True,
     dispatch: bool = True,
     bus_url: str | None = None,
+    settings: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Live]:
-    """NextUp on the test database; `dispatch=False` leaves sending to another process."""
-    settings = load_settings(
-        database_url=migrated,
-        redis_url=bus_url or redis_url(),
-        telegram_token=tg.token,
-        telegram_api_base=tg.base_url,
-        public_url="https://queue.example.org",
+    """NextUp on the test database; `dispatch=False` leaves sending to another process;
+    `settings` adds to (or replaces) the settings of the bot tests."""
+    config = load_settings(
+        **{
+            "database_url": migrated,
+            "redis_url": bus_url or redis_url(),
+            "telegram_token": tg.token,
+            "telegram_api_base": tg.base_url,
+            "public_url": "https://queue.example.org",
+        }
+        | (settings or {})
     )
-    container = build_container(settings)
+    container = build_container(config)
     await container.start(migrate=False)
     await connections.get("default").execute_script(
         "".join(f"DELETE FROM {table};" for table in TABLES)

@@ -67,7 +67,9 @@ async def test_a_patients_whole_visit(live: Live) -> None:
     assert kinds == ["joined", "close", "close", "called", "done"]
     assert all(n.status in ("sent", "acknowledged") for n in await live.outbox(ticket.id))
     sent_texts = [m.text for m in tg.messages_to(PATIENT)]
-    assert len(sent_texts) == 5, sent_texts  # each once, nothing else
+    # each once, and the offer of the phone button after the join; nothing else
+    assert len(sent_texts) == 6, sent_texts
+    assert sum("Por si se le pasa un mensaje" in t for t in sent_texts) == 1
     audit = [e.type for e in await TicketEventRow.filter(ticket_id=ticket.id).order_by("at")]
     assert "ticket_acknowledged" in audit and "ticket_rated" in audit
 

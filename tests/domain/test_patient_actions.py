@@ -298,6 +298,25 @@ def test_travel_time_limits(make_queue: MakeQueue, join: Join) -> None:
         queue.set_travel_time("t0", 600)
 
 
+def test_a_phone_is_given_and_forgotten_while_the_visit_goes_on(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    queue = make_queue(counters=("1",))
+    fill(queue, join, 2, telegram_chat_id=7)
+    assert queue.set_phone("t0", "+34600111222").phone == "+34600111222"
+    called = queue.call_next("1", T0, "staff")
+    assert called.id == "t0" and called.phone == "+34600111222"
+    queue.events.clear()
+    assert queue.set_phone("t0", None).phone is None  # a called patient may still change it
+    assert queue.set_phone("t0", "+34600111333").phone == "+34600111333"
+    assert queue.events == []  # nothing to tell anybody
+    queue.start("t0", T0, "staff")
+    queue.complete("t0", T0, "staff")
+    with pytest.raises(IllegalTransition):
+        queue.set_phone("t0", None)  # the visit is over: its record stays as it was
+    assert queue.ticket("t1").phone is None
+
+
 def test_only_eta_messages_carry_the_estimate(make_queue: MakeQueue, join: Join) -> None:
     queue = make_queue(counters=("1",), no_show_grace_s=240)
     ticket = join(queue, "a", T0, telegram_chat_id=5, language="es")

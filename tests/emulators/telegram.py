@@ -9,7 +9,9 @@
 
 Answers look like Telegram's (status codes and descriptions included) so aiogram raises the
 same exceptions it would in production. Every chat is a private chat with the user of the
-same id. Only what NextUp uses is emulated; see the method table in `__init__`.
+same id. Users send text, press inline buttons, and share contacts: their own with a reply
+keyboard's contact button (`share_own_contact`), or anyone's (`user_contact`). Only what
+NextUp uses is emulated; see the method table in `__init__`.
 """
 
 from __future__ import annotations
@@ -134,6 +136,15 @@ def _decode(key: str, value: Any) -> Any:
     return value
 
 
+def _check_reply_keyboard(rows: Any) -> None:
+    """Rows of buttons, each with its text, as Telegram requires of a reply keyboard."""
+    if not isinstance(rows, list) or not all(
+        isinstance(row, list) and all(isinstance(b, dict) and b.get("text") for b in row)
+        for row in rows
+    ):
+        raise _bad("can't parse reply keyboard markup JSON object")
+
+
 class _Poll:
     """One waiting getUpdates; `reason` is set when another request terminates it."""
 
@@ -191,6 +202,10 @@ class TelegramEmulator(EmulatorServer):
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._names: dict[int, str] = {}
         self._blocked: set[int] = set()
+        self.phones: dict[int, str] = {}
+        """Each user's own number, as their app shares it (`set_phone`)."""
+        self.keyboards: dict[int, dict[str, Any]] = {}
+        """The reply keyboard each chat shows now (its `ReplyKeyboardMarkup`)."""
         self._faults: dict[str, deque[_Fault]] = {}
         self._limits: tuple[int, float] | None = None
         self._bot_window: deque[float] = deque()
@@ -310,6 +325,53 @@ class TelegramEmulator(EmulatorServer):
             command = text.split(maxsplit=1)[0]
             length = len(command.encode("utf-16-le")) // 2
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self._messages[(chat_id, message["message_id"])] = message
+        update = {"update_id": next(self._update_ids), "message": copy.deepcopy(message)}
+        await self._deliver(update)
+        return update
+
+    def set_phone(self, user_id: int, phone_number: str) -> None:
+        """The user's own number, which their app sends when they share their contact."""
+        self.phones[user_id] = phone_number
+
+    def contact_button(self, chat_id: int) -> dict[str, Any] | None:
+        """The button of the chat's reply keyboard that shares the user's number, if shown."""
+        rows = self.keyboards.get(chat_id, {}).get("keyboard", [])
+        return next((b for row in rows for b in row if b.get("request_contact")), None)
+
+    async def share_own_contact(self, chat_id: int) -> dict[str, Any]:
+        """The user taps the keyboard's contact button: after a confirmation, their app sends
+        their own number (as a contact with their user id). Only a shown button can be
+        tapped; a one-time keyboard hides once used."""
+        button = self.contact_button(chat_id)
+        if button is None:
+            raise AssertionError(f"chat {chat_id} shows no contact button\n{self.dump()}")
+        if chat_id not in self.phones:
+            raise ValueError(f"set_phone({chat_id}, ...) first")
+        if self.keyboards[chat_id].get("one_time_keyboard"):
+            self.keyboards.pop(chat_id)
+        return await self.user_contact(chat_id, self.phones[chat_id], user_id=chat_id)
+
+    async def user_contact(
+        self,
+        chat_id: int,
+        phone_number: str,
+        user_id: int | None = None,
+        first_name: str = "Sam",
+        from_user: int | None = None,
+    ) -> dict[str, Any]:
+        """A contact sent in the chat: anyone's card from the address book (`user_id` is
+        theirs when they use Telegram, else absent), or with the button, the user's own."""
+        contact: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
+        if user_id is not None:
+            contact["user_id"] = user_id
+        message: dict[str, Any] = {
+            "message_id": self._new_message_id(chat_id),
+            "from": self._user(from_user if from_user is not None else chat_id),
+            "chat": self._chat(chat_id),
+            "date": int(time.time()),
+            "contact": contact,
+        }
         self._messages[(chat_id, message["message_id"])] = message
         update = {"update_id": next(self._update_ids), "message": copy.deepcopy(message)}
         await self._deliver(update)
@@ -513,6 +575,8 @@ class TelegramEmulator(EmulatorServer):
         if len(text) > 4096:
             raise _bad("message is too long")
         markup = p.get("reply_markup") if isinstance(p.get("reply_markup"), dict) else None
+        if markup is not None and "keyboard" in markup:
+            _check_reply_keyboard(markup["keyboard"])
         message: dict[str, Any] = {
             "message_id": self._new_message_id(chat_id),
             "from": self.bot_user,
@@ -545,6 +609,10 @@ class TelegramEmulator(EmulatorServer):
         if not self._sends_open.is_set():
             await self._until_released()
         markup = p.get("reply_markup") if isinstance(p.get("reply_markup"), dict) else None
+        if markup is not None and "keyboard" in markup:  # shown until replaced or removed
+            self.keyboards[chat_id] = markup
+        elif markup is not None and markup.get("remove_keyboard"):
+            self.keyboards.pop(chat_id, None)
         parse_mode = p.get("parse_mode") or None
         self.sent.append(
             SentMessage(

@@ -24,7 +24,15 @@ from aiogram.exceptions import (
 )
 from aiogram.filters import CommandStart
 from aiogram.methods import SendMessage
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
@@ -133,6 +141,35 @@ async def test_get_updates_delivers_messages_and_button_presses(
     with pytest.raises(TelegramBadRequest, match="query ID is invalid"):
         await bot.answer_callback_query(query_id)
     assert await bot.get_updates(offset=updates[-1].update_id + 1) == []
+
+
+async def test_reply_keyboards_and_contacts(bot: Bot, tg: TelegramEmulator) -> None:
+    share = KeyboardButton(text="Share my number", request_contact=True)
+    markup = ReplyKeyboardMarkup(keyboard=[[share]], one_time_keyboard=True)
+    with pytest.raises(AssertionError, match="no contact button"):
+        await tg.share_own_contact(42)  # nothing shown yet to tap
+    await bot.send_message(42, "Share it?", reply_markup=markup)
+    assert tg.contact_button(42) == {"text": "Share my number", "request_contact": True}
+    tg.set_phone(42, "34600111222")
+    update = await tg.share_own_contact(42)
+    assert tg.contact_button(42) is None  # a one-time keyboard hides once used
+    [got] = await bot.get_updates()
+    assert got.update_id == update["update_id"] and got.message is not None
+    contact = got.message.contact
+    assert contact is not None and got.message.text is None
+    assert (contact.phone_number, contact.user_id) == ("34600111222", 42)
+    assert got.message.from_user is not None and got.message.from_user.id == 42
+
+    await tg.user_contact(42, "+15551230088", first_name="Bo")  # someone not on Telegram
+    [other] = await bot.get_updates(offset=got.update_id + 1)
+    assert other.message is not None and other.message.contact is not None
+    assert other.message.contact.user_id is None
+
+    await bot.send_message(42, "Again?", reply_markup=markup)
+    await bot.send_message(42, "Thanks", reply_markup=ReplyKeyboardRemove())
+    assert tg.contact_button(42) is None
+    with pytest.raises(TelegramBadRequest, match="reply keyboard"):
+        await bot.send_message(42, "Bad", reply_markup={"keyboard": [["not a button"]]})  # type: ignore[arg-type]
 
 
 async def test_long_poll_returns_when_an_update_arrives(bot: Bot, tg: TelegramEmulator) -> None:

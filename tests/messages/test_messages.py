@@ -193,6 +193,7 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
         "not_waiting": {"code": "PHARMACY"},
         "several_queues": {"codes": ["PHARMACY", "RADIOLGY"], "command": "LATE 10"},
         "opted_in": {},
+        "opted_out": {},
         "unreadable_number": {},
         "sorry": {},
         "ack_thanks": {},

@@ -25,7 +25,7 @@ async def test_status_and_help_follow_the_queue_language(live: LiveSms) -> None:
     status = await live.reply(PATIENT, "STATUS")
     assert status == "F-001 Farmacia: puesto 1, espera menos de un minuto."
     help_text = await live.reply(PATIENT, "HELP")
-    assert help_text.startswith("Envie JOIN y el codigo del cartel")
+    assert help_text.startswith("Envie UNIRSE y el codigo del cartel")
     left = await live.reply(PATIENT, "LEAVE")
     assert left == "Ha salido de la fila (turno F-001). Gracias por avisar."
     # no ticket left, but the visit was in Spanish: still answered in Spanish

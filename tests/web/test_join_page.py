@@ -351,7 +351,7 @@ async def test_with_twilio_set_up_the_form_and_a_bare_ticket_offer_texting(api: 
     assert "Text JOIN PHARM to +15550001" in ticket_page.text
     assert "a new number at the end of the line" in ticket_page.text
     spanish, _ = await form(api, **{"Accept-Language": "es"})
-    assert "Envíe JOIN PHARM al +15550001" in spanish.text
+    assert "Envíe UNIRSE PHARM al +15550001" in spanish.text
 
 
 class SlowTelegram:

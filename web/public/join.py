@@ -77,7 +77,7 @@ JOIN_TEXT: dict[str, dict[str, str]] = {
         "submit": "Obtener mi turno",
         "other_ways": "Otras formas de unirse",
         "telegram": "Unirse con Telegram",
-        "sms": "Envíe JOIN {code} al {number}",
+        "sms": "Envíe UNIRSE {code} al {number}",
         "bad_phone": "Ese número de teléfono no parece correcto. Escríbalo con el prefijo del "
         "país, p. ej. +34 612 345 678, o déjelo vacío.",
         "bad_name": "El nombre es demasiado largo.",

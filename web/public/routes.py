@@ -173,7 +173,7 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "messages_note": "Con Telegram o un SMS recibe un turno nuevo al final de la fila; "
         "después salga de esta.",
         "telegram": "Unirse con Telegram",
-        "sms": "Envíe JOIN {code} al {number}",
+        "sms": "Envíe UNIRSE {code} al {number}",
         "flash_joined": "Ya está en la fila. Mantenga esta página abierta: le avisa cuando le "
         "toque.",
     },
