@@ -67,14 +67,14 @@ class Keyword:
     """For LATE; None when the number given is not a usable one."""
     given_queue: str | None = None
     """What stood where a queue code belongs, for "we have no queue called …"."""
-    acknowledges: bool = False
-    """The first word answers a call (an `ack` word, or YES), if the sender is called."""
     language: str | None = None
     """The language the keyword is a word of (`ESTADO`: es); None for the carriers' words, a
     bare queue code and words several languages share."""
     carrier: bool = False
     """One of the carriers' words (`STOP`, `START` ...): Twilio acts on it, and confirms an
     opt-out itself."""
+    acknowledges: bool = False
+    """The first word answers a call (an `ack` word, or YES), if the sender is called."""
 
 
 def words(text: str) -> list[str]:

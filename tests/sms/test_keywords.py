@@ -160,8 +160,9 @@ def test_a_third_language_is_a_data_file(tmp_path: Path) -> None:
         Command.JOIN, "PHARM", given_queue="PHARM", language="fr"
     )
     assert parse("status", table) == Keyword(Command.STATUS, language="en")
-    # a command this conversation does not act on yet is no keyword; the carriers' are
-    assert parse("oui", table) == Keyword(Command.JOIN, "OUI", given_queue="OUI")
+    # an answer to a call is no keyword of its own (a lone word: a queue code), but says it
+    # may answer a call; the carriers' words are read in every language
+    assert parse("oui", table) == Keyword(Command.JOIN, "OUI", given_queue="OUI", acknowledges=True)
     assert parse("STOP", table) == Keyword(Command.OPT_OUT, carrier=True)
     # a language the service does not offer is not read
     assert parse("statut", keyword_table(root, ("en",))) == Keyword(
