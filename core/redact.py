@@ -95,8 +95,23 @@ def mask_record(record: logging.LogRecord) -> None:
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
     for key, value in list(vars(record).items()):
-        if key not in _STANDARD_FIELDS and isinstance(value, str):
-            setattr(record, key, redact(value))
+        if key not in _STANDARD_FIELDS:
+            setattr(record, key, _masked(value))
+
+
+def _masked(value: Any) -> Any:
+    """Strings and long numbers masked, also inside the dicts and lists Sanic's formatter
+    prints."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):  # a chat id, say
+        text = str(value)
+        return value if redact(text) == text else redact(text)
+    return value
 
 
 def _masked_args(args: Any) -> Any:

@@ -65,7 +65,7 @@ def test_urls() -> None:
     lines = [
         f"POST https://api.telegram.org/bot{BOT_TOKEN}/sendMessage",
         f"POST Request: https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json",
-        f"To=%2B34600111222&From=%2B15550001234&Body=hi&StatusCallback=x",
+        "To=%2B34600111222&From=%2B15550001234&Body=hi&StatusCallback=x",
         f"GET /t/{PATIENT_TOKEN}?lang=es",
         f"websocket /ws/tickets/{PATIENT_TOKEN} closed",
         f"GET /api/v1/public/tickets/{PATIENT_TOKEN}",
@@ -183,3 +183,13 @@ def test_a_record_whose_arguments_do_not_fit_stays_an_error_with_its_arguments_m
     assert (record.msg, record.args) == ("%s to %s and %s", ("SMS", "+3" + "•" * 8 + "22"))
     with pytest.raises(TypeError):
         record.getMessage()
+
+
+def test_extra_fields_are_masked_inside_dicts_and_lists() -> None:
+    """Sanic's formatter prints `extra` fields, nested ones too."""
+    record = logging.makeLogRecord(
+        {"msg": "sent", "payload": {"to": PHONE, "ids": [987654321, 200, f"/t/{PATIENT_TOKEN}"]}}
+    )
+    mask_record(record)
+    masked = {"to": "+3" + "•" * 8 + "22", "ids": ["9" + "•" * 6 + "21", 200, "/t/Zq3x…"]}
+    assert vars(record)["payload"] == masked
