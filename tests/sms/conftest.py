@@ -123,6 +123,11 @@ async def twilio() -> AsyncIterator[TwilioEmulator]:
 async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
     async for running in live_sms(migrated, twilio, sms_escalate_after_s=1.0):
         await running.container.queues.create_queue(
-            "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), ["1", "2"]
+            "PHARM",
+            "Pharmacy",
+            "A",
+            QueueConfig(default_service_s=300),
+            ["1", "2"],
+            public_name="Pharmacy",
         )
         yield running

@@ -66,7 +66,7 @@ async def create_queue(request: Request, body: schemas.QueueCreateBody) -> HTTPR
         fairness_cap_s=body.fairness_cap_s,
     )
     info = await service(request).create_queue(
-        body.code, body.name, body.prefix, config, body.counters
+        body.code, body.name, body.prefix, config, body.counters, body.public_name
     )
     return json(queue_json(info), status=201)
 
@@ -80,7 +80,7 @@ async def get_queue(request: Request, code: str) -> HTTPResponse:
     bp,
     "PATCH",
     "/queues/<code>",
-    "Change a queue's name, prefix, counters, mode or kinds of visit",
+    "Change a queue's name, public name, prefix, counters, mode or kinds of visit",
     roles=ADMIN,
     body=schemas.QueuePatchBody,
     errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
@@ -101,6 +101,8 @@ async def patch_queue(request: Request, code: str, body: schemas.QueuePatchBody)
     if config is not None:
         await queues.put_config(code, config)
         info = await queues.get_queue(code)
+    if "public_name" in body.model_fields_set:
+        info = await queues.set_public_name(code, body.public_name)
     return json(queue_json(info))
 
 
