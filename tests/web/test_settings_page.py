@@ -540,7 +540,7 @@ async def test_an_unknown_queue_is_a_404_page(api: Api, admin: Console, pharm: A
 async def test_the_public_name_is_set_and_cleared_on_the_page(
     api: Api, admin: Console, pharm: dict[str, Any]
 ) -> None:
-    response, dom = await admin.page()
+    _, dom = await admin.page()
     assert dict(dom.form_fields())["public_name"] == ""
     assert dom.by_id("public_name").attrs["placeholder"] == "PHARM"  # what patients read now
 
