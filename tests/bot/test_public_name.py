@@ -19,7 +19,7 @@ async def test_the_bot_names_the_queue_as_patients_may_read_it(live: Live) -> No
     await live.say(PATIENT, "/start q_SHC")
     [joined] = await tg.wait_for_message(PATIENT, "S-002")
     await live.say(PATIENT, "/status")
-    [status] = await tg.wait_for_message(PATIENT, "S-002 – Clinic 4")
+    [status] = await tg.wait_for_message(PATIENT, "S-002 \u2013 Clinic 4")
     await queues.call_next("SHC", "1", "staff:ana")  # the walk-in: the patient is next
     [close] = await tg.wait_for_message(PATIENT, "You are next at Clinic 4")
     for message in (joined, status, close):
