@@ -18,6 +18,9 @@ from typing import Any
 PHONE = re.compile(r"(?:\+|%2[Bb])\d{7,15}\b|\b\d{9,15}\b")
 """A number in E.164 (as stored; `%2B` when URL-encoded, as in a Twilio request body), or
 a long run of digits (one typed without +, a chat id); not times, dates or counts."""
+CHAT_ID = re.compile(r"(?i)(\bchat(?:_id|\.id)?[\"']?\s*[:=]?\s*[\"']?)(-?\d{5,8})\b")
+"""A shorter Telegram chat id, known by its name (`chat 1234567`, `"chat_id": 1234567`):
+PHONE takes the longer ones wherever they are."""
 TOKEN_IN_PATH = re.compile(r"(/(?:t|ws/tickets|api/v1/public/tickets)/)([^/?#\s\"'<>]+)")
 """A patient-page token where it travels: in the page's, the websocket's or the API's path."""
 BOT_TOKEN = re.compile(r"(?<!\d)(\d{3,15}):[A-Za-z0-9_-]{30,}")
@@ -78,7 +81,14 @@ def redact(text: str) -> str:
         text = CREDENTIAL.sub(lambda m: m[1] + HIDDEN, text)
     if "/" in text:
         text = TOKEN_IN_PATH.sub(lambda m: m[1] + mask_token(m[2]), text)
+    if "chat" in lowered:
+        text = CHAT_ID.sub(_masked_chat_id, text)
     return PHONE.sub(lambda m: mask_phone(m[0]), text)
+
+
+def _masked_chat_id(match: re.Match[str]) -> str:
+    sign = "-" if match[2].startswith("-") else ""  # a group's id
+    return match[1] + sign + mask_phone(match[2])
 
 
 # -- log records -------------------------------------------------------------------------

@@ -82,6 +82,11 @@ def test_urls() -> None:
     assert "//…@api.twilio.com" in out and "?token=…&x=1" in out
 
 
+def test_short_chat_ids_by_name() -> None:
+    out = redact('chat 1234567 linked; {"chat_id": 20001} chat=-4001234; chat 12 of 30')
+    assert out == 'chat 1••••67 linked; {"chat_id": 2••01} chat=-4••••34; chat 12 of 30'
+
+
 def test_credentials_by_name() -> None:
     out = redact(
         f"Authorization: Bearer {API_TOKEN}\n"
