@@ -160,7 +160,7 @@ def test_staff_texts_are_the_ones_the_staff_chat_sends() -> None:
 
 def render(template: str, params: dict[str, Any]) -> str:
     lang, folder, name = template.split("/")
-    if folder in ("telegram", "sms"):
+    if folder not in ("bot", "sms_reply"):  # a notification's channel: telegram, sms, ...
         return render_notification(name, folder, lang, params).text
     if folder == "sms_reply":
         return render_sms_reply(name, lang, **params)
