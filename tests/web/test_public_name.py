@@ -107,6 +107,14 @@ async def test_a_public_name_an_sms_cannot_carry_is_refused(
     assert (await api.call("GET", f"{API}/queues/SHC")).json()["public_name"] is None
 
 
+async def test_a_bad_public_name_changes_nothing_else_in_the_same_patch(api: Api) -> None:
+    await create_queue(api, "SHC", name=REAL, prefix="S")
+    body = {"prefix": "Z", "mode": "dynamic", "public_name": "Clínica 4"}
+    assert_error(await api.call("PATCH", f"{API}/queues/SHC", json=body), 422, "invalid_value")
+    queue = (await api.call("GET", f"{API}/queues/SHC")).json()
+    assert (queue["prefix"], queue["mode"], queue["public_name"]) == ("S", "fifo", None)
+
+
 async def test_only_admins_set_it(api: Api) -> None:
     await create_queue(api, "SHC", name=REAL)
     refused = await api.call(
