@@ -126,12 +126,22 @@ def masked_logging() -> Iterator[io.StringIO]:
     logger = logging.getLogger("test_redact.lib")
     logger.addHandler(handler)
     logger.propagate = False
+    unmasked = [h for h in all_handlers() if not any(isinstance(f, LogMasking) for f in h.filters)]
     install_log_masking()
     try:
         yield stream
     finally:
         logging.setLogRecordFactory(factory)
         logger.removeHandler(handler)
+        for each in unmasked:
+            for masking in [f for f in each.filters if isinstance(f, LogMasking)]:
+                each.removeFilter(masking)
+
+
+def all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    found = [h for each in loggers if isinstance(each, logging.Logger) for h in each.handlers]
+    return [*found, *([logging.lastResort] if logging.lastResort else [])]
 
 
 def test_records_of_any_logger_are_masked(masked_logging: io.StringIO) -> None:
