@@ -7,6 +7,7 @@ import logging
 import sys
 
 from core.domain.errors import DomainError
+from core.redact import install_log_masking
 from core.services import accounts
 from core.settings import SettingsError, load_settings
 from nextup.admin import (
@@ -52,6 +53,7 @@ def configure_logging() -> None:
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
     logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
+    install_log_masking()
 
 
 def build_parser() -> argparse.ArgumentParser:

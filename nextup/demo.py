@@ -27,6 +27,8 @@ DEMO_QUEUES: tuple[DemoQueue, ...] = (
     ("LAB", "Blood tests", "L", QueueMode.FIFO, 40, ["1", "2"], {}),
 )
 """Code, name, prefix, mode, capacity, counters, and kinds of visit with their seconds."""
+DEMO_PUBLIC_NAMES = {"PHARM": "Pharmacy", "LAB": "Lab"}
+"""What patients read them called (the queues' `public_name`)."""
 
 DEMO_PATIENTS = (
     ("Ana Lima", 0, "consultation"),
@@ -44,7 +46,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         for code, name, prefix, mode, capacity, counters, service_times_s in DEMO_QUEUES:
             config = QueueConfig(mode=mode, capacity=capacity, service_times_s=service_times_s)
             try:
-                await container.queues.create_queue(code, name, prefix, config, counters)
+                await container.queues.create_queue(
+                    code, name, prefix, config, counters, DEMO_PUBLIC_NAMES[code]
+                )
                 print(f"queue {code} ({name}), counters {', '.join(counters)}")
             except AlreadyExists:
                 print(f"queue {code} already exists")

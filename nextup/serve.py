@@ -13,6 +13,7 @@ import sys
 from functools import partial
 from typing import Any
 
+from core.redact import install_log_masking
 from core.settings import Settings, TelegramMode
 from nextup.lifecycle import freeze_long_lived_objects, run_until_interrupted
 from nextup.wiring import Container, build_container
@@ -96,6 +97,9 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
 
     container = build_container(settings)
     app = create_app(container, name="nextup")
+    # Made in every server process (a worker of several is a fresh interpreter), after
+    # Sanic has set up its own loggers' handlers.
+    install_log_masking()
     # A request or websocket still open after SIGTERM gets as long as a send in flight.
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = SHUTDOWN_GRACE_S
     telegram = container.telegram

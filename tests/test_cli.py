@@ -115,6 +115,10 @@ async def test_demo_then_serve_answers(tmp_path: Path) -> None:
         ) as client:
             queues = (await client.get("/api/v1/queues")).json()
             assert [q["code"] for q in queues] == ["LAB", "PHARM"]
+            assert [(q["name"], q["public_name"]) for q in queues] == [
+                ("Blood tests", "Lab"),
+                ("Pharmacy", "Pharmacy"),
+            ]
             kinds = {q["code"]: q["service_times_s"] for q in queues}
             assert kinds == {"LAB": {}, "PHARM": {"pickup": 120, "consultation": 600}}
             status = (await client.get("/api/v1/queues/PHARM/status")).json()

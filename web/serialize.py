@@ -38,6 +38,7 @@ def queue_json(info: QueueInfo) -> dict[str, Any]:
     return {
         "code": info.code,
         "name": info.name,
+        "public_name": info.public_name,
         "prefix": info.prefix,
         "mode": info.config.mode.value,
         "capacity": info.config.capacity,

@@ -28,6 +28,19 @@ MIN_WAIT_ALERT_S = 60
 MAX_WAIT_ALERT_S = 24 * 3600
 
 
+MAX_PUBLIC_NAME = 20
+"""Characters of a queue's public name: the SMS templates hold one GSM-7 segment with a name
+this long (tests/messages)."""
+
+
+def shown_queue_name(code: str, public_name: str | None) -> str:
+    """What patients read a queue called, in every message, on the waiting-room display,
+    the patient page and the poster: its public name, else its code. Never its real name
+    (for staff): "Sexual health clinic" on a lock screen tells more than a patient chose to.
+    The code is no secret: patients text it (JOIN PHARM) and it is on the poster."""
+    return public_name or code
+
+
 class TicketStatus(enum.StrEnum):
     WAITING = "waiting"
     CALLED = "called"

@@ -50,6 +50,70 @@ OPTIONAL_PARAMS: Mapping[str, Any] = {
     "grace_min": None,
 }
 """Params a template may read but a caller may leave out; every other one is required."""
+PATIENT_PARAMS = frozenset(
+    {
+        # the ticket and the line
+        "number",
+        "numbers",
+        "position",
+        "counter",
+        "eta_low_min",
+        "eta_high_min",
+        "direction",
+        "travel_min",
+        "grace_min",
+        "late_left",
+        "minutes",
+        "score",
+        "tickets",
+        # queues: codes (on the poster, texted as keywords) and the public name, never the
+        # real one (`shown_queue_name`)
+        "queue",
+        "queue_name",
+        "code",
+        "codes",
+        "overflowed_from",
+        "from_queue",
+        # the patient's own words and choices, and their own page
+        "command",
+        "unknown",
+        "language_name",
+        "languages",
+        "ticket_url",
+        "labels",
+    }
+)
+"""Everything a message to a patient may say: nothing about who they are (no name, phone
+number, chat id or raw token), so a message read on a lock screen, a shared phone or a
+family tablet tells only where someone stands in a line. Patient templates get these params
+alone, whatever the caller passed (tests/messages/test_placeholders.py checks every
+template against them)."""
+TICKET_FIELDS = frozenset(
+    {"number", "queue_name", "status", "position", "counter", "eta_low_min", "eta_high_min"}
+)
+"""What an item of `tickets` (the status reply) may say."""
+STAFF_TEXTS = frozenset(
+    {
+        "counter_busy",
+        "done_done",
+        "link_bad",
+        "link_private_only",
+        "link_usage",
+        "linked",
+        "next_called",
+        "next_usage",
+        "no_current",
+        "noshow_done",
+        "not_linked",
+        "queue_empty",
+        "queue_status",
+        "recalled",
+        "staff_error",
+        "unknown_counter",
+    }
+)
+"""Bot replies to linked staff chats (private, never a group: `/link`): they may name the
+patient called to the counter and the queue's real name."""
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
@@ -185,9 +249,13 @@ class Catalogue:
             return self.label("under_a_minute", language)
         return f"{low}{dash}{high} min" if low != high else f"{high} min"
 
-    def _render(self, path: str, language: str, params: Mapping[str, Any]) -> tuple[str, str]:
+    def _render(
+        self, path: str, language: str, params: Mapping[str, Any], to_patient: bool = True
+    ) -> tuple[str, str]:
         template, lang = self._template(path, language)
         context = {**OPTIONAL_PARAMS, **params, "labels": self.labels(lang)}
+        if to_patient:
+            context = patient_context(context)
         return template.render(context).strip(), lang
 
     def render_notification(
@@ -214,7 +282,7 @@ class Catalogue:
 
     def render_text(self, name: str, language: str, /, **params: Any) -> str:
         _check_name("text", name)
-        return self._render(f"bot/{name}.txt", language, params)[0]
+        return self._render(f"bot/{name}.txt", language, params, name not in STAFF_TEXTS)[0]
 
     def render_sms_reply(self, name: str, language: str, /, **params: Any) -> str:
         _check_name("SMS reply", name)
@@ -222,6 +290,17 @@ class Catalogue:
 
 
 DEFAULT_CATALOGUE = Catalogue()
+
+
+def patient_context(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` cut to what a patient's message may say (`PATIENT_PARAMS`): a template that
+    reached for anything else (a name, a phone) fails loudly instead of sending it."""
+    context = {k: v for k, v in params.items() if k in PATIENT_PARAMS}
+    if "tickets" in context:
+        context["tickets"] = [
+            {k: v for k, v in t.items() if k in TICKET_FIELDS} for t in context["tickets"]
+        ]
+    return context
 
 
 def under_a_minute(low_min: int | None, high_min: int | None) -> bool:

@@ -123,7 +123,7 @@ class PatientConversation:
         facts: dict[str, Any] = {
             "number": ticket.number,
             "position": ticket.position,
-            "queue_name": info.name,
+            "queue_name": info.shown_name,
         }
         if joined.existing:
             return Reply("already_in", facts | eta_minutes(joined.estimate), ticket.id, language)

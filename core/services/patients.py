@@ -104,7 +104,7 @@ class PatientService:
         views = await self.tickets(patient)
         if not views:
             return []
-        names = {q.code: q.name for q in await self.queues.list_queues()}
+        names = {q.code: q.shown_name for q in await self.queues.list_queues()}
         return [
             {
                 "id": v.ticket.id,

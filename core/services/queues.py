@@ -16,9 +16,17 @@ from core.bus import EventBus, Message
 from core.domain import eta
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
-from core.domain.model import Counter, QueueConfig, Ticket, TicketAction, TicketStatus
+from core.domain.model import (
+    MAX_PUBLIC_NAME,
+    Counter,
+    QueueConfig,
+    Ticket,
+    TicketAction,
+    TicketStatus,
+)
 from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import Settlement, settlement
+from core.messages import is_gsm7
 from core.phones import normalize_phone
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
@@ -77,6 +85,22 @@ class TicketView:
     history: list[TicketEventRow]
 
 
+def checked_public_name(public_name: str | None) -> str | None:
+    """A queue's public name as stored: trimmed, blank as None. It is in every SMS, whose
+    templates keep to one GSM-7 segment with a name of up to MAX_PUBLIC_NAME characters."""
+    public_name = (public_name or "").strip() or None
+    if public_name is None:
+        return None
+    if len(public_name) > MAX_PUBLIC_NAME:
+        raise InvalidValue(f"public_name: at most {MAX_PUBLIC_NAME} characters")
+    if not is_gsm7(public_name):
+        raise InvalidValue(
+            "public_name: only characters a plain SMS carries (GSM-7: no emoji; of the "
+            "accented letters, à é è ì ò ù ä ö ü ñ Ç É Ä Ö Ü Ñ)"
+        )
+    return public_name
+
+
 class QueueService:
     """The queue use cases, over a `QueueRepository`: the database's unless one is given
     (the unit tests give an in-memory one)."""
@@ -103,10 +127,17 @@ class QueueService:
     # -- queues ----------------------------------------------------------------------------
 
     async def create_queue(
-        self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
+        self,
+        code: str,
+        name: str,
+        prefix: str,
+        config: QueueConfig,
+        counters: Sequence[str],
+        public_name: str | None = None,
     ) -> QueueInfo:
+        public_name = checked_public_name(public_name)
         await self._check_overflow(code, config)
-        await self.store.create(code, name, prefix, config, counters)
+        await self.store.create(code, name, prefix, config, counters, public_name)
         return await self.get_queue(code)
 
     async def list_queues(self) -> list[QueueInfo]:
@@ -119,6 +150,11 @@ class QueueService:
         self, code: str, name: str | None, prefix: str | None, counters: list[Counter] | None
     ) -> QueueInfo:
         await self.store.update(code, name, prefix, counters)
+        return await self.get_queue(code)
+
+    async def set_public_name(self, code: str, public_name: str | None) -> QueueInfo:
+        """The name patients read; None or blank: the code (`shown_queue_name`)."""
+        await self.store.set_public_name(code, checked_public_name(public_name))
         return await self.get_queue(code)
 
     async def get_config(self, code: str) -> QueueConfig:

@@ -88,6 +88,10 @@ class QueueRow(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=32, unique=True)
     name = fields.CharField(max_length=128)
+    """What staff call the queue: the console, the API, the staff chat."""
+    public_name = fields.CharField(max_length=64, null=True)
+    """What patients read (`shown_queue_name`): messages, display, patient page, poster.
+    None: the code."""
     prefix = fields.CharField(max_length=8)
     day_seq = fields.IntField(default=0)
     day_seq_date = fields.DateField(null=True)

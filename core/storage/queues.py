@@ -19,7 +19,13 @@ from tortoise.transactions import in_transaction
 
 from core.domain import eta
 from core.domain.errors import InvalidValue
-from core.domain.model import AT_COUNTER_STATUSES, Counter, QueueConfig, Ticket
+from core.domain.model import (
+    AT_COUNTER_STATUSES,
+    Counter,
+    QueueConfig,
+    Ticket,
+    shown_queue_name,
+)
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage import command_sql
@@ -36,6 +42,13 @@ class QueueInfo:
     prefix: str
     config: QueueConfig
     counters: list[Counter]
+    public_name: str | None = None
+    """As set; None: patients read the code (`shown_name`)."""
+
+    @property
+    def shown_name(self) -> str:
+        """The queue's name wherever a patient reads it."""
+        return shown_queue_name(self.code, self.public_name)
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,13 @@ class QueueRepository(Protocol):
         """Loads without a lock or a transaction: a display refreshing never holds up a call."""
 
     async def create(
-        self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
+        self,
+        code: str,
+        name: str,
+        prefix: str,
+        config: QueueConfig,
+        counters: Sequence[str],
+        public_name: str | None = None,
     ) -> None:
         """A new queue; its code taken: AlreadyExists."""
 
@@ -97,6 +116,9 @@ class QueueRepository(Protocol):
         self, code: str, name: str | None, prefix: str | None, counters: list[Counter] | None
     ) -> None:
         """Changes what is given; a counter with a patient at it cannot be removed."""
+
+    async def set_public_name(self, code: str, public_name: str | None) -> None:
+        """None: patients read the code again."""
 
     async def config(self, code: str) -> QueueConfig: ...
 
@@ -126,11 +148,19 @@ class TortoiseQueueRepository:
         return TortoiseQueueUnitOfWork(connections.get("default"), now, self.ticket_rows)
 
     async def create(
-        self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
+        self,
+        code: str,
+        name: str,
+        prefix: str,
+        config: QueueConfig,
+        counters: Sequence[str],
+        public_name: str | None = None,
     ) -> None:
         try:
             async with in_transaction() as conn:
-                row = await QueueRow.create(code=code, name=name, prefix=prefix, using_db=conn)
+                row = await QueueRow.create(
+                    code=code, name=name, public_name=public_name, prefix=prefix, using_db=conn
+                )
                 await QueueConfigRow.create(queue=row, **config_columns(config), using_db=conn)
                 for counter in dict.fromkeys(counters):
                     await CounterRow.create(queue=row, name=counter, using_db=conn)
@@ -165,6 +195,10 @@ class TortoiseQueueRepository:
             if counters is not None:
                 await _replace_counters(row, counters, conn)
 
+    async def set_public_name(self, code: str, public_name: str | None) -> None:
+        if not await QueueRow.filter(code=code).update(public_name=public_name):
+            raise NotFound("queue", code)
+
     async def config(self, code: str) -> QueueConfig:
         row = await queue_row(code)
         return config_from_row(await QueueConfigRow.get(queue_id=row.id))
@@ -196,7 +230,12 @@ async def _info(row: QueueRow) -> QueueInfo:
     config = config_from_row(await QueueConfigRow.get(queue_id=row.id))
     counters = await CounterRow.filter(queue_id=row.id).order_by("id")
     return QueueInfo(
-        row.code, row.name, row.prefix, config, [Counter(c.name, c.is_open) for c in counters]
+        row.code,
+        row.name,
+        row.prefix,
+        config,
+        [Counter(c.name, c.is_open) for c in counters],
+        row.public_name,
     )
 
 

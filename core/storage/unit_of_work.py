@@ -19,7 +19,7 @@ from tortoise.models import Model
 from core.domain import eta
 from core.domain.events import PositionChanged, TicketEvent, TicketStateChanged
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import Counter, Ticket, TicketStatus
+from core.domain.model import Counter, Ticket, TicketStatus, shown_queue_name
 from core.domain.notify import DeliveryStatus
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
@@ -198,9 +198,10 @@ class TortoiseQueueUnitOfWork:
             audit.append(audit_values(event_id, event, seq))
             if ticket is None:
                 continue
+            row = self._queue_rows[event.queue]
             for intent in item.intents:
                 payload = intent.params | {
-                    "queue_name": self._queue_rows[event.queue].name,
+                    "queue_name": shown_queue_name(row.code, row.public_name),
                     "token": ticket.token,
                 }
                 outbox.append(

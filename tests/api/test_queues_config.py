@@ -71,6 +71,7 @@ async def test_create_list_and_get_queues(api: Api) -> None:
     assert created == {
         "code": "PHARM",
         "name": "Pharmacy",
+        "public_name": None,
         "prefix": "A",
         "mode": "dynamic",
         "capacity": 30,

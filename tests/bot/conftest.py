@@ -115,6 +115,11 @@ async def live(
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     async for running in live_nextup(migrated, tg):
         await running.container.queues.create_queue(
-            "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), ["1", "2"]
+            "PHARM",
+            "Pharmacy",
+            "A",
+            QueueConfig(default_service_s=300),
+            ["1", "2"],
+            public_name="Pharmacy",
         )
         yield running

@@ -38,7 +38,13 @@ PATIENTS = (
 
 
 async def pharmacy(api: Api, patients: int, language: str | None = None) -> list[dict[str, Any]]:
-    body = {"code": "PHARM", "name": "Pharmacy", "prefix": "A", "counters": ["1", "2", "3"]}
+    body = {
+        "code": "PHARM",
+        "name": "Pharmacy",
+        "public_name": "Pharmacy",
+        "prefix": "A",
+        "counters": ["1", "2", "3"],
+    }
     assert (await api.call("POST", f"{API}/queues", json=body)).status_code == 201
     if language:
         config = await api.call("PUT", f"{API}/queues/PHARM/config", json={"language": language})

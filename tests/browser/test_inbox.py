@@ -51,7 +51,13 @@ async def test_a_visit_played_on_the_simulator(
     created = await api.call(
         "POST",
         "/api/v1/queues",
-        json={"code": "PHARM", "name": "Pharmacy", "prefix": "A", "counters": ["1", "2"]},
+        json={
+            "code": "PHARM",
+            "name": "Pharmacy",
+            "public_name": "Pharmacy",
+            "prefix": "A",
+            "counters": ["1", "2"],
+        },
     )
     assert created.status_code == 201, created.text
     await log_in(page, api, role="staff")

@@ -50,6 +50,7 @@ async def test_join_from_the_poster_and_hear_the_call(phone: Page, api: Api) -> 
     body = {
         "code": "PHARM",
         "name": "Pharmacy",
+        "public_name": "Pharmacy",
         "prefix": "A",
         "counters": ["1", "2"],
         "service_times_s": {"pickup": 120, "vaccine": 600},

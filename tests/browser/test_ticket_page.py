@@ -25,7 +25,13 @@ PATIENTS = (
 
 
 async def pharmacy(api: Api) -> list[dict[str, Any]]:
-    body = {"code": "PHARM", "name": "Pharmacy", "prefix": "A", "counters": ["1", "2"]}
+    body = {
+        "code": "PHARM",
+        "name": "Pharmacy",
+        "public_name": "Pharmacy",
+        "prefix": "A",
+        "counters": ["1", "2"],
+    }
     assert (await api.call("POST", f"{API}/queues", json=body)).status_code == 201
     tickets = []
     for name, phone in PATIENTS:

@@ -347,7 +347,7 @@ def catalogue(tmp_path: Path) -> Catalogue:
         "en/telegram/ping.txt": "Ping {{ number }} {{ labels.word }}",
         "en/sms/ping.txt": "PING {{ number }}",
         "es/telegram/ping.txt": "Hola {{ number }} {{ labels.word }}",
-        "en/bot/help.txt": "Help for {{ name }}\n\n",
+        "en/bot/linked.txt": "Linked to {{ name }}\n\n",
         "es/bot/welcome.txt": "Bienvenida",
         "en/labels.json": json.dumps({"word": "word", "only_en": "only English"}),
         "es/labels.json": json.dumps({"word": "palabra"}),
@@ -370,7 +370,7 @@ def test_a_template_missing_in_the_language_falls_back_to_english(catalogue: Cat
 
 
 def test_bot_texts_fall_back_to_english_and_are_stripped(catalogue: Catalogue) -> None:
-    assert catalogue.render_text("help", "es", name="Ana") == "Help for Ana"
+    assert catalogue.render_text("linked", "es", name="Ana") == "Linked to Ana"
     assert catalogue.render_text("welcome", "es-AR") == "Bienvenida"
     with pytest.raises(UnknownMessage):
         catalogue.render_text("welcome", "en")  # only in Spanish: no fallback the other way
@@ -388,7 +388,7 @@ def test_bot_texts_may_take_params_called_name_and_language(
     catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("core.messages.catalogue.DEFAULT_CATALOGUE", catalogue)
-    assert render_text("help", "es", name="Ana", language="fr") == "Help for Ana"
+    assert render_text("linked", "es", name="Ana", language="fr") == "Linked to Ana"
 
 
 def test_every_bot_text_exists_in_every_language_and_unknown_texts_raise() -> None:

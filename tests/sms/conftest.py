@@ -126,5 +126,7 @@ async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
     async for running in live_sms(migrated, twilio):
         # A call unanswered on Telegram goes again by SMS after a second; nothing follows.
         config = QueueConfig(default_service_s=300, call_ladder=(Rung(Step.SMS, 1),))
-        await running.container.queues.create_queue("PHARM", "Pharmacy", "A", config, ["1", "2"])
+        await running.container.queues.create_queue(
+            "PHARM", "Pharmacy", "A", config, ["1", "2"], public_name="Pharmacy"
+        )
         yield running

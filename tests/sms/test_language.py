@@ -13,7 +13,12 @@ STRANGER = "+15551230009"
 
 async def spanish_queue(live: LiveSms) -> None:
     await live.container.queues.create_queue(
-        "FARM", "Farmacia", "F", QueueConfig(default_service_s=300, language="es"), ["1"]
+        "FARM",
+        "Farmacia central",
+        "F",
+        QueueConfig(default_service_s=300, language="es"),
+        ["1"],
+        public_name="Farmacia",
     )
 
 

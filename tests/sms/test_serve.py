@@ -43,9 +43,9 @@ async def test_serve_texts_patients_and_answers_their_texts(tmp_path: Path) -> N
             await wait_for_health(local)
             auth = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(base_url=local, headers=auth) as client:
-                created = await client.post(
-                    "/api/v1/queues", json={"code": "PHARM", "name": "Pharmacy", "prefix": "A"}
-                )
+                # The texts name the queue as patients may read it, never its real name.
+                queue = {"name": "HIV clinic pharmacy", "public_name": "Pharmacy", "prefix": "A"}
+                created = await client.post("/api/v1/queues", json={"code": "PHARM", **queue})
                 assert created.status_code == 201, created.text
                 walk_in = await client.post(
                     "/api/v1/queues/PHARM/tickets", json={"phone": "(555) 123-0001"}
@@ -59,6 +59,7 @@ async def test_serve_texts_patients_and_answers_their_texts(tmp_path: Path) -> N
                 answer = await twilio.send_sms("+15551230002", "join pharm")
                 assert answer.status == 200
                 assert "Pharmacy: ticket A-002, no. 2 in line" in answer.messages[0]
+                assert "HIV" not in answer.messages[0] and "HIV" not in sms.body
                 forged = await twilio.post_signed(
                     twilio.sms_webhook_url, {"From": "+15551230003", "Body": "JOIN PHARM"}, "x"
                 )

@@ -44,6 +44,7 @@ class StoredQueue:
     day_seq: int = 0
     day_seq_date: date | None = None
     reevaluated_at: datetime | None = None
+    public_name: str | None = None
 
 
 @dataclass
@@ -68,12 +69,22 @@ class FakeQueueRepository:
         return FakeQueueUnitOfWork(self, now)
 
     async def create(
-        self, code: str, name: str, prefix: str, config: QueueConfig, counters: Sequence[str]
+        self,
+        code: str,
+        name: str,
+        prefix: str,
+        config: QueueConfig,
+        counters: Sequence[str],
+        public_name: str | None = None,
     ) -> None:
         if code in self.queues:
             raise AlreadyExists(f"a queue with code {code!r} already exists")
         self.queues[code] = StoredQueue(
-            name, prefix, config, {c: Counter(c) for c in dict.fromkeys(counters)}
+            name,
+            prefix,
+            config,
+            {c: Counter(c) for c in dict.fromkeys(counters)},
+            public_name=public_name,
         )
 
     async def exists(self, code: str) -> bool:
@@ -92,7 +103,9 @@ class FakeQueueRepository:
     async def info(self, code: str) -> QueueInfo:
         stored = self._queue(code)
         counters = [dataclasses.replace(c) for c in stored.counters.values()]
-        return QueueInfo(code, stored.name, stored.prefix, stored.config, counters)
+        return QueueInfo(
+            code, stored.name, stored.prefix, stored.config, counters, stored.public_name
+        )
 
     async def infos(self) -> list[QueueInfo]:
         return [await self.info(code) for code in sorted(self.queues)]
@@ -113,6 +126,9 @@ class FakeQueueRepository:
             stored.counters = {c.name: dataclasses.replace(c) for c in counters}
         stored.name = name if name is not None else stored.name
         stored.prefix = prefix if prefix is not None else stored.prefix
+
+    async def set_public_name(self, code: str, public_name: str | None) -> None:
+        self._queue(code).public_name = public_name
 
     async def config(self, code: str) -> QueueConfig:
         return self._queue(code).config

@@ -15,7 +15,7 @@ PHONES = ("+15557770101", "+15557770102")
 
 
 async def three_waiting(api: Api) -> list[dict[str, Any]]:
-    await create_queue(api, name="Pharmacy")
+    await create_queue(api, name="Outpatient pharmacy", public_name="Pharmacy")
     tickets = [await join(api, name=n, phone=p) for n, p in zip(NAMES, PHONES, strict=True)]
     tickets.append(await join(api, phone="+15557770103"))
     return tickets
@@ -46,7 +46,7 @@ async def test_display_renders_numbers_and_counters_but_never_who(api: Api) -> N
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
-    assert "Pharmacy" in page
+    assert "Pharmacy" in page and "Outpatient" not in page  # the name patients read
     assert tickets[0]["number"] in page and tickets[1]["number"] in page
     assert 'data-number="A-001"' in page  # called, and painted before any script runs
     for secret in (*NAMES, *PHONES, "+15557770103", "admin-user"):

@@ -541,3 +541,42 @@ async def test_an_unknown_queue_is_a_404_page(api: Api, admin: Console, pharm: A
     r = await admin.client.get("/console/queues/%3Cb%3E/settings")
     assert r.status_code == 404
     assert "<b>" not in r.text  # escaped
+
+
+# -- the name patients read -------------------------------------------------------------------
+
+
+async def test_the_public_name_is_set_and_cleared_on_the_page(
+    api: Api, admin: Console, pharm: dict[str, Any]
+) -> None:
+    _, dom = await admin.page()
+    assert dict(dom.form_fields())["public_name"] == ""
+    assert dom.by_id("public_name").attrs["placeholder"] == "PHARM"  # what patients read now
+
+    saved = await admin.submit(public_name="  Clinic 4 ")
+    assert saved.status_code == 303, saved.text
+    queue = (await api.call("GET", f"{API}/queues/PHARM")).json()
+    assert (queue["name"], queue["public_name"]) == ("Queue PHARM", "Clinic 4")
+    _, dom = await admin.page()
+    assert dict(dom.form_fields())["public_name"] == "Clinic 4"
+
+    cleared = await admin.submit(public_name="")
+    assert cleared.status_code == 303, cleared.text
+    assert (await api.call("GET", f"{API}/queues/PHARM")).json()["public_name"] is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("A name far too long for one SMS", "at most 20"), ("Clínica 4", "GSM-7")],
+)
+async def test_a_public_name_an_sms_cannot_carry_is_refused_next_to_its_field(
+    api: Api, admin: Console, pharm: dict[str, Any], typed: str, message: str
+) -> None:
+    response = await admin.submit(public_name=typed, capacity="7")
+    assert response.status_code == 422
+    dom = Dom(response.text)
+    assert message in field_error(dom, "public_name")
+    assert dict(dom.form_fields())["public_name"] == typed  # kept as typed
+    queue = (await api.call("GET", f"{API}/queues/PHARM")).json()
+    assert queue["public_name"] is None and queue["name"] == "Queue PHARM"
+    assert (await config(api))["capacity"] is None  # nothing saved

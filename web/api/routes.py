@@ -14,7 +14,7 @@ from core.domain.ladder import ladder_from
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
-from core.services.queues import QueueService, new_join_request
+from core.services.queues import QueueService, checked_public_name, new_join_request
 from core.services.reports import analytics, hourly_metrics
 from core.storage import outbox
 from core.storage.models import StaffAccount
@@ -68,7 +68,7 @@ async def create_queue(request: Request, body: schemas.QueueCreateBody) -> HTTPR
         call_ladder=ladder_from(r.model_dump() for r in body.call_ladder),
     )
     info = await service(request).create_queue(
-        body.code, body.name, body.prefix, config, body.counters
+        body.code, body.name, body.prefix, config, body.counters, body.public_name
     )
     return json(queue_json(info), status=201)
 
@@ -82,7 +82,7 @@ async def get_queue(request: Request, code: str) -> HTTPResponse:
     bp,
     "PATCH",
     "/queues/<code>",
-    "Change a queue's name, prefix, counters, mode or kinds of visit",
+    "Change a queue's name, public name, prefix, counters, mode or kinds of visit",
     roles=ADMIN,
     body=schemas.QueuePatchBody,
     errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
@@ -97,12 +97,16 @@ async def patch_queue(request: Request, code: str, body: schemas.QueuePatchBody)
             for c in body.counters
         ]
     settings = body.config_changes()
-    # The new configuration is checked before anything is written.
+    # The new configuration and public name are checked before anything is written.
     config = changed_config(await queues.get_config(code), settings) if settings else None
+    renamed = "public_name" in body.model_fields_set
+    public_name = checked_public_name(body.public_name) if renamed else None
     info = await queues.update_queue(code, body.name, body.prefix, counters)
     if config is not None:
         await queues.put_config(code, config)
         info = await queues.get_queue(code)
+    if renamed:
+        info = await queues.set_public_name(code, public_name)
     return json(queue_json(info))
 
 

@@ -12,6 +12,7 @@ from core.domain.model import (
     MAX_FAIRNESS_CAP_S,
     MAX_LATE_S,
     MAX_PRIORITY,
+    MAX_PUBLIC_NAME,
     MAX_SERVICE_S,
     MAX_SERVICES,
     MIN_FAIRNESS_CAP_S,
@@ -62,6 +63,12 @@ ServiceTimes = Annotated[
         '`{"pickup": 120, "consultation": 720}`. `{}`: one kind, `default_service_s`.',
     ),
 ]
+PUBLIC_NAME = (
+    "What patients read the queue called: every message and reply, the waiting-room "
+    "display, the patient page, the join form and the poster (a clinic's real name may "
+    "itself be health information). Unset (null or blank): the queue's code. At most "
+    f"{MAX_PUBLIC_NAME} characters a plain SMS carries (GSM-7), so texts stay one segment."
+)
 FAIRNESS_CAP = (
     "In `short_first` mode: once a patient has been passed over for this long (waited "
     "this much longer than first come, first served would have made them), nobody who "
@@ -128,6 +135,7 @@ class CounterBody(Body):
 class QueueCreateBody(Body):
     code: QueueRef
     name: str = Field(min_length=1, max_length=128)
+    public_name: str | None = Field(None, max_length=MAX_PUBLIC_NAME, description=PUBLIC_NAME)
     prefix: str = Field(pattern=r"^[A-Z0-9]{1,8}$")
     mode: QueueMode = QueueMode.FIFO
     capacity: int | None = Field(None, ge=1, le=INT32_MAX)
@@ -147,6 +155,9 @@ class QueueCreateBody(Body):
 
 class QueuePatchBody(Body):
     name: str | None = Field(None, min_length=1, max_length=128)
+    public_name: str | None = Field(
+        None, max_length=MAX_PUBLIC_NAME, description=PUBLIC_NAME + " null clears it."
+    )
     prefix: str | None = Field(None, pattern=r"^[A-Z0-9]{1,8}$")
     counters: list[CounterName | CounterBody] | None = Field(None, min_length=1)
     mode: QueueMode | None = None

@@ -1,5 +1,5 @@
 """The admin's queue settings page: ordering, kinds of visit, capacity, notifications and
-the call ladder, counters.
+the call ladder, counters, and the queue's name as patients read it.
 
 A plain form rather than HTMX: it posts back here so that every error can be shown next to
 its own input, with what the admin typed kept. It is applied through the same services as
@@ -27,6 +27,7 @@ from sanic.response import HTTPResponse, html, redirect
 from core.domain.errors import InvalidValue
 from core.domain.ladder import Rung, ladder_from
 from core.domain.model import (
+    MAX_PUBLIC_NAME,
     MAX_SERVICE_S,
     Counter,
     QueueConfig,
@@ -36,7 +37,7 @@ from core.domain.model import (
 )
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.services import accounts
-from core.services.queues import QueueInfo, QueueService
+from core.services.queues import QueueInfo, QueueService, checked_public_name
 from core.storage.errors import NotFound
 from core.storage.models import StaffAccount
 from web.api.schemas import INT32_MAX, ConfigBody
@@ -81,6 +82,9 @@ class Submission:
     counters: list[CounterChoice]
     new_counter: str = ""
     changes: dict[str, Any] = field(default_factory=dict)
+    """To the queue's configuration."""
+    public_name: str | None = None
+    """As it will be stored (the queue's, not its configuration's)."""
     errors: dict[str, str] = field(default_factory=dict)
 
     def fail(self, name: str, message: str) -> None:
@@ -124,6 +128,10 @@ def call_ladder_text(ladder: Sequence[Rung]) -> str:
     return "\n".join(f"{rung.step.value} {rung.after_s}" for rung in ladder)
 
 
+def form_values(info: QueueInfo) -> dict[str, str]:
+    return values_of(info.config) | {"public_name": info.public_name or ""}
+
+
 def service_times_text(service_times_s: Mapping[str, int]) -> str:
     """One kind of visit a line, with its expected minutes: `pickup 2`."""
     return "\n".join(f"{kind} {minutes(s)}" for kind, s in sorted(service_times_s.items()))
@@ -144,7 +152,7 @@ async def page(
 ) -> HTTPResponse:
     others = [q for q in await service(request).list_queues() if q.code != info.code]
     if submission is None:
-        submission = Submission(values_of(info.config), counters_of(info))
+        submission = Submission(form_values(info), counters_of(info))
     languages = {code: LANGUAGE_NAMES.get(code, code) for code in SUPPORTED_LANGUAGES}
     current = submission.values.get("language", "")
     if current and current not in languages:
@@ -162,6 +170,7 @@ async def page(
         timezones=timezones(),
         bounds={k: (minutes(lo), minutes(hi)) for k, (lo, hi) in bounds.items()},
         wait_horizon=minutes(info.config.wait_horizon_s),
+        max_public_name=MAX_PUBLIC_NAME,
         appointment_window=minutes(info.config.appointment_window_s),
         saved=request.args.get("saved") == "1" and not submission.errors,
         staff=await accounts.staff_of_queue(info.code),
@@ -200,15 +209,23 @@ def read_counters(form: Any, info: QueueInfo) -> list[CounterChoice]:
 
 def read(form: Any, info: QueueInfo, others: set[str]) -> Submission:
     """Each field as typed; a field missing from the post keeps its stored value."""
-    stored = values_of(info.config)
+    stored = form_values(info)
     values = {name: str(form.get(name, stored[name])).strip() for name in stored}
     sub = Submission(values, read_counters(form, info), str(form.get("new_counter", "")).strip())
+    read_public_name(sub)
     read_weights(sub)
     read_choices(sub, info, others)
     read_numbers(sub)
     read_service_times(sub)
     read_call_ladder(sub)
     return sub
+
+
+def read_public_name(sub: Submission) -> None:
+    try:
+        sub.public_name = checked_public_name(sub.values["public_name"])
+    except InvalidValue as exc:
+        sub.fail("public_name", str(exc).removeprefix("public_name: "))
 
 
 def read_weights(sub: Submission) -> None:
@@ -423,6 +440,8 @@ async def apply(queues: QueueService, info: QueueInfo, sub: Submission) -> bool:
     except InvalidValue as exc:  # the overflow queue was deleted meanwhile, say
         sub.fail("overflow_queue" if "overflow" in str(exc) else FORM, str(exc))
         return False
+    if sub.public_name != info.public_name:
+        await queues.set_public_name(info.code, sub.public_name)
     return True
 
 

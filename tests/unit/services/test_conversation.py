@@ -45,7 +45,10 @@ def ticket(queue: str = "PHARM", number: str = "P-007", **fields: Any) -> Ticket
 
 class FakeQueues:
     async def get_queue(self, code: str) -> QueueInfo:
-        return QueueInfo(code, "Pharmacy", "P", QueueConfig(language="es"), [])
+        # Replies name the queue as patients may read it, never its real name.
+        return QueueInfo(
+            code, "Sexual health clinic", "P", QueueConfig(language="es"), [], "Clinic 4"
+        )
 
 
 class FakePatients:
@@ -211,7 +214,7 @@ async def test_a_new_join_is_answered_by_text_only() -> None:
     assert reply.params == {
         "number": "P-007",
         "position": 3,
-        "queue_name": "Pharmacy",
+        "queue_name": "Clinic 4",
         "token": "tok",
         "overflowed_from": None,
         "eta_low_s": 420,
@@ -228,7 +231,7 @@ async def test_a_second_join_tells_the_ticket_held(patient: Patient) -> None:
         {
             "number": "P-007",
             "position": 3,
-            "queue_name": "Pharmacy",
+            "queue_name": "Clinic 4",
             "eta_low_min": 7,
             "eta_high_min": 13,
         },
