@@ -81,6 +81,8 @@ PATIENT_PARAMS = frozenset(
         "languages",
         "ticket_url",
         "labels",
+        "visit",
+        "phone_masked",
     }
 )
 """Everything a message to a patient may say: nothing about who they are (no name, phone

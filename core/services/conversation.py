@@ -17,7 +17,7 @@ from typing import Any
 from core.domain.errors import DomainError, IllegalTransition, LateLimitReached, QueueFull
 from core.domain.model import MAX_LATE
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
-from core.redact import redact
+from core.redact import mask_phone, redact
 from core.services.errors import AlreadyCalled, Forbidden, SeveralTickets
 from core.services.patients import Patient, PatientService, eta_minutes
 from core.storage.errors import NotFound
@@ -200,7 +200,8 @@ class PatientConversation:
             await self.patients.set_phone(patient, phone)
         except NotFound:
             return Reply("phone_no_visit")
-        return Reply("phone_saved", {"phone": phone})
+        # Masked even here: a chat may be read over a shoulder, and the patient knows the rest.
+        return Reply("phone_saved", {"phone_masked": mask_phone(phone)})
 
     async def forget_phone(self, patient: Patient) -> Reply:
         """No more texts: the number given goes from every live ticket."""

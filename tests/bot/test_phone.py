@@ -11,6 +11,7 @@ import pytest
 
 from core.domain.ladder import Rung, Step
 from core.domain.model import QueueConfig
+from core.redact import mask_phone
 from core.storage.models import OutboxMessage, TicketRow
 from sms.webhooks import sms_blueprint
 from tests.bot.conftest import Live, live_nextup
@@ -53,6 +54,7 @@ async def live(migrated: str, tg: TelegramEmulator, twilio: TwilioEmulator) -> A
             "A",
             QueueConfig(default_service_s=300, call_ladder=(Rung(Step.SMS, ESCALATE_AFTER_S),)),
             ["1", "2"],
+            public_name="Pharmacy",
         )
         try:
             yield running
@@ -93,7 +95,7 @@ async def test_a_missed_telegram_call_is_texted_to_the_number_the_patient_shared
 
     live.tg.set_phone(PATIENT, PHONE[1:])  # Telegram's apps often leave out the "+"
     await live.tg.share_own_contact(PATIENT)
-    saved = await live.tg.wait_for_message(PATIENT, f"we will text it to {PHONE}")
+    saved = await live.tg.wait_for_message(PATIENT, f"we will text it to {mask_phone(PHONE)}")
     assert saved[0].reply_markup == {"remove_keyboard": True}
     await until_stored(ticket.id, PHONE)
 

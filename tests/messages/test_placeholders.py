@@ -48,6 +48,8 @@ ALLOWED = frozenset(
         "languages",
         "ticket_url",
         "labels",
+        "visit",  # whether the patient has a live visit (yes or no)
+        "phone_masked",  # their own number, shown masked (+1•••••••77)
     }
 )
 """The allow-list, written out here so that widening the catalogue's is a change a reviewer
@@ -84,6 +86,8 @@ VALUES: dict[str, Any] = {
     "languages": [("en", "English"), ("es", "Español")],
     "ticket_url": "https://q.example.org/t/Zq3xSecretTokenValue0123",
     "ticket_id": "3f2b9c1e-8d4a-4e6f-9b7a-1c2d3e4f5a6b",
+    "visit": True,
+    "phone_masked": "+3•••••••22",
 }
 WHO: dict[str, Any] = {
     "name": NAME,

@@ -32,7 +32,9 @@ async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
     twilio.call_step_s = 0.1
     async for running in live_sms(migrated, twilio, twilio_voice_from=NUMBERS[0]):
         config = QueueConfig(default_service_s=300, call_ladder=LADDER)
-        await running.container.queues.create_queue("PHARM", "Pharmacy", "A", config, ["1"])
+        await running.container.queues.create_queue(
+            "PHARM", "Pharmacy", "A", config, ["1"], public_name="Pharmacy"
+        )
         yield running
 
 

@@ -68,7 +68,12 @@ async def test_an_english_keyword_in_a_spanish_queue_is_answered_in_spanish(
     live: LiveSms,
 ) -> None:
     await live.container.queues.create_queue(
-        "FARM", "Farmacia", "F", QueueConfig(default_service_s=300, language="es"), ["1"]
+        "FARM",
+        "Farmacia",
+        "F",
+        QueueConfig(default_service_s=300, language="es"),
+        ["1"],
+        public_name="Farmacia",
     )
     await walk_ins(live, 1, "FARM")
     await live.reply(PATIENT, "JOIN FARM")
