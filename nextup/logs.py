@@ -38,12 +38,17 @@ class UtcFormatter(logging.Formatter):
 
 
 class TextFormatter(UtcFormatter):
-    """`2026-03-02T09:00:00.123Z INFO nextup.serve [Sanic-Server-0-0 4242] message`."""
+    """`2026-03-02T09:00:00.123Z INFO nextup.serve [Sanic-Server-0-0 4242] message`. The
+    further lines of one record (a message's own, a traceback) are indented, so that every
+    line that starts at the margin starts a record."""
 
     def __init__(self) -> None:
         super().__init__(
             "%(asctime)s %(levelname)s %(name)s [%(processName)s %(process)d] %(message)s"
         )
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\n  ")
 
 
 class JsonFormatter(UtcFormatter):

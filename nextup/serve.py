@@ -163,7 +163,7 @@ def run_roles(settings: Settings, roles: frozenset[ProcessRole], process: str) -
     async def work(container: Container) -> int:
         tasks = RoleTasks(container, roles, process)
         coroutines = tasks.coroutines()
-        names = ", ".join(role.value for role in ProcessRole if role in roles)
+        names = ",".join(role.value for role in ProcessRole if role in roles)
         if ProcessRole.BOT in roles and not tasks.polls:
             log.info("role bot: nothing to poll (no NEXTUP_TELEGRAM_TOKEN, or webhook mode)")
         log.info("running with roles %s", names)

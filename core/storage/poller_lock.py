@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+SANIC_WORKER = "Sanic-Server-"
+"""How Sanic names the processes of `serve --workers N`."""
 LOCK_NAMESPACE = 0x4E585550
 """The first key of NextUp's advisory locks ("NXUP"), the second being the bot's."""
 
@@ -58,8 +60,14 @@ class Holder:
         return f"{self.process} (pid {self.pid} on {self.host}, since {self.since})"
 
     def is_sibling_of(self, other: Holder) -> bool:
-        """Another worker of the same `serve --workers N`: expected, not worth a warning."""
-        return self.host == other.host and self.ppid == other.ppid and self.ppid > 1
+        """Another worker of the same `serve --workers N` (Sanic's worker processes, with one
+        parent): expected, not worth a warning."""
+        return (
+            self.host == other.host
+            and self.ppid == other.ppid
+            and self.pid != other.pid
+            and all(h.process.startswith(SANIC_WORKER) for h in (self, other))
+        )
 
 
 UNKNOWN = Holder("another process", 0, "an unknown host", "an unknown time", token="")
