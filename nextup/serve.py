@@ -31,6 +31,20 @@ a second, and every tenth an older generation's. Collected 14 times less often, 
 collection walks at most this many objects (about a millisecond)."""
 
 
+WORKER_START_S = 120
+"""How long `serve --workers N` waits for each Sanic worker to start. Sanic's own 30 s is
+less than importing and connecting has taken on a busy 2-CPU machine, and when it runs out
+Sanic SIGKILLs its whole process group (whoever started it, too)."""
+
+
+def allow_slow_worker_start() -> None:
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    # Counted in Sanic's polls of 0.1 s.
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_START_S * 10
+
+
 def tune_garbage_collector() -> None:
     """For a serving process, once its app is built: what exists then lives as long as the
     process (frozen, never walked again), and young objects are collected less often."""
@@ -76,6 +90,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if args.workers == 1:
             Sanic.serve_single(primary=app)
         else:
+            allow_slow_worker_start()
             Sanic.serve(primary=app, app_loader=loader)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:

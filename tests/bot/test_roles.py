@@ -43,10 +43,17 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
 def spawn(
     cwd: Path, log_name: str, *args: str, **settings: str
 ) -> tuple[subprocess.Popen[bytes], Path]:
+    """A session of its own: Sanic's manager kills its whole process group when a worker
+    does not start within 30 s (a busy machine), and that must not be this test run."""
     log = cwd / f"{log_name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [NEXTUP, *args], cwd=cwd, env=clean_env(**settings), stdout=out, stderr=out
+            [NEXTUP, *args],
+            cwd=cwd,
+            env=clean_env(**settings),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
         )
     return process, log
 
@@ -206,6 +213,12 @@ async def test_log_lines_of_serve_with_workers_and_of_a_worker(
     worker, worker_log = spawn(tmp_path, "worker", "worker", **settings)
     processes.append(worker)
     await wait_for_health(base)
+
+    async def both_workers_up() -> bool:
+        # Stopped while a worker is still starting, Sanic's manager waits forever.
+        return web_log.read_text().count("Worker ready") == 2
+
+    await until(both_workers_up, STARTING_S, "both Sanic workers")
     code = f"L{port}"[-6:]
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers) as client:
