@@ -67,8 +67,8 @@ async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
         while True:
             try:
                 holder = await lock.try_acquire()
-            except (OSError, ConnectionError) as exc:
-                log.warning("cannot reach the Telegram poller lock (%s); trying again", exc)
+            except Exception as exc:  # Redis or the database away: the role must not end
+                log.warning("cannot reach the Telegram poller lock (%r); trying again", exc)
                 await asyncio.sleep(lock.renew_interval_s)
                 continue
             if holder is None:
