@@ -32,8 +32,8 @@ class RoleTasks:
 
         work: list[Coroutine[Any, Any, None]] = []
         if self.dispatcher is not None:
-            # Housekeeping goes with the dispatcher role: any number of processes may run
-            # it (each step is a command that takes the queue's lock).
+            # Periodic housekeeping goes with the dispatcher role, here: any number of
+            # processes may run it (each step is a command that takes the queue's lock).
             work += [self.dispatcher.run(), sweep_no_shows_forever(self.container.queues)]
         if ProcessRole.BOT in self.roles and self.polls:
             work.append(self.poll_telegram())
@@ -86,7 +86,7 @@ async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
                 told = holder
             await asyncio.sleep(lock.renew_interval_s)
     finally:
-        await lock.release()
+        await lock.close()
 
 
 def _refused(holder: Holder, me: Holder) -> None:

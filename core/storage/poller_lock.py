@@ -91,7 +91,10 @@ class PollerLock(Protocol):
         """Whether this process still holds the lock (and it is kept for another TTL)."""
 
     async def release(self) -> None:
-        """Lets it go, if held; safe to call in any state."""
+        """Lets it go, if held; safe to call in any state. It may be taken again after."""
+
+    async def close(self) -> None:
+        """Lets it go and closes what it holds open (the process is done with it)."""
 
 
 RENEW = """
@@ -149,6 +152,9 @@ class RedisPollerLock:
             if self._held:
                 await self._redis.eval(RELEASE, 1, self.key, self._value)
         self._held = False
+
+    async def close(self) -> None:
+        await self.release()
         await self._redis.aclose()
 
 
@@ -208,6 +214,9 @@ class PostgresPollerLock:
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)  # the session's locks go with it
 
+    async def close(self) -> None:
+        await self.release()
+
 
 class FilePollerLock:
     """`flock` on a file beside the embedded database, which says who holds it; the system
@@ -243,6 +252,9 @@ class FilePollerLock:
         if file is not None:
             file.truncate(0)
             file.close()  # closing the descriptor lets the lock go
+
+    async def close(self) -> None:
+        await self.release()
 
 
 def lock_file_path(database_url: str, name: str) -> Path:

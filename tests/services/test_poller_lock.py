@@ -60,7 +60,7 @@ async def released() -> AsyncIterator[list[PollerLock]]:
     held: list[PollerLock] = []
     yield held
     for lock in held:
-        await lock.release()
+        await lock.close()
 
 
 async def test_one_holder_and_the_other_learns_who(
@@ -94,7 +94,7 @@ async def test_a_redis_lock_outlives_a_dead_holder_by_its_ttl(released: list[Pol
     await asyncio.sleep(0.5)
     assert await waiting.try_acquire() is None
     assert not await dead.renew()  # it woke up: the lock is no longer its own
-    await dead.release()
+    await dead.close()
     assert await waiting.renew()
 
 
@@ -152,3 +152,39 @@ async def _until(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def test_a_poller_that_lost_its_redis_lock_stops_polling(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It stalled past the TTL and another process took the lock: it must not poll on."""
+    url = redis_url()
+    if not url:
+        pytest.skip("Redis run only")
+    locks = _redis(f"test-{uuid.uuid4().hex[:8]}", ttl_s=0.6)
+    lock = locks("nextup-bot")
+    assert isinstance(lock, RedisPollerLock)
+    polls: list[asyncio.Event] = []
+
+    async def poll() -> None:
+        stopped = asyncio.Event()
+        polls.append(stopped)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.set()
+
+    caplog.set_level(logging.INFO, logger="nextup.roles")
+    task = asyncio.create_task(poll_exclusively(lock, poll))
+    await _until(lambda: len(polls) == 1)
+    from redis.asyncio import Redis
+
+    other = Holder.this_process("nextup-serve")
+    async with Redis.from_url(url) as redis:
+        await redis.set(lock.key, other.to_json(), px=600)  # the other one's now
+        await _until(polls[0].is_set)
+        assert "lost the Telegram poller lock" in caplog.text
+        await _until(lambda: "already polled by nextup-serve" in caplog.text)
+        await _until(lambda: len(polls) == 2, timeout_s=5)  # the other one stopped: it is back
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
