@@ -61,7 +61,7 @@ class RoleTasks:
 
 async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Polls while this process holds the lock; refused, says who holds it and asks again
-    every `renew_interval_s`, so it takes over when the holder stops."""
+    every `retry_interval_s`, so it takes over when the holder stops."""
     told: Holder | None = None
     try:
         while True:
@@ -69,7 +69,7 @@ async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
                 holder = await lock.try_acquire()
             except Exception as exc:  # Redis or the database away: the role must not end
                 log.warning("cannot reach the Telegram poller lock (%r); trying again", exc)
-                await asyncio.sleep(lock.renew_interval_s)
+                await asyncio.sleep(lock.retry_interval_s)
                 continue
             if holder is None:
                 log.info("Telegram poller lock taken: this process polls the bot")
@@ -84,7 +84,7 @@ async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
             if holder != told:
                 _refused(holder, lock.me)
                 told = holder
-            await asyncio.sleep(lock.renew_interval_s)
+            await asyncio.sleep(lock.retry_interval_s)
     finally:
         await lock.close()
 

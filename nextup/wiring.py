@@ -145,7 +145,8 @@ class Container:
         me = locks.Holder.this_process(process)
         retry_s = POLLER_RETRY_S
         if settings.redis_url:
-            return locks.RedisPollerLock(settings.redis_url, name, me, settings.bot_lock_ttl_s)
+            ttl_s = settings.bot_lock_ttl_s
+            return locks.RedisPollerLock(settings.redis_url, name, me, ttl_s, retry_s)
         if not settings.is_embedded:
             return locks.PostgresPollerLock(settings.database_url, name, me, retry_s)
         return locks.FilePollerLock(locks.lock_file_path(settings.database_url, name), me, retry_s)

@@ -82,7 +82,9 @@ def lock_name(bot_token: str) -> str:
 class PollerLock(Protocol):
     me: Holder
     renew_interval_s: float
-    """How often the holder renews; a refused process asks again as often."""
+    """How often the holder renews (or checks that it still holds the lock)."""
+    retry_interval_s: float
+    """How often a refused process asks again."""
 
     async def try_acquire(self) -> Holder | None:
         """None when this process now holds the lock; else who does."""
@@ -116,7 +118,7 @@ return 0
 class RedisPollerLock:
     """A key holding the holder's description, with a TTL renewed a few times per TTL."""
 
-    def __init__(self, url: str, name: str, me: Holder, ttl_s: float) -> None:
+    def __init__(self, url: str, name: str, me: Holder, ttl_s: float, retry_s: float) -> None:
         from redis.asyncio import Redis
 
         self._redis: Redis = Redis.from_url(url, socket_timeout=max(1.0, ttl_s / 4))
@@ -125,6 +127,7 @@ class RedisPollerLock:
         self._value = me.to_json()
         self._ttl_ms = int(ttl_s * 1000)
         self.renew_interval_s = ttl_s / 3
+        self.retry_interval_s = min(retry_s, self.renew_interval_s)
         self._held = False
 
     async def try_acquire(self) -> Holder | None:
@@ -167,7 +170,7 @@ class PostgresPollerLock:
         self._dsn = "postgresql://" + database_url.split("://", 1)[1].split("?", 1)[0]
         self._key = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
         self.me = me
-        self.renew_interval_s = retry_s
+        self.renew_interval_s = self.retry_interval_s = retry_s
         self._connection: Any = None
 
     def _application_name(self) -> str:
@@ -225,7 +228,7 @@ class FilePollerLock:
     def __init__(self, path: Path, me: Holder, retry_s: float) -> None:
         self.path = path
         self.me = me
-        self.renew_interval_s = retry_s
+        self.renew_interval_s = self.retry_interval_s = retry_s
         self._file: Any = None
 
     async def try_acquire(self) -> Holder | None:

@@ -40,7 +40,7 @@ def _postgres(name: str) -> Factory:
 def _redis(name: str, ttl_s: float = 0.6) -> Factory:
     url = redis_url()
     assert url is not None
-    return lambda process: RedisPollerLock(url, name, Holder.this_process(process), ttl_s)
+    return lambda process: RedisPollerLock(url, name, Holder.this_process(process), ttl_s, 0.05)
 
 
 @pytest.fixture(params=["file", "postgres", "redis"])
