@@ -1,17 +1,19 @@
 """Benchmark: what one queue command costs in the service, and whether it grows with the line.
 
     NEXTUP_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile]
+        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile] \
+        [--mode fifo|dynamic|short_first] [--database nextup_bench_command]
 
 Runs join, call-next and complete through `QueueService` (no HTTP, the in-process bus) on a
 queue that starts with each number of waiting tickets and a week of completed visits; every
-round joins one, calls one and completes it, so the line keeps its length. Prints the median
-wall time and CPU time of each command and, with --profile, a cProfile top list of the
-call-nexts on the longest line.
+round joins one, calls one and completes it, so the line keeps its length, then has the
+timer re-evaluate the line (`reevaluate`: claim, load, rank, settle; usually nothing to
+write). Prints the median wall time and CPU time of each command and, with --profile, a
+cProfile top list of the call-nexts on the longest line.
 
-The database named in the URL is never touched: a database of its own (`nextup_bench_command`)
-is created on that server, migrated, and dropped at the end. Without the variable a temporary
-SQLite file is used.
+The database named in the URL is never touched: a database of its own (`--database`,
+`nextup_bench_command` by default) is created on that server, migrated, and dropped at the
+end. Without the variable a temporary SQLite file is used.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import statistics
 import tempfile
 import time
@@ -33,7 +36,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from core.bus.memory import InProcessBus
-from core.domain.model import QueueConfig, Ticket, TicketStatus
+from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus
 from core.services.queues import QueueService, new_join_request
 from core.storage import db
 from core.storage.mapping import ticket_columns
@@ -92,7 +95,7 @@ async def measure(
     service: QueueService, code: str, rounds: int, profiler: cProfile.Profile | None
 ) -> dict[str, tuple[list[float], list[float]]]:
     timings: dict[str, tuple[list[float], list[float]]] = {
-        op: ([], []) for op in ("join", "call_next", "complete")
+        op: ([], []) for op in ("join", "call_next", "complete", "reevaluate")
     }
 
     async def timed(op: str, command: Awaitable[Any]) -> Any:
@@ -111,10 +114,14 @@ async def measure(
         await timed("join", service.join(code, request, "bench"))
         called = await timed("call_next", service.call_next(code, "1", "bench"))
         await timed("complete", service.ticket_action(called.id, "complete", "bench"))
+        [line] = [line for line in await service.live_lines() if line.code == code]
+        await timed("reevaluate", service.reevaluate(line))
     return timings
 
 
-async def run(url: str, waiting_counts: list[int], rounds: int, profile: bool) -> None:
+async def run(
+    url: str, waiting_counts: list[int], rounds: int, profile: bool, mode: QueueMode
+) -> None:
     await db.migrate(url)
     await db.connect(url)
     try:
@@ -122,7 +129,7 @@ async def run(url: str, waiting_counts: list[int], rounds: int, profile: bool) -
         print(f"{'waiting':>8} {'command':>10} {'median ms':>10} {'cpu ms':>8}")
         for waiting in waiting_counts:
             code = f"B{waiting}"
-            await service.create_queue(code, code, "A", QueueConfig(), ["1"])
+            await service.create_queue(code, code, "A", QueueConfig(mode=mode), ["1"])
             await seed(code, waiting, datetime.now(UTC))
             profiler = cProfile.Profile() if profile and waiting == max(waiting_counts) else None
             await measure(service, code, 5, None)  # warm: caches, prepared statements
@@ -156,23 +163,28 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, nargs="+", default=[10, 800])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--mode", type=QueueMode, default=QueueMode.FIFO)
+    parser.add_argument("--database", default=DATABASE)
     args = parser.parse_args()
+    database = args.database
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", database):
+        raise SystemExit("--database: lower-case letters, digits and _ only")
     server = os.environ.get("NEXTUP_BENCH_DATABASE_URL")
     if server is None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
-            asyncio.run(run(url, args.waiting, args.rounds, args.profile))
+            asyncio.run(run(url, args.waiting, args.rounds, args.profile, args.mode))
         return
     parts = urlsplit(server)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("only a local PostgreSQL is benchmarked")
-    url = urlunsplit(parts._replace(path=f"/{DATABASE}"))
-    asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {DATABASE}"))
-    asyncio.run(_admin(url, f"CREATE DATABASE {DATABASE}"))
+    url = urlunsplit(parts._replace(path=f"/{database}"))
+    asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {database}"))
+    asyncio.run(_admin(url, f"CREATE DATABASE {database}"))
     try:
-        asyncio.run(run(url, args.waiting, args.rounds, args.profile))
+        asyncio.run(run(url, args.waiting, args.rounds, args.profile, args.mode))
     finally:
-        asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {DATABASE}"))
+        asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {database}"))
 
 
 if __name__ == "__main__":

@@ -94,16 +94,20 @@ class Settings(BaseSettings):
     twilio_rate_per_s: float = 1.0
     """Messages a second per sending number (a long code: 1; toll-free, short codes and
     Messaging Services: what the account was granted)."""
+    twilio_voice_from: str | None = None
+    """The number (E.164) voice calls of the call ladder come from; unset: no voice calls
+    (the ladder skips that step). Needs the account SID and auth token as well."""
     phone_region: str | None = None
     """Where local numbers (without +country code) are from, e.g. `US` or `ES`."""
-    sms_escalate_after_s: float = 60.0
-    """A "called" Telegram message unanswered this long is sent again by SMS."""
     default_language: str = "en"
     env: Environment = Environment.DEVELOPMENT
     outbox_lease_s: float = 30.0
     """How long a dispatcher holds a claimed notification before another may take it."""
     outbox_poll_s: float = 1.0
     """How often dispatchers look at the outbox when no event wakes them."""
+    reevaluate_interval_s: float = 30.0
+    """How often each queue with patients waiting is re-evaluated although no command
+    happened: ETA changes, "leave now", a re-ordered line (dynamic, short-first's "due")."""
     trusted_proxies: str | None = None
     """Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and
     X-Forwarded-Proto are believed; from any other peer they are ignored."""
@@ -175,6 +179,9 @@ class Settings(BaseSettings):
         missing = [name for name, value in given.items() if not value]
         if 0 < len(missing) < len(given):
             raise ValueError(f"the SMS channel also needs {' and '.join(missing)}")
+        if self.twilio_voice_from and missing:
+            # Voice calls use the SMS channel's account, and its signed webhooks.
+            raise ValueError(f"NEXTUP_TWILIO_VOICE_FROM also needs {' and '.join(missing)}")
         return self
 
     @field_validator("twilio_from")
@@ -192,6 +199,13 @@ class Settings(BaseSettings):
                     "or one Messaging Service SID (MG...)"
                 )
         return value
+
+    @field_validator("twilio_voice_from")
+    @classmethod
+    def _voice_number(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"\+[1-9]\d{6,14}", value.strip()):
+            raise ValueError("must be one phone number in E.164, e.g. +15550001234")
+        return value.strip() if value else None
 
     @field_validator("phone_region")
     @classmethod
@@ -214,8 +228,8 @@ class Settings(BaseSettings):
     @field_validator(
         "outbox_lease_s",
         "outbox_poll_s",
+        "reevaluate_interval_s",
         "twilio_rate_per_s",
-        "sms_escalate_after_s",
         "sms_joins_per_hour",
         "sms_replies_per_hour",
         "sms_daily_cap",
@@ -270,6 +284,10 @@ class Settings(BaseSettings):
     @property
     def sms_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def voice_configured(self) -> bool:
+        return self.sms_configured and bool(self.twilio_voice_from)
 
     @property
     def dev_inbox(self) -> bool:

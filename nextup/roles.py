@@ -1,6 +1,6 @@
 """What a long-running process does besides (or instead of) serving HTTP, by role: the
-dispatcher role sends notifications and runs the housekeeping; the bot role long-polls
-Telegram while it holds the bot's poller lock."""
+dispatcher role sends notifications and runs the housekeeping (no-show sweep, quiet lines
+re-evaluated); the bot role long-polls Telegram while it holds the bot's poller lock."""
 
 from __future__ import annotations
 
@@ -28,13 +28,17 @@ class RoleTasks:
         )
 
     def coroutines(self) -> list[Coroutine[Any, Any, None]]:
-        from core.services.housekeeping import sweep_no_shows_forever
+        from core.services.housekeeping import housekeeping_forever
 
         work: list[Coroutine[Any, Any, None]] = []
         if self.dispatcher is not None:
-            # Periodic housekeeping goes with the dispatcher role, here: any number of
-            # processes may run it (each step is a command that takes the queue's lock).
-            work += [self.dispatcher.run(), sweep_no_shows_forever(self.container.queues)]
+            # Housekeeping (the no-show sweep, the re-evaluation of quiet lines) goes with
+            # the dispatcher role: any number of processes may run it.
+            interval_s = self.container.settings.reevaluate_interval_s
+            work += [
+                self.dispatcher.run(),
+                housekeeping_forever(self.container.queues, interval_s),
+            ]
         if ProcessRole.BOT in self.roles and self.polls:
             work.append(self.poll_telegram())
         return work

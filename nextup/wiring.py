@@ -34,11 +34,15 @@ if TYPE_CHECKING:
     from bot.sender import TelegramSender
     from core.storage.poller_lock import PollerLock
     from sms.sender import TwilioSender
+    from sms.voice import TwilioVoiceSender
 
 DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
 POLLER_RETRY_S = 2.0
 """How often a process refused the Telegram poller lock asks again (and the holder checks
 that its database connection, and so its lock, is alive)."""
+VOICE_LIMITS = ChannelLimits(per_second=1.0)
+"""Twilio places one outbound call a second per account unless raised (its "CPS"); a
+ladder's calls are a few an hour."""
 SMS_RATE_HEADROOM = 0.99
 """Sends are spaced a little under each number's rate, so network jitter never makes two
 of them arrive at Twilio closer than the rate allows."""
@@ -166,17 +170,43 @@ class Container:
                 senders[channel], limits[channel] = DevInboxSender(), DEV_INBOX_LIMITS
             else:
                 senders[channel], limits[channel] = UnconfiguredSender(channel), DEV_INBOX_LIMITS
+        ladder_channels = set()
+        if self.settings.sms_configured or self.settings.dev_inbox:
+            ladder_channels.add("sms")
+        voice = self._voice_sender()
+        if voice is not None:  # no voice in the dev inbox: the ladder skips the step
+            senders["voice"], limits["voice"] = voice, VOICE_LIMITS
+            ladder_channels.add("voice")
         settings = DispatchSettings(
             base_url=self.settings.base_url,
             default_language=self.settings.default_language,
             lease_s=self.settings.outbox_lease_s,
             poll_interval_s=self.settings.outbox_poll_s,
-            escalate_after_s=self.settings.sms_escalate_after_s
-            if self.settings.sms_configured or self.settings.dev_inbox
-            else None,
+            ladder_channels=frozenset(ladder_channels),
         )
         settings = dataclasses.replace(settings, **overrides)
-        return Dispatcher(senders, limits, self.bus, settings, self.clock)
+        return Dispatcher(
+            senders,
+            limits,
+            self.bus,
+            settings,
+            self.clock,
+            mark_unreachable=self.queues.mark_unreachable,
+        )
+
+    def _voice_sender(self) -> TwilioVoiceSender | None:
+        settings = self.settings
+        if not (settings.voice_configured and settings.twilio_account_sid):
+            return None
+        from sms.voice import TwilioVoiceSender
+
+        return TwilioVoiceSender(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token or "",
+            settings.twilio_voice_from or "",
+            settings.base_url,
+            settings.twilio_api_base,
+        )
 
     def _telegram_sender(self) -> TelegramSender | None:
         if self.telegram is None:

@@ -114,9 +114,8 @@ class SmsConversation:
                 "SMS from %s ignored: outside NEXTUP_SMS_ALLOWED_COUNTRIES", mask_phone(phone)
             )
             return "region_refused"
-        if keyword.command is Command.JOIN and not await self.guard.may_join(
-            phone, self.queues.clock()
-        ):
+        joining = keyword.command is Command.JOIN and not keyword.acknowledges  # "OK", "VOY"
+        if joining and not await self.guard.may_join(phone, self.queues.clock()):
             log.warning(
                 "JOIN from %s ignored: NEXTUP_SMS_JOINS_PER_HOUR reached", mask_phone(phone)
             )
@@ -126,6 +125,12 @@ class SmsConversation:
     async def _answer(self, patient: Patient, keyword: Keyword) -> Reply | None:
         """What to reply; None: nothing (the provider confirms an opt-out itself)."""
         conversation = self.conversation
+        if keyword.acknowledges:
+            acknowledged = await conversation.acknowledge_call(patient)
+            if acknowledged is not None:
+                if keyword.command is Command.OPT_IN:  # YES: Twilio opted the number back in
+                    await contacts.set_opted_out("sms", patient.address, False)
+                return acknowledged
         match keyword.command:
             case Command.OPT_OUT:
                 await contacts.set_opted_out("sms", patient.address, True)

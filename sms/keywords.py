@@ -7,6 +7,7 @@ queue (the poster says "text PHARM"). Anything else is answered with the help te
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,12 @@ from core.domain.numbers import whole_number
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
+ACK_WORDS = frozenset({"OK", "OKAY", "YES", "Y", "1", "SI", "SÍ", "VALE", "VOY"})
+"""Words that answer a call by text ("I'm on my way"), in English and Spanish. They mean
+that only while the sender's ticket is being called, and then before anything else: YES
+while called acknowledges the call (and, as Twilio itself reads YES, opts back in too);
+at any other time each means what it always did (YES: opt in; a lone word: a queue code;
+else the help text)."""
 DEFAULT_LATE_MIN = 15
 """`LATE` without a number: about a quarter of an hour."""
 MAX_LATE_MIN = MAX_LATE_S // 60
@@ -46,6 +53,8 @@ class Keyword:
     """For LATE; None when the number given is not a usable one."""
     given_queue: str | None = None
     """What stood where a queue code belongs, for "we have no queue called …"."""
+    acknowledges: bool = False
+    """The first word is one of ACK_WORDS: an answer to a call, if the sender is called."""
 
 
 def words(text: str) -> list[str]:
@@ -58,7 +67,15 @@ def parse(text: str) -> Keyword:
     found = words(text)
     if not found:
         return Keyword(Command.HELP)
-    first, rest = found[0], found[1:]
+    first = found[0]
+    keyword = _meaning(first, found[1:], len(found))
+    if first in ACK_WORDS:
+        return dataclasses.replace(keyword, acknowledges=True)
+    return keyword
+
+
+def _meaning(first: str, rest: list[str], count: int) -> Keyword:
+    """What the text asks for when it is no answer to a call."""
     if first in OPT_OUT_WORDS:
         return Keyword(Command.OPT_OUT)
     if first in OPT_IN_WORDS:
@@ -73,7 +90,7 @@ def parse(text: str) -> Keyword:
         return _with_queue(Command.LEAVE, rest[:1])
     if first == "LATE":
         return _late(rest)
-    if len(found) == 1 and queue_code(first) and first.isascii() and not first.isdigit():
+    if count == 1 and queue_code(first) and first.isascii() and not first.isdigit():
         return Keyword(Command.JOIN, queue=first, given_queue=first)
     return Keyword(Command.UNKNOWN)
 

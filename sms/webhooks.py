@@ -1,5 +1,6 @@
-"""Twilio's webhooks: a patient's text (`/hooks/twilio/sms`, answered with TwiML) and what
-became of each message we sent (`/hooks/twilio/status`).
+"""Twilio's webhooks: a patient's text (`/hooks/twilio/sms`, answered with TwiML), what
+became of each message we sent (`/hooks/twilio/status`) and of each voice call of the call
+ladder (`/hooks/twilio/voice-status`).
 
 Both are signed by Twilio (`X-Twilio-Signature`) over the URL it called, which behind a
 proxy is not the one this process sees; so the signature is checked against
@@ -94,7 +95,34 @@ def sms_blueprint(conversation: SmsConversation, auth_token: str, public_url: st
             log.debug("status %s for %s ignored: not newer than what we know", state, sid)
         return twiml()
 
+    @bp.post("/voice-status")
+    async def voice_status(request: Request) -> HTTPResponse:
+        """What became of a call ladder's voice call: ringing, answered, busy ... The ladder
+        reads it from the record (`core.domain.ladder.outcome_of`)."""
+        form = signed_form(request)
+        if form is None:
+            return refused(request)
+        outbox_id, sid = request.args.get("n"), form.get("CallSid")
+        state = (form.get("CallStatus") or "").lower()
+        if not outbox_id or not sid or not state:
+            return response.text("expected n, CallSid and CallStatus", status=400)
+        if overlong := too_long(n=outbox_id, MessageSid=sid, MessageStatus=state):
+            return response.text(f"{overlong} is longer than any Twilio sends", status=400)
+        error = CALL_ERRORS.get(state)
+        if not await outbox.record_provider_status(outbox_id, sid, state, None, error):
+            log.debug("call status %s for %s ignored: not newer than what we know", state, sid)
+        return response.empty()
+
     return bp
+
+
+CALL_ERRORS = {
+    "busy": "voice call: the line was busy",
+    "no-answer": "voice call: nobody answered",
+    "failed": "voice call: could not be placed (check the number)",
+    "canceled": "voice call: canceled before it was answered",
+}
+"""A voice call that did not reach the patient, in words staff can act on."""
 
 
 STATUS_FIELD_MAX = {"n": 36, "MessageSid": 64, "MessageStatus": 16, "ErrorCode": 16}

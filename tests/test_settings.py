@@ -24,7 +24,8 @@ def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.telegram_api_base == "https://api.telegram.org"
     assert settings.telegram_mode is TelegramMode.POLLING
     assert settings.twilio_api_base == "https://api.twilio.com"
-    assert (settings.twilio_rate_per_s, settings.sms_escalate_after_s) == (1.0, 60.0)
+    assert settings.twilio_rate_per_s == 1.0
+    assert settings.twilio_voice_from is None and not settings.voice_configured
     assert settings.phone_region is None
     assert not settings.sms_configured
     assert settings.default_language == "en"
@@ -126,6 +127,16 @@ def test_twilio_needs_all_three_settings() -> None:
         load_settings(**TWILIO)
     with pytest.raises(SettingsError, match="NEXTUP_TWILIO_AUTH_TOKEN"):
         load_settings(twilio_account_sid="AC" + "0" * 32, twilio_from="+15550000001")
+
+
+def test_voice_calls_need_the_sms_channel_and_one_e164_number() -> None:
+    voice = load_settings(**TWILIO, twilio_from="+15550000001", twilio_voice_from="+15550000009")
+    assert voice.voice_configured and voice.twilio_voice_from == "+15550000009"
+    with pytest.raises(SettingsError, match="VOICE_FROM also needs NEXTUP_TWILIO_ACCOUNT_SID"):
+        load_settings(twilio_voice_from="+15550000009")
+    for bad in ("5550000009", "+15550000009,+15550000008", "MG" + "a" * 32):
+        with pytest.raises(SettingsError, match="NEXTUP_TWILIO_VOICE_FROM"):
+            load_settings(**TWILIO, twilio_from="+15550000001", twilio_voice_from=bad)
 
 
 def test_phone_region_is_a_region_code() -> None:

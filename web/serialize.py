@@ -73,6 +73,7 @@ def ticket_json(ticket: Ticket, estimate: Eta | None = None) -> dict[str, Any]:
         "late_count": ticket.late_count,
         "travel_s": ticket.travel_s,
         "acknowledged_at": iso(ticket.acknowledged_at),
+        "unreachable_at": iso(ticket.unreachable_at),
         "rating": ticket.rating,
         "service": ticket.service,
     }

@@ -21,13 +21,15 @@ class Outgoing:
     kind: str
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    language: str | None = None
+    """The language `text` is in (a voice call is spoken in it)."""
 
 
 @dataclass(frozen=True)
 class Receipt:
     provider_message_id: str | None
     delivered_to: str
-    """`telegram`, `sms` or `dev_inbox`."""
+    """`telegram`, `sms`, `voice` or `dev_inbox`."""
     segments: int | None = None
     """SMS segments billed for the message."""
     provider_status: str | None = None

@@ -32,7 +32,7 @@ from core.delivery import (
     Sender,
     SendError,
 )
-from core.delivery.escalation import EscalationStore, escalate_unanswered_calls
+from core.delivery.ladder import LadderStore, MarkUnreachable, climb_ladders
 from core.delivery.limits import ChannelLimits, RateLimiter
 from core.delivery.wording import outgoing
 from core.storage import contacts as stored_contacts
@@ -55,7 +55,7 @@ well under a second when it answers at all, and a send cut short goes again when
 runs out. A server stopping (SIGTERM) never waits longer than this on a provider."""
 
 
-class OutboxStore(EscalationStore, Protocol):
+class OutboxStore(LadderStore, Protocol):
     """What the dispatcher asks of the outbox table (`core.storage.outbox`; a fake in unit
     tests): claims under a lease, and the result of each send, recorded by the claim's holder."""
 
@@ -112,8 +112,11 @@ class DispatchSettings:
     poll_interval_s: float = 1.0
     max_in_flight: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    escalate_after_s: float | None = None
-    """Unanswered Telegram calls go again by SMS after this long; None: never."""
+    ladder_channels: frozenset[str] = frozenset()
+    """The channels the call ladder may use (`sms`, `voice`); empty: none, so a ladder can
+    only end in "unreachable". Each queue's ladder says when (`QueueConfig.call_ladder`)."""
+    ladder: bool = True
+    """Whether this dispatcher climbs call ladders at all."""
 
 
 @dataclass
@@ -178,6 +181,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         outbox: OutboxStore = stored_outbox,
         contacts: ContactBook = stored_contacts,
+        mark_unreachable: MarkUnreachable | None = None,
     ) -> None:
         self.lanes = {
             channel: Lane(channel, sender, limits[channel]) for channel, sender in senders.items()
@@ -187,6 +191,7 @@ class Dispatcher:
         self.clock = clock
         self.outbox = outbox
         self.contacts = contacts
+        self.mark_unreachable = mark_unreachable
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -236,12 +241,12 @@ class Dispatcher:
                 await asyncio.sleep(self.settings.poll_interval_s * 5)
 
     async def _claim_loop(self) -> None:
-        next_escalation = 0.0
+        next_ladder = 0.0
         while True:
             try:
-                if time.monotonic() >= next_escalation:
-                    next_escalation = time.monotonic() + self.settings.poll_interval_s
-                    await self.escalate_once()
+                if time.monotonic() >= next_ladder:
+                    next_ladder = time.monotonic() + self.settings.poll_interval_s
+                    await self.climb_ladders_once()
                 claimed = await self.claim_once()
             except asyncio.CancelledError:
                 raise
@@ -289,11 +294,12 @@ class Dispatcher:
             total += len(rows)
         return total
 
-    async def escalate_once(self) -> int:
-        after_s = self.settings.escalate_after_s
-        if after_s is None or "sms" not in self.lanes:
+    async def climb_ladders_once(self) -> int:
+        """Takes the call ladders' steps due now (`core.delivery.ladder`)."""
+        if not self.settings.ladder:
             return 0
-        return await escalate_unanswered_calls(self.outbox, self.clock(), after_s)
+        channels = self.settings.ladder_channels & self.lanes.keys()
+        return await climb_ladders(self.outbox, self.clock(), channels, self.mark_unreachable)
 
     # -- sending ---------------------------------------------------------------------------
 

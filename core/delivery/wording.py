@@ -13,4 +13,6 @@ def outgoing(row: OutboxMessage, base_url: str, default_language: str) -> Outgoi
     rendered = render_notification(
         row.kind, row.channel, language, template_params(payload, base_url)
     )
-    return Outgoing(row.id, row.channel, row.recipient, row.kind, rendered.text, rendered.buttons)
+    return Outgoing(
+        row.id, row.channel, row.recipient, row.kind, rendered.text, rendered.buttons, language
+    )

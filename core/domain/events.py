@@ -145,6 +145,14 @@ class TicketAcknowledged(TicketEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketUnreachable(TicketEvent):
+    """The call ladder ran out: neither the call, an SMS nor a voice call reached the
+    patient. Staff decide (recall, wait, no-show) before the no-show grace ends."""
+
+    counter: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketRated(TicketEvent):
     score: int
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.errors import InvalidValue
+from core.domain.ladder import DEFAULT_CALL_LADDER, Rung, check_ladder
 
 QUEUE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 SERVICE_NAME = re.compile(r"[a-z0-9_-]{1,32}")
@@ -106,6 +107,9 @@ class QueueConfig:
     """In `short_first` mode: once this long has gone by since first come, first served
     would have called a patient (`Ticket.fifo_call_at`), nobody who joined later is called
     before them."""
+    call_ladder: tuple[Rung, ...] = DEFAULT_CALL_LADDER
+    """What follows a call nobody answers: an SMS, a voice call, "unreachable" on the board
+    (`core.domain.ladder`). Empty: nothing follows."""
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
@@ -133,6 +137,7 @@ class QueueConfig:
             raise InvalidValue(
                 f"fairness_cap_s must be between {MIN_FAIRNESS_CAP_S} and {MAX_FAIRNESS_CAP_S}"
             )
+        check_ladder(self.call_ladder)
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, say
@@ -181,6 +186,9 @@ class Ticket:
     leave_now_sent: bool = False
     acknowledged_at: datetime | None = None
     """When the patient answered a call with "I'm on my way"."""
+    unreachable_at: datetime | None = None
+    """When the call ladder ran out without reaching the patient (`core.domain.ladder`);
+    cleared by a new call or an answer."""
     rating: int | None = None
     service: str | None = None
     """The kind of visit (a key of the queue's `service_times_s`), or None when unknown."""

@@ -42,6 +42,7 @@ from core.domain.events import (
     TicketStateChanged,
     TicketTransferredIn,
     TicketTransferredOut,
+    TicketUnreachable,
 )
 from core.domain.model import (
     AT_COUNTER_STATUSES,
@@ -140,6 +141,9 @@ class Queue:
     line_moved_by: str | None = None
     """Who changed the waiting line (its order or who is in it) since `settle` last looked:
     settle announces the change once (`LineMoved`) and clears this."""
+    time_passed: bool = False
+    """Time alone may have made news for the waiting patients (`reevaluate`): settle looks
+    at this queue even though no event touched it, then clears this."""
     _ranked_line: tuple[str, ...] = field(default=(), repr=False, compare=False)
     """The ticket ids of the line in order as last ranked, to notice a change."""
 
@@ -302,7 +306,7 @@ class Queue:
         position = ticket.position or 0  # where it stood in line when called: for the audit
         self.counters[counter].is_open = True
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
-        ticket.position, ticket.acknowledged_at = None, None
+        ticket.position, ticket.acknowledged_at, ticket.unreachable_at = None, None, None
         self._record(TicketCalled, ticket, now, actor, W, counter=counter, position=position)
         self._reorder(now, actor)
         return ticket
@@ -311,7 +315,7 @@ class Queue:
         ticket = self.ticket(ticket_id)
         next_status(ticket, TicketAction.RECALL)
         ticket.recall_count += 1
-        ticket.recalled_at = now
+        ticket.recalled_at, ticket.unreachable_at = now, None
         self._record(
             TicketRecalled,
             ticket,
@@ -373,6 +377,7 @@ class Queue:
         ticket.status = next_status(ticket, TicketAction.RETURN)
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
+        ticket.unreachable_at = None
         self._reorder(now, actor)
         self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
         return ticket
@@ -410,7 +415,7 @@ class Queue:
         ticket.status = W
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
-        ticket.position = None
+        ticket.position = ticket.unreachable_at = None
         self.tickets[ticket.id] = ticket
         self._reorder(now, actor)
         self._record(
@@ -474,9 +479,27 @@ class Queue:
         if ticket.status is not C:
             raise IllegalTransition(ticket.number, "acknowledge", ticket.status.value)
         if ticket.acknowledged_at is None:
-            ticket.acknowledged_at = now
+            ticket.acknowledged_at, ticket.unreachable_at = now, None
             self._emit(TicketAcknowledged, ticket, now, actor, counter=ticket.counter or "")
         return ticket
+
+    def mark_unreachable(
+        self, ticket_id: str, call_at: datetime, now: datetime, actor: str = "system"
+    ) -> bool:
+        """The call ladder of the call made at `call_at` ran out. False, changing nothing,
+        when that call is over (answered, ended, called again) or already marked: several
+        dispatchers may decide it at once."""
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None or ticket.status is not C or ticket.unreachable_at is not None:
+            return False
+        last_call = ticket.recalled_at or ticket.called_at
+        if last_call is None or last_call > call_at:
+            return False
+        if ticket.acknowledged_at is not None and ticket.acknowledged_at >= last_call:
+            return False
+        ticket.unreachable_at = now
+        self._emit(TicketUnreachable, ticket, now, actor, counter=ticket.counter or "")
+        return True
 
     def rate(self, ticket_id: str, score: int, now: datetime, actor: str) -> Ticket:
         """Feedback after the visit, 1 to 5; a second rating replaces the first."""
@@ -566,6 +589,21 @@ class Queue:
         self._reorder(now, actor)
         self.line_moved_by = actor
         return self.size()
+
+    def reevaluate(self, now: datetime, since: datetime | None, actor: str) -> None:
+        """Time has passed on a quiet line: has it settled as after a command, so "ETA
+        changed", "leave now" and "getting close" reach the patients they have become due
+        to, and the line is announced (`LineMoved`) when its order at `now` is not the one
+        it had at `since`, when it was last looked at (dynamic weights, short-first's
+        "due"). The queue is ranked at `now` already, as every loaded queue is; a FIFO line
+        keeps its order whatever the time, so it is not ranked again."""
+        self.time_passed = True
+        if since is None or self.config.mode is QueueMode.FIFO:
+            return
+        line = [t for t in self.tickets.values() if t.status is W]
+        before = ordering.rank(line, since, self.config, lambda t: self.expected_service(t).mean_s)
+        if tuple(t.id for t in before) != self._ranked_line:
+            self.line_moved_by = actor
 
     # -- internals -------------------------------------------------------------------------
 

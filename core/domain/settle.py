@@ -53,17 +53,21 @@ def settle(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) ->
 def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime) -> Settlement:
     """Settles a command whose queues share `events` (their one list, in command order).
 
-    Each queue the command touched tells the patients who have come close ("getting
-    close"), then advises its waiting patients of a new ETA (its learned service time is
-    set by then), and a queue whose line changed announces it once (`LineMoved`); those
-    events are appended to `events` and settled with the rest.
+    Each queue the command touched (or on which time passed, `Queue.reevaluate`) tells the
+    patients who have come close ("getting close"), then advises its waiting patients of a
+    new ETA (its learned service time is set by then), and a queue whose line changed
+    announces it once (`LineMoved`); those events are appended to `events` and settled
+    with the rest.
     """
     by_code = {queue.code: queue for queue in queues}
     forecasts: dict[str, dict[str, Eta]] = {}
-    touched = [e.queue for e in events] + [q.code for q in queues if q.line_moved_by]
+    touched = [e.queue for e in events] + [
+        q.code for q in queues if q.line_moved_by or q.time_passed
+    ]
     for code in dict.fromkeys(touched):
         if code in by_code:
             queue = by_code[code]
+            queue.time_passed = False
             queue.tell_close(now)  # first: advise skips whoever it told
             forecasts[code] = queue.advise(now)
             if queue.line_moved_by is not None:

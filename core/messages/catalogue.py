@@ -2,6 +2,8 @@
 
     templates/<lang>/telegram/<kind>.txt   a notification as sent on Telegram
     templates/<lang>/sms/<kind>.txt        the same notification as an SMS (GSM-7, one segment)
+    templates/<lang>/voice/<kind>.txt      what the call ladder's voice call says (called,
+                                           recalled; spoken twice)
     templates/<lang>/bot/<name>.txt        bot replies (`render_text`)
     templates/<lang>/sms_reply/<name>.txt  replies to a patient's text message (`render_sms_reply`)
     templates/<lang>/labels.json           button labels and small words (`label`)
@@ -190,9 +192,9 @@ class Catalogue:
         self, kind: str, channel: str, language: str, params: Mapping[str, Any]
     ) -> Rendered:
         _check_name("notification", kind)
-        channel = "sms" if channel.lower() == "sms" else "telegram"
+        channel = channel.lower() if channel.lower() in ("sms", "voice") else "telegram"
         text, lang = self._render(f"{channel}/{kind}.txt", language, params)
-        if channel == "sms":
+        if channel != "telegram":  # no buttons on a text message or a voice call
             return Rendered(text)
         return Rendered(text, self._buttons(kind, lang, params))
 

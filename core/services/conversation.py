@@ -212,6 +212,17 @@ class PatientConversation:
             return Reply("ack_stale", ticket_id=ticket_id, buttons_spent=True)
         return Reply("ack_thanks", ticket_id=ticket_id, buttons_spent=True)
 
+    async def acknowledge_call(self, patient: Patient) -> Reply | None:
+        """A text answering a call ("OK", "SI"); None when the patient is not being called
+        (the text then means what it would otherwise)."""
+        try:
+            ticket = await self.patients.acknowledge_call(patient)
+        except DomainError:  # the call ended meanwhile
+            return None
+        if ticket is None:
+            return None
+        return Reply("ack_thanks", ticket_id=ticket.id)
+
     async def rate(self, patient: Patient, ticket_id: str, score: int) -> Reply:
         """A score from the buttons under the end of a visit."""
         try:

@@ -1,26 +1,98 @@
-"""Periodic work a running server does: called patients who never came become no-shows."""
+"""Periodic work a running server does: called patients who never came become no-shows,
+and quiet lines are re-evaluated, since time alone changes what their patients should hear.
+
+Every process that runs background work runs both, in one loop (`housekeeping_forever`);
+it is safe to run in any number of processes at once. A no-show is marked under the
+queue's lock, and a ticket is marked once. A line is re-evaluated under the queue's lock
+too, and only if its stamp (`reevaluated_at`) is still the one read: of several processes,
+one does each round, and what it tells a patient is recorded on the ticket before the lock
+is let go, so whoever looks next finds it told.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from core.services.queues import QueueService
+from core.storage.queues import LiveLine
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 15.0
+REEVALUATE_INTERVAL_S = 30.0
+"""The default of NEXTUP_REEVALUATE_INTERVAL_S."""
+DUE_SLACK = 0.1
+"""A line is due once this share of the interval short of it: a loop that wakes a few
+milliseconds early (or a stamp taken a few after the query) must not skip a round."""
 
 
-async def sweep_no_shows_forever(
-    queues: QueueService, interval_s: float = SWEEP_INTERVAL_S
+async def housekeeping_forever(
+    queues: QueueService,
+    reevaluate_interval_s: float = REEVALUATE_INTERVAL_S,
+    sweep_interval_s: float = SWEEP_INTERVAL_S,
 ) -> None:
+    """The no-show sweep and the re-evaluation of quiet lines, until cancelled: one loop,
+    one query a round for both (`QueueService.live_lines`), so a queue with nobody waiting
+    or called costs nothing more. A round comes every `sweep_interval_s`, or every
+    `reevaluate_interval_s` when that is shorter; each line is re-evaluated once per
+    `reevaluate_interval_s` whatever the rounds of this and other processes."""
+    round_s = min(sweep_interval_s, reevaluate_interval_s)
     while True:
-        await asyncio.sleep(interval_s)
+        await asyncio.sleep(round_s)
         try:
-            for info in await queues.list_queues():
-                expired = await queues.expire_called(info.code)
-                if expired:
-                    log.info("%s: %d called tickets became no-shows", info.code, len(expired))
+            lines = await queues.live_lines()
+            await sweep_no_shows(queues, lines)
+            await reevaluate_lines(queues, reevaluate_interval_s, lines)
         except Exception:
-            # One failed sweep (database restarting) must not end the loop.
-            log.exception("no-show sweep failed; trying again in %.0f s", interval_s)
+            # One failed round (database restarting) must not end the loop.
+            log.exception("housekeeping failed; trying again in %.0f s", round_s)
+
+
+async def sweep_no_shows(queues: QueueService, lines: list[LiveLine]) -> int:
+    """Called patients past their queue's grace become no-shows, in the queues where
+    somebody is called; returns how many."""
+    marked = 0
+    for line in lines:
+        if not line.called:
+            continue
+        try:
+            expired = await queues.expire_called(line.code)
+        except Exception:
+            log.exception("%s: the no-show sweep failed", line.code)
+            continue
+        if expired:
+            marked += len(expired)
+            log.info("%s: %d called tickets became no-shows", line.code, len(expired))
+    return marked
+
+
+async def reevaluate_lines(
+    queues: QueueService, interval_s: float, lines: list[LiveLine] | None = None
+) -> dict[str, int]:
+    """Re-evaluates each line with somebody waiting that nobody (no process) re-evaluated
+    for `interval_s`; returns how many events each line this process re-evaluated gave.
+    `lines`: as `QueueService.live_lines` just gave them (else they are read)."""
+    now = queues.clock()
+    done: dict[str, int] = {}
+    for line in await queues.live_lines() if lines is None else lines:
+        if not line.waiting or not is_due(line.reevaluated_at, now, interval_s):
+            continue
+        try:
+            events = await queues.reevaluate(line)
+        except Exception:
+            # One queue that fails (a ticket changed under it) must not hold up the others.
+            log.exception("%s: re-evaluating the line failed", line.code)
+            continue
+        if events is not None:
+            done[line.code] = events
+            if events:
+                log.info("%s: re-evaluated the line, %d events", line.code, events)
+    return done
+
+
+def is_due(reevaluated_at: datetime | None, now: datetime, interval_s: float) -> bool:
+    """The line was never re-evaluated, or not for about `interval_s`."""
+    if reevaluated_at is None:
+        return True
+    return (now - reevaluated_at).total_seconds() >= interval_s * (1 - DUE_SLACK)

@@ -160,6 +160,14 @@ class PatientService:
         await outbox.acknowledge(ticket_id, self.queues.clock())
         return ticket
 
+    async def acknowledge_call(self, patient: Patient) -> Ticket | None:
+        """A reply to the call by text ("OK"): "I'm on my way" for the patient's ticket being
+        called (each, should two queues call them at once). None: none is called."""
+        called = [t for t in await self._live_tickets(patient) if t.status is TicketStatus.CALLED]
+        for ticket in called:
+            await self.acknowledge(patient, ticket.id)
+        return called[0] if called else None
+
     async def rate(self, patient: Patient, ticket_id: str, score: int) -> Ticket:
         await self._own_ticket(patient, ticket_id)
         return await self.queues.on_ticket(

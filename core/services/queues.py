@@ -22,18 +22,21 @@ from core.domain.settle import Settlement, settlement
 from core.phones import normalize_phone
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
-from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
 from core.storage.queues import (
+    LiveLine,
     QueueRepository,
     QueueUnitOfWork,
     TortoiseQueueRepository,
 )
+from core.storage.queues import QueueInfo as QueueInfo  # the answer of the queue reads
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 Command = Callable[[dict[str, Queue], datetime], T]
 """A pure domain call on the queues a command loaded, by code."""
+TIMER_ACTOR = "system:timer"
+"""Who re-evaluates quiet lines (core/services/housekeeping.py)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,27 @@ class QueueService:
         `Queue.reposition`); returns how many are waiting."""
         return await self._transact([code], lambda qs, now: qs[code].reposition(now, actor))
 
+    async def live_lines(self) -> list[LiveLine]:
+        """The queues with somebody waiting or called (what housekeeping looks at)."""
+        return await self.store.live_lines()
+
+    async def reevaluate(self, line: LiveLine, actor: str = TIMER_ACTOR) -> int | None:
+        """Time has passed on a quiet line: it is settled at the clock's time as after a
+        command (`Queue.reevaluate`), and what that gives is committed and published as a
+        command's would be; nothing but the stamp is written when it gives nothing. None
+        when another process re-evaluated it since `line` was read (then nothing is done);
+        else how many events it committed."""
+        code = line.code
+        try:
+            _, settled = await self._transact_settled(
+                [code],
+                lambda qs, now: qs[code].reevaluate(now, line.reevaluated_at, actor),
+                claim=line,
+            )
+        except _ReevaluatedElsewhere:
+            return None
+        return len(settled.events)
+
     async def expire_called(self, code: str) -> list[Ticket]:
         return await self._transact([code], lambda qs, now: qs[code].expire_called(now))
 
@@ -259,6 +283,13 @@ class QueueService:
         code = (await self.store.ticket(ticket_id)).queue
         return await self._transact([code], lambda qs, now: command(qs[code], now), [ticket_id])
 
+    async def mark_unreachable(self, ticket_id: str, call_at: datetime) -> bool:
+        """The call ladder of the call made at `call_at` ran out (`core.delivery.ladder`):
+        the board shows the ticket "unreachable". False when there was nothing to mark."""
+        return await self.on_ticket(
+            ticket_id, lambda q, now: q.mark_unreachable(ticket_id, call_at, now)
+        )
+
     async def _transfer(self, source: str, ticket_id: str, target: str, actor: str) -> Ticket:
         def transfer(queues: dict[str, Queue], now: datetime) -> Ticket:
             ticket = queues[source].transfer_out(ticket_id, target, now, actor)
@@ -279,17 +310,30 @@ class QueueService:
         return result
 
     async def _transact_settled(
-        self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str] = ()
+        self,
+        codes: Sequence[str],
+        command: Command[T],
+        extra_ticket_ids: Sequence[str] = (),
+        claim: LiveLine | None = None,
     ) -> tuple[T, Settlement]:
-        """`_transact`, with what settling the command gave."""
-        return await asyncio.shield(self._transaction(codes, command, extra_ticket_ids))
+        """`_transact`, with what settling the command gave. With `claim`, the timer's
+        re-evaluation of that line: only if no other process did it since it was read."""
+        return await asyncio.shield(self._transaction(codes, command, extra_ticket_ids, claim))
 
     async def _transaction(
-        self, codes: Sequence[str], command: Command[T], extra_ticket_ids: Sequence[str]
+        self,
+        codes: Sequence[str],
+        command: Command[T],
+        extra_ticket_ids: Sequence[str],
+        claim: LiveLine | None = None,
     ) -> tuple[T, Settlement]:
         now = self.clock()
         events: list[DomainEvent] = []
         async with self.store.transaction(now) as uow:
+            if claim is not None and not await uow.claim_reevaluation(
+                claim.code, claim.reevaluated_at
+            ):
+                raise _ReevaluatedElsewhere()
             # Locked in one order, so two commands on the same queues (two opposite
             # transfers) cannot deadlock.
             queues = {
@@ -300,7 +344,9 @@ class QueueService:
                 queue.events = events  # one list: events keep their order across queues
             result = command(queues, now)
             settled = settlement(list(queues.values()), events, now)
-            await uow.save(queues, settled.events)
+            # A re-evaluation that tells nobody anything changes no ticket: nothing to write.
+            if claim is None or settled.events:
+                await uow.save(queues, settled.events)
         self.service_times.committed(queues, events)
         messages = [s.event.to_dict() for s in settled.events]
         if messages:
@@ -327,6 +373,10 @@ class QueueService:
                 listener(committed)
             except Exception:  # the commit stands whatever a listener does with it
                 log.exception("a commit listener failed")
+
+
+class _ReevaluatedElsewhere(Exception):
+    """Another process re-evaluated the line since it was read: this one rolls back."""
 
 
 def status_of(

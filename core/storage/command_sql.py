@@ -21,7 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.fields import BooleanField, DatetimeField
 
 from core.domain.hourly import PEAK_FIGURES, HourlyTally
-from core.domain.model import LIVE_STATUSES
+from core.domain.model import LIVE_STATUSES, TicketStatus
 from core.storage.mapping import STORED_TICKET_FIELDS
 from core.storage.models import QueueConfigRow, QueueRow, TicketRow
 
@@ -81,6 +81,40 @@ async def queue_rows(
         return None
     columns = dict(rows[0])
     return QueueRow._init_from_db(**columns), QueueConfigRow._init_from_db(**columns)
+
+
+async def live_lines(conn: BaseDBAsyncClient) -> list[tuple[str, datetime | None, bool, bool]]:
+    """(code, reevaluated_at, somebody waiting, somebody called) of the queues with somebody
+    waiting or called, by code: one query over the (queue_id, status) index, whatever the
+    number of queues; a queue with neither costs its part of it and nothing else."""
+    live = "EXISTS (SELECT 1 FROM tickets t WHERE t.queue_id = q.id AND t.status = '{}')".format
+    waiting, called = live(TicketStatus.WAITING.value), live(TicketStatus.CALLED.value)
+    rows = await _query(
+        conn,
+        f"SELECT code, reevaluated_at, waiting, called FROM (SELECT q.code, q.reevaluated_at,"
+        f" {waiting} AS waiting, {called} AS called FROM queues q) lines"
+        " WHERE waiting OR called ORDER BY code",
+        [],
+    )
+    decode = (lambda v: v) if is_postgres(conn) else _parse_datetime
+    return [(row[0], decode(row[1]), bool(row[2]), bool(row[3])) for row in rows]
+
+
+async def claim_reevaluation(
+    conn: BaseDBAsyncClient, code: str, since: datetime | None, now: datetime
+) -> bool:
+    """Stamps the queue re-evaluated at `now` if its stamp is still `since` (as read by
+    `live_lines`): False when another process stamped it since. The UPDATE takes the
+    queue row's lock until the transaction ends (PostgreSQL re-reads the stamp once the
+    lock is free; SQLite has one writer at a time), so two processes never both win."""
+    unchanged = "reevaluated_at IS NULL" if since is None else "reevaluated_at = ?"
+    stamps = [] if since is None else [since.astimezone(UTC)]
+    updated = await _write(
+        conn,
+        f"UPDATE queues SET reevaluated_at = ? WHERE code = ? AND {unchanged}",
+        [now.astimezone(UTC), code, *stamps],
+    )
+    return updated == 1
 
 
 async def counter_rows(conn: BaseDBAsyncClient, queue_id: int) -> list[tuple[int, str, bool]]:

@@ -7,6 +7,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+from core.domain.ladder import ladder_from
 from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
 from core.storage.models import QueueConfigRow, TicketRow
 
@@ -40,6 +41,7 @@ TICKET_FIELDS = (
     "service",
     "fifo_call_at",
     "told_position",
+    "unreachable_at",
 )
 """The stored fields of a ticket. Not its `position`: that is derived by ranking the line
 (`Queue.rank`), so a ticket whose only change is its place in line is not written."""
@@ -69,6 +71,7 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
         wait_alert_s=row.wait_alert_s,
         service_times_s=dict(row.service_times_s),
         fairness_cap_s=row.fairness_cap_s,
+        call_ladder=ladder_from(row.call_ladder),
     )
 
 
@@ -99,6 +102,7 @@ def config_settings(config: QueueConfig) -> dict[str, Any]:
         "wait_alert_s": config.wait_alert_s,
         "service_times_s": dict(config.service_times_s),
         "fairness_cap_s": config.fairness_cap_s,
+        "call_ladder": [rung.to_dict() for rung in config.call_ladder],
     }
 
 

@@ -8,7 +8,10 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from core.domain.ladder import DEFAULT_CALL_LADDER
 from core.domain.notify import DeliveryStatus
+
+DEFAULT_LADDER_ROWS = [rung.to_dict() for rung in DEFAULT_CALL_LADDER]
 
 
 class StaffAccount(Model):
@@ -90,6 +93,10 @@ class QueueRow(Model):
     day_seq_date = fields.DateField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    reevaluated_at = fields.DatetimeField(null=True)
+    """When the timer last re-evaluated the waiting line (core/services/housekeeping.py):
+    set under the row lock only if unchanged since read, so of several processes one does
+    each round."""
 
     class Meta:
         table = "queues"
@@ -121,6 +128,12 @@ class QueueConfigRow(Model):
     service_times_s: fields.JSONField[dict[str, int]] = fields.JSONField(default={}, db_default={})
     """Kinds of visit offered, each with its configured expected seconds."""
     fairness_cap_s = fields.IntField(default=1200, db_default=1200)
+    call_ladder: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(
+        default=DEFAULT_LADDER_ROWS, db_default=[]
+    )
+    """The rungs after an unanswered call, `[{"step": "sms", "after_s": 60}, ...]`. The
+    database's own default is none (PostgreSQL refuses the default ladder as tortoise
+    renders it); rows are always written with their ladder."""
 
     class Meta:
         table = "queue_configs"
@@ -175,6 +188,8 @@ class TicketRow(Model):
     """Short-first mode's fairness cap is counted from it, so it must outlive the command
     that set it (the join)."""
     told_position = fields.IntField(null=True)
+    unreachable_at = fields.DatetimeField(null=True)
+    """When the call ladder ran out without reaching the patient."""
     """The place in line the patient was last told; "getting close" is measured from it.
     The place itself is derived from the line's order, never stored."""
     version = fields.IntField(default=0)

@@ -1,5 +1,5 @@
 """The outbox table as a work queue: claim due rows, then record what became of each; and
-the outbox's other reads and writes (replies, acknowledgements, escalations, a ticket's
+the outbox's other reads and writes (replies, acknowledgements, the call ladder's, a ticket's
 messages).
 
 A claim marks rows `sending` with a lease and a token. A dispatcher that dies holding rows
@@ -11,17 +11,21 @@ newer attempt.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.domain.ladder import Rung, ladder_from
 from core.domain.model import TicketStatus
 from core.domain.notify import DeliveryStatus
 from core.storage import command_sql
-from core.storage.models import OutboxMessage
+from core.storage.models import OutboxMessage, QueueConfigRow, TicketRow
+
+CALL_KINDS = ("called", "recalled")
+"""The messages of a call: the call ladder follows them up, "I'm on my way" answers them."""
 
 
 async def claim(
@@ -72,10 +76,18 @@ PROVIDER_STATUS_RANK = {
     "failed": 5,
     "canceled": 5,
     "read": 6,
+    # Twilio's voice calls: queued (above), initiated, ringing, then either answered
+    # (in-progress, completed) or not (busy, no-answer, failed or canceled, above: final).
+    "initiated": 3,
+    "ringing": 4,
+    "in-progress": 5,
+    "busy": 5,
+    "no-answer": 5,
+    "completed": 6,
 }
-"""How far along a message the provider reports is; callbacks arrive out of order and
-twice, so a state only ever replaces one of a lower rank (of the final states, the first
-reported stays)."""
+"""How far along a message (or voice call) the provider reports is; callbacks arrive out of
+order and twice, so a state only ever replaces one of a lower rank (of the final states,
+the first reported stays)."""
 
 
 async def mark_sent(
@@ -176,7 +188,7 @@ async def _finish(row: OutboxMessage, **values: object) -> bool:
 async def acknowledge(ticket_id: str, now: datetime) -> None:
     """The patient answered the call: its "called" and "recalled" messages say so."""
     await OutboxMessage.filter(
-        ticket_id=ticket_id, kind__in=["called", "recalled"], status=DeliveryStatus.SENT
+        ticket_id=ticket_id, kind__in=list(CALL_KINDS), status=DeliveryStatus.SENT
     ).update(status=DeliveryStatus.ACKNOWLEDGED, acknowledged_at=now)
 
 
@@ -189,22 +201,39 @@ async def for_tickets(ticket_ids: list[str]) -> list[OutboxMessage]:
     return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
 
 
-async def unanswered_calls(cutoff: datetime, kinds: Collection[str]) -> list[OutboxMessage]:
-    """Telegram messages of these kinds, sent before `cutoff` or failed, whose ticket is
-    still called and has a phone number; each with its ticket."""
-    return await OutboxMessage.filter(
-        Q(status=DeliveryStatus.SENT, sent_at__lte=cutoff) | Q(status=DeliveryStatus.FAILED),
-        channel="telegram",
-        kind__in=list(kinds),
-        ticket__status=TicketStatus.CALLED.value,
-        ticket__phone__isnull=False,
-    ).prefetch_related("ticket")
+@dataclass(frozen=True)
+class OpenCall:
+    """A ticket being called, what its queue's call ladder is, and every "called" and
+    "recalled" message about it (the calls themselves and the ladder's steps)."""
+
+    ticket: TicketRow
+    ladder: tuple[Rung, ...]
+    messages: list[OutboxMessage]
 
 
-async def sms_event_ids(event_ids: list[str | None]) -> set[str | None]:
-    """Which of these events already have an SMS."""
-    rows = await OutboxMessage.filter(channel="sms", event_id__in=event_ids)
-    return {row.event_id for row in rows}
+async def open_calls() -> list[OpenCall]:
+    """Every ticket now called in a queue with a call ladder: three queries, however many
+    there are. Every dispatcher asks every second, so the tickets are found by queue and
+    status (their index), however long the tickets' history grows."""
+    ladders = {
+        row.queue_id: ladder_from(row.call_ladder)  # type: ignore[attr-defined]
+        for row in await QueueConfigRow.all()
+    }
+    laddered = [queue_id for queue_id, ladder in ladders.items() if ladder]
+    if not laddered:
+        return []
+    tickets = await TicketRow.filter(queue_id__in=laddered, status=TicketStatus.CALLED.value)
+    if not tickets:
+        return []
+    messages: dict[str, list[OutboxMessage]] = {t.id: [] for t in tickets}
+    for row in await OutboxMessage.filter(
+        ticket_id__in=list(messages), kind__in=list(CALL_KINDS)
+    ).order_by("created_at"):
+        messages[row.ticket_id].append(row)  # type: ignore[attr-defined]
+    return [
+        OpenCall(t, ladders[t.queue_id], messages[t.id])  # type: ignore[attr-defined]
+        for t in tickets
+    ]
 
 
 async def add_unless_present(message: OutboxMessage) -> bool:

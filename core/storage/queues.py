@@ -22,6 +22,7 @@ from core.domain.errors import InvalidValue
 from core.domain.model import AT_COUNTER_STATUSES, Counter, QueueConfig, Ticket
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
+from core.storage import command_sql
 from core.storage.errors import AlreadyExists, NotFound
 from core.storage.mapping import config_columns, config_from_row, ticket_from_row
 from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
@@ -37,6 +38,17 @@ class QueueInfo:
     counters: list[Counter]
 
 
+@dataclass(frozen=True)
+class LiveLine:
+    """A queue with somebody waiting or called, for housekeeping: when its line was last
+    re-evaluated (never: None), and which of the two it has."""
+
+    code: str
+    reevaluated_at: datetime | None
+    waiting: bool
+    called: bool
+
+
 class QueueUnitOfWork(Protocol):
     async def load(
         self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
@@ -47,6 +59,11 @@ class QueueUnitOfWork(Protocol):
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
         """The queue's visits completed since `since` (by the clock of the command that
         ended them), by ticket id: what service times are learned from."""
+
+    async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
+        """Stamps the queue's line re-evaluated at this unit's time if its stamp is still
+        `since`, and holds the queue's lock; False when another process re-evaluated it
+        since (then nothing is to be done)."""
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes what changed in the loaded `queues` and the command's settled events; a
@@ -66,6 +83,9 @@ class QueueRepository(Protocol):
         """A new queue; its code taken: AlreadyExists."""
 
     async def exists(self, code: str) -> bool: ...
+
+    async def live_lines(self) -> list[LiveLine]:
+        """The queues with somebody waiting or called, by code, in one cheap query."""
 
     async def info(self, code: str) -> QueueInfo:
         """Unknown: NotFound."""
@@ -119,6 +139,10 @@ class TortoiseQueueRepository:
 
     async def exists(self, code: str) -> bool:
         return await QueueRow.exists(code=code)
+
+    async def live_lines(self) -> list[LiveLine]:
+        rows = await command_sql.live_lines(connections.get("default"))
+        return [LiveLine(*row) for row in rows]
 
     async def info(self, code: str) -> QueueInfo:
         return await _info(await queue_row(code))

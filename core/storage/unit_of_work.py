@@ -102,6 +102,10 @@ class TortoiseQueueUnitOfWork:
             day_seq_date=row.day_seq_date,
         )
 
+    async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
+        """Stamps the queue re-evaluated now, locking its row, if nobody did since `since`."""
+        return await command_sql.claim_reevaluation(self.conn, code, since, self.now)
+
     async def _ticket_rows(self, queue_id: int, extra_ids: list[str]) -> dict[str, TicketValues]:
         versions = await command_sql.ticket_versions(self.conn, queue_id, extra_ids)
         known = self.cache.rows(queue_id)

@@ -35,6 +35,11 @@ DEFAULT_CONFIG = {
     "wait_alert_s": 3600,
     "service_times_s": {},
     "fairness_cap_s": 1200,
+    "call_ladder": [
+        {"step": "sms", "after_s": 60},
+        {"step": "voice", "after_s": 60},
+        {"step": "unreachable", "after_s": 90},
+    ],
 }
 
 
@@ -402,6 +407,41 @@ async def test_put_config_rejects_other_bad_values(api: Api) -> None:
     r = await api.call("PUT", f"{API}/queues/PHARM/config", json={"notify_positions": [3, 0]})
     assert_error(r, 422, "invalid_value")
     assert await config(api) == DEFAULT_CONFIG
+
+
+async def test_call_ladder_round_trip_and_checks(api: Api) -> None:
+    await create_queue(api, "PHARM")
+    ladder = [{"step": "voice", "after_s": 30}, {"step": "unreachable", "after_s": 120}]
+    assert (await put_config(api, call_ladder=ladder))["call_ladder"] == ladder
+    assert (await config(api))["call_ladder"] == ladder
+    assert (await put_config(api, capacity=4))["call_ladder"] == ladder  # others keep it
+    assert (await put_config(api, call_ladder=[]))["call_ladder"] == []
+    bad_bodies = [
+        [{"step": "fax", "after_s": 30}],
+        [{"step": "sms", "after_s": 0}],
+        [{"step": "sms", "after_s": 3601}],
+        [{"step": "sms"}],
+        [{"step": "sms", "after_s": 30, "extra": 1}],
+        [{"step": s, "after_s": 30} for s in ("sms", "voice", "unreachable", "sms")],
+        None,
+    ]
+    for body in bad_bodies:
+        r = await api.call("PUT", f"{API}/queues/PHARM/config", json={"call_ladder": body})
+        assert_error(r, 422, "validation_error")
+    for body in (
+        [{"step": "sms", "after_s": 30}, {"step": "sms", "after_s": 30}],
+        [{"step": "unreachable", "after_s": 30}, {"step": "voice", "after_s": 30}],
+    ):
+        r = await api.call("PUT", f"{API}/queues/PHARM/config", json={"call_ladder": body})
+        assert_error(r, 422, "invalid_value")
+    assert (await config(api))["call_ladder"] == []
+    r = await api.call(
+        "POST",
+        f"{API}/queues",
+        json={"code": "LAB", "name": "Lab", "prefix": "L", "call_ladder": ladder},
+    )
+    assert r.status_code == 201, r.text
+    assert (await config(api, "LAB"))["call_ladder"] == ladder
 
 
 async def test_wait_alert_round_trip_and_bounds(api: Api) -> None:

@@ -15,6 +15,7 @@ from core.domain.events import (
     TicketAcknowledged,
     TicketDelayed,
     TicketRated,
+    TicketUnreachable,
 )
 from core.domain.model import QueueConfig, Ticket, TicketStatus
 from core.domain.notify import eta_notice, intents_for
@@ -123,6 +124,35 @@ def test_acknowledge_needs_a_call_and_a_new_call_clears_it(
     queue.acknowledge("t0", T0, "patient")
     queue.return_to_line("t0", T0, "staff")
     assert queue.tickets["t0"].acknowledged_at is None
+
+
+def test_a_call_is_marked_unreachable_once_and_a_recall_or_an_answer_clears_it(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    queue = make_queue()
+    fill(queue, join, 1)
+    assert not queue.mark_unreachable("t0", T0, T0)  # waiting: no call to give up on
+    queue.call_next("1", T0, "staff")
+    later = T0 + timedelta(seconds=210)
+    assert queue.mark_unreachable("t0", T0, later)
+    assert not queue.mark_unreachable("t0", T0, later)  # a second dispatcher: nothing
+    marks = [e for e in queue.events if isinstance(e, TicketUnreachable)]
+    assert [(m.counter, m.at, m.actor) for m in marks] == [("1", later, "system")]
+    assert queue.tickets["t0"].unreachable_at == later
+    queue.recall("t0", later, "staff")
+    assert queue.tickets["t0"].unreachable_at is None
+    assert not queue.mark_unreachable("t0", T0, later)  # the ladder of the first call is over
+    assert queue.mark_unreachable("t0", later, later + timedelta(seconds=5))
+    queue.acknowledge("t0", later + timedelta(seconds=9), "patient")
+    assert queue.tickets["t0"].unreachable_at is None
+
+
+def test_an_answered_call_is_never_marked_unreachable(make_queue: MakeQueue, join: Join) -> None:
+    queue = make_queue()
+    fill(queue, join, 1)
+    queue.call_next("1", T0, "staff")
+    queue.acknowledge("t0", T0 + timedelta(seconds=5), "patient")
+    assert not queue.mark_unreachable("t0", T0, T0 + timedelta(seconds=300))
 
 
 def test_rate_after_the_visit(make_queue: MakeQueue, join: Join) -> None:

@@ -26,11 +26,12 @@ from core.domain.errors import (
     UnknownCounter,
 )
 from core.domain.eta import AtCounter, ServiceSample, ServiceTime, forecast, learn_service_time
-from core.domain.events import TicketStateChanged
+from core.domain.events import LineMoved, TicketStateChanged
 from core.domain.load import load_factor
 from core.domain.model import Counter, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
 from core.domain.ordering import appointment_score, dynamic_score, rank, wait_time_score
 from core.domain.queue import JoinRequest, Queue
+from core.domain.settle import settle
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
@@ -78,6 +79,8 @@ class QueueMachine(RuleBasedStateMachine):
         self.expected: dict[str, TicketStatus] = {}
         self.handed_out: set[str] = set()
         self.previous_line: list[str] = []
+        self.last_look: datetime | None = None
+        """When the timer last re-evaluated the line (`time_passes`)."""
         self.serial = itertools.count(1)
 
     @property
@@ -253,6 +256,37 @@ class QueueMachine(RuleBasedStateMachine):
         assert line == rank(line, self.now, self.queue.config)
         if self.mode is QueueMode.FIFO:
             assert [t.id for t in line] == before
+
+    @rule()
+    def time_passes(self) -> None:
+        """The timer: a line re-evaluated and settled changes nobody's status or place
+        (beyond ranking it now, as loading it does), announces a move exactly when its order
+        now is not the one of the previous look, and a second look at once says nothing."""
+        statuses = {t.id: t.status for t in self.queue.tickets.values()}
+        # In the service every command is settled, which announces what it moved: this
+        # machine does not settle, so that is done here.
+        self.queue.line_moved_by = None
+        self.queue.rank(self.now)  # as a queue loaded now is
+        line = self.queue.waiting()
+        since = self.last_look
+        expect_move = (
+            since is not None
+            and self.mode is not QueueMode.FIFO
+            and [t.id for t in rank(line, since, self.queue.config)] != [t.id for t in line]
+        )
+        kept, self.queue.events = self.queue.events, []
+        self.queue.reevaluate(self.now, since, "system:timer")
+        settled = settle([self.queue], self.queue.events, self.now)
+        # Nobody here has a channel: a move is all there is to say.
+        assert [type(s.event) for s in settled] == ([LineMoved] if expect_move else [])
+        assert {t.id: t.status for t in self.queue.tickets.values()} == statuses
+        assert self.queue.waiting() == line
+        self.queue.events = []
+        self.queue.rank(self.now)
+        self.queue.reevaluate(self.now, self.now, "system:timer")
+        assert settle([self.queue], self.queue.events, self.now) == []
+        self.queue.events = kept
+        self.last_look = self.now
 
     @rule()
     def expire(self) -> None:

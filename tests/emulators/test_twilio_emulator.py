@@ -520,3 +520,81 @@ async def test_wait_for_message_reports_what_happened(client: Any, tw: TwilioEmu
 def test_fail_next_rejects_unknown_kinds() -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         TwilioEmulator().fail_next("bogus")  # type: ignore[arg-type]
+
+
+# -- the Calls API ----------------------------------------------------------------------------
+
+VOICE_URL = f"{PUBLIC}/hooks/twilio/voice-status?n=abc"
+TWIML = '<Response><Say language="es-ES">Hola</Say><Say language="es-ES">Hola</Say></Response>'
+
+
+async def place(client: Any, to: str = PATIENT, **kwargs: Any) -> Any:
+    kwargs.setdefault("from_", FROM)
+    async with asyncio.timeout(3):
+        return await client.calls.create_async(to=to, twiml=TWIML, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "statuses"),
+    [
+        ("completed", ["initiated", "ringing", "in-progress", "completed"]),
+        ("no-answer", ["initiated", "ringing", "no-answer"]),
+        ("busy", ["initiated", "ringing", "busy"]),
+        ("failed", ["initiated", "failed"]),
+    ],
+)
+async def test_a_call_goes_as_scripted_with_signed_callbacks_in_order(
+    client: Any, tw: TwilioEmulator, app: App, outcome: Any, statuses: list[str]
+) -> None:
+    tw.call_outcomes[PATIENT] = outcome
+    call = await place(
+        client,
+        status_callback=VOICE_URL,
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+    )
+    assert (call.status, call.to, call.sid[:2]) == ("queued", PATIENT, "CA")
+    await tw.wait_for_callbacks(len(statuses))
+    await asyncio.sleep(0.05)  # room for a stray extra one
+    assert [h.params["CallStatus"] for h in app.hits] == statuses
+    validator = RequestValidator(tw.auth_token)
+    for hit in app.hits:
+        assert hit.path_qs == "/hooks/twilio/voice-status?n=abc"
+        assert validator.validate(VOICE_URL, hit.params, hit.signature)
+        assert hit.params["CallSid"] == call.sid and hit.params["To"] == PATIENT
+    [placed] = tw.calls_to(PATIENT)
+    assert placed.statuses == ["queued", *statuses]
+    assert placed.said == [("Hola", "es-ES"), ("Hola", "es-ES")]
+    async with asyncio.timeout(3):
+        fetched = await client.calls(call.sid).fetch_async()
+    assert fetched.status == statuses[-1]
+
+
+async def test_without_events_asked_only_the_end_of_a_call_is_reported(
+    client: Any, tw: TwilioEmulator, app: App
+) -> None:
+    await place(client, status_callback=VOICE_URL)
+    await tw.wait_for_callbacks(1)
+    await asyncio.sleep(0.1)
+    assert [h.params["CallStatus"] for h in app.hits] == ["completed"]
+
+
+async def test_calls_are_checked_like_twilio_does(client: Any, tw: TwilioEmulator) -> None:
+    for kwargs, code in (
+        ({"from_": "+15559999999"}, 21210),
+        ({"to": "12345"}, 21211),
+    ):
+        with pytest.raises(TwilioRestException) as caught:
+            await place(client, **kwargs)
+        assert caught.value.code == code
+    with pytest.raises(TwilioRestException) as missing:
+        async with asyncio.timeout(3):
+            await client.calls("CA" + "0" * 32).fetch_async()
+    assert missing.value.status == 404
+    wrong, http = make_client(tw, token="wrong")
+    try:
+        with pytest.raises(TwilioRestException) as refused:
+            await place(wrong)
+        assert refused.value.code == 20003
+    finally:
+        await http.close()
+    assert tw.calls == []

@@ -13,7 +13,12 @@
         reply = await tw.send_sms("+15551230001", "STOP")  # what the patient's phone does
         await http.close()
 
-Only `POST /2010-04-01/Accounts/{sid}/Messages.json` is emulated; errors carry Twilio's HTTP
+Emulated: `POST /2010-04-01/Accounts/{sid}/Messages.json`, and the Calls API for voice
+calls: `POST .../Calls.json` (create, with `Twiml`) and `GET .../Calls/{CallSid}.json`
+(fetch). A call goes queued, initiated, ringing, then as scripted for its number in
+`call_outcomes` (default answered: in-progress, completed; or busy, no-answer, failed),
+posting a signed status callback for each event asked for in `StatusCallbackEvent` (and
+always for the final one), as Twilio does. Errors carry Twilio's HTTP
 status, error code and message so the library raises the `TwilioRestException` production
 code would see. Webhooks (status callbacks, inbound SMS) are signed with the auth token over
 the public URL the app was configured with, and posted to `callback_base` + path + query
@@ -58,6 +63,22 @@ CallbackMode = Literal["in_order", "reversed", "duplicated"]
 API_VERSION = "2010-04-01"
 
 _MESSAGES_PATH = re.compile(r"/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json")
+_CALLS_PATH = re.compile(
+    r"/2010-04-01/Accounts/(?P<account>[^/]+)/Calls(?:/(?P<call>CA[0-9a-f]{32}))?\.json"
+)
+CallOutcome = Literal["completed", "busy", "no-answer", "failed"]
+_CALL_STEPS: dict[str, list[tuple[str, str]]] = {
+    # (CallStatus, the StatusCallbackEvent that asks for its callback)
+    "completed": [
+        ("initiated", "initiated"),
+        ("ringing", "ringing"),
+        ("in-progress", "answered"),
+        ("completed", "completed"),
+    ],
+    "no-answer": [("initiated", "initiated"), ("ringing", "ringing"), ("no-answer", "completed")],
+    "busy": [("initiated", "initiated"), ("ringing", "ringing"), ("busy", "completed")],
+    "failed": [("initiated", "initiated"), ("failed", "completed")],
+}
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 # GSM 03.38 basic table without ESC; every character is one septet.
 _GSM7_BASIC = frozenset(
@@ -100,6 +121,20 @@ class SentSms:
     at: float  # time.monotonic() when the request arrived
     messaging_service_sid: str | None = None
     error_code: int | None = None
+
+
+@dataclass
+class PlacedCall:
+    sid: str
+    from_: str
+    to: str
+    twiml: str
+    said: list[tuple[str, str | None]]  # (text, language) of each <Say>, in order
+    status: str  # queued, initiated, ringing, in-progress, then the final one
+    status_callback: str | None
+    events: list[str]  # the StatusCallbackEvent values asked for
+    at: float  # time.monotonic() when the request arrived
+    statuses: list[str]  # every status the call went through, in order
 
 
 @dataclass
@@ -184,6 +219,15 @@ def _keyword(body: str) -> str:
     return words[0].strip(string.punctuation).upper() if words else ""
 
 
+def _said(twiml: str) -> list[tuple[str, str | None]]:
+    """The text and language of each <Say> of a call's TwiML."""
+    try:
+        root = ElementTree.fromstring(twiml)
+    except ElementTree.ParseError:
+        return []
+    return [((e.text or "").strip(), e.get("language")) for e in root.iter("Say")]
+
+
 def _twiml_messages(xml: bytes) -> list[_TwimlMessage]:
     try:
         root = ElementTree.fromstring(xml)
@@ -239,6 +283,9 @@ class TwilioEmulator(EmulatorServer):
         self.invalid_numbers: set[str] = set()
         self.opted_out: set[str] = set()
         self.messages: list[SentSms] = []
+        self.calls: list[PlacedCall] = []
+        self.call_outcomes: dict[str, CallOutcome] = {}  # callee -> outcome; default answered
+        self.call_step_s = callback_delay_s  # how long each step of a call takes
         self.blocked: list[SentSms] = []  # TwiML replies to opted-out numbers, never sent
         self.requests: list[RequestRecord] = []
         self.callbacks: list[CallbackRecord] = []
@@ -281,6 +328,26 @@ class TwilioEmulator(EmulatorServer):
 
     def messages_to(self, number: str) -> list[SentSms]:
         return [m for m in self.messages if m.to == number]
+
+    def calls_to(self, number: str) -> list[PlacedCall]:
+        return [c for c in self.calls if c.to == number]
+
+    async def wait_for_call(
+        self, to: str, status: str | None = None, timeout_s: float = 5.0
+    ) -> PlacedCall:
+        """The first call to `to` (once it has reached `status`, when given)."""
+
+        def found() -> PlacedCall | None:
+            calls = self.calls_to(to)
+            if calls and (status is None or status in calls[0].statuses):
+                return calls[0]
+            return None
+
+        if not await self._wait_until(lambda: found() is not None, timeout_s):
+            raise AssertionError(f"no call to {to} ({status}) within {timeout_s}s\n{self.dump()}")
+        call = found()
+        assert call is not None
+        return call
 
     def sent_per_number(self) -> dict[str, list[float]]:
         """Arrival times of API creates per sending number, for checking a client's pacing."""
@@ -329,9 +396,11 @@ class TwilioEmulator(EmulatorServer):
             f"  {r.method} {r.path} -> {r.status} code={r.code} {r.params}"
             for r in self.requests[-last:]
         ]
+        lines += [f"  call {c.sid} {c.from_} -> {c.to} {c.statuses}" for c in self.calls[-last:]]
         lines.append(f"last {last} of {len(self.callbacks)} status callbacks:")
         lines += [
-            f"  {c.target} {c.params.get('MessageStatus')} -> {c.status or c.error}"
+            f"  {c.target} {c.params.get('MessageStatus') or c.params.get('CallStatus')}"
+            f" -> {c.status or c.error}"
             for c in self.callbacks[-last:]
         ]
         if self.opted_out:
@@ -425,14 +494,28 @@ class TwilioEmulator(EmulatorServer):
     async def _http(self, request: web.Request) -> web.Response:
         at = time.monotonic()
         params: dict[str, str] = {}
+        events: list[str] = []
         if request.method == "POST":
-            for key, value in (await request.post()).items():
+            form = await request.post()
+            for key, value in form.items():
                 params.setdefault(key, value if isinstance(value, str) else "<file>")
+            events = [v for v in form.getall("StatusCallbackEvent", []) if isinstance(v, str)]
         record = RequestRecord(request.method, request.path, at, params)
         self.requests.append(record)
         self._notify()
         headers = {"Twilio-Request-Id": _sid("RQ")}
         try:
+            calls = _CALLS_PATH.fullmatch(request.path)
+            if calls is not None:
+                if not self._authorized(request, calls["account"]):
+                    headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+                    raise _TwilioError(
+                        401, 20003, "Authenticate", "Your AccountSid or AuthToken was incorrect."
+                    )
+                status, body = self._calls(request.method, calls["call"], params, events, at)
+                record.status = status
+                self._notify()
+                return web.json_response(body, status=status, headers=headers)
             match = _MESSAGES_PATH.fullmatch(request.path)
             if match is None or request.method != "POST":
                 raise _TwilioError(
@@ -535,6 +618,96 @@ class TwilioEmulator(EmulatorServer):
         )
         self._record(sms)
         return 201, self._resource(sms, from_param or None)
+
+    # the Calls API
+    def _calls(
+        self,
+        method: str,
+        sid: str | None,
+        params: dict[str, str],
+        events: list[str],
+        at: float,
+    ) -> tuple[int, dict[str, Any]]:
+        if sid is not None and method == "GET":
+            call = next((c for c in self.calls if c.sid == sid), None)
+            if call is None:
+                raise _TwilioError(404, 20404, f"The requested resource {sid} was not found")
+            return 200, self._call_resource(call)
+        if sid is not None or method != "POST":
+            raise _TwilioError(405, 20004, "Method not allowed")
+        to, from_ = params.get("To", ""), params.get("From", "")
+        twiml = params.get("Twiml", "")
+        if not to:
+            raise _TwilioError(400, 21201, "No 'To' number is specified")
+        if from_ not in self.numbers:
+            raise _TwilioError(
+                400, 21210, f"The source phone number provided, {from_}, is not yet verified "
+                "for your account."
+            )  # fmt: skip
+        if not _E164.fullmatch(to) or to in self.invalid_numbers:
+            raise _TwilioError(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if not twiml and not params.get("Url"):
+            raise _TwilioError(400, 21205, "Url or Twiml parameter is required")
+        call = PlacedCall(
+            sid=_sid("CA"),
+            from_=from_,
+            to=to,
+            twiml=twiml,
+            said=_said(twiml),
+            status="queued",
+            status_callback=params.get("StatusCallback") or None,
+            events=events,
+            at=at,
+            statuses=["queued"],
+        )
+        self.calls.append(call)
+        self._notify()
+        task = asyncio.create_task(self._call_lifecycle(call))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return 201, self._call_resource(call)
+
+    async def _call_lifecycle(self, call: PlacedCall) -> None:
+        outcome = self.call_outcomes.get(call.to, "completed")
+        for sequence, (status, event) in enumerate(_CALL_STEPS[outcome]):
+            await asyncio.sleep(self.call_step_s)
+            call.status = status
+            call.statuses.append(status)
+            self._notify()
+            final = event == "completed"  # Twilio always reports the end of a call
+            if call.status_callback is None or not (final or event in call.events):
+                continue
+            params = {
+                "CallSid": call.sid,
+                "AccountSid": self.account_sid,
+                "From": call.from_,
+                "To": call.to,
+                "CallStatus": status,
+                "Direction": "outbound-api",
+                "ApiVersion": API_VERSION,
+                "SequenceNumber": str(sequence),
+                "Timestamp": format_datetime(datetime.now(UTC)),
+            }
+            if status == "completed":
+                params["CallDuration"] = "9"
+            await self._status_callback(call.status_callback, params)
+
+    def _call_resource(self, call: PlacedCall) -> dict[str, Any]:
+        now = format_datetime(datetime.now(UTC))
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "from": call.from_,
+            "from_formatted": call.from_,
+            "sid": call.sid,
+            "status": call.status,
+            "to": call.to,
+            "to_formatted": call.to,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{call.sid}.json",
+        }
 
     def _conforms(self, key: str, at: float) -> bool:
         """GCRA, virtual scheduling: a request may arrive at most `rate_tolerance_s` before

@@ -195,6 +195,7 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
         "opted_in": {},
         "unreadable_number": {},
         "sorry": {},
+        "ack_thanks": {},
     }
     shipped = {p.stem for p in (TEMPLATES / lang / "sms_reply").glob("*.txt")}
     assert shipped == set(replies)
@@ -422,6 +423,17 @@ def test_each_language_has_the_same_templates_and_labels() -> None:
     assert {n for n in names("en") if n.startswith(("telegram/", "sms/"))} == expected
     en, es = (json.loads((TEMPLATES / lang / "labels.json").read_text()) for lang in ("en", "es"))
     assert set(en) == set(es) >= {"on_my_way", "rate_prompt"}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("kind", ["called", "recalled"])
+def test_the_voice_call_says_the_number_and_counter(lang: str, kind: str) -> None:
+    params = {"queue_name": "Pharmacy", "number": "A-042", "counter": "3", "ticket_id": "T1"}
+    spoken = render_notification(kind, "voice", lang, params)
+    assert "A 042" in spoken.text and "3" in spoken.text and "Pharmacy" in spoken.text
+    assert spoken.buttons == ()
+    other = "en" if lang == "es" else "es"
+    assert spoken.text != render_notification(kind, "voice", other, params).text
 
 
 def test_every_kind_the_domain_sends_has_templates() -> None:

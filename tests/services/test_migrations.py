@@ -8,7 +8,10 @@ from pathlib import Path
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as run_migrations
 
+from core.domain.ladder import DEFAULT_CALL_LADDER
 from core.storage.db import tortoise_config
+from core.storage.mapping import config_from_row
+from core.storage.models import QueueConfigRow
 
 
 async def test_the_stored_position_becomes_the_place_the_patient_was_told(
@@ -39,3 +42,29 @@ async def test_the_stored_position_becomes_the_place_the_patient_was_told(
         await Tortoise.close_connections()
     assert [(r["id"], r["told_position"]) for r in rows] == [("c", None), ("w", 3)]
     assert "position" not in columns
+
+
+async def test_queues_that_existed_get_the_default_call_ladder(tmp_path: Path) -> None:
+    """0009: a queue made before the call ladder keeps its SMS step (the escalation it had)
+    and gets the rest of the default ladder."""
+    config = tortoise_config(f"sqlite://{tmp_path / 'old.sqlite3'}")
+    await run_migrations(config=config, target="nextup.0008_timer")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    await connections.get("default").execute_script(
+        "INSERT INTO queues (id, code, name, prefix, day_seq, created_at, updated_at)"
+        " VALUES (1, 'PHARM', 'Pharmacy', 'A', 2, '2026-01-01', '2026-01-01');"
+        "INSERT INTO queue_configs (queue_id, mode, weight_priority, weight_wait_time,"
+        " weight_appointment, notify_positions, no_show_grace_s, default_service_s,"
+        " wait_horizon_s, appointment_window_s, timezone, language, eta_change_margin_s,"
+        " eta_update_interval_s) VALUES"
+        " (1, 'fifo', 0.5, 0.3, 0.2, '[3,1]', 300, 300, 3600, 1800, 'UTC', 'en', 600, 900);"
+    )
+    await Tortoise.close_connections()
+    await run_migrations(config=config)
+    await Tortoise.init(config=config)
+    try:
+        row = await QueueConfigRow.get(queue_id=1)
+    finally:
+        await Tortoise.close_connections()
+    assert config_from_row(row).call_ladder == DEFAULT_CALL_LADDER

@@ -9,7 +9,7 @@ import pytest
 
 from core.domain.errors import IllegalTransition, QueueFull
 from core.domain.model import Counter, QueueConfig, QueueMode
-from core.services.housekeeping import sweep_no_shows_forever
+from core.services.housekeeping import housekeeping_forever
 from core.services.queues import new_join_request
 from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
 from nextup.wiring import Container
@@ -260,7 +260,7 @@ async def test_the_server_sweep_marks_overdue_calls_as_no_shows(
     await container.queues.join("PHARM", new_join_request(), "x")
     called = await container.queues.call_next("PHARM", "1", "x")
     clock.advance(seconds=61)
-    sweeper = asyncio.create_task(sweep_no_shows_forever(container.queues, interval_s=0.01))
+    sweeper = asyncio.create_task(housekeeping_forever(container.queues, sweep_interval_s=0.01))
     try:
         for _ in range(200):
             if (await TicketRow.get(id=called.id)).status == "no_show":

@@ -15,6 +15,7 @@ import pytest
 from tortoise import connections
 
 from core.delivery.dispatcher import Dispatcher, RetryPolicy
+from core.domain.ladder import Rung, Step
 from core.domain.model import QueueConfig
 from core.settings import load_settings
 from core.storage.models import OutboxMessage
@@ -36,6 +37,7 @@ class LiveSms:
     twilio: TwilioEmulator
     dispatcher: Dispatcher
     local_url: str
+    dispatcher_task: asyncio.Task[None]
 
     async def text(self, phone: str, body: str) -> InboundReply:
         """The patient texts `body`; returns the app's TwiML answer."""
@@ -101,7 +103,7 @@ async def live_sms(
     dispatcher = container.notification_dispatcher(retry=FAST_RETRY, poll_interval_s=0.2)
     task = asyncio.create_task(dispatcher.run())
     try:
-        yield LiveSms(container, twilio, dispatcher, local_url)
+        yield LiveSms(container, twilio, dispatcher, local_url, task)
     finally:
         await twilio.cancel_callbacks()
         task.cancel()
@@ -121,8 +123,8 @@ async def twilio() -> AsyncIterator[TwilioEmulator]:
 
 @pytest.fixture
 async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
-    async for running in live_sms(migrated, twilio, sms_escalate_after_s=1.0):
-        await running.container.queues.create_queue(
-            "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), ["1", "2"]
-        )
+    async for running in live_sms(migrated, twilio):
+        # A call unanswered on Telegram goes again by SMS after a second; nothing follows.
+        config = QueueConfig(default_service_s=300, call_ladder=(Rung(Step.SMS, 1),))
+        await running.container.queues.create_queue("PHARM", "Pharmacy", "A", config, ["1", "2"])
         yield running

@@ -34,7 +34,7 @@ from sms.keywords import DEFAULT_LATE_MIN, Command, Keyword, parse
         ("END", Keyword(Command.OPT_OUT)),
         ("quit", Keyword(Command.OPT_OUT)),
         ("START", Keyword(Command.OPT_IN)),
-        ("yes", Keyword(Command.OPT_IN)),
+        ("yes", Keyword(Command.OPT_IN, acknowledges=True)),
         ("UNSTOP", Keyword(Command.OPT_IN)),
         ("help", Keyword(Command.HELP)),
         ("INFO", Keyword(Command.HELP)),
@@ -53,6 +53,31 @@ from sms.keywords import DEFAULT_LATE_MIN, Command, Keyword, parse
 )
 def test_keywords(text: str, expected: Keyword) -> None:
     assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("OK", Command.JOIN),  # a lone word could be a queue code
+        ("ok thanks", Command.UNKNOWN),
+        ("Yes!", Command.OPT_IN),
+        ("si", Command.JOIN),
+        ("Sí, voy", Command.UNKNOWN),
+        ("1", Command.UNKNOWN),
+        ("vale", Command.JOIN),
+    ],
+)
+def test_answers_to_a_call_keep_their_other_meaning_too(text: str, command: Command) -> None:
+    """Whether the text acknowledges a call depends on the sender being called, which the
+    conversation knows; the parser says both what it would mean and that it may be one."""
+    keyword = parse(text)
+    assert keyword.acknowledges
+    assert keyword.command is command
+
+
+@pytest.mark.parametrize("text", ["STATUS", "okay-ish", "10", "JOIN OK", "no"])
+def test_other_texts_are_no_answer_to_a_call(text: str) -> None:
+    assert not parse(text).acknowledges
 
 
 def test_a_queue_code_that_cannot_be_one_is_kept_for_the_reply() -> None:

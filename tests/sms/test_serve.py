@@ -124,3 +124,79 @@ async def test_serve_stops_soon_after_sigterm_with_a_send_and_a_request_in_fligh
     assert exit_code == 0, log
     assert took_s < STOP_WITHIN_S, f"{took_s:.1f} s\n{log}"
     assert "Traceback" not in log and "was destroyed but it is pending" not in log, log
+
+
+async def test_a_server_killed_mid_ladder_and_started_again_takes_each_step_once(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL, not a stop: the new process finds the ladder where the database left it."""
+    run(tmp_path, "createuser", "admin", "--role", "admin", "--password-stdin", stdin="x" * 12)
+    token = run(tmp_path, "token", "admin")
+    phone = "+15551230007"
+    async with TwilioEmulator(numbers=("+15550000001",)) as twilio:
+        twilio.call_outcomes[phone] = "no-answer"
+        twilio.call_step_s = 0.1
+        settings = {
+            "PUBLIC_URL": PUBLIC_URL,
+            "TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "TWILIO_FROM": "+15550000001",
+            "TWILIO_VOICE_FROM": "+15550000001",
+            "TWILIO_API_BASE": twilio.base_url,
+            "OUTBOX_POLL_S": "0.2",
+        }
+        port = free_port()
+        local = f"http://127.0.0.1:{port}"
+        twilio.callback_base = local
+        server = start_server(tmp_path, port, **settings)
+        try:
+            await wait_for_health(local)
+            auth = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=local, headers=auth, timeout=10) as client:
+                ladder = [
+                    {"step": "sms", "after_s": 1},
+                    {"step": "voice", "after_s": 4},
+                    {"step": "unreachable", "after_s": 1},
+                ]
+                body = {"code": "PHARM", "name": "Pharmacy", "prefix": "A", "call_ladder": ladder}
+                assert (await client.post("/api/v1/queues", json=body)).status_code == 201
+                joined = await client.post(
+                    "/api/v1/queues/PHARM/tickets", json={"telegram_chat_id": 42, "phone": phone}
+                )
+                ticket = joined.json()["id"]
+                call = await client.post("/api/v1/queues/PHARM/call-next", json={"counter": "1"})
+                assert call.status_code == 200, call.text
+                await twilio.wait_for_message(phone, "your turn", timeout_s=15)
+
+                async def notifications() -> list[dict[str, str]]:
+                    found = await client.get(f"/api/v1/tickets/{ticket}")
+                    return list(found.json()["notifications"])
+
+                deadline = time.monotonic() + 15
+                while not any(
+                    n["channel"] == "sms" and n["status"] == "sent" for n in await notifications()
+                ):
+                    assert time.monotonic() < deadline, await notifications()
+                    await asyncio.sleep(0.05)
+        finally:
+            server.kill()  # mid-ladder: the SMS went, the voice call is due in 4 s
+            server.wait(timeout=10)
+
+        server = start_server(tmp_path, port, **settings)
+        try:
+            await wait_for_health(local)
+            async with httpx.AsyncClient(base_url=local, headers=auth, timeout=10) as client:
+                deadline = time.monotonic() + 30
+                while (await client.get(f"/api/v1/tickets/{ticket}")).json()[
+                    "unreachable_at"
+                ] is None:
+                    assert time.monotonic() < deadline, twilio.dump()
+                    await asyncio.sleep(0.1)
+                await asyncio.sleep(1.0)  # the new process has looked again since
+                records = await notifications()
+        finally:
+            stop(server)
+    channels = sorted(n["channel"] for n in records if n["kind"] == "called")
+    assert channels == ["sms", "telegram", "voice"]
+    assert len(twilio.messages_to(phone)) == 1
+    assert [c.statuses[-1] for c in twilio.calls_to(phone)] == ["no-answer"]

@@ -32,7 +32,7 @@ from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.storage.models import TicketEventRow
-from core.storage.queues import QueueInfo
+from core.storage.queues import LiveLine, QueueInfo
 
 
 @dataclass
@@ -43,6 +43,7 @@ class StoredQueue:
     counters: dict[str, Counter]
     day_seq: int = 0
     day_seq_date: date | None = None
+    reevaluated_at: datetime | None = None
 
 
 @dataclass
@@ -77,6 +78,16 @@ class FakeQueueRepository:
 
     async def exists(self, code: str) -> bool:
         return code in self.queues
+
+    async def live_lines(self) -> list[LiveLine]:
+        def having(status: TicketStatus) -> set[str]:
+            return {t.queue for t in self.tickets.values() if t.status is status}
+
+        waiting, called = having(TicketStatus.WAITING), having(TicketStatus.CALLED)
+        return [
+            LiveLine(c, self.queues[c].reevaluated_at, c in waiting, c in called)
+            for c in sorted(waiting | called)
+        ]
 
     async def info(self, code: str) -> QueueInfo:
         stored = self._queue(code)
@@ -132,6 +143,8 @@ class FakeQueueUnitOfWork:
         self._loaded: dict[str, tuple[Ticket, int]] = {}
         """Ticket id -> the ticket as loaded, and its version then."""
         self._saved: tuple[Mapping[str, Queue], Sequence[SettledEvent]] | None = None
+        self._reevaluated: str | None = None
+        """The queue whose re-evaluation this unit claimed, stamped when it is written."""
 
     async def load(
         self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
@@ -169,6 +182,12 @@ class FakeQueueUnitOfWork:
             and t.status is TicketStatus.DONE
         }
 
+    async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
+        if self.store._queue(code).reevaluated_at != since:
+            return False
+        self._reevaluated = code
+        return True
+
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         for ticket in self._changed(queues):
             if (
@@ -188,6 +207,8 @@ class FakeQueueUnitOfWork:
 
     def write(self) -> None:
         """At the end of the transaction: what `save` was given becomes the stored state."""
+        if self._reevaluated is not None:
+            self.store.queues[self._reevaluated].reevaluated_at = self.now
         if self._saved is None:
             return
         queues, settled = self._saved

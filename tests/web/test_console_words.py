@@ -62,3 +62,11 @@ def test_positions_in_an_audit_line() -> None:
     assert positions_text(row(4, 3)) == "4 → 3"  # getting close
     assert positions_text(row(None, 3)) == "3"  # joined, returned, called from
     assert positions_text(row(None, None)) == ""
+
+
+def test_a_voice_call_shows_whether_it_was_answered() -> None:
+    for status, ok in (("completed", True), ("no-answer", False), ("busy", False)):
+        row = OutboxMessage(kind="called", channel="voice", status="sent", delivered_to="voice")
+        row.provider_status = status
+        delivery = delivery_of(row)
+        assert (delivery.channel, delivery.state, delivery.ok) == ("voice", status, ok)

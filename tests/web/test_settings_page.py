@@ -216,6 +216,7 @@ async def test_the_form_shows_the_stored_settings_in_minutes(
     assert "only used in dynamic mode" in dom.root.text()
     assert fields["fairness_cap_min"] == "20"
     assert fields["service_times"] == ""
+    assert fields["call_ladder"] == "sms 60\nvoice 60\nunreachable 90"
     modes = [n.attrs["value"] for n in dom.root.walk() if n.attrs.get("name") == "mode"]
     assert modes == ["fifo", "dynamic", "short_first"]
     assert [n.attrs["value"] for n in dom.root.walk() if n.attrs.get("name") == "open"] == [
@@ -245,6 +246,7 @@ async def test_saving_applies_every_setting_through_the_api_services(
         eta_update_interval_min="20",
         fairness_cap_min="30",
         service_times="Pickup 2\r\n\r\n  consultation   12.5 min\r\n",
+        call_ladder="SMS 45\r\n\r\nunreachable 120 s\r\n",
         language="es",
         timezone="Europe/Madrid",
         open=["1"],  # counter 2 closed
@@ -269,6 +271,7 @@ async def test_saving_applies_every_setting_through_the_api_services(
         "wait_alert_s": 1800,
         "service_times_s": {"pickup": 120, "consultation": 750},
         "fairness_cap_s": 1800,
+        "call_ladder": [{"step": "sms", "after_s": 45}, {"step": "unreachable", "after_s": 120}],
     }
     assert await queue_counters(api) == {"1": True, "2": False, "3": True}
 
@@ -281,6 +284,7 @@ async def test_saving_applies_every_setting_through_the_api_services(
     # Kinds of visit come back one a line, by name, in minutes.
     assert fields["service_times"] == "consultation 12.5\npickup 2"
     assert fields["fairness_cap_min"] == "30"
+    assert fields["call_ladder"] == "sms 45\nunreachable 120"
 
 
 async def test_short_visits_first_with_its_cap_and_kinds_is_saved_and_explained(
@@ -421,6 +425,11 @@ async def test_invalid_capacity_is_shown_next_to_it_and_nothing_changes(
             "service_times",
             "at most 12 kinds of visit",
         ),
+        ({"call_ladder": "sms"}, "call_ladder", "line 1: write a step and its seconds"),
+        ({"call_ladder": "sms 60\nfax 60"}, "call_ladder", "a call ladder rung is"),
+        ({"call_ladder": "sms 60\nsms 90"}, "call_ladder", "each step"),
+        ({"call_ladder": "unreachable 60\nsms 60"}, "call_ladder", "only be the last"),
+        ({"call_ladder": "voice 5000"}, "call_ladder", "between 1 and 3600 seconds"),
         ({"language": "english"}, "language", "pattern"),
         ({"new_counter": "1"}, "new_counter", "there is a counter 1 already"),
         ({"new_counter": "x" * 33}, "new_counter", "1 to 32 characters"),

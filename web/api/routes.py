@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from core.domain.errors import InvalidValue
+from core.domain.ladder import ladder_from
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
@@ -64,6 +65,7 @@ async def create_queue(request: Request, body: schemas.QueueCreateBody) -> HTTPR
         overflow_queue=body.overflow_queue,
         service_times_s=body.service_times_s,
         fairness_cap_s=body.fairness_cap_s,
+        call_ladder=ladder_from(r.model_dump() for r in body.call_ladder),
     )
     info = await service(request).create_queue(
         body.code, body.name, body.prefix, config, body.counters
@@ -201,6 +203,8 @@ def changed_config(current: QueueConfig, changes: dict[str, Any]) -> QueueConfig
     """`current` with the changes a request sent, checked by the domain's rules."""
     if "notify_positions" in changes:
         changes["notify_positions"] = tuple(changes["notify_positions"])
+    if "call_ladder" in changes:
+        changes["call_ladder"] = ladder_from(changes["call_ladder"])
     return dataclasses.replace(current, **changes)
 
 
@@ -242,7 +246,9 @@ async def queue_metrics(request: Request, code: str) -> HTTPResponse:
     "/tickets/<ticket_id>",
     "One ticket with its event history and the delivery record of every notification",
     errors={404: "ticket_not_found"},
-    response="Ticket + history + notifications",
+    response="Ticket (with `unreachable_at`: when its call ladder ran out) + history + "
+    "notifications (`channel` telegram, sms or voice; a voice call's `provider_status` is "
+    "Twilio's: queued, initiated, ringing, in-progress, completed, busy, no-answer, failed)",
 )
 async def get_ticket(request: Request, ticket_id: str) -> HTTPResponse:
     view = await service(request).ticket_view(ticket_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.domain.ladder import DEFAULT_CALL_LADDER, MAX_RUNG_S, MAX_RUNGS, MIN_RUNG_S, Step
 from core.domain.model import (
     MAX_FAIRNESS_CAP_S,
     MAX_LATE_S,
@@ -77,6 +78,26 @@ class Body(BaseModel):
         return _no_nul(value)
 
 
+CALL_LADDER = (
+    "What follows a call the patient does not answer, in order: `sms` (the call again by "
+    "text, when a phone is known and the call did not go by SMS), `voice` (a Twilio voice "
+    "call saying the number and counter, when NEXTUP_TWILIO_VOICE_FROM is set) and "
+    "`unreachable` (last: the board marks the ticket). Each is taken `after_s` seconds after "
+    "the one before went out unanswered (the call, for the first), at once when that one "
+    "could not be delivered or the voice call rang out; a step the patient cannot get is "
+    "left out. `[]`: nothing follows a call."
+)
+
+
+class LadderRungBody(Body):
+    step: Step
+    after_s: int = Field(ge=MIN_RUNG_S, le=MAX_RUNG_S)
+
+
+def default_ladder() -> list[LadderRungBody]:
+    return [LadderRungBody(step=r.step, after_s=r.after_s) for r in DEFAULT_CALL_LADDER]
+
+
 class JoinBody(Body):
     priority: int = Field(0, ge=0, le=MAX_PRIORITY)
     appointment_at: AwareDatetime | None = None
@@ -118,6 +139,9 @@ class QueueCreateBody(Body):
         ge=MIN_FAIRNESS_CAP_S,
         le=MAX_FAIRNESS_CAP_S,
         description=FAIRNESS_CAP,
+    )
+    call_ladder: list[LadderRungBody] = Field(
+        default_factory=default_ladder, max_length=MAX_RUNGS, description=CALL_LADDER
     )
 
 
@@ -167,6 +191,9 @@ class ConfigBody(Body):
     service_times_s: ServiceTimes | None = None
     fairness_cap_s: int | None = Field(
         None, ge=MIN_FAIRNESS_CAP_S, le=MAX_FAIRNESS_CAP_S, description=FAIRNESS_CAP
+    )
+    call_ladder: list[LadderRungBody] | None = Field(
+        None, max_length=MAX_RUNGS, description=CALL_LADDER
     )
 
     @model_validator(mode="after")

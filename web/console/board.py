@@ -143,10 +143,13 @@ def delivery_of(row: OutboxMessage) -> Delivery:
         "sent": True,
         "in dev inbox": True,
         "acknowledged": True,
+        "completed": True,  # a voice call answered
     }.get(state)
     if row.status in {DeliveryStatus.FAILED, DeliveryStatus.SUPPRESSED} or state in {
         "undelivered",
         "failed",
+        "busy",
+        "no-answer",
     }:
         ok = False
     return Delivery(row.kind, row.channel, state, ok)

@@ -1,5 +1,5 @@
-"""The admin's queue settings page: ordering, kinds of visit, capacity, notifications,
-counters.
+"""The admin's queue settings page: ordering, kinds of visit, capacity, notifications and
+the call ladder, counters.
 
 A plain form rather than HTMX: it posts back here so that every error can be shown next to
 its own input, with what the admin typed kept. It is applied through the same services as
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -25,6 +25,7 @@ from sanic.request import RequestParameters
 from sanic.response import HTTPResponse, html, redirect
 
 from core.domain.errors import InvalidValue
+from core.domain.ladder import Rung, ladder_from
 from core.domain.model import (
     MAX_SERVICE_S,
     Counter,
@@ -113,8 +114,14 @@ def values_of(config: QueueConfig) -> dict[str, str]:
         language=config.language,
         timezone=config.timezone,
         service_times=service_times_text(config.service_times_s),
+        call_ladder=call_ladder_text(config.call_ladder),
     )
     return values
+
+
+def call_ladder_text(ladder: Sequence[Rung]) -> str:
+    """One rung a line, with its seconds: `sms 60`."""
+    return "\n".join(f"{rung.step.value} {rung.after_s}" for rung in ladder)
 
 
 def service_times_text(service_times_s: Mapping[str, int]) -> str:
@@ -200,6 +207,7 @@ def read(form: Any, info: QueueInfo, others: set[str]) -> Submission:
     read_choices(sub, info, others)
     read_numbers(sub)
     read_service_times(sub)
+    read_call_ladder(sub)
     return sub
 
 
@@ -305,6 +313,28 @@ def read_service_times(sub: Submission) -> None:
     sub.changes["service_times_s"] = service_times_s
 
 
+def read_call_ladder(sub: Submission) -> None:
+    """`step seconds` a line (`sms 60`), in order; blank lines skipped."""
+    rungs = []
+    for number, words in enumerate(
+        (line.split() for line in sub.values["call_ladder"].splitlines()), start=1
+    ):
+        if not words:
+            continue
+        if words[2:] == ["s"]:  # the unit shown next to the field, typed as well
+            words = words[:2]
+        if len(words) != 2 or not words[1].isdecimal():
+            sub.fail("call_ladder", f"line {number}: write a step and its seconds, like sms 60")
+            return
+        rungs.append({"step": words[0].lower(), "after_s": int(words[1])})
+    try:
+        ladder_from(rungs)
+    except InvalidValue as exc:
+        sub.fail("call_ladder", str(exc))
+        return
+    sub.changes["call_ladder"] = rungs
+
+
 def minute_bounds(name: str) -> tuple[int, int]:
     """The API's bounds for a duration, so the page accepts exactly what the API accepts."""
     metadata = ConfigBody.model_fields[name].metadata
@@ -359,6 +389,8 @@ def domain_config(sub: Submission, current: QueueConfig) -> QueueConfig | None:
         typed["mode"] = QueueMode(typed["mode"])
     if "notify_positions" in typed:
         typed["notify_positions"] = tuple(typed["notify_positions"])
+    if "call_ladder" in typed:
+        typed["call_ladder"] = ladder_from(typed["call_ladder"])
     for name, value in typed.items():
         try:
             dataclasses.replace(current, **{name: value})

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import Outgoing, Receipt
-from core.storage.models import OutboxMessage
+from core.domain.ladder import DEFAULT_CALL_LADDER, Rung
+from core.storage.models import OutboxMessage, TicketRow
+from core.storage.outbox import CALL_KINDS, OpenCall
 
 
 def outbox_row(
@@ -38,6 +40,10 @@ def outbox_row(
         next_attempt_at=at,
         created_at=at,
     )
+
+
+def _ticket_id(row: OutboxMessage) -> str | None:
+    return getattr(row, "ticket_id", None)
 
 
 def due(row: OutboxMessage, now: datetime) -> bool:
@@ -72,7 +78,10 @@ class FakeOutbox:
         """(channel, limit, urgent_only) of every claim asked for."""
         self.lost_claims: set[str] = set()
         """Rows whose lease another dispatcher took meanwhile: their results are refused."""
-        self.escalation_cutoffs: list[datetime] = []
+        self.called: list[TicketRow] = []
+        """Tickets being called, for the call ladder."""
+        self.ladder: tuple[Rung, ...] = DEFAULT_CALL_LADDER
+        self.open_call_reads = 0
         self._recorded = asyncio.Condition()
 
     async def claim(
@@ -131,16 +140,23 @@ class FakeOutbox:
             self._recorded.notify_all()
         return True
 
-    async def unanswered_calls(
-        self, cutoff: datetime, kinds: Collection[str]
-    ) -> list[OutboxMessage]:
-        self.escalation_cutoffs.append(cutoff)
-        return []
-
-    async def sms_event_ids(self, event_ids: list[str | None]) -> set[str | None]:
-        return set()
+    async def open_calls(self) -> list[OpenCall]:
+        self.open_call_reads += 1
+        calls = []
+        for ticket in self.called:
+            # A model made outside a running ORM drops the foreign key it is given (the
+            # ladder's rows), so a ticket's rows are also told by their event.
+            events = {r.event_id for r in self.rows.values() if _ticket_id(r) == ticket.id}
+            messages = [
+                r for r in self.rows.values() if r.event_id in events and r.kind in CALL_KINDS
+            ]
+            messages.sort(key=lambda r: r.created_at)
+            calls.append(OpenCall(ticket, self.ladder, messages))
+        return calls
 
     async def add_unless_present(self, message: OutboxMessage) -> bool:
+        if any(r.idempotency_key == message.idempotency_key for r in self.rows.values()):
+            return False
         self.rows[message.id] = message
         return True
 

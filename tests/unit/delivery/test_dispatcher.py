@@ -21,7 +21,7 @@ from core.delivery import (
 )
 from core.delivery.dispatcher import Dispatcher, DispatchSettings, RetryPolicy
 from core.delivery.limits import ChannelLimits
-from core.storage.models import OutboxMessage
+from core.storage.models import OutboxMessage, TicketRow
 from tests.conftest import FakeClock
 from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
 
@@ -270,20 +270,77 @@ async def test_every_message_to_a_recipient_goes_in_order(
     assert [m.id for m in sender.sent] == [r.id for r in rows]
 
 
-# -- escalation ----------------------------------------------------------------------------
+# -- the call ladder -----------------------------------------------------------------------
 
 
-async def test_unanswered_calls_are_looked_for_only_when_asked_and_sms_can_go(
+def called_ticket(outbox: FakeOutbox, clock: FakeClock, phone: str | None) -> OutboxMessage:
+    """A ticket called on Telegram just now, its "called" message sent."""
+    ticket = TicketRow(id="T1", number="P-001", status="called", phone=phone)
+    ticket.acknowledged_at = ticket.unreachable_at = None
+    outbox.called.append(ticket)
+    call = outbox_row("4242", clock(), channel="telegram", urgent=True)
+    call.ticket_id, call.event_id = "T1", "E1"
+    call.status, call.sent_at = "sent", clock()
+    queue(outbox, call)
+    return call
+
+
+async def test_no_ladder_is_climbed_when_the_dispatcher_is_told_not_to(
     outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
 ) -> None:
-    assert await dispatcher(outbox, contacts, sender, clock).escalate_once() == 0
-    escalating = DispatchSettings(base_url=SETTINGS.base_url, escalate_after_s=90.0)
-    no_sms = Dispatcher(
-        {"telegram": sender}, {"telegram": FAST}, InProcessBus(), escalating, clock, outbox
-    )
-    assert await no_sms.escalate_once() == 0
-    assert outbox.escalation_cutoffs == []
+    off = DispatchSettings(base_url=SETTINGS.base_url, ladder=False)
+    assert await dispatcher(outbox, contacts, sender, clock, settings=off).climb_ladders_once() == 0
+    assert outbox.open_call_reads == 0
 
-    with_sms = dispatcher(outbox, contacts, sender, clock, settings=escalating)
-    assert await with_sms.escalate_once() == 0
-    assert outbox.escalation_cutoffs == [clock() - timedelta(seconds=90)]
+
+async def test_an_unanswered_call_gets_its_sms_once_then_is_marked_unreachable(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    marked: list[tuple[str, object]] = []
+
+    async def mark(ticket_id: str, call_at: object) -> bool:
+        marked.append((ticket_id, call_at))
+        return True
+
+    settings = DispatchSettings(base_url=SETTINGS.base_url, ladder_channels=frozenset({"sms"}))
+    ladder = Dispatcher(
+        {"sms": sender}, {"sms": FAST}, InProcessBus(), settings, clock, outbox, contacts, mark
+    )
+    call = called_ticket(outbox, clock, "+15551230007")
+    clock.advance(seconds=59)
+    assert await ladder.climb_ladders_once() == 0
+    clock.advance(seconds=1)
+    assert await ladder.climb_ladders_once() == 1
+    [sms] = [r for r in outbox.rows.values() if r.channel == "sms"]
+    assert (sms.recipient, sms.kind, sms.urgent) == ("+15551230007", "called", True)
+    assert sms.idempotency_key == "E1:sms:+15551230007"
+    assert sms.payload["escalated_from"] == call.id
+    assert await ladder.climb_ladders_once() == 0  # not twice, and the SMS is not out yet
+    sms.status, sms.sent_at = "sent", clock()
+    clock.advance(seconds=89)  # voice is not set up: "unreachable" 90 s after the SMS
+    assert await ladder.climb_ladders_once() == 0
+    clock.advance(seconds=1)
+    assert await ladder.climb_ladders_once() == 1
+    assert marked == [("T1", call.created_at)]
+
+
+async def test_without_a_phone_the_ladder_only_marks_unreachable(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    marked: list[str] = []
+
+    async def mark(ticket_id: str, call_at: object) -> bool:
+        marked.append(ticket_id)
+        return True
+
+    settings = DispatchSettings(base_url=SETTINGS.base_url, ladder_channels=frozenset({"sms"}))
+    ladder = Dispatcher(
+        {"sms": sender}, {"sms": FAST}, InProcessBus(), settings, clock, outbox, contacts, mark
+    )
+    called_ticket(outbox, clock, None)
+    clock.advance(seconds=89)
+    assert await ladder.climb_ladders_once() == 0
+    clock.advance(seconds=1)
+    assert await ladder.climb_ladders_once() == 1
+    assert marked == ["T1"]
+    assert [r.channel for r in outbox.rows.values()] == ["telegram"]
