@@ -67,14 +67,18 @@ async def poll_exclusively(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
     """Polls while this process holds the lock; refused, says who holds it and asks again
     every `retry_interval_s`, so it takes over when the holder stops."""
     told: Holder | None = None
+    unreachable = False
     try:
         while True:
             try:
                 holder = await lock.try_acquire()
             except Exception as exc:  # Redis or the database away: the role must not end
-                log.warning("cannot reach the Telegram poller lock (%r); trying again", exc)
+                if not unreachable:  # once per outage, not every retry
+                    log.warning("cannot reach the Telegram poller lock (%r); trying again", exc)
+                unreachable = True
                 await asyncio.sleep(lock.retry_interval_s)
                 continue
+            unreachable = False
             if holder is None:
                 log.info("Telegram poller lock taken: this process polls the bot")
                 told = None

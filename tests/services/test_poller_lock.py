@@ -188,3 +188,35 @@ async def test_a_poller_that_lost_its_redis_lock_stops_polling(
         await _until(lambda: len(polls) == 2, timeout_s=5)  # the other one stopped: it is back
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_unreachable_lock_is_retried_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lock's store away (Redis restarting): the bot role waits for it, it does not end."""
+    inner = FilePollerLock(tmp_path / "bot.lock", Holder.this_process("nextup-bot"), 0.02)
+    failures = [3]
+
+    class Flaky:
+        me, renew_interval_s, retry_interval_s = inner.me, 0.02, 0.02
+
+        async def try_acquire(self) -> Holder | None:
+            if failures[0]:
+                failures[0] -= 1
+                raise ConnectionError("store restarting")
+            return await inner.try_acquire()
+
+        renew, release, close = inner.renew, inner.release, inner.close
+
+    polled = asyncio.Event()
+
+    async def poll() -> None:
+        polled.set()
+        await asyncio.Event().wait()
+
+    caplog.set_level(logging.INFO, logger="nextup.roles")
+    task = asyncio.create_task(poll_exclusively(Flaky(), poll))
+    await asyncio.wait_for(polled.wait(), 3)
+    assert caplog.text.count("cannot reach the Telegram poller lock") == 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
