@@ -30,6 +30,36 @@ class TelegramMode(StrEnum):
     WEBHOOK = "webhook"
 
 
+class ProcessRole(StrEnum):
+    """What a long-running process does (NEXTUP_ROLES, `serve --roles`)."""
+
+    WEB = "web"
+    """HTTP: the API, console, pages, websockets and the webhooks."""
+    DISPATCHER = "dispatcher"
+    """Sends the outbox's notifications, and the periodic housekeeping (no-show sweep)."""
+    BOT = "bot"
+    """Long-polls Telegram (polling mode only; one process per bot holds the poller lock)."""
+
+
+ALL_ROLES = frozenset(ProcessRole)
+
+
+def parse_roles(text: str) -> frozenset[ProcessRole]:
+    """`web,dispatcher` as roles; an unknown or missing role is a ValueError."""
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    known = [role.value for role in ProcessRole]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        problem = f"unknown role {', '.join(unknown)}" if unknown else "no role given"
+        raise ValueError(f"{problem}: use one or more of {','.join(known)}")
+    return frozenset(ProcessRole(n) for n in names)
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class SettingsError(Exception):
     """A setting has a bad value; the message names the variable and what is wrong."""
 
@@ -87,6 +117,12 @@ class Settings(BaseSettings):
     """Replies (paid texts) one number is sent in an hour, whatever it texts."""
     sms_daily_cap: int = 30
     """Texts of any kind sent to one number in 24 hours (replies and notifications)."""
+    roles: str = "web,dispatcher,bot"
+    """What `nextup serve` does: any of web, dispatcher, bot (comma separated)."""
+    bot_lock_ttl_s: float = 20.0
+    """How long the Telegram poller lock outlives a poller that died without releasing it
+    (Redis only: a database or file lock goes with its process)."""
+    log_format: LogFormat = LogFormat.TEXT
     sms_allowed_countries: str | None = None
     """Regions (comma separated, e.g. `US,CA`) whose numbers may text in; default: the phone
     region; empty with no phone region: any."""
@@ -197,12 +233,19 @@ class Settings(BaseSettings):
         "sms_joins_per_hour",
         "sms_replies_per_hour",
         "sms_daily_cap",
+        "bot_lock_ttl_s",
     )
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be above 0")
         return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: str) -> str:
+        roles = parse_roles(value)
+        return ",".join(role.value for role in ProcessRole if role in roles)
 
     @field_validator("sms_allowed_countries")
     @classmethod
@@ -216,6 +259,10 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return networks(self.trusted_proxies)
+
+    @property
+    def role_set(self) -> frozenset[ProcessRole]:
+        return parse_roles(self.roles)
 
     @property
     def twilio_senders(self) -> list[str]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from core.domain.errors import DomainError
-from core.redact import install_log_masking
 from core.services import accounts
 from core.settings import SettingsError, load_settings
 from nextup.admin import (
@@ -20,6 +18,7 @@ from nextup.admin import (
 )
 from nextup.demo import cmd_demo
 from nextup.lifecycle import freeze_long_lived_objects
+from nextup.logs import configure_logging
 from nextup.serve import cmd_bot, cmd_serve, cmd_worker
 from sim.cli import add_arguments as add_simulate_arguments
 
@@ -27,10 +26,10 @@ from sim.cli import add_arguments as add_simulate_arguments
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging()
     freeze_long_lived_objects()
     try:
         settings = load_settings()
+        configure_logging(settings.log_format, process=f"nextup-{args.command}")
         result: int = args.run(settings, args)
         return result
     except SettingsError as exc:
@@ -44,26 +43,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def configure_logging() -> None:
-    """Our own loggers only: Sanic configures and prints its own, and a root handler
-    would print every Sanic line twice."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("nextup", "core", "web", "bot", "sms"):
-        logging.getLogger(name).addHandler(handler)
-        logging.getLogger(name).setLevel(logging.INFO)
-    logging.getLogger("twilio").setLevel(logging.WARNING)  # it logs every request at INFO
-    install_log_masking()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nextup", description="NextUp patient queues")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
 
     serve = sub.add_parser("serve", help="the web app, API and websockets")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--roles",
+        help="what this process does, e.g. web or dispatcher,bot (default NEXTUP_ROLES: "
+        "web,dispatcher,bot)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     sub.add_parser("migrate", help="apply schema migrations").set_defaults(run=cmd_migrate)
@@ -99,10 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--expires-days", type=int, help="the token stops working after N days")
     token.set_defaults(run=cmd_token)
 
-    sub.add_parser("worker", help="the notification dispatcher and housekeeping").set_defaults(
-        run=cmd_worker
-    )
-    sub.add_parser("bot", help="Telegram long polling alone").set_defaults(run=cmd_bot)
+    sub.add_parser(
+        "worker", help="the notification dispatcher and housekeeping alone (role dispatcher)"
+    ).set_defaults(run=cmd_worker)
+    sub.add_parser("bot", help="Telegram long polling alone (role bot)").set_defaults(run=cmd_bot)
 
     link = sub.add_parser("link-code", help="a one-time code to link a Telegram chat")
     link.add_argument("name")

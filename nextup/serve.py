@@ -1,6 +1,7 @@
-"""The long-running processes: the web server with its background tasks, the notification
-dispatcher alone, the Telegram bot alone. Sanic, aiogram and the webhooks are imported
-inside them: the other commands start faster without."""
+"""The long-running processes: the web server with the background work of its other roles,
+a process of roles without HTTP (the dispatcher alone, the Telegram bot alone, or both).
+Sanic, aiogram and the webhooks are imported inside them: the other commands start faster
+without."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import asyncio
 import errno
 import gc
 import logging
+import multiprocessing
 import sys
 from functools import partial
 from typing import Any
 
 from core.redact import install_log_masking
-from core.settings import Settings, TelegramMode
+from core.settings import ProcessRole, Settings, SettingsError, TelegramMode, parse_roles
 from nextup.lifecycle import freeze_long_lived_objects, run_until_interrupted
+from nextup.logs import logging_config
+from nextup.roles import RoleTasks
 from nextup.wiring import Container, build_container
 
 log = logging.getLogger(__name__)
@@ -26,6 +30,20 @@ youngest generation; Python's default is 700. Serving creates and drops a few di
 message per client: with a thousand websockets at 20 calls/s that was some 130 collections
 a second, and every tenth an older generation's. Collected 14 times less often, each young
 collection walks at most this many objects (about a millisecond)."""
+
+
+WORKER_START_S = 120
+"""How long `serve --workers N` waits for each Sanic worker to start. Sanic's own 30 s is
+less than importing and connecting has taken on a busy 2-CPU machine, and when it runs out
+Sanic SIGKILLs its whole process group (whoever started it, too)."""
+
+
+def allow_slow_worker_start() -> None:
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    # Counted in Sanic's polls of 0.1 s.
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_START_S * 10
 
 
 def tune_garbage_collector() -> None:
@@ -40,7 +58,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from sanic.worker.loader import AppLoader
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if args.roles is not None:
+        try:
+            overrides["roles"] = ",".join(parse_roles(args.roles))
+        except ValueError as exc:
+            raise SettingsError(f"--roles: {exc}") from None
     settings = settings.model_copy(update=overrides)
+    roles = settings.role_set
+    if ProcessRole.WEB not in roles:
+        return run_roles(settings, roles, "nextup-serve")
     if args.workers > 1 and (settings.is_embedded or not settings.redis_url):
         print(
             "nextup: several workers need PostgreSQL (NEXTUP_DATABASE_URL) and Redis "
@@ -50,7 +76,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     if settings.is_embedded:
         asyncio.run(_migrate_embedded(settings))
-    loader = AppLoader(factory=partial(serving_app, settings, args.workers))
+    loader = AppLoader(factory=partial(serving_app, settings))
     app = loader.load()
     app.prepare(
         host=settings.host,
@@ -65,6 +91,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         if args.workers == 1:
             Sanic.serve_single(primary=app)
         else:
+            allow_slow_worker_start()
             Sanic.serve(primary=app, app_loader=loader)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
@@ -82,21 +109,21 @@ async def _migrate_embedded(settings: Settings) -> None:
     await db.migrate(settings.database_url)
 
 
-def serving_app(settings: Settings, workers: int = 1) -> Any:
-    """The app a server process runs: the container starts and stops with the server, and
-    so do the background tasks: housekeeping (the no-show sweep and the re-evaluation of
-    quiet lines), the notification dispatcher and, in one process with polling, the
-    Telegram bot (several processes would fight over updates).
-    Twilio's webhooks are mounted when the SMS channel has credentials."""
-    from bot.app import register_webhook, run_polling
+def serving_app(settings: Settings) -> Any:
+    """The app a server process (each of `--workers N`) runs: the container starts and
+    stops with the server, and so does the background work of the process's other roles
+    (nextup/roles.py): the dispatcher with the housekeeping, the Telegram poller (which
+    polls only while it holds the bot's poller lock). Twilio's webhooks are mounted when
+    the SMS channel has credentials. Each worker is a process of its own that never ran
+    `main()`, so the app applies the logging configuration in it."""
+    from bot.app import register_webhook
     from bot.webhook import webhook_blueprint
     from core.delivery.dispatcher import SHUTDOWN_GRACE_S
-    from core.services.housekeeping import housekeeping_forever
     from sms.webhooks import sms_blueprint
     from web.app import create_app
 
     container = build_container(settings)
-    app = create_app(container, name="nextup")
+    app = create_app(container, name="nextup", log_config=logging_config(settings.log_format))
     # Made in every server process (a worker of several is a fresh interpreter), after
     # Sanic has set up its own loggers' handlers.
     install_log_masking()
@@ -115,31 +142,25 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
     @app.before_server_start
     async def start(app: Any) -> None:
         await container.start(migrate=False)
-        dispatcher = container.notification_dispatcher()
-        app.ctx.dispatcher = dispatcher
-        tasks = [
-            housekeeping_forever(container.queues, settings.reevaluate_interval_s),
-            dispatcher.run(),
-        ]
+        roles = RoleTasks(container, settings.role_set, multiprocessing.current_process().name)
+        app.ctx.roles = roles
+        log.info("serving with roles %s", settings.roles)
         if telegram is not None and webhook:
             url = f"{settings.base_url}/hooks/telegram"
             await register_webhook(telegram.bot, url, settings.telegram_webhook_secret)
-        elif telegram is not None and workers == 1:
-            tasks.append(run_polling(telegram.bot, telegram.dispatcher))
-        app.ctx.background = [asyncio.create_task(t) for t in tasks]
+        app.ctx.background = [asyncio.create_task(work) for work in roles.coroutines()]
 
     @app.before_server_stop
     async def stop_background(app: Any) -> None:
         for task in app.ctx.background:
             task.cancel()
-        # The dispatcher gives sends in flight SHUTDOWN_GRACE_S; nothing waits longer.
-        done, stuck = await asyncio.wait(app.ctx.background, timeout=SHUTDOWN_GRACE_S + 1)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("background task failed", exc_info=task.exception())
-        if stuck:
-            log.warning("%d background tasks did not stop in time", len(stuck))
-        await app.ctx.dispatcher.close()
+        if app.ctx.background:
+            # The dispatcher gives sends in flight SHUTDOWN_GRACE_S; nothing waits longer.
+            done, stuck = await asyncio.wait(app.ctx.background, timeout=SHUTDOWN_GRACE_S + 1)
+            _log_failures(done)
+            if stuck:
+                log.warning("%d background tasks did not stop in time", len(stuck))
+        await app.ctx.roles.close()
 
     @app.after_server_stop
     async def stop(app: Any) -> None:
@@ -149,31 +170,47 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
     return app
 
 
-def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    """The notification dispatcher with housekeeping (the no-show sweep and the
-    re-evaluation of quiet lines): safe beside any number of other workers and servers."""
-    from core.services.housekeeping import housekeeping_forever
+def _log_failures(done: set[asyncio.Task[None]]) -> None:
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+
+def run_roles(settings: Settings, roles: frozenset[ProcessRole], process: str) -> int:
+    """A process without HTTP: the dispatcher role, the bot role or both, until stopped."""
 
     async def work(container: Container) -> int:
-        dispatcher = container.notification_dispatcher()
-        print("NextUp notification dispatcher running (Ctrl-C stops it)", file=sys.stderr)
-        housekeeping = asyncio.create_task(
-            housekeeping_forever(container.queues, settings.reevaluate_interval_s)
-        )
+        tasks = RoleTasks(container, roles, process)
+        coroutines = tasks.coroutines()
+        names = ",".join(role.value for role in ProcessRole if role in roles)
+        if ProcessRole.BOT in roles and not tasks.polls:
+            log.info("role bot: nothing to poll (no NEXTUP_TELEGRAM_TOKEN, or webhook mode)")
+        log.info("running with roles %s", names)
+        print(f"NextUp running: {names} (Ctrl-C stops it)", file=sys.stderr)
+        running = [asyncio.create_task(c) for c in coroutines]
         try:
-            await dispatcher.run()
+            if not running:
+                await asyncio.Event().wait()  # an idle role: until stopped
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
+            _log_failures(done)
+            failed = any(not t.cancelled() and t.exception() is not None for t in done)
+            return 1 if failed else 0
         finally:
-            housekeeping.cancel()
-            await asyncio.gather(housekeeping, return_exceptions=True)
-            await dispatcher.close()
-        return 0
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await tasks.close()
 
     return run_until_interrupted(settings, work)
 
 
-def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import run_polling
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """The dispatcher role alone (NEXTUP_ROLES does not apply)."""
+    return run_roles(settings, frozenset({ProcessRole.DISPATCHER}), "nextup-worker")
 
+
+def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
+    """The bot role alone (NEXTUP_ROLES does not apply)."""
     if not settings.telegram_token:
         print("nextup: set NEXTUP_TELEGRAM_TOKEN to run the bot", file=sys.stderr)
         return 2
@@ -184,11 +221,4 @@ def cmd_bot(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-
-    async def work(container: Container) -> int:
-        assert container.telegram is not None
-        print("NextUp Telegram bot polling (Ctrl-C stops it)", file=sys.stderr)
-        await run_polling(container.telegram.bot, container.telegram.dispatcher)
-        return 0
-
-    return run_until_interrupted(settings, work)
+    return run_roles(settings, frozenset({ProcessRole.BOT}), "nextup-bot")

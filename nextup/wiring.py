@@ -32,10 +32,14 @@ if TYPE_CHECKING:
     from bot.context import BotServices
     from bot.dev_session import TelegramSimulator
     from bot.sender import TelegramSender
+    from core.storage.poller_lock import PollerLock
     from sms.sender import TwilioSender
     from sms.voice import TwilioVoiceSender
 
 DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
+POLLER_RETRY_S = 2.0
+"""How often a process refused the Telegram poller lock asks again (and the holder checks
+that its database connection, and so its lock, is alive)."""
 VOICE_LIMITS = ChannelLimits(per_second=1.0)
 """Twilio places one outbound call a second per account unless raised (its "CPS"); a
 ladder's calls are a few an hour."""
@@ -133,6 +137,23 @@ class Container:
 
         me = await self.telegram.bot.me()
         return f"https://t.me/{me.username}?start={DEEP_LINK_PREFIX}{code}"
+
+    def poller_lock(self, process: str) -> PollerLock:
+        """The lock that keeps one Telegram poller per bot: in Redis when it is configured,
+        else in the database (PostgreSQL's advisory lock, a file beside SQLite)."""
+        from core.storage import poller_lock as locks
+
+        settings = self.settings
+        assert settings.telegram_token is not None
+        name = locks.lock_name(settings.telegram_token)
+        me = locks.Holder.this_process(process)
+        retry_s = POLLER_RETRY_S
+        if settings.redis_url:
+            ttl_s = settings.bot_lock_ttl_s
+            return locks.RedisPollerLock(settings.redis_url, name, me, ttl_s, retry_s)
+        if not settings.is_embedded:
+            return locks.PostgresPollerLock(settings.database_url, name, me, retry_s)
+        return locks.FilePollerLock(locks.lock_file_path(settings.database_url, name), me, retry_s)
 
     def notification_dispatcher(self, **overrides: Any) -> Dispatcher:
         """A dispatcher over every channel: the real sender where there are credentials,

@@ -97,6 +97,15 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     assert "PostgreSQL" in result.stderr
 
 
+def test_unknown_roles_are_refused(tmp_path: Path) -> None:
+    flag = run(tmp_path, "serve", "--roles", "web,poller")
+    assert flag.returncode == 2
+    assert "--roles: unknown role poller: use one or more of web,dispatcher,bot" in flag.stderr
+    setting = run(tmp_path, "worker", roles="sender")
+    assert setting.returncode == 2 and "NEXTUP_ROLES: unknown role sender" in setting.stderr
+    assert "Traceback" not in flag.stderr + setting.stderr
+
+
 async def test_demo_then_serve_answers(tmp_path: Path) -> None:
     demo = run(tmp_path, "demo")
     assert demo.returncode == 0, demo.stderr

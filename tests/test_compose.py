@@ -83,6 +83,12 @@ def test_has_the_production_services() -> None:
     assert services["bot"]["command"] == ["nextup", "bot"]
 
 
+def test_web_serves_and_dispatches_and_leaves_polling_to_the_bot_service() -> None:
+    services = compose()["services"]
+    assert services["web"]["environment"]["NEXTUP_ROLES"] == "web,dispatcher"
+    assert "NEXTUP_ROLES" not in services["bot"]["environment"]  # `nextup bot` is its role
+
+
 def test_app_services_point_at_postgres_and_redis_in_production() -> None:
     for name, service in app_services(compose()["services"]).items():
         env = service["environment"]

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from core.settings import Environment, Settings, SettingsError, TelegramMode, load_settings
+from core.settings import (
+    Environment,
+    LogFormat,
+    ProcessRole,
+    Settings,
+    SettingsError,
+    TelegramMode,
+    load_settings,
+)
 
 
 def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,6 +31,29 @@ def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.default_language == "en"
     assert settings.env is Environment.DEVELOPMENT
     assert settings.is_embedded
+    assert settings.role_set == {ProcessRole.WEB, ProcessRole.DISPATCHER, ProcessRole.BOT}
+    assert settings.log_format is LogFormat.TEXT
+    assert settings.bot_lock_ttl_s == 20.0
+
+
+def test_roles_are_read_in_any_order_and_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXTUP_ROLES", " Bot, web ")
+    settings = load_settings()
+    assert settings.roles == "web,bot"
+    assert settings.role_set == {ProcessRole.WEB, ProcessRole.BOT}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("web,poller", "unknown role poller: use one or more of web,dispatcher,bot"),
+        (" , ", "no role"),
+    ],
+)
+def test_bad_roles_are_named(monkeypatch: pytest.MonkeyPatch, value: str, message: str) -> None:
+    monkeypatch.setenv("NEXTUP_ROLES", value)
+    with pytest.raises(SettingsError, match=f"NEXTUP_ROLES: {message}"):
+        load_settings()
 
 
 def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,6 +77,8 @@ def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ("NEXTUP_REDIS_URL", "http://x", "NEXTUP_REDIS_URL"),
         ("NEXTUP_TELEGRAM_MODE", "carrier-pigeon", "NEXTUP_TELEGRAM_MODE"),
         ("NEXTUP_ENV", "staging", "NEXTUP_ENV"),
+        ("NEXTUP_LOG_FORMAT", "xml", "NEXTUP_LOG_FORMAT"),
+        ("NEXTUP_BOT_LOCK_TTL_S", "0", "NEXTUP_BOT_LOCK_TTL_S"),
     ],
 )
 def test_bad_values_name_the_variable(

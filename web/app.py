@@ -29,9 +29,12 @@ MAX_BODY_BYTES = 64 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(container: Services, name: str | None = None) -> Sanic[Any, Any]:
-    """Builds an app; the caller starts and stops the container around it."""
-    app: Sanic[Any, Any] = Sanic(name or f"nextup-{next(_app_ids)}")
+def create_app(
+    container: Services, name: str | None = None, log_config: dict[str, Any] | None = None
+) -> Sanic[Any, Any]:
+    """Builds an app; the caller starts and stops the container around it. `log_config`
+    (a `dictConfig`) is applied by Sanic in every process that builds the app."""
+    app: Sanic[Any, Any] = Sanic(name or f"nextup-{next(_app_ids)}", log_config=log_config)
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.WEBSOCKET_PING_INTERVAL = live.HEARTBEAT_S
