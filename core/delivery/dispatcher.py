@@ -6,6 +6,13 @@ down) delays a notification by at most `poll_interval_s`. Each result is recorde
 as the provider answers; if the process dies between a provider's "accepted" and that
 record, the lease runs out and the message is sent again. That window holds at most the
 sends in flight at the moment of death (`max_in_flight` per channel).
+
+Leases are short (`lease_s`, 5 s by default) and renewed, every third of a lease, for every
+row the dispatcher still holds (waiting for its turn or being sent), so a dead dispatcher's
+"called" messages are claimed again within seconds while a slow provider is never mistaken
+for a dead one. A message that no longer tells the truth when its turn comes is superseded
+instead of sent (`core.domain.freshness`): checked at the claim, and again just before the
+send, since a call can land in between.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from core.delivery import (
 from core.delivery.escalation import EscalationStore, escalate_unanswered_calls
 from core.delivery.limits import ChannelLimits, RateLimiter
 from core.delivery.wording import outgoing
+from core.domain.freshness import still_true, why_superseded
 from core.storage import contacts as stored_contacts
 from core.storage import outbox as stored_outbox
 from core.storage.models import OutboxMessage
@@ -82,6 +90,16 @@ class OutboxStore(EscalationStore, Protocol):
 
     async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool: ...
 
+    async def mark_superseded(self, row: OutboxMessage, reason: str) -> bool: ...
+
+    async def supersede_stale(self, channel: str, now: datetime) -> int: ...
+
+    async def standing(self, row: OutboxMessage) -> stored_outbox.Standing: ...
+
+    async def renew(
+        self, rows: Collection[OutboxMessage], now: datetime, lease_s: float
+    ) -> set[str]: ...
+
 
 class ContactBook(Protocol):
     """Who opted out of a channel (`core.storage.contacts`; a fake in unit tests)."""
@@ -108,7 +126,8 @@ class RetryPolicy:
 class DispatchSettings:
     base_url: str
     default_language: str = "en"
-    lease_s: float = 30.0
+    lease_s: float = 5.0
+    """How long a claim holds unless renewed; renewed every third of it while held."""
     poll_interval_s: float = 1.0
     max_in_flight: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -189,10 +208,12 @@ class Dispatcher:
         self.contacts = contacts
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[str, OutboxMessage] = {}
+        """Rows claimed and not yet recorded (waiting in a lane, or being sent): renewed."""
 
     async def run(self) -> None:
         """Runs until cancelled."""
-        workers = [asyncio.create_task(self._listen())]
+        workers = [asyncio.create_task(self._listen()), asyncio.create_task(self._renew_loop())]
         workers += [asyncio.create_task(self._send_loop(lane)) for lane in self.lanes.values()]
         try:
             await self._claim_loop()
@@ -262,6 +283,9 @@ class Dispatcher:
             now = self.clock()
             lease_s = self.settings.lease_s
             room = lane.room()
+            superseded = await self.outbox.supersede_stale(lane.channel, now)
+            if superseded:
+                SENT.labels(lane.channel, "superseded").inc(superseded)
             if room < lane.capacity:
                 rows = await self.outbox.claim(
                     lane.channel, now, lane.capacity, lease_s, urgent_only=True
@@ -285,9 +309,33 @@ class Dispatcher:
                     await self._failed(row, f"cannot render the message: {exc}")
                     continue
                 items.append(Pending(row, message))
+                self._held[row.id] = row
             lane.add(items)
             total += len(rows)
         return total
+
+    async def _renew_loop(self) -> None:
+        """Keeps the claims this dispatcher holds, one statement every third of a lease; a
+        row whose claim was lost meanwhile is not renewed (nor taken back) and is dropped."""
+        every_s = self.settings.lease_s / 3
+        while True:
+            await asyncio.sleep(every_s)
+            await self.renew_once()
+
+    async def renew_once(self) -> None:
+        held = list(self._held.values())
+        if not held:
+            return
+        try:
+            renewed = await self.outbox.renew(held, self.clock(), self.settings.lease_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database is away: the next round tries again
+            log.warning("could not renew %d notification claims: %s", len(held), exc)
+            return
+        for row in held:
+            if row.id not in renewed and self._held.pop(row.id, None) is not None:
+                log.warning("lost the claim of notification %s (%s)", row.id, row.kind)
 
     async def escalate_once(self) -> int:
         after_s = self.settings.escalate_after_s
@@ -329,9 +377,28 @@ class Dispatcher:
         except Exception:
             # The database is away: the claim's lease runs out and the row is tried again.
             log.exception("could not record the result of notification %s", item.row.id)
+        finally:
+            self._held.pop(item.row.id, None)
+            self._wake.set()  # the recipient's next message may be claimed now
+
+    async def _still_worth_sending(self, row: OutboxMessage) -> bool:
+        """The last look before a send: the claim still holds and the message still tells
+        the truth (a call may have landed since the claim); if not, it is not sent."""
+        standing = await self.outbox.standing(row)
+        if not standing.held:
+            log.warning("notification %s lost its claim before its send", row.id)
+            return False
+        if still_true(row.kind, standing.ticket_status, standing.newer_kinds):
+            return True
+        reason = why_superseded(row.kind, standing.ticket_status, standing.newer_kinds)
+        SENT.labels(row.channel, "superseded").inc()
+        await self.outbox.mark_superseded(row, reason)
+        return False
 
     async def _attempt(self, lane: Lane, item: Pending) -> None:
         row = item.row
+        if not await self._still_worth_sending(row):
+            return
         try:
             receipt = await lane.sender.send(item.message)
         except RetryAfter as exc:

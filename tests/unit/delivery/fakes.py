@@ -4,13 +4,19 @@ and a channel's sender. They keep what happened for the test to read."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import Outgoing, Receipt
+from core.domain.freshness import still_true
 from core.storage.models import OutboxMessage
+from core.storage.outbox import Standing
+
+DECIDED = itertools.count(1)
+"""The order rows are decided in (`seq`, which the database gives)."""
 
 
 def outbox_row(
@@ -22,6 +28,7 @@ def outbox_row(
     channel: str = "sms",
     attempts: int = 0,
     payload: dict[str, object] | None = None,
+    ticket_id: str | None = None,
 ) -> OutboxMessage:
     """A queued message, due at `at`, with what an SMS of its kind needs to render."""
     return OutboxMessage(
@@ -37,7 +44,18 @@ def outbox_row(
         attempts=attempts,
         next_attempt_at=at,
         created_at=at,
+        ticket_id=ticket_id,
+        seq=next(DECIDED),
     )
+
+
+def ticket_of(row: OutboxMessage) -> str | None:
+    ticket_id: str | None = getattr(row, "ticket_id", None)
+    return ticket_id
+
+
+def unsent(row: OutboxMessage) -> bool:
+    return row.status in ("queued", "sending")
 
 
 def due(row: OutboxMessage, now: datetime) -> bool:
@@ -53,7 +71,7 @@ class Result:
     """What the dispatcher recorded about one message."""
 
     outcome: str
-    """`sent`, `queued` (to retry), `failed` or `suppressed`."""
+    """`sent`, `queued` (to retry), `failed`, `suppressed` or `superseded`."""
     row_id: str
     error: str | None = None
     retry_at: datetime | None = None
@@ -62,7 +80,9 @@ class Result:
 
 class FakeOutbox:
     """The outbox table as `core.storage.outbox` keeps it, in a dict: due rows are claimed
-    "called" first and leased; results are recorded only while the claim holds."""
+    "called" first and leased, one at a time per recipient in the order decided; results
+    are recorded only while the claim holds; stale rows are superseded by the domain's
+    rule, with the tickets' statuses in `ticket_statuses`."""
 
     def __init__(self) -> None:
         self.rows: dict[str, OutboxMessage] = {}
@@ -73,6 +93,9 @@ class FakeOutbox:
         self.lost_claims: set[str] = set()
         """Rows whose lease another dispatcher took meanwhile: their results are refused."""
         self.escalation_cutoffs: list[datetime] = []
+        self.ticket_statuses: dict[str, str] = {}
+        self.renewals: list[set[str]] = []
+        """The ids renewed, each time the dispatcher renewed its claims."""
         self._recorded = asyncio.Condition()
 
     async def claim(
@@ -84,15 +107,70 @@ class FakeOutbox:
         claimable = [
             row
             for row in self.rows.values()
-            if row.channel == channel and (row.urgent or not urgent_only) and due(row, now)
+            if row.channel == channel
+            and (row.urgent or not urgent_only)
+            and due(row, now)
+            and not self._earlier_unsent(row)
         ]
-        claimable.sort(key=lambda row: (not row.urgent, row.created_at))
+        claimable.sort(key=lambda row: (not row.urgent, row.seq))
         token = str(uuid.uuid4())
         for row in claimable[:limit]:
             row.status, row.claim_token = "sending", token
             row.claimed_until = now + timedelta(seconds=lease_s)
             row.attempts += 1
         return claimable[:limit]
+
+    def _earlier_unsent(self, row: OutboxMessage) -> bool:
+        return any(
+            unsent(other) and other.seq < row.seq
+            for other in self.rows.values()
+            if (other.channel, other.recipient) == (row.channel, row.recipient)
+        )
+
+    def _newer_kinds(self, row: OutboxMessage) -> frozenset[str]:
+        return frozenset(
+            other.kind
+            for other in self.rows.values()
+            if ticket_of(row) is not None
+            and (ticket_of(other), other.channel) == (ticket_of(row), row.channel)
+            and other.seq > row.seq
+        )
+
+    def _stale(self, row: OutboxMessage) -> bool:
+        status = self.ticket_statuses.get(ticket_of(row) or "")
+        return not still_true(row.kind, status, self._newer_kinds(row))
+
+    async def supersede_stale(self, channel: str, now: datetime) -> int:
+        stale = [
+            row
+            for row in self.rows.values()
+            if row.channel == channel
+            and (row.status == "queued" or (row.status == "sending" and due(row, now)))
+            and self._stale(row)
+        ]
+        for row in stale:
+            row.status, row.claim_token, row.claimed_until = "superseded", None, None
+            self.results.append(Result("superseded", row.id, "at the claim"))
+        return len(stale)
+
+    async def standing(self, row: OutboxMessage) -> Standing:
+        stored = self.rows[row.id]
+        held = stored.claim_token == row.claim_token and row.id not in self.lost_claims
+        status = self.ticket_statuses.get(ticket_of(row) or "")
+        return Standing(held, status, self._newer_kinds(row))
+
+    async def renew(
+        self, rows: Collection[OutboxMessage], now: datetime, lease_s: float
+    ) -> set[str]:
+        renewed = set()
+        for row in rows:
+            stored = self.rows[row.id]
+            if stored.status == "sending" and stored.claim_token == row.claim_token:
+                if row.id not in self.lost_claims:
+                    stored.claimed_until = now + timedelta(seconds=lease_s)
+                    renewed.add(row.id)
+        self.renewals.append(renewed)
+        return renewed
 
     async def mark_sent(
         self,
@@ -118,6 +196,9 @@ class FakeOutbox:
 
     async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool:
         return await self._finish(Result("suppressed", row.id, reason))
+
+    async def mark_superseded(self, row: OutboxMessage, reason: str) -> bool:
+        return await self._finish(Result("superseded", row.id, reason))
 
     async def _finish(self, result: Result) -> bool:
         if result.row_id in self.lost_claims:
