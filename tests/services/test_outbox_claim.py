@@ -170,26 +170,22 @@ async def test_the_supersede_rule_in_sql_agrees_with_the_domain(
     SQL supersedes exactly what `still_true` calls stale, and the last look before a send
     reads what `still_true` needs."""
     await container.queues.create_queue("PHARM", "Pharm", "A", QueueConfig(), ["1"])
-    tickets = {}
-    for status in TicketStatus:
-        joined = await container.queues.join(
-            "PHARM", new_join_request(name=status.value), "staff:ana"
-        )
-        await TicketRow.filter(id=joined.ticket.id).update(status=status.value)
-        tickets[status.value] = joined.ticket.id
+    joined = await container.queues.join("PHARM", new_join_request(), "staff:ana")
+    model = await TicketRow.get(id=joined.ticket.id)
     now = clock()
+    tickets: list[TicketRow] = []
     rows: list[OutboxMessage] = []
     expected = {}
 
-    def row(kind: str, channel: str, status: str) -> OutboxMessage:
+    def row(kind: str, channel: str, ticket_id: str) -> OutboxMessage:
         row_id = str(uuid.uuid4())
         rows.append(
             OutboxMessage(
                 id=row_id,
                 idempotency_key=row_id,
-                ticket_id=tickets[status],
+                ticket_id=ticket_id,
                 channel=channel,
-                recipient="x",
+                recipient=ticket_id,
                 kind=kind,
                 next_attempt_at=now,
                 created_at=now,
@@ -203,20 +199,33 @@ async def test_the_supersede_rule_in_sql_agrees_with_the_domain(
         for status in TicketStatus
         for newer in [None, *MessageKind]
     ):
-        channel = f"c{case}"
-        checked = row(kind, channel, status)
+        ticket_id = str(uuid.uuid4())  # a ticket per case: newer messages are per ticket
+        tickets.append(
+            TicketRow(
+                id=ticket_id,
+                queue_id=model.queue_id,  # type: ignore[attr-defined]
+                number=f"A-{case}",
+                seq=case + 2,
+                token=ticket_id,
+                status=status.value,
+                joined_at=now,
+                line_at=now,
+            )
+        )
+        checked = row(kind, "sms", ticket_id)
         if newer is not None:
-            row(newer, channel, status)
-            row(newer, "elsewhere", status)
-        expected[channel] = (checked.id, still_true(kind, status, [newer] if newer else []))
+            row(newer, "sms", ticket_id)
+            row(newer, "telegram", ticket_id)  # another channel: never replaces
+        expected[checked.id] = still_true(kind, status, [newer] if newer else [])
+    await TicketRow.bulk_create(tickets)
     await OutboxMessage.bulk_create(rows)  # in this order: `seq` follows it
-    for channel in expected:
-        await outbox.supersede_stale(channel, now)
+    await outbox.supersede_stale("sms", now)
     statuses = dict(await OutboxMessage.all().values_list("id", "status"))
-    for channel, (row_id, true) in expected.items():
-        assert statuses[row_id] == ("queued" if true else "superseded"), channel
-    assert any(true for _, true in expected.values())
-    assert any(not true for _, true in expected.values())
+    for row_id, true in expected.items():
+        assert statuses[row_id] == ("queued" if true else "superseded"), row_id
+    assert any(true for true in expected.values())
+    assert not all(true for true in expected.values())
+
 
 
 async def test_the_last_look_before_a_send_reads_the_claim_the_ticket_and_newer_messages(

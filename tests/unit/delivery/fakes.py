@@ -31,7 +31,7 @@ def outbox_row(
     ticket_id: str | None = None,
 ) -> OutboxMessage:
     """A queued message, due at `at`, with what an SMS of its kind needs to render."""
-    return OutboxMessage(
+    row = OutboxMessage(
         id=str(uuid.uuid4()),
         idempotency_key=str(uuid.uuid4()),
         channel=channel,
@@ -44,9 +44,10 @@ def outbox_row(
         attempts=attempts,
         next_attempt_at=at,
         created_at=at,
-        ticket_id=ticket_id,
         seq=next(DECIDED),
     )
+    row.ticket_id = ticket_id  # the constructor takes the relation, not its id
+    return row
 
 
 def ticket_of(row: OutboxMessage) -> str | None:
