@@ -334,8 +334,9 @@ class Dispatcher:
             log.warning("could not renew %d notification claims: %s", len(held), exc)
             return
         for row in held:
-            if row.id not in renewed and self._held.pop(row.id, None) is not None:
-                log.warning("lost the claim of notification %s (%s)", row.id, row.kind)
+            if row.id not in renewed:
+                # Lost, or its result was recorded meanwhile; the send path logs a loss.
+                self._held.pop(row.id, None)
 
     async def escalate_once(self) -> int:
         after_s = self.settings.escalate_after_s
