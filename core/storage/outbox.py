@@ -316,12 +316,12 @@ async def acknowledge(ticket_id: str, now: datetime) -> None:
 
 
 async def for_ticket(ticket_id: str) -> list[OutboxMessage]:
-    return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at", "kind")
+    return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at", "seq")
 
 
 async def for_tickets(ticket_ids: list[str]) -> list[OutboxMessage]:
     """Every message about these tickets, oldest first: one query for a whole board."""
-    return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "seq")
 
 
 async def unanswered_calls(cutoff: datetime, kinds: Collection[str]) -> list[OutboxMessage]:

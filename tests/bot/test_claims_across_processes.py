@@ -109,9 +109,7 @@ async def test_a_killed_workers_calls_go_out_within_10_s_through_another_process
             for counter in counters:
                 await live.container.queues.call_next("PHARM", counter, "staff:ana")
             deadline = time.monotonic() + 30
-            while len([r for r in tg.requests if "turn" in str(r.params.get("text"))]) < len(
-                chats
-            ):
+            while len([r for r in tg.requests if "turn" in str(r.params.get("text"))]) < len(chats):
                 assert time.monotonic() < deadline, "the worker did not send the calls"
                 await asyncio.sleep(0.05)
             # Well past the lease: a slow provider is not a dead worker, the claims hold.

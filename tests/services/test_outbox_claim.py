@@ -227,7 +227,6 @@ async def test_the_supersede_rule_in_sql_agrees_with_the_domain(
     assert not all(true for true in expected.values())
 
 
-
 async def test_the_last_look_before_a_send_reads_the_claim_the_ticket_and_newer_messages(
     container: Container, clock: FakeClock
 ) -> None:

@@ -85,7 +85,9 @@ async def settled(timeout_s: float = 60) -> None:
 
 async def test_no_patient_hears_anything_after_their_call_but_the_call(both: Both) -> None:
     queues = both.container.queues
-    await queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), COUNTERS)
+    await queues.create_queue(
+        "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), COUNTERS
+    )
     tickets = {}
     for n in range(TELEGRAM_PATIENTS + SMS_PATIENTS):
         if n % 4 == 3 and len([t for t in tickets.values() if t[0] == "sms"]) < SMS_PATIENTS:

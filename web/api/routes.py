@@ -11,6 +11,7 @@ from sanic.response import HTTPResponse, json
 
 from core.domain.errors import InvalidValue
 from core.domain.model import Counter, QueueConfig, Weights
+from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
 from core.services.queues import QueueService, new_join_request
@@ -242,7 +243,9 @@ async def queue_metrics(request: Request, code: str) -> HTTPResponse:
     "/tickets/<ticket_id>",
     "One ticket with its event history and the delivery record of every notification",
     errors={404: "ticket_not_found"},
-    response="Ticket + history + notifications",
+    response="Ticket + history + notifications (each with its `status`: "
+    + ", ".join(DeliveryStatus)
+    + ")",
 )
 async def get_ticket(request: Request, ticket_id: str) -> HTTPResponse:
     view = await service(request).ticket_view(ticket_id)

@@ -166,10 +166,10 @@ class FakeOutbox:
         renewed = set()
         for row in rows:
             stored = self.rows[row.id]
-            if stored.status == "sending" and stored.claim_token == row.claim_token:
-                if row.id not in self.lost_claims:
-                    stored.claimed_until = now + timedelta(seconds=lease_s)
-                    renewed.add(row.id)
+            held = stored.status == "sending" and stored.claim_token == row.claim_token
+            if held and row.id not in self.lost_claims:
+                stored.claimed_until = now + timedelta(seconds=lease_s)
+                renewed.add(row.id)
         self.renewals.append(renewed)
         return renewed
 
