@@ -307,8 +307,13 @@ async def call_patients(
     interval_s: float,
     rng: random.Random,
 ) -> list[Call]:
-    """A call-next every `interval_s` (on schedule, whatever a call took) on a random queue."""
+    """A call-next every `interval_s` (on schedule, whatever a call took) on a random queue.
+
+    The patient called at a counter arrives (starts) just before that counter's next call,
+    as one patient per counter asks, and not at once: a patient at the counter needs no
+    "called" message, which would then be superseded rather than sent and measured."""
     made: list[Call] = []
+    at_counter: dict[tuple[str, str], str] = {}
     start = time.monotonic()
     for n in range(calls):
         await asyncio.sleep(max(0.0, start + n * interval_s - time.monotonic()))
@@ -317,6 +322,9 @@ async def call_patients(
             say("every queue is empty; no more calls")
             break
         code, counter = rng.choice(open_queues), rng.choice(COUNTERS)
+        arrived = at_counter.pop((code, counter), None)
+        if arrived is not None:
+            await container.queues.ticket_action(arrived, "start", "bench")
         started = time.monotonic()
         try:
             ticket = await container.queues.call_next(code, counter, "bench")
@@ -324,9 +332,7 @@ async def call_patients(
             waiting[code] = 0
             continue
         committed = time.monotonic()
-        # The patient arrives (outside the measured call): the counter's next call finishes
-        # them, as one patient per counter asks (a called one would hold the counter).
-        await container.queues.ticket_action(ticket.id, "start", "bench")
+        at_counter[(code, counter)] = ticket.id
         waiting[code] -= 1
         assert ticket.telegram_chat_id is not None
         made.append(Call(code, counter, ticket.id, ticket.telegram_chat_id, started, committed))

@@ -92,7 +92,9 @@ class OutboxStore(EscalationStore, Protocol):
 
     async def mark_superseded(self, row: OutboxMessage, reason: str) -> bool: ...
 
-    async def supersede_stale(self, channel: str, now: datetime) -> int: ...
+    async def supersede_stale(
+        self, channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+    ) -> set[str]: ...
 
     async def standing(self, row: OutboxMessage) -> stored_outbox.Standing: ...
 
@@ -282,10 +284,8 @@ class Dispatcher:
         for lane in self.lanes.values():
             now = self.clock()
             lease_s = self.settings.lease_s
+            await self._supersede_stale(lane, now)
             room = lane.room()
-            superseded = await self.outbox.supersede_stale(lane.channel, now)
-            if superseded:
-                SENT.labels(lane.channel, "superseded").inc(superseded)
             if room < lane.capacity:
                 rows = await self.outbox.claim(
                     lane.channel, now, lane.capacity, lease_s, urgent_only=True
@@ -313,6 +313,23 @@ class Dispatcher:
             lane.add(items)
             total += len(rows)
         return total
+
+    async def _supersede_stale(self, lane: Lane, now: datetime) -> None:
+        """Before a claim: what is queued, and what this lane holds but has not begun to
+        send, is superseded where stale. The lane's waiting messages are set aside for the
+        statement, so none of them is sent while it may be being superseded."""
+        waiting, lane.pending = lane.pending, []
+        superseded: set[str] = set()
+        try:
+            superseded = await self.outbox.supersede_stale(
+                lane.channel, now, [item.row for item in waiting]
+            )
+        finally:
+            lane.add([item for item in waiting if item.row.id not in superseded])
+        for row_id in superseded:
+            self._held.pop(row_id, None)
+        if superseded:
+            SENT.labels(lane.channel, "superseded").inc(len(superseded))
 
     async def _renew_loop(self) -> None:
         """Keeps the claims this dispatcher holds, one statement every third of a lease; a

@@ -112,17 +112,28 @@ def stale_sql(alias: str = "o") -> str:
 SUPERSEDED_AT_CLAIM = "superseded: no longer true when its turn came"
 
 
-async def supersede_stale(channel: str, now: datetime) -> int:
-    """Marks `superseded` every message of the channel waiting to be sent (queued, or held
-    under a lease that ran out) that no longer tells the truth; returns how many. One
-    statement, before each claim: stale messages are never claimed, and no longer hold
-    back the messages after them to the same recipient."""
+async def supersede_stale(
+    channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+) -> set[str]:
+    """Marks `superseded` every message of the channel waiting to be sent that no longer
+    tells the truth: queued, held under a lease that ran out, or among `waiting` (rows the
+    caller claimed and has not begun to send, while its claim holds); returns their ids.
+    One statement, before each claim: stale messages are never claimed, and no longer hold
+    back the messages after them to the same recipient (a "called" is not kept waiting
+    behind its own patient's "joined" still in a dispatcher's lane)."""
     conn = connections.get("default")
+    ids = [row.id for row in waiting]
+    tokens = sorted({row.claim_token for row in waiting if row.claim_token is not None})
+    ours = (
+        f" OR (o.status = ? AND o.id IN ({_marks(ids)}) AND o.claim_token IN ({_marks(tokens)}))"
+        if ids and tokens
+        else ""
+    )
     superseded = await command_sql.returning(
         conn,
         "UPDATE outbox SET status = ?, last_error = ?, claim_token = NULL, claimed_until = NULL"
         " WHERE id IN (SELECT o.id FROM outbox o WHERE o.channel = ?"
-        " AND (o.status = ? OR (o.status = ? AND o.claimed_until < ?))"
+        f" AND (o.status = ? OR (o.status = ? AND o.claimed_until < ?){ours})"
         f" AND {stale_sql()}) RETURNING id",
         [
             DeliveryStatus.SUPERSEDED.value,
@@ -131,9 +142,10 @@ async def supersede_stale(channel: str, now: datetime) -> int:
             DeliveryStatus.QUEUED.value,
             DeliveryStatus.SENDING.value,
             now,
+            *([DeliveryStatus.SENDING.value, *ids, *tokens] if ours else []),
         ],
     )
-    return len(superseded)
+    return {row["id"] for row in superseded}
 
 
 @dataclass(frozen=True)

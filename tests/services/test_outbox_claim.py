@@ -59,8 +59,9 @@ async def test_a_claim_takes_called_messages_first_and_each_row_once(
     assert kinds == ["called", "joined", "joined", "joined"]
 
     # The called patient's "joined" would hold their call back, and is stale anyway.
-    assert await outbox.supersede_stale("sms", clock()) == 1
+    (superseded_id,) = await outbox.supersede_stale("sms", clock())
     (superseded,) = await OutboxMessage.filter(status="superseded")
+    assert superseded.id == superseded_id
     assert superseded.kind == "joined"
     assert superseded.last_error == outbox.SUPERSEDED_AT_CLAIM
 
@@ -251,4 +252,22 @@ async def test_the_last_look_before_a_send_reads_the_claim_the_ticket_and_newer_
     )
     clock.advance(seconds=LEASE_S + 1)
     await outbox.claim("sms", clock(), 10, LEASE_S)  # another dispatcher takes it over
+    assert not (await outbox.standing(joined)).held
+
+
+async def test_a_claimed_message_not_yet_sent_is_superseded_only_by_its_holder(
+    container: Container, clock: FakeClock
+) -> None:
+    """A "joined" waiting in a dispatcher's lane when its patient is called: the holder
+    supersedes it at its next claim, so the call is not kept behind it; nobody else can."""
+    await container.queues.create_queue("PHARM", "Pharm", "A", QueueConfig(), ["1"])
+    await container.queues.join("PHARM", new_join_request(phone="+34600111220"), "staff:ana")
+    (joined,) = await outbox.claim("sms", clock(), 10, LEASE_S)
+    await container.queues.call_next("PHARM", "1", "staff:ana")
+
+    assert await outbox.supersede_stale("sms", clock()) == set()  # held, and not ours to say
+    assert await outbox.claim("sms", clock(), 10, LEASE_S) == []  # the call waits behind it
+    assert await outbox.supersede_stale("sms", clock(), [joined]) == {joined.id}
+    (called,) = await outbox.claim("sms", clock(), 10, LEASE_S)
+    assert called.kind == "called"
     assert not (await outbox.standing(joined)).held

@@ -141,18 +141,25 @@ class FakeOutbox:
         status = self.ticket_statuses.get(ticket_of(row) or "")
         return not still_true(row.kind, status, self._newer_kinds(row))
 
-    async def supersede_stale(self, channel: str, now: datetime) -> int:
+    async def supersede_stale(
+        self, channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+    ) -> set[str]:
+        ours = {row.id: row.claim_token for row in waiting}
         stale = [
             row
             for row in self.rows.values()
             if row.channel == channel
-            and (row.status == "queued" or (row.status == "sending" and due(row, now)))
+            and (
+                row.status == "queued"
+                or (row.status == "sending" and due(row, now))
+                or (row.status == "sending" and ours.get(row.id, "") == row.claim_token)
+            )
             and self._stale(row)
         ]
         for row in stale:
             row.status, row.claim_token, row.claimed_until = "superseded", None, None
             self.results.append(Result("superseded", row.id, "at the claim"))
-        return len(stale)
+        return {row.id for row in stale}
 
     async def standing(self, row: OutboxMessage) -> Standing:
         stored = self.rows[row.id]

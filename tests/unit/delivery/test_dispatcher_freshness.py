@@ -14,6 +14,7 @@ from core.delivery import Outgoing, Receipt
 from core.delivery.dispatcher import Dispatcher, DispatchSettings
 from core.delivery.limits import ChannelLimits
 from core.storage.models import OutboxMessage
+from core.storage.outbox import Standing
 from tests.conftest import FakeClock
 from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
 
@@ -74,13 +75,11 @@ async def test_a_stale_message_is_superseded_at_the_claim_and_holds_nothing_back
 
 
 class CallLandsAfterTheClaim(FakeOutbox):
-    """The ticket is called between the claim and the send."""
+    """The ticket is called once the message has left the lane for its send."""
 
-    async def claim(self, *args: Any, **kwargs: Any) -> list[OutboxMessage]:
-        rows = await super().claim(*args, **kwargs)
-        if rows:
-            self.ticket_statuses["t1"] = "called"
-        return rows
+    async def standing(self, row: OutboxMessage) -> Standing:
+        self.ticket_statuses["t1"] = "called"
+        return await super().standing(row)
 
 
 async def test_a_message_made_stale_after_its_claim_is_superseded_before_the_send(
@@ -167,3 +166,24 @@ async def test_a_lost_claim_is_neither_renewed_nor_sent(clock: FakeClock) -> Non
     with contextlib.suppress(asyncio.CancelledError):
         await running
     assert sender.sent == []
+
+
+async def test_a_message_waiting_in_the_lane_is_superseded_when_its_patient_is_called(
+    clock: FakeClock,
+) -> None:
+    """The lane holds the "getting close" (claimed, not yet sent); the call lands; the next
+    claim supersedes it there, and the call goes first."""
+    outbox, sender = FakeOutbox(), FakeSender()
+    close = outbox_row("+1555", clock(), kind="close", payload=CLOSE, ticket_id="t1")
+    add(outbox, close)
+    outbox.ticket_statuses["t1"] = "waiting"
+    worker = dispatcher(outbox, sender, clock)
+    assert await worker.claim_once() == 1
+    assert [p.row.id for p in worker.lanes["sms"].pending] == [close.id]
+
+    outbox.ticket_statuses["t1"] = "called"
+    called = outbox_row("+1555", clock(), kind="called", urgent=True, ticket_id="t1")
+    add(outbox, called)
+    assert await worker.claim_once() == 1
+    assert [p.row.id for p in worker.lanes["sms"].pending] == [called.id]
+    assert outbox.rows[close.id].status == "superseded"
