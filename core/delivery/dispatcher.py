@@ -417,6 +417,10 @@ class Dispatcher:
         row = item.row
         if not await self._still_worth_sending(row):
             return
+        # The recipient's gap counts from the send itself, not from its turn in the lane:
+        # the look above may have taken longer than the next message's will.
+        gap_s = lane.limiter.limits.per_recipient_interval_s
+        lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + gap_s)
         try:
             receipt = await lane.sender.send(item.message)
         except RetryAfter as exc:

@@ -14,7 +14,6 @@ from collections import Counter
 import pytest
 
 from core.delivery.dispatcher import DispatchSettings
-from core.delivery.limits import TELEGRAM_LIMITS
 from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
 from core.storage.models import OutboxMessage
