@@ -19,8 +19,9 @@ POSTGRES = [
     "CREATE TRIGGER outbox_seq BEFORE INSERT ON outbox FOR EACH ROW"
     " EXECUTE FUNCTION outbox_take_seq()",
 ]
-SQLITE = [
-    "UPDATE outbox SET seq = rowid",
+SQLITE = [  # a new row's rowid is above every rowid, so above every number given here
+    "UPDATE outbox SET seq = numbered.n FROM (SELECT id, row_number() OVER"
+    " (ORDER BY created_at, id) AS n FROM outbox) AS numbered WHERE outbox.id = numbered.id",
     "CREATE TRIGGER outbox_seq AFTER INSERT ON outbox FOR EACH ROW"
     " BEGIN UPDATE outbox SET seq = NEW.rowid WHERE rowid = NEW.rowid; END",
 ]
