@@ -24,6 +24,11 @@ pointed at it, and the queue service.
    moment the emulator received the sendMessage request for it.
 3. the run waits until no notification is queued or being sent, then reports.
 
+Besides the rate and the "called" latency it counts the messages superseded (queued, then
+no longer true when their turn came: not sent) and the stale ones: messages a called
+patient received after their "called", decided before it and not about the call
+("you are next" after "it's your turn"). The target is 0 stale.
+
 Results are printed and written to bench/results/notify-<UTC timestamp>.json.
 """
 
@@ -81,6 +86,7 @@ TELEGRAM_PER_S = 30
 TELEGRAM_CHAT_INTERVAL_S = 1.0
 RATE_TARGET = 0.95
 P99_TARGET_MS = 1000.0
+ABOUT_THE_CALL = ("called", "recalled")
 COUNTERS = ("1", "2")
 FIRST_CHAT_ID = 10_000
 BENCH_CHANNEL = "nextup:bench-notify:events"
@@ -301,8 +307,13 @@ async def call_patients(
     interval_s: float,
     rng: random.Random,
 ) -> list[Call]:
-    """A call-next every `interval_s` (on schedule, whatever a call took) on a random queue."""
+    """A call-next every `interval_s` (on schedule, whatever a call took) on a random queue.
+
+    The patient called at a counter arrives (starts) just before that counter's next call,
+    as one patient per counter asks, and not at once: a patient at the counter needs no
+    "called" message, which would then be superseded rather than sent and measured."""
     made: list[Call] = []
+    at_counter: dict[tuple[str, str], str] = {}
     start = time.monotonic()
     for n in range(calls):
         await asyncio.sleep(max(0.0, start + n * interval_s - time.monotonic()))
@@ -311,6 +322,9 @@ async def call_patients(
             say("every queue is empty; no more calls")
             break
         code, counter = rng.choice(open_queues), rng.choice(COUNTERS)
+        arrived = at_counter.pop((code, counter), None)
+        if arrived is not None:
+            await container.queues.ticket_action(arrived, "start", "bench")
         started = time.monotonic()
         try:
             ticket = await container.queues.call_next(code, counter, "bench")
@@ -318,9 +332,7 @@ async def call_patients(
             waiting[code] = 0
             continue
         committed = time.monotonic()
-        # The patient arrives (outside the measured call): the counter's next call finishes
-        # them, as one patient per counter asks (a called one would hold the counter).
-        await container.queues.ticket_action(ticket.id, "start", "bench")
+        at_counter[(code, counter)] = ticket.id
         waiting[code] -= 1
         assert ticket.telegram_chat_id is not None
         made.append(Call(code, counter, ticket.id, ticket.telegram_chat_id, started, committed))
@@ -538,6 +550,7 @@ def analyse(
         "by_kind": dict(Counter(r.kind for r in rows)),
         "by_status": dict(statuses),
         "failed": statuses.get("failed", 0),
+        "superseded": statuses.get("superseded", 0),
         "attempted_more_than_once": sum(r.attempts > 1 for r in rows),
         "errors": dict(Counter(r.last_error for r in rows if r.last_error).most_common(5)),
     }
@@ -570,6 +583,10 @@ def analyse_calls(sent: list[Any], rows: list[OutboxMessage], calls: list[Call])
     overtaken: list[int] = []
     sent_between: list[int] = []
     stale_after: Counter[str] = Counter()
+    stale = 0
+    row_of_message = {
+        (r.recipient, r.provider_message_id): r for r in rows if r.provider_message_id is not None
+    }
     slow: list[dict[str, Any]] = []
     times = [m.at for m in sent]
     for call in calls:
@@ -613,6 +630,11 @@ def analyse_calls(sent: list[Any], rows: list[OutboxMessage], calls: list[Call])
             and row.sent_at is not None
             and r.sent_at > row.sent_at
         )
+        # What the patient received after the call, decided before it, not about the call.
+        for later in by_chat[call.chat_id]:
+            about = row_of_message.get((str(call.chat_id), str(later.message_id)))
+            if later.at > message.at and about is not None and about.kind not in ABOUT_THE_CALL:
+                stale += decided_before(about, row)
         if latency > 0.5:
             slow.append(
                 {
@@ -644,13 +666,23 @@ def analyse_calls(sent: list[Any], rows: list[OutboxMessage], calls: list[Call])
             "max": overtaken[-1] if overtaken else None,
         },
         "older_routine_to_same_patient_sent_after": dict(stale_after),
+        "stale": stale,
         "slowest": sorted(slow, key=lambda s: -s["latency_ms"])[:10],
     }
+
+
+def decided_before(row: OutboxMessage, other: OutboxMessage) -> bool:
+    """`row` was decided before `other` (by `seq` where the outbox has it; else by time)."""
+    first, second = getattr(row, "seq", None), getattr(other, "seq", None)
+    if first is not None and second is not None:
+        return bool(first < second)
+    return bool(row.created_at < other.created_at)
 
 
 def verdict(result: dict[str, Any]) -> dict[str, bool]:
     t, c = result["throughput"], result["called"]
     return {
+        "no_stale": c["stale"] == 0,
         "rate_at_least_95_percent": t["msg_per_s"] >= RATE_TARGET * TELEGRAM_PER_S,
         "no_429": t["too_many_requests"] == 0,
         "called_p99_under_1s": (
@@ -686,7 +718,8 @@ def report(result: dict[str, Any]) -> str:
         f"calls over {tl['calls_s']:.1f} s; drained {tl['drained']} after "
         f"{tl['until_drained_s']:.1f} s",
         f"outbox          {o['rows']} rows {o['by_kind']}; status {o['by_status']}",
-        f"                failed {o['failed']}, attempted more than once "
+        f"                failed {o['failed']}, superseded {o['superseded']}, attempted more "
+        "than once "
         f"{o['attempted_more_than_once']}" + (f"; errors {o['errors']}" if o["errors"] else ""),
         f"sent            {t['sent']} messages over {t['drain_s']:.1f} s (first to last send)",
         f"rate            {t['msg_per_s']:.2f} msg/s = {t['percent_of_limit']:.1f}% of "
@@ -722,6 +755,8 @@ def report(result: dict[str, Any]) -> str:
         f"max {c['older_routine_overtaken']['max']}",
         f"  routine messages written before a call but sent to that patient after its "
         f"'called' (by kind): {c['older_routine_to_same_patient_sent_after'] or 0}",
+        f"  stale: messages a called patient received after their 'called', decided before "
+        f"it and not about the call: {c['stale']}",
         "",
         f"event loop      lag p50 {loop['lag']['p50_ms']:.1f} ms, p99 {loop['lag']['p99_ms']:.1f} "
         f"ms, max {loop['lag']['max_ms']:.1f} ms; Telegram lane empty in "
@@ -748,6 +783,8 @@ def report(result: dict[str, Any]) -> str:
         f"[{passed(v['no_429'])}] no 429 provoked: {t['too_many_requests']}",
         f"[{passed(v['called_p99_under_1s'])}] 'called' p99 under {P99_TARGET_MS:g} ms from "
         f"commit to send request: {lat['p99_ms']:.1f} ms",
+        f"[{passed(v['no_stale'])}] no stale message after a 'called': {c['stale']} "
+        f"({o['superseded']} superseded instead)",
     ]
     return "\n".join(lines)
 

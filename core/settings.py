@@ -101,8 +101,10 @@ class Settings(BaseSettings):
     """Where local numbers (without +country code) are from, e.g. `US` or `ES`."""
     default_language: str = "en"
     env: Environment = Environment.DEVELOPMENT
-    outbox_lease_s: float = 30.0
-    """How long a dispatcher holds a claimed notification before another may take it."""
+    outbox_lease_s: float = 5.0
+    """How long a dispatcher's claim of a notification holds unless renewed; the holder
+    renews it every third of this while the message waits or is being sent, so this is
+    how soon a dead dispatcher's messages are claimed again."""
     outbox_poll_s: float = 1.0
     """How often dispatchers look at the outbox when no event wakes them."""
     reevaluate_interval_s: float = 30.0

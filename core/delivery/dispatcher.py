@@ -6,6 +6,13 @@ down) delays a notification by at most `poll_interval_s`. Each result is recorde
 as the provider answers; if the process dies between a provider's "accepted" and that
 record, the lease runs out and the message is sent again. That window holds at most the
 sends in flight at the moment of death (`max_in_flight` per channel).
+
+Leases are short (`lease_s`, 5 s by default) and renewed, every third of a lease, for every
+row the dispatcher still holds (waiting for its turn or being sent), so a dead dispatcher's
+"called" messages are claimed again within seconds while a slow provider is never mistaken
+for a dead one. A message that no longer tells the truth when its turn comes is superseded
+instead of sent (`core.domain.freshness`): checked at the claim, and again just before the
+send, since a call can land in between.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from core.delivery import (
 from core.delivery.ladder import LadderStore, MarkUnreachable, climb_ladders
 from core.delivery.limits import ChannelLimits, RateLimiter
 from core.delivery.wording import outgoing
+from core.domain.freshness import still_true, why_superseded
 from core.storage import contacts as stored_contacts
 from core.storage import outbox as stored_outbox
 from core.storage.models import OutboxMessage
@@ -82,6 +90,18 @@ class OutboxStore(LadderStore, Protocol):
 
     async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool: ...
 
+    async def mark_superseded(self, row: OutboxMessage, reason: str) -> bool: ...
+
+    async def supersede_stale(
+        self, channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+    ) -> set[str]: ...
+
+    async def standing(self, row: OutboxMessage) -> stored_outbox.Standing: ...
+
+    async def renew(
+        self, rows: Collection[OutboxMessage], now: datetime, lease_s: float
+    ) -> set[str]: ...
+
 
 class ContactBook(Protocol):
     """Who opted out of a channel (`core.storage.contacts`; a fake in unit tests)."""
@@ -108,7 +128,8 @@ class RetryPolicy:
 class DispatchSettings:
     base_url: str
     default_language: str = "en"
-    lease_s: float = 30.0
+    lease_s: float = 5.0
+    """How long a claim holds unless renewed; renewed every third of it while held."""
     poll_interval_s: float = 1.0
     max_in_flight: int = 16
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -194,10 +215,12 @@ class Dispatcher:
         self.mark_unreachable = mark_unreachable
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._held: dict[str, OutboxMessage] = {}
+        """Rows claimed and not yet recorded (waiting in a lane, or being sent): renewed."""
 
     async def run(self) -> None:
         """Runs until cancelled."""
-        workers = [asyncio.create_task(self._listen())]
+        workers = [asyncio.create_task(self._listen()), asyncio.create_task(self._renew_loop())]
         workers += [asyncio.create_task(self._send_loop(lane)) for lane in self.lanes.values()]
         try:
             await self._claim_loop()
@@ -266,6 +289,7 @@ class Dispatcher:
         for lane in self.lanes.values():
             now = self.clock()
             lease_s = self.settings.lease_s
+            await self._supersede_stale(lane, now)
             room = lane.room()
             if room < lane.capacity:
                 rows = await self.outbox.claim(
@@ -290,9 +314,51 @@ class Dispatcher:
                     await self._failed(row, f"cannot render the message: {exc}")
                     continue
                 items.append(Pending(row, message))
+                self._held[row.id] = row
             lane.add(items)
             total += len(rows)
         return total
+
+    async def _supersede_stale(self, lane: Lane, now: datetime) -> None:
+        """Before a claim: what is queued, and what this lane holds but has not begun to
+        send, is superseded where stale. The lane's waiting messages are set aside for the
+        statement, so none of them is sent while it may be being superseded."""
+        waiting, lane.pending = lane.pending, []
+        superseded: set[str] = set()
+        try:
+            superseded = await self.outbox.supersede_stale(
+                lane.channel, now, [item.row for item in waiting]
+            )
+        finally:
+            lane.add([item for item in waiting if item.row.id not in superseded])
+        for row_id in superseded:
+            self._held.pop(row_id, None)
+        if superseded:
+            SENT.labels(lane.channel, "superseded").inc(len(superseded))
+
+    async def _renew_loop(self) -> None:
+        """Keeps the claims this dispatcher holds, one statement every third of a lease; a
+        row whose claim was lost meanwhile is not renewed (nor taken back) and is dropped."""
+        every_s = self.settings.lease_s / 3
+        while True:
+            await asyncio.sleep(every_s)
+            await self.renew_once()
+
+    async def renew_once(self) -> None:
+        held = list(self._held.values())
+        if not held:
+            return
+        try:
+            renewed = await self.outbox.renew(held, self.clock(), self.settings.lease_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database is away: the next round tries again
+            log.warning("could not renew %d notification claims: %s", len(held), exc)
+            return
+        for row in held:
+            if row.id not in renewed:
+                # Lost, or its result was recorded meanwhile; the send path logs a loss.
+                self._held.pop(row.id, None)
 
     async def climb_ladders_once(self) -> int:
         """Takes the call ladders' steps due now (`core.delivery.ladder`)."""
@@ -335,9 +401,32 @@ class Dispatcher:
         except Exception:
             # The database is away: the claim's lease runs out and the row is tried again.
             log.exception("could not record the result of notification %s", item.row.id)
+        finally:
+            self._held.pop(item.row.id, None)
+            self._wake.set()  # the recipient's next message may be claimed now
+
+    async def _still_worth_sending(self, row: OutboxMessage) -> bool:
+        """The last look before a send: the claim still holds and the message still tells
+        the truth (a call may have landed since the claim); if not, it is not sent."""
+        standing = await self.outbox.standing(row)
+        if not standing.held:
+            log.warning("notification %s lost its claim before its send", row.id)
+            return False
+        if still_true(row.kind, standing.ticket_status, standing.newer_kinds):
+            return True
+        reason = why_superseded(row.kind, standing.ticket_status, standing.newer_kinds)
+        SENT.labels(row.channel, "superseded").inc()
+        await self.outbox.mark_superseded(row, reason)
+        return False
 
     async def _attempt(self, lane: Lane, item: Pending) -> None:
         row = item.row
+        if not await self._still_worth_sending(row):
+            return
+        # The recipient's gap counts from the send itself, not from its turn in the lane:
+        # the look above may have taken longer than the next message's will.
+        gap_s = lane.limiter.limits.per_recipient_interval_s
+        lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + gap_s)
         try:
             receipt = await lane.sender.send(item.message)
         except RetryAfter as exc:

@@ -52,6 +52,9 @@ class DeliveryStatus(enum.StrEnum):
     """Not sent: the patient opted out."""
     ACKNOWLEDGED = "acknowledged"
     """Sent, and the patient answered it ("I'm on my way")."""
+    SUPERSEDED = "superseded"
+    """Not sent: it no longer told the truth when its turn came (the ticket moved on, or a
+    newer message replaced it); see `core.domain.freshness`."""
 
 
 class MessageKind(enum.StrEnum):

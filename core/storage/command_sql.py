@@ -56,8 +56,8 @@ async def _query(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any])
 async def returning(
     conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]
 ) -> list[dict[str, Any]]:
-    """The rows a write with RETURNING gives, by column (`execute_query` drops the rows of
-    an UPDATE, INSERT or DELETE on PostgreSQL)."""
+    """The rows a write with RETURNING gives (or a read), by column (`execute_query` drops
+    the rows of an UPDATE, INSERT or DELETE on PostgreSQL)."""
     return await conn.execute_query_dict(_sql(is_postgres(conn), statement), list(values))
 
 

@@ -264,7 +264,8 @@ class OutboxMessage(Model):
 
     `status`: queued (waiting or waiting to retry), sending (claimed by a dispatcher until
     `claimed_until`), sent, failed (gave up; `last_error` says why), suppressed (not sent:
-    the patient opted out of that channel) or acknowledged (the patient answered it).
+    the patient opted out of that channel), superseded (not sent: no longer true when its
+    turn came, `core.domain.freshness`) or acknowledged (the patient answered it).
 
     `provider_status` is what the provider reported afterwards (for SMS: queued, sent,
     delivered, undelivered, failed), with `provider_error_code` when it failed. Replies to
@@ -300,6 +301,11 @@ class OutboxMessage(Model):
     provider_error_code = fields.CharField(max_length=16, null=True)
     segments = fields.SmallIntField(null=True)
     """SMS segments billed (GSM-7: 160 characters, UCS-2: 70; longer texts are split)."""
+    seq = fields.BigIntField(null=True)
+    """The order the messages were decided in, exact where `created_at` ties (one command's
+    messages share it): given by the database on insert (a trigger, migration 0008), never
+    by a process, so it is one order across processes. Messages to one recipient are sent
+    in this order."""
 
     class Meta:
         table = "outbox"
@@ -307,6 +313,7 @@ class OutboxMessage(Model):
             Index(fields=("status", "next_attempt_at")),
             Index(fields=("ticket_id", "created_at")),
             Index(fields=("recipient", "created_at")),  # texts per number (SMS limits)
+            Index(fields=("recipient", "seq")),  # an earlier message to the same recipient
         )
 
 

@@ -2,15 +2,19 @@
 the outbox's other reads and writes (replies, acknowledgements, the call ladder's, a ticket's
 messages).
 
-A claim marks rows `sending` with a lease and a token. A dispatcher that dies holding rows
-loses them when the lease runs out, and another claims them again. Results are recorded
+A claim marks rows `sending` with a lease and a token; the holder renews the lease while it
+still holds them (waiting for their turn or being sent), so the lease can be short. A
+dispatcher that dies holding rows loses them when the lease runs out, and another claims
+them again. Results are recorded
 only by the token's holder, so a dispatcher that was presumed dead cannot overwrite a
 newer attempt.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +22,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.domain.freshness import FRESHNESS, Freshness
 from core.domain.ladder import Rung, ladder_from
 from core.domain.model import TicketStatus
 from core.domain.notify import DeliveryStatus
@@ -33,6 +38,11 @@ async def claim(
 ) -> list[OutboxMessage]:
     """Due rows of one channel, "called" first; `SKIP LOCKED` keeps dispatchers apart.
 
+    A row is taken only when no earlier-decided message (`seq`) to the same recipient on
+    the channel is still queued or being sent, wherever it was claimed: so a recipient's
+    messages go out in the order they were decided, across processes, one at a time.
+    (Superseded ones no longer block: `supersede_stale` runs before the claim.)
+
     One statement, no transaction of its own: every command wakes the dispatcher, whose
     claim of a select and an update in a transaction cost four round trips and two ORM
     queries built each time, most often to find nothing."""
@@ -40,15 +50,17 @@ async def claim(
         return []
     conn = connections.get("default")
     skip_locked = " FOR UPDATE SKIP LOCKED" if command_sql.is_postgres(conn) else ""
-    urgent = " AND urgent" if urgent_only else ""
+    urgent = " AND o.urgent" if urgent_only else ""
     token = str(uuid.uuid4())
     until = now + timedelta(seconds=lease_s)
     rows = await command_sql.returning(
         conn,
         "UPDATE outbox SET status = ?, claim_token = ?, claimed_until = ?,"
-        " attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE channel = ?"
-        " AND ((status = ? AND next_attempt_at <= ?) OR (status = ? AND claimed_until < ?))"
-        f"{urgent} ORDER BY urgent DESC, created_at LIMIT ?{skip_locked}) RETURNING *",
+        " attempts = attempts + 1 WHERE id IN (SELECT o.id FROM outbox o WHERE o.channel = ?"
+        " AND ((o.status = ? AND o.next_attempt_at <= ?) OR (o.status = ? AND o.claimed_until < ?))"
+        f"{urgent} AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.recipient = o.recipient"
+        " AND e.channel = o.channel AND e.seq < o.seq AND e.status IN (?, ?))"
+        f" ORDER BY o.urgent DESC, o.seq LIMIT ?{skip_locked}) RETURNING *",
         [
             DeliveryStatus.SENDING.value,
             token,
@@ -58,11 +70,141 @@ async def claim(
             now,
             DeliveryStatus.SENDING.value,
             now,
+            DeliveryStatus.QUEUED.value,
+            DeliveryStatus.SENDING.value,
             limit,
         ],
     )
     claimed = [OutboxMessage._init_from_db(**row) for row in rows]
-    return sorted(claimed, key=lambda row: (not row.urgent, row.created_at))
+    return sorted(claimed, key=lambda row: (not row.urgent, row.seq or 0))
+
+
+def _literal(value: str) -> str:
+    """A kind or status from the domain's own enums, inlined in the rule's SQL (made once)."""
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain name: {value!r}")
+    return f"'{value}'"
+
+
+def _names(values: Collection[str]) -> str:
+    return ", ".join(_literal(v) for v in sorted(values))
+
+
+@functools.cache
+def stale_sql(alias: str = "o") -> str:
+    """`core.domain.freshness.FRESHNESS` as a condition on the outbox row `alias`: true when
+    the row no longer tells the truth. Kinds that share a rule share a clause."""
+    by_rule: dict[Freshness, list[str]] = {}
+    for kind, rule in FRESHNESS.items():
+        by_rule.setdefault(rule, []).append(kind)
+    clauses = []
+    for rule, kinds in by_rule.items():
+        reasons = [
+            f"(SELECT t.status FROM tickets t WHERE t.id = {alias}.ticket_id)"
+            f" NOT IN ({_names(rule.true_while)})"
+        ]
+        if rule.replaced_by:
+            reasons.append(
+                f"EXISTS (SELECT 1 FROM outbox n WHERE n.ticket_id = {alias}.ticket_id"
+                f" AND n.channel = {alias}.channel AND n.seq > {alias}.seq"
+                f" AND n.kind IN ({_names(rule.replaced_by)}))"
+            )
+        clauses.append(f"({alias}.kind IN ({_names(kinds)}) AND ({' OR '.join(reasons)}))")
+    return f"({alias}.ticket_id IS NOT NULL AND ({' OR '.join(clauses)}))"
+
+
+SUPERSEDED_AT_CLAIM = "superseded: no longer true when its turn came"
+
+
+async def supersede_stale(
+    channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+) -> set[str]:
+    """Marks `superseded` every message of the channel waiting to be sent that no longer
+    tells the truth: queued, held under a lease that ran out, or among `waiting` (rows the
+    caller claimed and has not begun to send, while its claim holds); returns their ids.
+    One statement, before each claim: stale messages are never claimed, and no longer hold
+    back the messages after them to the same recipient (a "called" is not kept waiting
+    behind its own patient's "joined" still in a dispatcher's lane)."""
+    conn = connections.get("default")
+    ids = [row.id for row in waiting]
+    tokens = sorted({row.claim_token for row in waiting if row.claim_token is not None})
+    ours = (
+        f" OR (o.status = ? AND o.id IN ({_marks(ids)}) AND o.claim_token IN ({_marks(tokens)}))"
+        if ids and tokens
+        else ""
+    )
+    superseded = await command_sql.returning(
+        conn,
+        "UPDATE outbox SET status = ?, last_error = ?, claim_token = NULL, claimed_until = NULL"
+        " WHERE id IN (SELECT o.id FROM outbox o WHERE o.channel = ?"
+        f" AND (o.status = ? OR (o.status = ? AND o.claimed_until < ?){ours})"
+        f" AND {stale_sql()}) RETURNING id",
+        [
+            DeliveryStatus.SUPERSEDED.value,
+            SUPERSEDED_AT_CLAIM,
+            channel,
+            DeliveryStatus.QUEUED.value,
+            DeliveryStatus.SENDING.value,
+            now,
+            *([DeliveryStatus.SENDING.value, *ids, *tokens] if ours else []),
+        ],
+    )
+    return {row["id"] for row in superseded}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the last look before a send found: whether the claim still holds, the ticket's
+    status now and the kinds of the newer messages about it on the same channel."""
+
+    held: bool
+    ticket_status: str | None
+    newer_kinds: frozenset[str]
+
+
+async def standing(row: OutboxMessage) -> Standing:
+    """One indexed read, just before the send: a call can land after the claim."""
+    conn = connections.get("default")
+    found = await command_sql.returning(
+        conn,
+        "SELECT o.claim_token AS token, t.status AS ticket_status, n.kind AS newer_kind"
+        " FROM outbox o LEFT JOIN tickets t ON t.id = o.ticket_id"
+        " LEFT JOIN outbox n ON n.ticket_id = o.ticket_id AND n.channel = o.channel"
+        " AND n.seq > o.seq WHERE o.id = ?",
+        [row.id],
+    )
+    if not found:
+        return Standing(False, None, frozenset())
+    return Standing(
+        held=found[0]["token"] == row.claim_token,
+        ticket_status=found[0]["ticket_status"],
+        newer_kinds=frozenset(r["newer_kind"] for r in found if r["newer_kind"] is not None),
+    )
+
+
+async def renew(rows: Collection[OutboxMessage], now: datetime, lease_s: float) -> set[str]:
+    """Extends the lease of the rows this dispatcher still holds (being sent, or waiting
+    for their turn); returns the ids renewed. A row whose claim was lost (its lease ran out
+    and another dispatcher took it, or its result is recorded) is left alone: its token
+    no longer matches."""
+    if not rows:
+        return set()
+    conn = connections.get("default")
+    ids = [row.id for row in rows]
+    tokens = sorted({row.claim_token for row in rows if row.claim_token is not None})
+    if not tokens:
+        return set()
+    renewed = await command_sql.returning(
+        conn,
+        f"UPDATE outbox SET claimed_until = ? WHERE status = ? AND id IN ({_marks(ids)})"
+        f" AND claim_token IN ({_marks(tokens)}) RETURNING id",
+        [now + timedelta(seconds=lease_s), DeliveryStatus.SENDING.value, *ids, *tokens],
+    )
+    return {r["id"] for r in renewed}
+
+
+def _marks(values: Collection[object]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 PROVIDER_STATUS_RANK = {
@@ -173,6 +315,11 @@ async def mark_failed(row: OutboxMessage, error: str) -> bool:
     return await _finish(row, status=DeliveryStatus.FAILED, last_error=error)
 
 
+async def mark_superseded(row: OutboxMessage, reason: str) -> bool:
+    """Not sent, on purpose: it no longer told the truth just before its send."""
+    return await _finish(row, status=DeliveryStatus.SUPERSEDED, last_error=reason)
+
+
 async def mark_suppressed(row: OutboxMessage, reason: str) -> bool:
     """Not sent, on purpose: the patient asked not to be written to on this channel."""
     return await _finish(row, status=DeliveryStatus.SUPPRESSED, last_error=reason)
@@ -193,12 +340,12 @@ async def acknowledge(ticket_id: str, now: datetime) -> None:
 
 
 async def for_ticket(ticket_id: str) -> list[OutboxMessage]:
-    return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at", "kind")
+    return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at", "seq")
 
 
 async def for_tickets(ticket_ids: list[str]) -> list[OutboxMessage]:
     """Every message about these tickets, oldest first: one query for a whole board."""
-    return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "id")
+    return await OutboxMessage.filter(ticket_id__in=ticket_ids).order_by("created_at", "seq")
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,35 @@ async def test_queues_that_existed_get_the_default_call_ladder(tmp_path: Path) -
     finally:
         await Tortoise.close_connections()
     assert config_from_row(row).call_ladder == DEFAULT_CALL_LADDER
+
+
+async def test_the_outbox_is_numbered_in_the_order_decided(tmp_path: Path) -> None:
+    """0011: existing messages get `seq` by `created_at`, and every new one its own, above
+    them, from the database whoever inserts it."""
+    config = tortoise_config(f"sqlite://{tmp_path / 'old.sqlite3'}")
+    await run_migrations(config=config, target="nextup.0010_public_name")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    columns = "id, idempotency_key, channel, recipient, kind, payload, urgent, status, attempts"
+    await connections.get("default").execute_script(
+        f"INSERT INTO outbox ({columns}, next_attempt_at, created_at) VALUES"
+        " ('late', 'k1', 'sms', '+1', 'called', '{}', 1, 'queued', 0, '2026-01-01 10:00:02',"
+        " '2026-01-01 10:00:02'),"
+        " ('early', 'k2', 'sms', '+1', 'joined', '{}', 0, 'sent', 1, '2026-01-01 10:00:01',"
+        " '2026-01-01 10:00:01')"
+    )
+    await Tortoise.close_connections()
+    await run_migrations(config=config)
+    await Tortoise.init(config=config)
+    try:
+        db = connections.get("default")
+        await db.execute_script(
+            f"INSERT INTO outbox ({columns}, next_attempt_at, created_at) VALUES"
+            " ('new', 'k3', 'sms', '+1', 'done', '{}', 0, 'queued', 0, '2026-01-01 09:00:00',"
+            " '2026-01-01 09:00:00')"
+        )
+        rows = await db.execute_query_dict("SELECT id, seq FROM outbox ORDER BY seq")
+    finally:
+        await Tortoise.close_connections()
+    assert [r["id"] for r in rows] == ["early", "late", "new"]
+    assert all(r["seq"] is not None for r in rows)

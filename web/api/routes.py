@@ -12,6 +12,7 @@ from sanic.response import HTTPResponse, json
 from core.domain.errors import InvalidValue
 from core.domain.ladder import ladder_from
 from core.domain.model import Counter, QueueConfig, Weights
+from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
 from core.services.queues import QueueService, checked_public_name, new_join_request
@@ -251,7 +252,9 @@ async def queue_metrics(request: Request, code: str) -> HTTPResponse:
     "One ticket with its event history and the delivery record of every notification",
     errors={404: "ticket_not_found"},
     response="Ticket (with `unreachable_at`: when its call ladder ran out) + history + "
-    "notifications (`channel` telegram, sms or voice; a voice call's `provider_status` is "
+    "notifications (each with its `status`: "
+    + ", ".join(DeliveryStatus)
+    + "; `channel` telegram, sms or voice; a voice call's `provider_status` is "
     "Twilio's: queued, initiated, ringing, in-progress, completed, busy, no-answer, failed)",
 )
 async def get_ticket(request: Request, ticket_id: str) -> HTTPResponse:

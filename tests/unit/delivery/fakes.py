@@ -4,15 +4,20 @@ and a channel's sender. They keep what happened for the test to read."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from core.delivery import Outgoing, Receipt
+from core.domain.freshness import still_true
 from core.domain.ladder import DEFAULT_CALL_LADDER, Rung
 from core.storage.models import OutboxMessage, TicketRow
-from core.storage.outbox import CALL_KINDS, OpenCall
+from core.storage.outbox import CALL_KINDS, OpenCall, Standing
+
+DECIDED = itertools.count(1)
+"""The order rows are decided in (`seq`, which the database gives)."""
 
 
 def outbox_row(
@@ -24,9 +29,10 @@ def outbox_row(
     channel: str = "sms",
     attempts: int = 0,
     payload: dict[str, object] | None = None,
+    ticket_id: str | None = None,
 ) -> OutboxMessage:
     """A queued message, due at `at`, with what an SMS of its kind needs to render."""
-    return OutboxMessage(
+    row = OutboxMessage(
         id=str(uuid.uuid4()),
         idempotency_key=str(uuid.uuid4()),
         channel=channel,
@@ -39,11 +45,19 @@ def outbox_row(
         attempts=attempts,
         next_attempt_at=at,
         created_at=at,
+        seq=next(DECIDED),
     )
+    row.ticket_id = ticket_id  # the constructor takes the relation, not its id
+    return row
 
 
-def _ticket_id(row: OutboxMessage) -> str | None:
-    return getattr(row, "ticket_id", None)
+def ticket_of(row: OutboxMessage) -> str | None:
+    ticket_id: str | None = getattr(row, "ticket_id", None)
+    return ticket_id
+
+
+def unsent(row: OutboxMessage) -> bool:
+    return row.status in ("queued", "sending")
 
 
 def due(row: OutboxMessage, now: datetime) -> bool:
@@ -59,7 +73,7 @@ class Result:
     """What the dispatcher recorded about one message."""
 
     outcome: str
-    """`sent`, `queued` (to retry), `failed` or `suppressed`."""
+    """`sent`, `queued` (to retry), `failed`, `suppressed` or `superseded`."""
     row_id: str
     error: str | None = None
     retry_at: datetime | None = None
@@ -68,7 +82,9 @@ class Result:
 
 class FakeOutbox:
     """The outbox table as `core.storage.outbox` keeps it, in a dict: due rows are claimed
-    "called" first and leased; results are recorded only while the claim holds."""
+    "called" first and leased, one at a time per recipient in the order decided; results
+    are recorded only while the claim holds; stale rows are superseded by the domain's
+    rule, with the tickets' statuses in `ticket_statuses`."""
 
     def __init__(self) -> None:
         self.rows: dict[str, OutboxMessage] = {}
@@ -82,6 +98,9 @@ class FakeOutbox:
         """Tickets being called, for the call ladder."""
         self.ladder: tuple[Rung, ...] = DEFAULT_CALL_LADDER
         self.open_call_reads = 0
+        self.ticket_statuses: dict[str, str] = {}
+        self.renewals: list[set[str]] = []
+        """The ids renewed, each time the dispatcher renewed its claims."""
         self._recorded = asyncio.Condition()
 
     async def claim(
@@ -93,15 +112,77 @@ class FakeOutbox:
         claimable = [
             row
             for row in self.rows.values()
-            if row.channel == channel and (row.urgent or not urgent_only) and due(row, now)
+            if row.channel == channel
+            and (row.urgent or not urgent_only)
+            and due(row, now)
+            and not self._earlier_unsent(row)
         ]
-        claimable.sort(key=lambda row: (not row.urgent, row.created_at))
+        claimable.sort(key=lambda row: (not row.urgent, row.seq))
         token = str(uuid.uuid4())
         for row in claimable[:limit]:
             row.status, row.claim_token = "sending", token
             row.claimed_until = now + timedelta(seconds=lease_s)
             row.attempts += 1
         return claimable[:limit]
+
+    def _earlier_unsent(self, row: OutboxMessage) -> bool:
+        return any(
+            unsent(other) and other.seq < row.seq
+            for other in self.rows.values()
+            if (other.channel, other.recipient) == (row.channel, row.recipient)
+        )
+
+    def _newer_kinds(self, row: OutboxMessage) -> frozenset[str]:
+        return frozenset(
+            other.kind
+            for other in self.rows.values()
+            if ticket_of(row) is not None
+            and (ticket_of(other), other.channel) == (ticket_of(row), row.channel)
+            and other.seq > row.seq
+        )
+
+    def _stale(self, row: OutboxMessage) -> bool:
+        status = self.ticket_statuses.get(ticket_of(row) or "")
+        return not still_true(row.kind, status, self._newer_kinds(row))
+
+    async def supersede_stale(
+        self, channel: str, now: datetime, waiting: Collection[OutboxMessage] = ()
+    ) -> set[str]:
+        ours = {row.id: row.claim_token for row in waiting}
+        stale = [
+            row
+            for row in self.rows.values()
+            if row.channel == channel
+            and (
+                row.status == "queued"
+                or (row.status == "sending" and due(row, now))
+                or (row.status == "sending" and ours.get(row.id, "") == row.claim_token)
+            )
+            and self._stale(row)
+        ]
+        for row in stale:
+            row.status, row.claim_token, row.claimed_until = "superseded", None, None
+            self.results.append(Result("superseded", row.id, "at the claim"))
+        return {row.id for row in stale}
+
+    async def standing(self, row: OutboxMessage) -> Standing:
+        stored = self.rows[row.id]
+        held = stored.claim_token == row.claim_token and row.id not in self.lost_claims
+        status = self.ticket_statuses.get(ticket_of(row) or "")
+        return Standing(held, status, self._newer_kinds(row))
+
+    async def renew(
+        self, rows: Collection[OutboxMessage], now: datetime, lease_s: float
+    ) -> set[str]:
+        renewed = set()
+        for row in rows:
+            stored = self.rows[row.id]
+            held = stored.status == "sending" and stored.claim_token == row.claim_token
+            if held and row.id not in self.lost_claims:
+                stored.claimed_until = now + timedelta(seconds=lease_s)
+                renewed.add(row.id)
+        self.renewals.append(renewed)
+        return renewed
 
     async def mark_sent(
         self,
@@ -128,6 +209,9 @@ class FakeOutbox:
     async def mark_suppressed(self, row: OutboxMessage, reason: str) -> bool:
         return await self._finish(Result("suppressed", row.id, reason))
 
+    async def mark_superseded(self, row: OutboxMessage, reason: str) -> bool:
+        return await self._finish(Result("superseded", row.id, reason))
+
     async def _finish(self, result: Result) -> bool:
         if result.row_id in self.lost_claims:
             return False
@@ -146,7 +230,7 @@ class FakeOutbox:
         for ticket in self.called:
             # A model made outside a running ORM drops the foreign key it is given (the
             # ladder's rows), so a ticket's rows are also told by their event.
-            events = {r.event_id for r in self.rows.values() if _ticket_id(r) == ticket.id}
+            events = {r.event_id for r in self.rows.values() if ticket_of(r) == ticket.id}
             messages = [
                 r for r in self.rows.values() if r.event_id in events and r.kind in CALL_KINDS
             ]
