@@ -61,7 +61,7 @@ async def both(migrated: str) -> AsyncIterator[Both]:
         dispatcher = container.notification_dispatcher(
             retry=RetryPolicy(max_attempts=5, base_delay_s=0.2, max_delay_s=1.0),
             poll_interval_s=0.2,
-            escalate_after_s=None,
+            ladder=False,
         )
         running = asyncio.create_task(dispatcher.run())
         try:
