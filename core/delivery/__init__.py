@@ -21,6 +21,9 @@ class Outgoing:
     kind: str
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    origin: str | None = None
+    """Who sends it, when the limits chose (a Twilio number or Messaging Service); None:
+    the sender's own choice."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import dataclasses
 import logging
 import random
 import time
@@ -33,7 +35,7 @@ from core.delivery import (
     SendError,
 )
 from core.delivery.escalation import EscalationStore, escalate_unanswered_calls
-from core.delivery.limits import ChannelLimits, RateLimiter
+from core.delivery.limits import ALREADY_LIMITED, ChannelLimits, Limiter, LocalLimiter, Verdict
 from core.delivery.wording import outgoing
 from core.storage import contacts as stored_contacts
 from core.storage import outbox as stored_outbox
@@ -130,18 +132,25 @@ class Lane:
     """One channel: claimed messages waiting for their turn under the channel's limits.
 
     Messages to one recipient keep their order; among recipients, one with a "called"
-    message waiting goes first.
+    message waiting goes first. The limits are asked through `limiter` (shared with every
+    other process when it is kept in Redis); a recipient who must wait lets the next one go.
     """
 
-    def __init__(self, channel: str, sender: Sender, limits: ChannelLimits) -> None:
+    def __init__(
+        self, channel: str, sender: Sender, limits: ChannelLimits, limiter: Limiter
+    ) -> None:
         self.channel = channel
         self.sender = sender
-        self.limiter = RateLimiter(limits)
+        self.limits = limits
+        self.limiter = limiter
         self.pending: list[Pending] = []
         self.busy_recipients: set[str] = set()
+        self.recipient_free_at: dict[str, float] = {}
+        """Recipients the limiter told to wait, until when (monotonic): not asked again."""
         self.changed = asyncio.Event()
         self.capacity = max(8, min(64, round(limits.per_second)))
         """About a second of sends: enough to keep the channel busy between claims."""
+        self._next_origin = 0
 
     def room(self) -> int:
         return self.capacity - len(self.pending)
@@ -151,21 +160,51 @@ class Lane:
         self.pending.sort(key=lambda p: p.order)
         self.changed.set()
 
-    def take_next(self, now: float) -> tuple[Pending | None, float | None]:
-        """The message to send now, or else the time the next one may go (None: nothing)."""
+    async def take_next(self, now: float) -> tuple[Pending | None, float | None]:
+        """The message to send now, booked under the limits (its origin chosen), or else
+        the time the next one may go (None: nothing pending)."""
         seen: set[str] = set()
         earliest: float | None = None
-        for item in self.pending:
+        if len(self.recipient_free_at) > 1000:
+            self.recipient_free_at = {r: t for r, t in self.recipient_free_at.items() if t > now}
+        for item in list(self.pending):
             recipient = item.message.recipient
             if recipient in seen or recipient in self.busy_recipients:
                 continue  # an earlier message to this recipient goes first
             seen.add(recipient)
-            ready_at = self.limiter.ready_at(recipient)
-            if ready_at <= now:
-                self.pending.remove(item)
-                return item, None
+            free_at = self.recipient_free_at.get(recipient, 0.0)
+            if free_at > now:
+                earliest = free_at if earliest is None else min(earliest, free_at)
+                continue
+            origin, verdict = await self._book(recipient)
+            if verdict.granted:
+                if any(p is item for p in self.pending):
+                    self.pending = [p for p in self.pending if p is not item]
+                    if origin is not None:
+                        item.message = dataclasses.replace(item.message, origin=origin)
+                    return item, None
+                continue  # taken away meanwhile (never, today): its booking goes unused
+            ready_at = now + verdict.wait_s
             earliest = ready_at if earliest is None else min(earliest, ready_at)
+            if verdict.blocked_by is None or not verdict.blocked_by.per_recipient:
+                break  # the channel itself is full: no other recipient may go either
+            self.recipient_free_at[recipient] = ready_at
         return None, earliest
+
+    async def _book(self, recipient: str) -> tuple[str | None, Verdict]:
+        """Books a send to `recipient` from the first origin with room, in turn."""
+        choices = self.limits.choices(recipient)
+        start = self._next_origin % len(choices)
+        best: tuple[str | None, Verdict] | None = None
+        for origin, rules in choices[start:] + choices[:start]:
+            verdict = await self.limiter.acquire(rules)
+            if verdict.granted:
+                self._next_origin = (choices.index((origin, rules)) + 1) % len(choices)
+                return origin, verdict
+            if best is None or verdict.wait_s < best[1].wait_s:
+                best = (origin, verdict)
+        assert best is not None
+        return best
 
 
 class Dispatcher:
@@ -178,9 +217,15 @@ class Dispatcher:
         clock: Callable[[], datetime],
         outbox: OutboxStore = stored_outbox,
         contacts: ContactBook = stored_contacts,
+        limiter: Limiter | None = None,
     ) -> None:
+        shared = limiter or LocalLimiter()
+        local = LocalLimiter()
         self.lanes = {
-            channel: Lane(channel, sender, limits[channel]) for channel, sender in senders.items()
+            channel: Lane(
+                channel, sender, limits[channel], local if limits[channel].local_only else shared
+            )
+            for channel, sender in senders.items()
         }
         self.bus = bus
         self.settings = settings
@@ -299,20 +344,28 @@ class Dispatcher:
 
     async def _send_loop(self, lane: Lane) -> None:
         in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        # The sends are booked under the limits here; the provider's client must not book
+        # them a second time (the bot's session limits what else the bot sends).
+        context = contextvars.copy_context()
+        context.run(ALREADY_LIMITED.set, True)
         while True:
-            now = time.monotonic()
-            item, ready_at = lane.take_next(now)
+            await in_flight.acquire()
+            try:
+                now = time.monotonic()
+                item, ready_at = await lane.take_next(now)
+            except BaseException:
+                in_flight.release()
+                raise
             if item is None:
+                in_flight.release()
                 lane.changed.clear()
                 timeout_s = None if ready_at is None else max(0.0, ready_at - now)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lane.changed.wait(), timeout_s)
                 continue
-            await in_flight.acquire()
             recipient = item.message.recipient
-            lane.limiter.take(recipient, time.monotonic())
             lane.busy_recipients.add(recipient)
-            task = asyncio.create_task(self._deliver(lane, item))
+            task = asyncio.create_task(self._deliver(lane, item), context=context)
             self._tasks.add(task)
 
             def done(t: asyncio.Task[None], recipient: str = recipient) -> None:
@@ -335,7 +388,9 @@ class Dispatcher:
         try:
             receipt = await lane.sender.send(item.message)
         except RetryAfter as exc:
-            lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + exc.delay_s)
+            # Providers do not say which limit was hit: the whole channel waits (every
+            # process, when the limits are shared), not only this recipient.
+            await lane.limiter.pause(lane.limits.pause_key(item.message.origin), exc.delay_s)
             await self._retry(row, exc.delay_s, str(exc), "throttled")
         except RecipientOptedOut as exc:
             log.info("notification %s: %s", row.id, exc)

@@ -1,52 +1,213 @@
-"""Provider rate limits: messages per second per channel, and a minimum gap per recipient.
+"""Provider rate limits, one set per provider identity (a Telegram bot, a Twilio number).
 
-Pure bookkeeping with the time passed in (monotonic seconds); the dispatcher sleeps.
-Sends are spaced evenly rather than in bursts, so no window of a second ever holds more
-than the limit.
+A limit is a sliding window over real send times: at most `count` sends in any `window_s`,
+which is how Telegram counts (30 messages in any second per bot, one a second per chat) and,
+with a count of one, a minimum gap (a Twilio number's rate). A send asks every rule that
+applies to it at once and is booked in all of them, or in none.
+
+The rules are pure bookkeeping with the time passed in (`SlidingWindows`); `LocalLimiter`
+keeps them in this process's memory. `core.delivery.shared_limits` keeps the same rules in
+Redis, so that every process sending for one bot or number shares one limit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextvars
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    """The provider identity the limit is kept under, e.g. `telegram:123456:chat:42`."""
+    count: int
+    window_s: float
+    per_recipient: bool = False
+    """Only this recipient waits for it: the next recipient's message may go meanwhile."""
+
+    def scaled(self, share: float) -> Rule:
+        """The same rule for a process that may use only `share` of it: fewer sends per
+        window while that leaves at least one, else one send in a longer window."""
+        if share >= 1.0:
+            return self
+        count = math.floor(self.count * share)
+        if count >= 1:
+            return Rule(self.key, count, self.window_s, self.per_recipient)
+        return Rule(self.key, 1, self.window_s / (self.count * share), self.per_recipient)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    wait_s: float
+    """0: the send is booked in every rule; else how long until it may be (nothing booked)."""
+    blocked_by: Rule | None = None
+
+    @property
+    def granted(self) -> bool:
+        return self.wait_s <= 0.0
+
+
+GRANTED = Verdict(0.0)
+
+
+class Limiter(Protocol):
+    """Where the rules are kept: this process (`LocalLimiter`) or Redis (`SharedLimiter`)."""
+
+    async def acquire(self, rules: Sequence[Rule]) -> Verdict: ...
+
+    async def pause(self, key: str, delay_s: float) -> None:
+        """The provider asked us to wait: no send under `key` for `delay_s`."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SlidingWindows:
+    """The rules in memory, with the time (monotonic seconds) passed in."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._sends: dict[str, deque[float]] = {}
+        self._paused_until: dict[str, float] = {}
+
+    def acquire(self, rules: Sequence[Rule], now: float) -> Verdict:
+        wait_s, blocked_by = 0.0, None
+        for rule in rules:
+            rule_wait_s = max(0.0, self._paused_until.get(rule.key, 0.0) - now)
+            sends = self._sends.get(rule.key)
+            if sends:
+                while sends and sends[0] <= now - rule.window_s:
+                    sends.popleft()
+                if len(sends) >= rule.count:
+                    # the send that must leave the window before one more fits in it
+                    rule_wait_s = max(rule_wait_s, sends[-rule.count] + rule.window_s - now)
+            if rule_wait_s > wait_s:
+                wait_s, blocked_by = rule_wait_s, rule
+        if wait_s > 0.0:
+            return Verdict(wait_s, blocked_by)
+        if len(self._sends) > self.MAX_KEYS:
+            self.forget_before(now, max(r.window_s for r in rules))
+        for rule in rules:
+            self._sends.setdefault(rule.key, deque()).append(now)
+        return GRANTED
+
+    def pause(self, key: str, until: float) -> None:
+        self._paused_until[key] = max(self._paused_until.get(key, 0.0), until)
+
+    def recent(self, key: str, now: float, window_s: float) -> list[float]:
+        """How long ago (seconds) each send of the last `window_s` under `key` was booked."""
+        return [now - t for t in self._sends.get(key, ()) if t > now - window_s]
+
+    def paused_for(self, now: float) -> dict[str, float]:
+        return {k: until - now for k, until in self._paused_until.items() if until > now}
+
+    def forget_before(self, now: float, longest_window_s: float) -> None:
+        """Drop keys with no send in the longest window, so the table stays small."""
+        self._sends = {
+            k: v for k, v in self._sends.items() if v and v[-1] > now - longest_window_s
+        }
+        self._paused_until = {k: t for k, t in self._paused_until.items() if t > now}
+
+
+class LocalLimiter:
+    """The rules in this process's memory: right when this process is the only sender."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.windows = SlidingWindows()
+
+    async def acquire(self, rules: Sequence[Rule]) -> Verdict:
+        return self.windows.acquire(rules, self.clock())
+
+    async def pause(self, key: str, delay_s: float) -> None:
+        self.windows.pause(key, self.clock() + delay_s)
+
+    async def close(self) -> None:
+        pass
 
 
 @dataclass(frozen=True)
 class ChannelLimits:
-    per_second: float
-    per_recipient_interval_s: float = 0.0
+    """A channel's limits as rules for one send.
+
+    `identity` names the sender at the provider (`telegram:<bot id>`, `twilio`); sends are
+    limited to `count` per `window_s` under it, or, when `origins` are given (Twilio's
+    sending numbers or Messaging Service), under each origin, and the send goes from the
+    first origin with room. `recipient_window_s` allows one message per recipient in it.
+    """
+
+    identity: str
+    count: int
+    window_s: float
+    recipient_window_s: float = 0.0
+    origins: tuple[str, ...] = ()
+    local_only: bool = field(default=False)
+    """A limit of our own (the dev inbox), never shared between processes."""
+
+    @classmethod
+    def at(
+        cls, per_second: float, identity: str = "channel", recipient_window_s: float = 0.0
+    ) -> ChannelLimits:
+        """`per_second` sends in any second (a whole number of them, at least one)."""
+        return cls(identity, max(1, round(per_second)), 1.0, recipient_window_s)
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.window_s * max(1, len(self.origins))
+
+    def pause_key(self, origin: str | None) -> str:
+        """The key a provider's "wait" is kept under: the origin that was told, else all."""
+        return f"{self.identity}:{origin}" if origin else self.identity
+
+    def choices(self, recipient: str) -> list[tuple[str | None, tuple[Rule, ...]]]:
+        """(origin, the rules a send from it must pass), in the order to try them."""
+        recipient_rules: tuple[Rule, ...] = ()
+        if self.recipient_window_s > 0:
+            recipient_rules = (
+                Rule(
+                    f"{self.identity}:to:{recipient}",
+                    1,
+                    self.recipient_window_s,
+                    per_recipient=True,
+                ),
+            )
+        if not self.origins:
+            return [(None, (Rule(self.identity, self.count, self.window_s), *recipient_rules))]
+        return [
+            (origin, (Rule(f"{self.identity}:{origin}", self.count, self.window_s), *recipient_rules))
+            for origin in self.origins
+        ]
 
 
-TELEGRAM_LIMITS = ChannelLimits(per_second=29.5, per_recipient_interval_s=1.05)
-"""Telegram allows about 30 messages a second per bot and one a second per chat; a little
-under both leaves room for network jitter, so the bot is never throttled."""
+TELEGRAM_JITTER_S = 0.03
+"""Telegram counts messages by their arrival; two sends booked a window apart can arrive a
+little closer than that when the first one's request was slower. A few hundredths of a
+second covers loopback and a good network, and costs 3% of the rate."""
 
 
-MAX_TRACKED_RECIPIENTS = 10_000
+def telegram_limits(bot_id: str) -> ChannelLimits:
+    """About 30 messages in any second per bot, one a second per chat."""
+    return ChannelLimits(
+        identity=f"telegram:{bot_id}",
+        count=30,
+        window_s=1.0 + TELEGRAM_JITTER_S,
+        recipient_window_s=1.0 + TELEGRAM_JITTER_S,
+    )
 
 
-class RateLimiter:
-    def __init__(self, limits: ChannelLimits) -> None:
-        self.limits = limits
-        self._next_slot = 0.0
-        self._recipient_free_at: dict[str, float] = {}
+def bot_id_of(token: str) -> str:
+    """A bot token is `<bot id>:<secret>`; only the id names the bot in limit keys."""
+    return token.split(":", 1)[0]
 
-    def ready_at(self, recipient: str) -> float:
-        """The earliest time a message to `recipient` may go."""
-        return max(self._next_slot, self._recipient_free_at.get(recipient, 0.0))
 
-    def take(self, recipient: str, now: float) -> None:
-        """Book a send to `recipient` now."""
-        self._next_slot = max(now, self._next_slot) + 1.0 / self.limits.per_second
-        gap_s = self.limits.per_recipient_interval_s
-        if gap_s > 0:
-            if len(self._recipient_free_at) > MAX_TRACKED_RECIPIENTS:
-                self.forget_before(now)
-            self._recipient_free_at[recipient] = now + gap_s
-
-    def hold_recipient(self, recipient: str, until: float) -> None:
-        """The provider told us to wait before writing to this recipient again."""
-        self._recipient_free_at[recipient] = max(self._recipient_free_at.get(recipient, 0), until)
-
-    def forget_before(self, now: float) -> None:
-        """Drop recipients whose gap has passed, so the table stays small."""
-        self._recipient_free_at = {r: t for r, t in self._recipient_free_at.items() if t > now}
+ALREADY_LIMITED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "nextup_already_limited", default=False
+)
+"""Set by the dispatcher around a send it has already booked under the channel's limits, so
+a client-side limiter in the provider's session does not book it twice."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -27,7 +26,7 @@ from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Resu
 
 RETRY = RetryPolicy(max_attempts=3, base_delay_s=2.0, max_delay_s=60.0)
 SETTINGS = DispatchSettings(base_url="https://nextup.test", poll_interval_s=0.05, retry=RETRY)
-FAST = ChannelLimits(per_second=1000)
+FAST = ChannelLimits.at(1000)
 """No waiting for the limiter: these tests are about outcomes, not pace."""
 
 
@@ -84,7 +83,7 @@ async def test_a_claim_takes_called_messages_first_then_what_the_lane_has_room_f
 ) -> None:
     queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(10)))
     queue(outbox, *(outbox_row(f"+1555100{n:04}", clock(), urgent=True) for n in range(2)))
-    limits = ChannelLimits(per_second=8)  # a lane of 8
+    limits = ChannelLimits.at(8)  # a lane of 8
     worker = dispatcher(outbox, contacts, sender, clock, limits)
 
     assert await worker.claim_once() == 8
@@ -96,7 +95,7 @@ async def test_called_messages_are_claimed_even_when_the_lane_is_full(
     outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
 ) -> None:
     queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(8)))
-    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits(per_second=8))
+    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits.at(8))
     await worker.claim_once()
     (called,) = queue(outbox, outbox_row("+15551000000", clock(), urgent=True))
 
@@ -184,7 +183,7 @@ async def test_a_send_whose_claim_ran_out_records_nothing_more(
     assert [s[0] for s in outbox.provider_statuses] == [kept.id]
 
 
-async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_recipient_held(
+async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_channel_paused(
     outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
 ) -> None:
     (row,) = queue(outbox, outbox_row("+15550000001", clock()))
@@ -196,7 +195,10 @@ async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_reci
     assert results == [
         Result("queued", row.id, "Too Many Requests", retry_at=clock() + timedelta(seconds=30))
     ]
-    assert worker.lanes["sms"].limiter.ready_at(row.recipient) > time.monotonic() + 29
+    lane = worker.lanes["sms"]
+    [(_, rules)] = lane.limits.choices("+15550000002")  # any recipient: the channel waits
+    verdict = await lane.limiter.acquire(rules)
+    assert not verdict.granted and verdict.wait_s > 29
 
 
 async def test_a_temporary_failure_is_retried_with_backoff(
