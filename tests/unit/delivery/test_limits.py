@@ -106,8 +106,9 @@ def test_a_share_of_a_limit_is_fewer_sends_per_window_or_a_longer_window(
 
 def test_telegram_limits_are_per_bot_and_per_chat_with_a_small_margin() -> None:
     limits = telegram_limits(bot_id_of("123456:secret"))
-    [(origin, (bot, to_chat))] = limits.choices("42")
+    [(origin, (bot, spread, to_chat))] = limits.choices("42")
     assert origin is None
+    assert spread.count / spread.window_s == pytest.approx(30)  # spreads, never slows
     assert (bot.key, bot.count, bot.per_recipient) == ("telegram:123456", 30, False)
     assert (to_chat.key, to_chat.count, to_chat.per_recipient) == ("telegram:123456:to:42", 1, True)
     assert 1.0 < bot.window_s <= 1.05 and 1.0 < to_chat.window_s <= 1.05
