@@ -386,6 +386,17 @@ def start_workers(
     return workers
 
 
+async def workers_ready(count: int, timeout_s: float = 120.0) -> None:
+    """Until every worker says its dispatcher runs (importing aiogram takes seconds)."""
+    deadline = time.monotonic() + timeout_s
+    logs = [RESULTS / f"notify-worker-{n}.log" for n in range(count)]
+    while not all(b"dispatcher running" in log.read_bytes() for log in logs):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not start; see {logs[0].parent}")
+        await asyncio.sleep(0.2)
+    say(f"{count} workers running")
+
+
 def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
         worker.terminate()
@@ -440,6 +451,9 @@ async def measure(
     workers: list[subprocess.Popen[bytes]] = []
     if args.processes > 1:
         workers = start_workers(args.processes, db, emulator, args.redis)
+        await workers_ready(len(workers))
+        load_before = os.getloadavg()[0]
+        cpu_before, began = time.process_time(), time.monotonic()
         running = asyncio.create_task(asyncio.Event().wait())  # no dispatcher here
     else:
         running = asyncio.create_task(dispatcher.run())

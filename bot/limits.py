@@ -22,7 +22,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, Telegra
 from aiogram.methods import AnswerCallbackQuery, GetUpdates, TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from core.delivery.limits import ALREADY_LIMITED, ChannelLimits, Limiter
+from core.delivery.limits import ALREADY_LIMITED, ChannelLimits, Limiter, Rule
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -64,29 +64,35 @@ class LimitedRequests(BaseRequestMiddleware):
         retried = not booked and (chat is not None or isinstance(method, AnswerCallbackQuery))
         attempt = 1
         while True:
-            if chat is not None and not booked:
-                await self._wait_turn(chat)
+            booking = await self._wait_turn(chat) if chat is not None and not booked else None
+            name = type(method).__name__
             try:
-                return await make_request(bot, method)
+                try:
+                    return await make_request(bot, method)
+                finally:
+                    if booking is not None:
+                        await self.limiter.answered(*booking)
             except TelegramRetryAfter as exc:
                 # Telegram does not say which limit it meant: every chat of the bot waits.
                 await self.limiter.pause(self.limits.identity, exc.retry_after)
                 if not retried or attempt >= self.attempts or exc.retry_after > MAX_RETRY_AFTER_S:
                     raise
-                log.info("Telegram asked to wait %s s; %s goes again", exc.retry_after, method)
+                log.info("Telegram asked to wait %s s; %s goes again", exc.retry_after, name)
+                if chat is None:  # not booked under the limits, so not held by the pause
+                    await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:
                 if not retried or attempt >= self.attempts:
                     raise
                 delay_s = BACKOFF_BASE_S * 2 ** (attempt - 1) * (0.5 + random.random() / 2)
-                log.info("Telegram unavailable (%s); %s again in %.1f s", exc, method, delay_s)
+                log.info("Telegram unavailable (%s); %s again in %.1f s", exc, name, delay_s)
                 await asyncio.sleep(delay_s)
             attempt += 1
 
-    async def _wait_turn(self, chat: str) -> None:
+    async def _wait_turn(self, chat: str) -> tuple[tuple[Rule, ...], str]:
         """Until the send is booked under the bot's and the chat's limits."""
         [(_, rules)] = self.limits.choices(chat)
         while True:
             verdict = await self.limiter.acquire(rules)
-            if verdict.granted:
-                return
+            if verdict.ticket is not None:
+                return rules, verdict.ticket
             await asyncio.sleep(verdict.wait_s)

@@ -35,7 +35,14 @@ from core.delivery import (
     SendError,
 )
 from core.delivery.escalation import EscalationStore, escalate_unanswered_calls
-from core.delivery.limits import ALREADY_LIMITED, ChannelLimits, Limiter, LocalLimiter, Verdict
+from core.delivery.limits import (
+    ALREADY_LIMITED,
+    ChannelLimits,
+    Limiter,
+    LocalLimiter,
+    Rule,
+    Verdict,
+)
 from core.delivery.wording import outgoing
 from core.storage import contacts as stored_contacts
 from core.storage import outbox as stored_outbox
@@ -122,6 +129,8 @@ class DispatchSettings:
 class Pending:
     row: OutboxMessage
     message: Outgoing
+    booking: tuple[tuple[Rule, ...], str] | None = None
+    """The rules its send was booked under and the booking's ticket, once it was."""
 
     @property
     def order(self) -> tuple[bool, datetime]:
@@ -176,14 +185,17 @@ class Lane:
             if free_at > now:
                 earliest = free_at if earliest is None else min(earliest, free_at)
                 continue
-            origin, verdict = await self._book(recipient)
+            origin, rules, verdict = await self._book(recipient)
             if verdict.granted:
+                assert verdict.ticket is not None
                 if any(p is item for p in self.pending):
                     self.pending = [p for p in self.pending if p is not item]
+                    item.booking = (rules, verdict.ticket)
                     if origin is not None:
                         item.message = dataclasses.replace(item.message, origin=origin)
                     return item, None
-                continue  # taken away meanwhile (never, today): its booking goes unused
+                await self.limiter.answered(rules, verdict.ticket)  # taken away meanwhile
+                continue
             ready_at = now + verdict.wait_s
             earliest = ready_at if earliest is None else min(earliest, ready_at)
             if verdict.blocked_by is None or not verdict.blocked_by.per_recipient:
@@ -191,20 +203,28 @@ class Lane:
             self.recipient_free_at[recipient] = ready_at
         return None, earliest
 
-    async def _book(self, recipient: str) -> tuple[str | None, Verdict]:
+    async def _book(self, recipient: str) -> tuple[str | None, tuple[Rule, ...], Verdict]:
         """Books a send to `recipient` from the first origin with room, in turn."""
         choices = self.limits.choices(recipient)
         start = self._next_origin % len(choices)
-        best: tuple[str | None, Verdict] | None = None
-        for origin, rules in choices[start:] + choices[:start]:
+        best: tuple[str | None, tuple[Rule, ...], Verdict] | None = None
+        for index in [*range(start, len(choices)), *range(start)]:
+            origin, rules = choices[index]
             verdict = await self.limiter.acquire(rules)
             if verdict.granted:
-                self._next_origin = (choices.index((origin, rules)) + 1) % len(choices)
-                return origin, verdict
-            if best is None or verdict.wait_s < best[1].wait_s:
-                best = (origin, verdict)
+                self._next_origin = index + 1
+                return origin, rules, verdict
+            if best is None or verdict.wait_s < best[2].wait_s:
+                best = (origin, rules, verdict)
         assert best is not None
         return best
+
+    async def answered(self, item: Pending) -> None:
+        """The provider answered (or the send failed): the limits count it from now."""
+        if item.booking is not None:
+            rules, ticket = item.booking
+            item.booking = None
+            await self.limiter.answered(rules, ticket)
 
 
 class Dispatcher:
@@ -365,7 +385,7 @@ class Dispatcher:
                 continue
             recipient = item.message.recipient
             lane.busy_recipients.add(recipient)
-            task = asyncio.create_task(self._deliver(lane, item), context=context)
+            task = asyncio.create_task(self._deliver_booked(lane, item), context=context)
             self._tasks.add(task)
 
             def done(t: asyncio.Task[None], recipient: str = recipient) -> None:
@@ -375,6 +395,15 @@ class Dispatcher:
                 lane.changed.set()
 
             task.add_done_callback(done)
+
+    async def _deliver_booked(self, lane: Lane, item: Pending) -> None:
+        try:
+            await self._deliver(lane, item)
+        finally:
+            try:
+                await lane.answered(item)
+            except Exception:
+                log.exception("could not record a send's answer under the limits")
 
     async def _deliver(self, lane: Lane, item: Pending) -> None:
         try:

@@ -25,7 +25,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from core.delivery.limits import GRANTED, Rule, SlidingWindows, Verdict
+from core.delivery.limits import (
+    IN_FLIGHT_HOLD_S,
+    RECHECK_S,
+    Rule,
+    SlidingWindows,
+    Verdict,
+)
 
 log = logging.getLogger(__name__)
 PREFIX = "nextup:limit:"
@@ -41,26 +47,39 @@ REDIS_TIMEOUT_S = 0.5
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local recheck = tonumber(ARGV[2])
 local wait, blocked = 0, 0
 for i, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local count = tonumber(ARGV[3 * i])
+  local window = tonumber(ARGV[3 * i + 1])
   local w = tonumber(redis.call('GET', key .. ':paused') or '0') - now
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
   local n = redis.call('ZCARD', key)
   if n >= count then
-    local oldest = redis.call('ZRANGE', key, n - count, n - count, 'WITHSCORES')
-    local w2 = tonumber(oldest[2]) + window - now
+    local oldest = tonumber(redis.call('ZRANGE', key, n - count, n - count, 'WITHSCORES')[2])
+    local w2 = oldest + window - now
+    if oldest > now then w2 = recheck end
     if w2 > w then w = w2 end
   end
   if w > wait then wait = w; blocked = i end
 end
 if wait > 0 then return {blocked, math.ceil(wait)} end
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, now, ARGV[1] .. ':' .. i)
-  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * i + 1]) / 1000) + 1000)
+  local window = tonumber(ARGV[3 * i + 1])
+  local hold = tonumber(ARGV[3 * i + 2])
+  redis.call('ZADD', key, now + hold, ARGV[1])
+  redis.call('PEXPIRE', key, math.ceil((window + hold) / 1000) + 1000)
 end
 return {0, 0}
+"""
+
+_ANSWERED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now, ARGV[1])
+end
+return 1
 """
 
 _PAUSE = """
@@ -105,6 +124,7 @@ class RedisWindows:
         self.client = client
         self.token = uuid.uuid4().hex
         self._acquire = client.register_script(_ACQUIRE)
+        self._answered = client.register_script(_ANSWERED)
         self._pause = client.register_script(_PAUSE)
         self._replay = client.register_script(_REPLAY)
         self._heartbeat = client.register_script(_HEARTBEAT)
@@ -112,13 +132,20 @@ class RedisWindows:
 
     async def acquire(self, rules: Sequence[Rule]) -> Verdict:
         self._sends += 1
-        args: list[Any] = [f"{self.token}:{self._sends}"]
+        ticket = f"{self.token}:{self._sends}"
+        args: list[Any] = [ticket, _us(RECHECK_S)]
         for rule in rules:
-            args += [rule.count, _us(rule.window_s)]
+            hold_us = _us(IN_FLIGHT_HOLD_S) if rule.until_answered else 0
+            args += [rule.count, _us(rule.window_s), hold_us]
         blocked, wait_us = await self._acquire(keys=[PREFIX + r.key for r in rules], args=args)
         if int(blocked) == 0:
-            return GRANTED
+            return Verdict(0.0, ticket=ticket)
         return Verdict(int(wait_us) / 1_000_000, rules[int(blocked) - 1])
+
+    async def answered(self, rules: Sequence[Rule], ticket: str) -> None:
+        keys = [PREFIX + r.key for r in rules if r.until_answered]
+        if keys:
+            await self._answered(keys=keys, args=[ticket])
 
     async def pause(self, key: str, delay_s: float) -> None:
         await self._pause(keys=[PREFIX + key + ":paused"], args=[_us(delay_s)])
@@ -185,6 +212,18 @@ class SharedLimiter:
             self._alone_windows[rule.key] = rule.window_s
         return self._alone.acquire([r.scaled(share) for r in rules], now)
 
+    async def answered(self, rules: Sequence[Rule], ticket: str) -> None:
+        if ticket.startswith(self.redis.token):
+            if self.down_since is not None:
+                return  # it keeps its place in Redis until IN_FLIGHT_HOLD_S runs out
+            try:
+                await self.redis.answered(rules, ticket)
+            except (RedisError, OSError) as exc:
+                # the send keeps its place in Redis until IN_FLIGHT_HOLD_S runs out
+                self._went_down(self.clock(), exc)
+        else:
+            self._alone.answered(rules, ticket, self.clock())
+
     async def pause(self, key: str, delay_s: float) -> None:
         self._alone.pause(key, self.clock() + delay_s)  # kept here too, in case Redis goes
         if self.down_since is None:
@@ -194,6 +233,8 @@ class SharedLimiter:
                 self._went_down(self.clock(), exc)
 
     def _went_down(self, now: float, exc: Exception) -> None:
+        if self.down_since is not None:
+            return
         self.down_since = now
         self._next_probe = now + self.probe_interval_s
         paused = self._alone.paused_for(now)

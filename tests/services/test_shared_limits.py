@@ -40,15 +40,20 @@ async def two_limiters() -> AsyncIterator[tuple[SharedLimiter, SharedLimiter]]:
 async def hammer(
     limiter: SharedLimiter, bot: str, chats: int, until: float, granted: list[tuple[float, int]]
 ) -> None:
-    """Asks for a random chat as fast as one caller can, sleeping as told when refused."""
+    """Sends to a random chat as fast as one caller can, sleeping as told when refused; a
+    send reaches the provider a random while after its booking and is answered a random
+    while after that (as over a jittery network)."""
     limits = telegram_limits(bot)
     rng = random.Random(id(limiter))
     while time.monotonic() < until:
         chat = rng.randrange(chats)
         [(_, rules)] = limits.choices(str(chat))
         verdict = await limiter.acquire(rules)
-        if verdict.granted:
-            granted.append((time.monotonic(), chat))
+        if verdict.ticket is not None:
+            await asyncio.sleep(rng.uniform(0, 0.03))
+            granted.append((time.monotonic(), chat))  # when the provider saw it
+            await asyncio.sleep(rng.uniform(0, 0.01))
+            await limiter.answered(rules, verdict.ticket)
         elif verdict.blocked_by is not None and not verdict.blocked_by.per_recipient:
             await asyncio.sleep(verdict.wait_s)
 
@@ -60,13 +65,13 @@ async def test_two_limiters_never_exceed_the_limit_together(
     granted: list[tuple[float, int]] = []
     until = time.monotonic() + 3.0
     await asyncio.gather(
-        *(hammer(limiter, bot, 60, until, granted) for limiter in two_limiters for _ in range(3))
+        *(hammer(limiter, bot, 60, until, granted) for limiter in two_limiters for _ in range(8))
     )
     times = [t for t, _ in granted]
     assert most_in_window(times, 1.0) <= 30
     for chat in {c for _, c in granted}:
         assert most_in_window([t for t, c in granted if c == chat], 1.0) <= 1
-    assert len(granted) >= 0.9 * 3 * 30  # together they still use the limit
+    assert len(granted) >= 0.85 * 3 * 30  # together they still use most of the limit
 
 
 async def test_a_pause_told_to_one_limiter_holds_the_other(

@@ -33,11 +33,13 @@ def lane(limits: ChannelLimits = UNLIMITED, clock: Clock | None = None) -> Lane:
 
 
 async def drain(lane: Lane, now: float = 10.0) -> list[str]:
+    """What may go at `now`, each answered at once."""
     texts: list[str] = []
     while True:
         item, _ = await lane.take_next(now)
         if item is None:
             return texts
+        await lane.answered(item)
         texts.append(item.message.text)
 
 
@@ -75,6 +77,23 @@ async def test_a_recipient_inside_its_gap_is_passed_over_for_the_next() -> None:
     assert await drain(sms, 11.0) == ["a@2"]
 
 
+async def test_a_recipient_whose_last_send_is_unanswered_waits_for_its_answer() -> None:
+    clock = Clock(10.0)
+    sms = lane(ChannelLimits.at(100, recipient_window_s=1.0), clock)
+    sms.add([pending("a", 1), pending("a", 2)])
+    first, _ = await sms.take_next(10.0)
+    assert first is not None
+    clock.now = 12.0  # a slow provider: two seconds and no answer yet
+    item, ready_at = await sms.take_next(12.0)
+    assert item is None and ready_at is not None and ready_at < 12.1  # it asks again soon
+    sms.recipient_free_at.clear()
+    await sms.answered(first)  # answered at 12.0: the next may go a window later
+    clock.now = 12.5
+    assert (await sms.take_next(12.5))[0] is None
+    clock.now = 13.0
+    assert await drain(sms, 13.0) == ["a@2"]
+
+
 async def test_a_full_channel_stops_every_recipient_and_says_when_the_next_may_go() -> None:
     clock = Clock(10.0)
     sms = lane(ChannelLimits.at(2), clock)
@@ -93,12 +112,16 @@ async def test_each_origin_has_its_own_limit_and_a_send_takes_the_first_with_roo
     sms.add([pending(f"r{n}", n) for n in range(3)])
     first, second = (await sms.take_next(10.0))[0], (await sms.take_next(10.0))[0]
     assert first is not None and second is not None
+    await sms.answered(first)
+    await sms.answered(second)
     assert {first.message.origin, second.message.origin} == {"+1555A", "+1555B"}
     item, ready_at = await sms.take_next(10.0)
     assert item is None and ready_at == pytest.approx(11.0)
 
 
-@pytest.mark.parametrize(("per_second", "capacity"), [(1.0, 8), (29.5, 30), (64.0, 64), (1000.0, 64)])
+@pytest.mark.parametrize(
+    ("per_second", "capacity"), [(1.0, 8), (29.5, 30), (64.0, 64), (1000.0, 64)]
+)
 def test_a_lane_holds_about_a_second_of_sends(per_second: float, capacity: int) -> None:
     sms = lane(ChannelLimits.at(per_second))
     assert sms.capacity == capacity

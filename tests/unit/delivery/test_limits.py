@@ -7,6 +7,8 @@ import random
 import pytest
 
 from core.delivery.limits import (
+    IN_FLIGHT_HOLD_S,
+    RECHECK_S,
     ChannelLimits,
     LocalLimiter,
     Rule,
@@ -93,7 +95,8 @@ def test_idle_keys_are_forgotten() -> None:
 
 
 @pytest.mark.parametrize(
-    ("share", "count", "window_s"), [(1.0, 30, 1.0), (0.5, 15, 1.0), (1 / 3, 10, 1.0), (0.02, 1, 1 / 0.6)]
+    ("share", "count", "window_s"),
+    [(1.0, 30, 1.0), (0.5, 15, 1.0), (1 / 3, 10, 1.0), (0.02, 1, 1 / 0.6)],
 )
 def test_a_share_of_a_limit_is_fewer_sends_per_window_or_a_longer_window(
     share: float, count: int, window_s: float
@@ -104,15 +107,37 @@ def test_a_share_of_a_limit_is_fewer_sends_per_window_or_a_longer_window(
     assert (one_a_second.count, one_a_second.window_s) == (1, pytest.approx(4.0))
 
 
-def test_telegram_limits_are_per_bot_and_per_chat_with_a_small_margin() -> None:
+def test_telegram_limits_are_per_bot_and_per_chat_counted_until_answered() -> None:
     limits = telegram_limits(bot_id_of("123456:secret"))
     [(origin, (bot, spread, to_chat))] = limits.choices("42")
     assert origin is None
+    assert (bot.key, bot.count, bot.window_s) == ("telegram:123456", 30, 1.0)
+    assert (to_chat.key, to_chat.count, to_chat.window_s) == ("telegram:123456:to:42", 1, 1.0)
+    assert bot.until_answered and to_chat.until_answered and to_chat.per_recipient
     assert spread.count / spread.window_s == pytest.approx(30)  # spreads, never slows
-    assert (bot.key, bot.count, bot.per_recipient) == ("telegram:123456", 30, False)
-    assert (to_chat.key, to_chat.count, to_chat.per_recipient) == ("telegram:123456:to:42", 1, True)
-    assert 1.0 < bot.window_s <= 1.05 and 1.0 < to_chat.window_s <= 1.05
-    assert 30 / bot.window_s >= 0.95 * 30
+    assert not spread.until_answered
+
+
+def test_a_send_counts_from_its_answer_so_a_late_request_never_crowds_a_window() -> None:
+    rule = Rule("telegram:1", 2, 1.0, until_answered=True)
+    windows = SlidingWindows()
+    first = windows.acquire([rule], now=0.0)
+    second = windows.acquire([rule], now=0.0)
+    assert first.ticket and second.ticket and first.ticket != second.ticket
+    verdict = windows.acquire([rule], now=3.0)  # both still in flight: who knows when they land
+    assert not verdict.granted and verdict.wait_s == pytest.approx(RECHECK_S)
+    windows.answered([rule], first.ticket, now=3.2)
+    windows.answered([rule], second.ticket, now=3.4)
+    assert windows.acquire([rule], now=4.1).wait_s == pytest.approx(0.1)
+    assert windows.acquire([rule], now=4.2).granted
+
+
+def test_a_send_never_answered_gives_its_place_back_after_the_hold() -> None:
+    rule = Rule("telegram:1", 1, 1.0, until_answered=True)
+    windows = SlidingWindows()
+    assert windows.acquire([rule], now=0.0).granted  # and its process died
+    assert not windows.acquire([rule], now=IN_FLIGHT_HOLD_S + 0.5).granted
+    assert windows.acquire([rule], now=IN_FLIGHT_HOLD_S + 1.0).granted
 
 
 def test_each_twilio_number_is_its_own_limit() -> None:
@@ -127,7 +152,8 @@ def test_each_twilio_number_is_its_own_limit() -> None:
 async def test_the_local_limiter_keeps_the_rules_on_its_clock() -> None:
     now = [100.0]
     limiter = LocalLimiter(lambda: now[0])
-    assert (await limiter.acquire([chat(1)])).granted
+    booked = await limiter.acquire([chat(1)])
+    assert booked.granted and booked.ticket is not None
     await limiter.pause("telegram:1:to:2", 3.0)
     assert (await limiter.acquire([chat(2)])).wait_s == pytest.approx(3.0)
     now[0] = 101.0
