@@ -383,6 +383,8 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lane.changed.wait(), timeout_s)
                 continue
+            if lane.room() >= lane.capacity // 2:
+                self._wake.set()  # claim more before the lane runs dry, not at the next poll
             recipient = item.message.recipient
             lane.busy_recipients.add(recipient)
             task = asyncio.create_task(self._deliver_booked(lane, item), context=context)
