@@ -19,7 +19,7 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import AnswerCallbackQuery, GetUpdates, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from core.delivery.limits import ALREADY_LIMITED, ChannelLimits, Limiter, Rule
@@ -57,7 +57,7 @@ class LimitedRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        if isinstance(method, GetUpdates):
+        if method.__api_method__ == "getUpdates":
             return await make_request(bot, method)  # a long poll, and aiogram retries it
         booked = ALREADY_LIMITED.get()
         chat = chat_of(method)

@@ -152,7 +152,8 @@ class RedisWindows:
 
     async def replay(self, key: str, window_s: float, ages_s: list[float]) -> None:
         self._sends += 1
-        args = [f"{self.token}:r{self._sends}", _us(window_s), *(_us(a) for a in ages_s)]
+        args: list[str | int] = [f"{self.token}:r{self._sends}", _us(window_s)]
+        args += [_us(a) for a in ages_s]
         await self._replay(keys=[PREFIX + key], args=args)
 
     async def heartbeat(self) -> int:
