@@ -154,6 +154,8 @@ class Lane:
         self.limiter = limiter
         self.pending: list[Pending] = []
         self.busy_recipients: set[str] = set()
+        self.handed_back: list[Pending] = []
+        """Messages another process is to send (see Verdict.elsewhere), to requeue."""
         self.recipient_free_at: dict[str, float] = {}
         """Recipients the limiter told to wait, until when (monotonic): not asked again."""
         self.changed = asyncio.Event()
@@ -195,6 +197,11 @@ class Lane:
                         item.message = dataclasses.replace(item.message, origin=origin)
                     return item, None
                 await self.limiter.answered(rules, verdict.ticket)  # taken away meanwhile
+                continue
+            if verdict.elsewhere:
+                mine = [p for p in self.pending if p.message.recipient == recipient]
+                self.pending = [p for p in self.pending if p.message.recipient != recipient]
+                self.handed_back += mine
                 continue
             ready_at = now + verdict.wait_s
             earliest = ready_at if earliest is None else min(earliest, ready_at)
@@ -376,6 +383,7 @@ class Dispatcher:
             except BaseException:
                 in_flight.release()
                 raise
+            await self._hand_back(lane)
             if item is None:
                 in_flight.release()
                 lane.changed.clear()
@@ -397,6 +405,17 @@ class Dispatcher:
                 lane.changed.set()
 
             task.add_done_callback(done)
+
+    async def _hand_back(self, lane: Lane) -> None:
+        """Requeues what another process is to send, due now, for it to claim."""
+        items, lane.handed_back = lane.handed_back, []
+        for item in items:
+            try:
+                await self.outbox.retry_later(
+                    item.row, self.clock(), "left to another process while Redis is down"
+                )
+            except Exception:  # the lease runs out and the row is claimed again anyway
+                log.exception("could not hand notification %s back", item.row.id)
 
     async def _deliver_booked(self, lane: Lane, item: Pending) -> None:
         try:

@@ -59,6 +59,8 @@ class Verdict:
     blocked_by: Rule | None = None
     ticket: str | None = None
     """The booking, to report its answer with (`Limiter.answered`)."""
+    elsewhere: bool = False
+    """Another process writes to this recipient for now (Redis is down): hand it back."""
 
     @property
     def granted(self) -> bool:

@@ -19,6 +19,7 @@ import logging
 import math
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -109,7 +110,7 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000))
-return redis.call('ZCARD', KEYS[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 """
 
 
@@ -156,8 +157,10 @@ class RedisWindows:
         args += [_us(a) for a in ages_s]
         await self._replay(keys=[PREFIX + key], args=args)
 
-    async def heartbeat(self) -> int:
-        return int(await self._heartbeat(keys=[SENDERS_KEY], args=[self.token, _us(SENDERS_TTL_S)]))
+    async def heartbeat(self) -> list[str]:
+        """Says this process sends; the processes that said so lately, this one among them."""
+        senders = await self._heartbeat(keys=[SENDERS_KEY], args=[self.token, _us(SENDERS_TTL_S)])
+        return sorted(s.decode() if isinstance(s, bytes) else str(s) for s in senders)
 
 
 class SharedLimiter:
@@ -175,7 +178,8 @@ class SharedLimiter:
         self.redis = RedisWindows(client)
         self.clock = clock
         self.probe_interval_s = probe_interval_s
-        self.senders_seen = 0
+        self.senders: list[str] = []
+        """The processes that booked sends lately (their tokens, sorted), at the last look."""
         self.down_since: float | None = None
         self._next_probe = 0.0
         self._next_heartbeat = 0.0
@@ -187,6 +191,19 @@ class SharedLimiter:
         """The part of each limit this process takes alone while Redis is down."""
         return 1.0 / (self.senders_seen or UNKNOWN_SENDERS)
 
+    @property
+    def senders_seen(self) -> int:
+        return len(self.senders)
+
+    def sends_to(self, rule: Rule) -> bool:
+        """While Redis is down, whether this process writes to the recipient `rule` limits:
+        each recipient goes to one of the processes seen, by a hash of its key, so two
+        processes never write to one chat within its interval."""
+        if self.redis.token not in self.senders:
+            return True  # it never saw the others: it cannot share the recipients out
+        rank = self.senders.index(self.redis.token)
+        return zlib.crc32(rule.key.encode()) % len(self.senders) == rank
+
     async def acquire(self, rules: Sequence[Rule]) -> Verdict:
         now = self.clock()
         if self.down_since is not None and now >= self._next_probe:
@@ -195,7 +212,7 @@ class SharedLimiter:
             try:
                 if now >= self._next_heartbeat:
                     self._next_heartbeat = now + HEARTBEAT_S
-                    self.senders_seen = await self.redis.heartbeat()
+                    self.senders = await self.redis.heartbeat()
                 return await self.redis.acquire(rules)
             except (RedisError, OSError) as exc:
                 self._went_down(now, exc)
@@ -208,6 +225,9 @@ class SharedLimiter:
             clear_at = self.down_since + rule.window_s
             if now < clear_at:
                 return Verdict(clear_at - now, rule)
+        for rule in rules:
+            if rule.per_recipient and not self.sends_to(rule):
+                return Verdict(self.probe_interval_s, rule, elsewhere=True)
         share = self.share
         for rule in rules:
             self._alone_windows[rule.key] = rule.window_s
@@ -260,7 +280,7 @@ class SharedLimiter:
                     await self.redis.replay(key, window_s, ages_s)
             for key, left_s in self._alone.paused_for(now).items():
                 await self.redis.pause(key, left_s)
-            self.senders_seen = await self.redis.heartbeat()
+            self.senders = await self.redis.heartbeat()
         except (RedisError, OSError):
             return
         log.warning("Redis answers again: the provider limits are shared again")

@@ -96,6 +96,11 @@ async def test_a_redis_outage_falls_back_to_a_share_and_recovers(tmp_path: Path)
         assert (await first.acquire([rule])).granted
         assert (await second.acquire([rule])).granted
         assert second.senders_seen == 2  # both said they send
+        chats = [Rule(f"telegram:1:to:{n}", 1, 1.0, per_recipient=True) for n in range(40)]
+        first.senders = second.senders  # what first would see at its next look
+        mine = [second.sends_to(chat) for chat in chats]
+        assert mine == [not first.sends_to(chat) for chat in chats]  # each chat to one
+        assert 10 <= sum(mine) <= 30
         redis.stop()
 
         verdict = await second.acquire([rule])  # alone now: one window for Redis' to pass
@@ -104,6 +109,8 @@ async def test_a_redis_outage_falls_back_to_a_share_and_recovers(tmp_path: Path)
         await asyncio.sleep(verdict.wait_s)
         alone = [(await second.acquire([rule])).granted for _ in range(30)]
         assert sum(alone) == 15  # half of the limit: one of the two senders it saw
+        not_mine = chats[mine.index(False)]
+        assert (await second.acquire([not_mine])).elsewhere
 
         redis.start()  # empty: the sends made alone are written back to it
         await asyncio.sleep(0.25)

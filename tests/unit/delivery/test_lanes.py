@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from core.delivery import Outgoing
 from core.delivery.dispatcher import Lane, Pending
-from core.delivery.limits import ChannelLimits, LocalLimiter
+from core.delivery.limits import ChannelLimits, LocalLimiter, Rule, Verdict
 from tests.unit.delivery.fakes import FakeSender, outbox_row
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -117,6 +118,29 @@ async def test_each_origin_has_its_own_limit_and_a_send_takes_the_first_with_roo
     assert {first.message.origin, second.message.origin} == {"+1555A", "+1555B"}
     item, ready_at = await sms.take_next(10.0)
     assert item is None and ready_at == pytest.approx(11.0)
+
+
+class ElsewhereFor(LocalLimiter):
+    """Another process sends to `recipient` (as while Redis is down)."""
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__(Clock())
+        self.recipient = recipient
+
+    async def acquire(self, rules: Sequence[Rule]) -> Verdict:
+        for rule in rules:
+            if rule.per_recipient and rule.key.endswith(f":to:{self.recipient}"):
+                return Verdict(1.0, rule, elsewhere=True)
+        return await super().acquire(rules)
+
+
+async def test_a_recipient_another_process_sends_to_is_handed_back_with_its_messages() -> None:
+    limits = ChannelLimits.at(100, recipient_window_s=1.0)
+    sms = Lane("sms", FakeSender(), limits, ElsewhereFor("a"))
+    sms.add([pending("a", 1), pending("b", 2), pending("a", 3)])
+    assert await drain(sms) == ["b@2"]
+    assert [p.message.text for p in sms.handed_back] == ["a@1", "a@3"]
+    assert sms.pending == []
 
 
 @pytest.mark.parametrize(
