@@ -221,7 +221,11 @@ class Lane:
             if verdict.granted:
                 self._next_origin = index + 1
                 return origin, rules, verdict
-            if best is None or verdict.wait_s < best[2].wait_s:
+            # "elsewhere" only when no origin is this process's to send from
+            if best is None or (best[2].elsewhere, best[2].wait_s) > (
+                verdict.elsewhere,
+                verdict.wait_s,
+            ):
                 best = (origin, rules, verdict)
         assert best is not None
         return best
@@ -264,6 +268,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Runs until cancelled."""
+        for limiter in {id(lane.limiter): lane.limiter for lane in self.lanes.values()}.values():
+            await limiter.start()
         workers = [asyncio.create_task(self._listen())]
         workers += [asyncio.create_task(self._send_loop(lane)) for lane in self.lanes.values()]
         try:

@@ -70,6 +70,10 @@ class Verdict:
 class Limiter(Protocol):
     """Where the rules are kept: this process (`LocalLimiter`) or Redis (`SharedLimiter`)."""
 
+    async def start(self) -> None:
+        """Before the first send (a shared limiter tells the others this process sends)."""
+        ...
+
     async def acquire(self, rules: Sequence[Rule]) -> Verdict: ...
 
     async def answered(self, rules: Sequence[Rule], ticket: str) -> None:
@@ -152,6 +156,9 @@ class LocalLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.windows = SlidingWindows()
+
+    async def start(self) -> None:
+        pass
 
     async def acquire(self, rules: Sequence[Rule]) -> Verdict:
         return self.windows.acquire(rules, self.clock())

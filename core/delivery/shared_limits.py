@@ -15,6 +15,8 @@ it made alone are written there first, so the others see them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -42,6 +44,9 @@ HEARTBEAT_S = 3.0
 UNKNOWN_SENDERS = 4
 """The share a process takes of each limit when Redis was never reachable: a quarter, as if
 it were one of four sending processes (one `serve` and a few workers)."""
+IN_FLIGHT_SLACK_S = 1.0
+"""Sends in flight when Redis went count until answered: alone, a process waits this much
+more than a window before its first send."""
 REDIS_TIMEOUT_S = 0.5
 """A Redis that does not answer in this long is taken for down: a send never waits on it."""
 
@@ -182,9 +187,23 @@ class SharedLimiter:
         """The processes that booked sends lately (their tokens, sorted), at the last look."""
         self.down_since: float | None = None
         self._next_probe = 0.0
-        self._next_heartbeat = 0.0
         self._alone = SlidingWindows()
         self._alone_windows: dict[str, float] = {}
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Says, every HEARTBEAT_S while Redis answers, that this process sends: so the
+        others count it, and it knows them, before an outage."""
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._beat())
+            await asyncio.sleep(0)
+
+    async def _beat(self) -> None:
+        while True:
+            if self.down_since is None:
+                with contextlib.suppress(RedisError, OSError):  # a send finds out, falls back
+                    self.senders = await self.redis.heartbeat()
+            await asyncio.sleep(HEARTBEAT_S)
 
     @property
     def share(self) -> float:
@@ -196,23 +215,22 @@ class SharedLimiter:
         return len(self.senders)
 
     def sends_to(self, rule: Rule) -> bool:
-        """While Redis is down, whether this process writes to the recipient `rule` limits:
-        each recipient goes to one of the processes seen, by a hash of its key, so two
-        processes never write to one chat within its interval."""
+        """While Redis is down, whether this process sends under a rule of one send per
+        window (a chat, a Twilio number), which cannot be split into shares: each goes to
+        one of the processes seen, by a hash of its key, so two processes never write to
+        one chat, or from one number, within its interval."""
         if self.redis.token not in self.senders:
             return True  # it never saw the others: it cannot share the recipients out
         rank = self.senders.index(self.redis.token)
         return zlib.crc32(rule.key.encode()) % len(self.senders) == rank
 
     async def acquire(self, rules: Sequence[Rule]) -> Verdict:
+        await self.start()
         now = self.clock()
         if self.down_since is not None and now >= self._next_probe:
             await self._try_redis_again(now)
         if self.down_since is None:
             try:
-                if now >= self._next_heartbeat:
-                    self._next_heartbeat = now + HEARTBEAT_S
-                    self.senders = await self.redis.heartbeat()
                 return await self.redis.acquire(rules)
             except (RedisError, OSError) as exc:
                 self._went_down(now, exc)
@@ -221,17 +239,19 @@ class SharedLimiter:
     def _acquire_alone(self, rules: Sequence[Rule], now: float) -> Verdict:
         assert self.down_since is not None
         for rule in rules:
-            # What the others booked in Redis leaves the window before this process sends.
-            clear_at = self.down_since + rule.window_s
+            if rule.count == 1 and not self.sends_to(rule):
+                return Verdict(self.probe_interval_s, rule, elsewhere=True)
+        for rule in rules:
+            # What the others booked in Redis (and sent, answered a little later) leaves
+            # the window before this process sends alone.
+            clear_at = self.down_since + rule.window_s + IN_FLIGHT_SLACK_S
             if now < clear_at:
                 return Verdict(clear_at - now, rule)
-        for rule in rules:
-            if rule.per_recipient and not self.sends_to(rule):
-                return Verdict(self.probe_interval_s, rule, elsewhere=True)
         share = self.share
         for rule in rules:
             self._alone_windows[rule.key] = rule.window_s
-        return self._alone.acquire([r.scaled(share) for r in rules], now)
+        # One send per window is this process's alone (sends_to); more are shared out.
+        return self._alone.acquire([r if r.count == 1 else r.scaled(share) for r in rules], now)
 
     async def answered(self, rules: Sequence[Rule], ticket: str) -> None:
         if ticket.startswith(self.redis.token):
@@ -285,7 +305,11 @@ class SharedLimiter:
             return
         log.warning("Redis answers again: the provider limits are shared again")
         self.down_since = None
-        self._next_heartbeat = now + HEARTBEAT_S
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
         await self.redis.client.aclose()
