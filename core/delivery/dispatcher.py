@@ -386,9 +386,14 @@ class Dispatcher:
             try:
                 now = time.monotonic()
                 item, ready_at = await lane.take_next(now)
-            except BaseException:
+            except asyncio.CancelledError:
                 in_flight.release()
                 raise
+            except Exception:  # a limiter's bug must not stop the channel for good
+                log.exception("asking the %s limits failed; trying again", lane.channel)
+                in_flight.release()
+                await asyncio.sleep(self.settings.poll_interval_s)
+                continue
             await self._hand_back(lane)
             if item is None:
                 in_flight.release()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -19,7 +19,7 @@ from core.delivery import (
     TemporaryFailure,
 )
 from core.delivery.dispatcher import Dispatcher, DispatchSettings, RetryPolicy
-from core.delivery.limits import ChannelLimits
+from core.delivery.limits import ChannelLimits, LocalLimiter, Rule, Verdict
 from core.storage.models import OutboxMessage
 from tests.conftest import FakeClock
 from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
@@ -289,3 +289,45 @@ async def test_unanswered_calls_are_looked_for_only_when_asked_and_sms_can_go(
     with_sms = dispatcher(outbox, contacts, sender, clock, settings=escalating)
     assert await with_sms.escalate_once() == 0
     assert outbox.escalation_cutoffs == [clock() - timedelta(seconds=90)]
+
+
+class ElsewhereFor(LocalLimiter):
+    """Another process sends to `recipient` while Redis is down."""
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__()
+        self.recipient = recipient
+
+    async def acquire(self, rules: Sequence[Rule]) -> Verdict:
+        for rule in rules:
+            if rule.per_recipient and rule.key.endswith(f":to:{self.recipient}"):
+                return Verdict(1.0, rule, elsewhere=True)
+        return await super().acquire(rules)
+
+
+async def test_a_recipient_another_process_sends_to_is_handed_back_due_now(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    mine, theirs = queue(
+        outbox, outbox_row("+15550000001", clock()), outbox_row("+15550000002", clock())
+    )
+    limits = ChannelLimits.at(1000, recipient_window_s=1.0)
+    worker = Dispatcher(
+        {"sms": sender},
+        {"sms": limits},
+        InProcessBus(),
+        SETTINGS,
+        clock,
+        outbox,
+        contacts,
+        limiter=ElsewhereFor(theirs.recipient),
+    )
+
+    results = await run_until(outbox, worker, 3)
+
+    # handed back due now, for another process to claim (here: this one, again and again)
+    assert {(r.outcome, r.retry_at) for r in results if r.row_id == theirs.id} == {
+        ("queued", clock())
+    }
+    assert [r.outcome for r in results if r.row_id == mine.id] in ([], ["sent"])
+    assert theirs.recipient not in [m.recipient for m in sender.sent]
