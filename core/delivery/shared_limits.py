@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PREFIX = "nextup:limit:"
 SENDERS_KEY = PREFIX + "senders"
 SENDERS_TTL_S = 15.0
-HEARTBEAT_S = 3.0
+HEARTBEAT_S = 1.0
 UNKNOWN_SENDERS = 4
 """The share a process takes of each limit when Redis was never reachable: a quarter, as if
 it were one of four sending processes (one `serve` and a few workers)."""
@@ -309,7 +309,8 @@ class SharedLimiter:
     async def close(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            if self._heartbeat.get_loop() is asyncio.get_running_loop():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._heartbeat
             self._heartbeat = None
         await self.redis.client.aclose()
