@@ -29,6 +29,11 @@ no longer true when their turn came: not sent) and the stale ones: messages a ca
 patient received after their "called", decided before it and not about the call
 ("you are next" after "it's your turn"). The target is 0 stale.
 
+With --processes N (N > 1) the sends come from N `nextup worker` processes instead of a
+dispatcher in the bench's process, all on the one database (PostgreSQL) and, with --redis,
+sharing the provider limits through Redis: the figure that shows whether N processes keep
+to one bot's limit together. The workers log to bench/results/notify-worker-<n>.log.
+
 Results are printed and written to bench/results/notify-<UTC timestamp>.json.
 """
 
@@ -43,6 +48,7 @@ import logging
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,7 +76,7 @@ from bench.api import (  # noqa: E402
 )
 from core.bus.redis import RedisBus  # noqa: E402
 from core.delivery.dispatcher import Dispatcher  # noqa: E402
-from core.delivery.limits import TELEGRAM_LIMITS  # noqa: E402
+from core.delivery.limits import bot_id_of, telegram_limits  # noqa: E402
 from core.domain.errors import QueueEmpty  # noqa: E402
 from core.domain.model import QueueConfig  # noqa: E402
 from core.services.queues import new_join_request  # noqa: E402
@@ -79,6 +85,7 @@ from core.storage import outbox as outbox_store  # noqa: E402
 from core.storage.models import OutboxMessage  # noqa: E402
 from nextup.wiring import Container, build_container  # noqa: E402
 from tests.emulators.telegram import TelegramEmulator  # noqa: E402
+from tests.processes import NEXTUP, clean_env  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TELEGRAM_PER_S = 30
@@ -351,7 +358,9 @@ async def wait_drained(timeout_s: float) -> bool:
 # -- the run ----------------------------------------------------------------------------------
 
 
-def make_container(db: Database, emulator: TelegramEmulator, redis: str | None) -> Container:
+def make_container(
+    db: Database, emulator: TelegramEmulator, redis: str | None, processes: int = 1
+) -> Container:
     settings = load_settings(
         database_url=db.url,
         redis_url=redis,
@@ -359,9 +368,56 @@ def make_container(db: Database, emulator: TelegramEmulator, redis: str | None) 
         telegram_api_base=emulator.base_url,
         env="development",
     )
-    if redis:
+    if redis and processes == 1:
         return Container(settings=settings, bus=RedisBus(redis, channel=BENCH_CHANNEL))
-    return build_container(settings)
+    return build_container(settings)  # workers hear the bench's events on the usual channel
+
+
+def start_workers(
+    count: int, db: Database, emulator: TelegramEmulator, redis: str | None
+) -> list[subprocess.Popen[bytes]]:
+    """`nextup worker` processes sending through the emulator (PYTHONPATH and the rest of
+    the environment are passed on, so a checkout's code can be measured)."""
+    settings = {
+        "database_url": db.url,
+        "telegram_token": emulator.token,
+        "telegram_api_base": emulator.base_url,
+        "env": "development",
+    }
+    if redis:
+        settings["redis_url"] = redis
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    workers = []
+    for n in range(count):
+        with (RESULTS / f"notify-worker-{n}.log").open("wb") as log:
+            workers.append(
+                subprocess.Popen(
+                    [NEXTUP, "worker"], env=clean_env(**settings), stdout=log, stderr=log
+                )
+            )
+    return workers
+
+
+async def workers_ready(count: int, timeout_s: float = 120.0) -> None:
+    """Until every worker says its dispatcher runs (importing aiogram takes seconds)."""
+    deadline = time.monotonic() + timeout_s
+    logs = [RESULTS / f"notify-worker-{n}.log" for n in range(count)]
+    while not all(b"dispatcher running" in log.read_bytes() for log in logs):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not start; see {logs[0].parent}")
+        await asyncio.sleep(0.2)
+    say(f"{count} workers running")
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -373,7 +429,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         token = f"{rng.randrange(10**8, 10**9)}:BENCH-notify"
         async with TelegramEmulator(token=token) as emulator:
             emulator.enforce_limits(TELEGRAM_PER_S, TELEGRAM_CHAT_INTERVAL_S)
-            container = make_container(db, emulator, args.redis)
+            container = make_container(db, emulator, args.redis, args.processes)
             await container.start(migrate=True)
             # Migrating leaves a lot of cyclic garbage; collected later it stalls the event
             # loop for ~200 ms in the middle of the load, so collect it before.
@@ -404,7 +460,15 @@ async def measure(
     sampler = Sampler()
     load_before = os.getloadavg()[0]
     cpu_before, began = time.process_time(), time.monotonic()
-    running = asyncio.create_task(dispatcher.run())
+    workers: list[subprocess.Popen[bytes]] = []
+    if args.processes > 1:
+        workers = start_workers(args.processes, db, emulator, args.redis)
+        await workers_ready(len(workers))
+        load_before = os.getloadavg()[0]
+        cpu_before, began = time.process_time(), time.monotonic()
+        running = asyncio.create_task(asyncio.Event().wait())  # no dispatcher here
+    else:
+        running = asyncio.create_task(dispatcher.run())
     sampling = asyncio.create_task(sampler.run(dispatcher))
     collections = GcPauses()
     gc.callbacks.append(collections)
@@ -434,7 +498,9 @@ async def measure(
                 await task
         await dispatcher.close()
         store_timer.uninstall()
+        stop_workers(workers)
     cpu_s = time.process_time() - cpu_before
+    limits = telegram_limits(bot_id_of(emulator.token))
     rows = await OutboxMessage.all().order_by("created_at")
     timeline = {
         "joins_s": round(joins_done - joins_started, 2),
@@ -458,8 +524,9 @@ async def measure(
             "bus": "redis" if args.redis else "in-process",
             "telegram_limit_per_s": TELEGRAM_PER_S,
             "telegram_chat_interval_s": TELEGRAM_CHAT_INTERVAL_S,
-            "dispatcher_per_s": TELEGRAM_LIMITS.per_second,
-            "dispatcher_chat_interval_s": TELEGRAM_LIMITS.per_recipient_interval_s,
+            "dispatcher_per_s": round(limits.per_second, 2),
+            "dispatcher_chat_interval_s": limits.recipient_window_s,
+            "sending_processes": args.processes,
             "cpus": os.cpu_count(),
             "load_average_before": round(load_before, 2),
         },
@@ -604,7 +671,7 @@ def analyse_calls(sent: list[Any], rows: list[OutboxMessage], calls: list[Call])
         before = [
             m.at
             for m in by_chat[call.chat_id]
-            if m.at < message.at and message.at - m.at < TELEGRAM_LIMITS.per_recipient_interval_s
+            if m.at < message.at and message.at - m.at < telegram_limits("bench").recipient_window_s
         ]
         if before:
             behind_own_chat += 1
@@ -709,7 +776,8 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"NextUp notifications through the Telegram emulator ({s['patients']} patients, "
         f"{s['queues']} queues, {s['calls']} calls; {s['database']}, bus {s['bus']}; "
-        f"{s['cpus']} CPUs)",
+        f"{s['cpus']} CPUs; {s['sending_processes']} sending process"
+        f"{'es' if s['sending_processes'] > 1 else ''})",
         f"limits: emulator {s['telegram_limit_per_s']}/s per bot and "
         f"{s['telegram_chat_interval_s']:g} s per chat; dispatcher {s['dispatcher_per_s']:g}/s "
         f"and {s['dispatcher_chat_interval_s']:g} s",
@@ -799,6 +867,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--redis", "--redis-url", dest="redis", metavar="URL", help="e.g. redis://127.0.0.1:6379/12"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="sending processes: 1 is a dispatcher in the bench's process, more are "
+        "`nextup worker`s (PostgreSQL needed; with --redis they share the limits)",
+    )
     parser.add_argument("--drain-timeout", type=float, default=300.0, help="seconds")
     parser.add_argument("--seed", type=int, default=1, help="for the choice of queue and counter")
     parser.add_argument("--json", type=Path, help="default: bench/results/notify-<UTC time>.json")
@@ -807,6 +882,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--redis must be on 127.0.0.1")
     if args.patients < 1 or not 1 <= args.queues <= 99 or args.queues > args.patients:
         parser.error("need 1 <= --queues <= 99 and at least one patient per queue")
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
+    if args.processes > 1 and not (
+        (args.database_url or os.environ.get("NEXTUP_BENCH_DATABASE_URL") or "").startswith(
+            ("postgres://", "postgresql://")
+        )
+    ):
+        parser.error("--processes above 1 needs a PostgreSQL server (--database-url)")
     if args.calls > args.patients:
         parser.error("--calls cannot exceed --patients")
     return args

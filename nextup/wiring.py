@@ -12,7 +12,7 @@ from core.bus.memory import InProcessBus
 from core.delivery import Sender
 from core.delivery.dispatcher import Dispatcher, DispatchSettings
 from core.delivery.inbox import DevInboxSender, UnconfiguredSender
-from core.delivery.limits import TELEGRAM_LIMITS, ChannelLimits
+from core.delivery.limits import ChannelLimits, Limiter, LocalLimiter, bot_id_of, telegram_limits
 from core.services.patients import PatientService
 from core.services.queues import Clock, QueueService
 from core.services.sms_guard import SmsGuard, SmsLimits
@@ -36,16 +36,17 @@ if TYPE_CHECKING:
     from sms.sender import TwilioSender
     from sms.voice import TwilioVoiceSender
 
-DEV_INBOX_LIMITS = ChannelLimits(per_second=200.0)
+DEV_INBOX_LIMITS = ChannelLimits("dev_inbox", count=200, window_s=1.0, local_only=True)
 POLLER_RETRY_S = 2.0
 """How often a process refused the Telegram poller lock asks again (and the holder checks
 that its database connection, and so its lock, is alive)."""
-VOICE_LIMITS = ChannelLimits(per_second=1.0)
+VOICE_LIMITS = ChannelLimits("twilio:voice", count=1, window_s=1.0)
 """Twilio places one outbound call a second per account unless raised (its "CPS"); a
 ladder's calls are a few an hour."""
 SMS_RATE_HEADROOM = 0.99
 """Sends are spaced a little under each number's rate, so network jitter never makes two
 of them arrive at Twilio closer than the rate allows."""
+SMS_LIMITS_IDENTITY = "twilio"
 
 
 def utc_now() -> datetime:
@@ -69,6 +70,9 @@ class Container:
     sms: SmsConversation = field(init=False)
     """Answers texts; Twilio's webhook feeds it, and so can the console's simulator."""
     telegram: Telegram | None = field(init=False, default=None)
+    limiter: Limiter = field(init=False)
+    """The provider limits, shared by every process through Redis when it is configured:
+    the dispatcher's sends and the bot's replies both go through it."""
     _simulator: TelegramSimulator | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -90,12 +94,18 @@ class Container:
                 )
             ),
         )
+        self.limiter = provider_limiter(settings)
         if settings.telegram_token:
             from bot.app import build_dispatcher
             from bot.client import make_bot
 
             self.telegram = Telegram(
-                make_bot(settings.telegram_token, settings.telegram_api_base),
+                make_bot(
+                    settings.telegram_token,
+                    settings.telegram_api_base,
+                    self.limiter,
+                    self.telegram_limits(),
+                ),
                 build_dispatcher(self._bot_services()),
             )
 
@@ -127,6 +137,7 @@ class Container:
         if self.telegram is not None:
             await self.telegram.bot.session.close()
         await self.bus.close()
+        await self.limiter.close()
         await db.disconnect()
 
     async def telegram_deep_link(self, code: str) -> str | None:
@@ -161,7 +172,7 @@ class Container:
         senders: dict[str, Sender] = {}
         limits: dict[str, ChannelLimits] = {}
         for channel, real, real_limits in (
-            ("telegram", self._telegram_sender(), TELEGRAM_LIMITS),
+            ("telegram", self._telegram_sender(), self.telegram_limits()),
             ("sms", self._sms_sender(), self.sms_limits()),
         ):
             if real is not None:
@@ -192,6 +203,7 @@ class Container:
             settings,
             self.clock,
             mark_unreachable=self.queues.mark_unreachable,
+            limiter=self.limiter,
         )
 
     def _voice_sender(self) -> TwilioVoiceSender | None:
@@ -229,16 +241,34 @@ class Container:
             settings.twilio_api_base,
         )
 
+    def telegram_limits(self) -> ChannelLimits:
+        return telegram_limits(bot_id_of(self.settings.telegram_token or "dev"))
+
     def sms_limits(self) -> ChannelLimits:
-        """Each sending number's rate, times the numbers (a Messaging Service counts as one
-        at the rate the account was granted)."""
-        numbers = max(1, len(self.settings.twilio_senders))
-        rate = self.settings.twilio_rate_per_s * numbers * SMS_RATE_HEADROOM
-        return ChannelLimits(per_second=rate)
+        """Each sending number at its rate, every process together (a Messaging Service
+        counts as one number, at the rate the account was granted): a send goes from the
+        first number with room."""
+        rate = self.settings.twilio_rate_per_s * SMS_RATE_HEADROOM
+        return ChannelLimits(
+            SMS_LIMITS_IDENTITY,
+            count=1,
+            window_s=1.0 / rate,
+            origins=tuple(self.settings.twilio_senders),
+        )
 
 
 def build_container(settings: Settings, clock: Clock = utc_now) -> Container:
     return Container(settings=settings, bus=event_bus(settings), clock=clock)
+
+
+def provider_limiter(settings: Settings) -> Limiter:
+    """Redis when it is configured (every process shares each bot's and number's limits),
+    else this process's memory."""
+    if not settings.redis_url:
+        return LocalLimiter()
+    from core.delivery.shared_limits import SharedLimiter
+
+    return SharedLimiter(settings.redis_url)
 
 
 def event_bus(settings: Settings) -> EventBus:

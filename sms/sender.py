@@ -35,9 +35,9 @@ def status_callback_url(base_url: str, outbox_id: str) -> str:
 
 
 class TwilioSender:
-    """Takes the sending numbers in turn, so each carries an even share of the channel's
-    rate (the dispatcher spaces sends at the sum of their rates). A Messaging Service SID
-    instead lets Twilio pick the number."""
+    """Sends from the number (or Messaging Service) the dispatcher's limits chose for the
+    message, where each has its own rate; else takes the sending numbers in turn. A
+    Messaging Service SID lets Twilio pick the number."""
 
     def __init__(
         self,
@@ -65,7 +65,7 @@ class TwilioSender:
         return self._client
 
     async def send(self, message: Outgoing) -> Receipt:
-        sender = next(self._senders)
+        sender = message.origin or next(self._senders)
         origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):

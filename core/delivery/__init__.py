@@ -23,6 +23,9 @@ class Outgoing:
     buttons: tuple[tuple[Button, ...], ...] = ()
     language: str | None = None
     """The language `text` is in (a voice call is spoken in it)."""
+    origin: str | None = None
+    """Who sends it, when the limits chose (a Twilio number or Messaging Service); None:
+    the sender's own choice."""
 
 
 @dataclass(frozen=True)

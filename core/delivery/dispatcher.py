@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import dataclasses
 import logging
 import random
 import time
@@ -40,7 +42,14 @@ from core.delivery import (
     SendError,
 )
 from core.delivery.ladder import LadderStore, MarkUnreachable, climb_ladders
-from core.delivery.limits import ChannelLimits, RateLimiter
+from core.delivery.limits import (
+    ALREADY_LIMITED,
+    ChannelLimits,
+    Limiter,
+    LocalLimiter,
+    Rule,
+    Verdict,
+)
 from core.delivery.wording import outgoing
 from core.domain.freshness import still_true, why_superseded
 from core.storage import contacts as stored_contacts
@@ -144,6 +153,8 @@ class DispatchSettings:
 class Pending:
     row: OutboxMessage
     message: Outgoing
+    booking: tuple[tuple[Rule, ...], str] | None = None
+    """The rules its send was booked under and the booking's ticket, once it was."""
 
     @property
     def order(self) -> tuple[bool, datetime]:
@@ -154,18 +165,27 @@ class Lane:
     """One channel: claimed messages waiting for their turn under the channel's limits.
 
     Messages to one recipient keep their order; among recipients, one with a "called"
-    message waiting goes first.
+    message waiting goes first. The limits are asked through `limiter` (shared with every
+    other process when it is kept in Redis); a recipient who must wait lets the next one go.
     """
 
-    def __init__(self, channel: str, sender: Sender, limits: ChannelLimits) -> None:
+    def __init__(
+        self, channel: str, sender: Sender, limits: ChannelLimits, limiter: Limiter
+    ) -> None:
         self.channel = channel
         self.sender = sender
-        self.limiter = RateLimiter(limits)
+        self.limits = limits
+        self.limiter = limiter
         self.pending: list[Pending] = []
         self.busy_recipients: set[str] = set()
+        self.handed_back: list[Pending] = []
+        """Messages another process is to send (see Verdict.elsewhere), to requeue."""
+        self.recipient_free_at: dict[str, float] = {}
+        """Recipients the limiter told to wait, until when (monotonic): not asked again."""
         self.changed = asyncio.Event()
         self.capacity = max(8, min(64, round(limits.per_second)))
         """About a second of sends: enough to keep the channel busy between claims."""
+        self._next_origin = 0
 
     def room(self) -> int:
         return self.capacity - len(self.pending)
@@ -175,21 +195,71 @@ class Lane:
         self.pending.sort(key=lambda p: p.order)
         self.changed.set()
 
-    def take_next(self, now: float) -> tuple[Pending | None, float | None]:
-        """The message to send now, or else the time the next one may go (None: nothing)."""
+    async def take_next(self, now: float) -> tuple[Pending | None, float | None]:
+        """The message to send now, booked under the limits (its origin chosen), or else
+        the time the next one may go (None: nothing pending)."""
         seen: set[str] = set()
         earliest: float | None = None
-        for item in self.pending:
+        if len(self.recipient_free_at) > 1000:
+            self.recipient_free_at = {r: t for r, t in self.recipient_free_at.items() if t > now}
+        for item in list(self.pending):
             recipient = item.message.recipient
             if recipient in seen or recipient in self.busy_recipients:
                 continue  # an earlier message to this recipient goes first
             seen.add(recipient)
-            ready_at = self.limiter.ready_at(recipient)
-            if ready_at <= now:
-                self.pending.remove(item)
-                return item, None
+            free_at = self.recipient_free_at.get(recipient, 0.0)
+            if free_at > now:
+                earliest = free_at if earliest is None else min(earliest, free_at)
+                continue
+            origin, rules, verdict = await self._book(recipient)
+            if verdict.granted:
+                assert verdict.ticket is not None
+                if any(p is item for p in self.pending):
+                    self.pending = [p for p in self.pending if p is not item]
+                    item.booking = (rules, verdict.ticket)
+                    if origin is not None:
+                        item.message = dataclasses.replace(item.message, origin=origin)
+                    return item, None
+                await self.limiter.answered(rules, verdict.ticket)  # taken away meanwhile
+                continue
+            if verdict.elsewhere:
+                mine = [p for p in self.pending if p.message.recipient == recipient]
+                self.pending = [p for p in self.pending if p.message.recipient != recipient]
+                self.handed_back += mine
+                continue
+            ready_at = now + verdict.wait_s
             earliest = ready_at if earliest is None else min(earliest, ready_at)
+            if verdict.blocked_by is None or not verdict.blocked_by.per_recipient:
+                break  # the channel itself is full: no other recipient may go either
+            self.recipient_free_at[recipient] = ready_at
         return None, earliest
+
+    async def _book(self, recipient: str) -> tuple[str | None, tuple[Rule, ...], Verdict]:
+        """Books a send to `recipient` from the first origin with room, in turn."""
+        choices = self.limits.choices(recipient)
+        start = self._next_origin % len(choices)
+        best: tuple[str | None, tuple[Rule, ...], Verdict] | None = None
+        for index in [*range(start, len(choices)), *range(start)]:
+            origin, rules = choices[index]
+            verdict = await self.limiter.acquire(rules)
+            if verdict.granted:
+                self._next_origin = index + 1
+                return origin, rules, verdict
+            # "elsewhere" only when no origin is this process's to send from
+            if best is None or (best[2].elsewhere, best[2].wait_s) > (
+                verdict.elsewhere,
+                verdict.wait_s,
+            ):
+                best = (origin, rules, verdict)
+        assert best is not None
+        return best
+
+    async def answered(self, item: Pending) -> None:
+        """The provider answered (or the send failed): the limits count it from now."""
+        if item.booking is not None:
+            rules, ticket = item.booking
+            item.booking = None
+            await self.limiter.answered(rules, ticket)
 
 
 class Dispatcher:
@@ -203,9 +273,15 @@ class Dispatcher:
         outbox: OutboxStore = stored_outbox,
         contacts: ContactBook = stored_contacts,
         mark_unreachable: MarkUnreachable | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
+        shared = limiter or LocalLimiter()
+        local = LocalLimiter()
         self.lanes = {
-            channel: Lane(channel, sender, limits[channel]) for channel, sender in senders.items()
+            channel: Lane(
+                channel, sender, limits[channel], local if limits[channel].local_only else shared
+            )
+            for channel, sender in senders.items()
         }
         self.bus = bus
         self.settings = settings
@@ -220,6 +296,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Runs until cancelled."""
+        for limiter in {id(lane.limiter): lane.limiter for lane in self.lanes.values()}.values():
+            await limiter.start()
         workers = [asyncio.create_task(self._listen()), asyncio.create_task(self._renew_loop())]
         workers += [asyncio.create_task(self._send_loop(lane)) for lane in self.lanes.values()]
         try:
@@ -371,20 +449,36 @@ class Dispatcher:
 
     async def _send_loop(self, lane: Lane) -> None:
         in_flight = asyncio.Semaphore(self.settings.max_in_flight)
+        # The sends are booked under the limits here; the provider's client must not book
+        # them a second time (the bot's session limits what else the bot sends).
+        context = contextvars.copy_context()
+        context.run(ALREADY_LIMITED.set, True)
         while True:
-            now = time.monotonic()
-            item, ready_at = lane.take_next(now)
+            await in_flight.acquire()
+            try:
+                now = time.monotonic()
+                item, ready_at = await lane.take_next(now)
+            except asyncio.CancelledError:
+                in_flight.release()
+                raise
+            except Exception:  # a limiter's bug must not stop the channel for good
+                log.exception("asking the %s limits failed; trying again", lane.channel)
+                in_flight.release()
+                await asyncio.sleep(self.settings.poll_interval_s)
+                continue
+            await self._hand_back(lane)
             if item is None:
+                in_flight.release()
                 lane.changed.clear()
                 timeout_s = None if ready_at is None else max(0.0, ready_at - now)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(lane.changed.wait(), timeout_s)
                 continue
-            await in_flight.acquire()
+            if lane.room() >= lane.capacity // 2:
+                self._wake.set()  # claim more before the lane runs dry, not at the next poll
             recipient = item.message.recipient
-            lane.limiter.take(recipient, time.monotonic())
             lane.busy_recipients.add(recipient)
-            task = asyncio.create_task(self._deliver(lane, item))
+            task = asyncio.create_task(self._deliver_booked(lane, item), context=context)
             self._tasks.add(task)
 
             def done(t: asyncio.Task[None], recipient: str = recipient) -> None:
@@ -394,6 +488,26 @@ class Dispatcher:
                 lane.changed.set()
 
             task.add_done_callback(done)
+
+    async def _hand_back(self, lane: Lane) -> None:
+        """Requeues what another process is to send, due now, for it to claim."""
+        items, lane.handed_back = lane.handed_back, []
+        for item in items:
+            try:
+                await self.outbox.retry_later(
+                    item.row, self.clock(), "left to another process while Redis is down"
+                )
+            except Exception:  # the lease runs out and the row is claimed again anyway
+                log.exception("could not hand notification %s back", item.row.id)
+
+    async def _deliver_booked(self, lane: Lane, item: Pending) -> None:
+        try:
+            await self._deliver(lane, item)
+        finally:
+            try:
+                await lane.answered(item)
+            except Exception:
+                log.exception("could not record a send's answer under the limits")
 
     async def _deliver(self, lane: Lane, item: Pending) -> None:
         try:
@@ -423,14 +537,12 @@ class Dispatcher:
         row = item.row
         if not await self._still_worth_sending(row):
             return
-        # The recipient's gap counts from the send itself, not from its turn in the lane:
-        # the look above may have taken longer than the next message's will.
-        gap_s = lane.limiter.limits.per_recipient_interval_s
-        lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + gap_s)
         try:
             receipt = await lane.sender.send(item.message)
         except RetryAfter as exc:
-            lane.limiter.hold_recipient(item.message.recipient, time.monotonic() + exc.delay_s)
+            # Providers do not say which limit was hit: the whole channel waits (every
+            # process, when the limits are shared), not only this recipient.
+            await lane.limiter.pause(lane.limits.pause_key(item.message.origin), exc.delay_s)
             await self._retry(row, exc.delay_s, str(exc), "throttled")
         except RecipientOptedOut as exc:
             log.info("notification %s: %s", row.id, exc)

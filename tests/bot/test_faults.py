@@ -229,3 +229,61 @@ async def test_notifications_go_out_by_polling_when_redis_is_down(
         await join(live, 7002)  # the publish fails; the command does not
         [message] = await tg.wait_for_message(7002, "A-002", timeout_s=5)
         assert message.at - started < 2.5  # found by polling within about a second
+
+
+# -- the bot's replies ----------------------------------------------------------------------
+
+
+SORRY = "Sorry, something went wrong"
+
+
+async def test_a_reply_under_flood_control_is_retried_after_the_wait_and_delivered(
+    live: Live,
+) -> None:
+    live.tg.fail_next("sendMessage", "retry_after", times=2, retry_after=1)
+    answer = await live.reply_to(PATIENT, "/status", "no ticket")
+    refused = [r for r in live.tg.requests if r.outcome == "retry_after"]
+    assert len(refused) == 2
+    assert answer.at - refused[0].at >= 2.0  # each refusal's second was waited out
+    assert not [m for m in live.tg.messages_to(PATIENT) if SORRY in m.text]
+
+
+async def test_a_reply_under_server_errors_and_timeouts_is_retried_and_delivered(
+    live: Live,
+) -> None:
+    live.tg.fail_next("sendMessage", "server_error", times=2)
+    live.tg.fail_next("sendMessage", "server_error", times=1, status=503)
+    answer = await live.reply_to(PATIENT, "/status", "no ticket")
+    failed = [r for r in live.tg.requests if r.outcome == "server_error"]
+    assert len(failed) == 3 and answer.at > failed[-1].at
+    assert not [m for m in live.tg.messages_to(PATIENT) if SORRY in m.text]
+    assert len(live.tg.messages_to(PATIENT)) == 1
+
+
+async def test_a_button_answer_is_retried_too(live: Live) -> None:
+    await join(live)
+    await live.container.queues.call_next("PHARM", "1", "staff:ana")
+    [call] = await live.tg.wait_for_message(PATIENT, "counter 1")
+    live.tg.fail_next("answerCallbackQuery", "server_error", times=2)
+    ticket_id = (await OutboxMessage.filter(kind="called").first()).ticket_id  # type: ignore[union-attr]
+    await live.tg.press_button(PATIENT, call.message_id, f"ack:{ticket_id}")
+    deadline = time.monotonic() + 10
+    while not live.tg.callback_answers:
+        assert time.monotonic() < deadline, live.tg.dump()
+        await asyncio.sleep(0.05)
+    outcomes = [r.outcome for r in live.tg.requests if r.method == "answerCallbackQuery"]
+    assert outcomes == ["server_error", "server_error", "ok"]
+
+
+async def test_flood_control_on_a_reply_pauses_the_bot_s_notifications_too(live: Live) -> None:
+    live.tg.fail_next("sendMessage", "retry_after", retry_after=2)
+    await live.say(PATIENT, "/status")
+    deadline = time.monotonic() + 5
+    while not [r for r in live.tg.requests if r.outcome == "retry_after"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    [refused] = [r for r in live.tg.requests if r.outcome == "retry_after"]
+    await join(live, PATIENT + 1)  # another chat: the whole bot waits
+    [joined] = await live.tg.wait_for_message(PATIENT + 1, "A-001", timeout_s=8)
+    assert joined.at - refused.at >= 2.0
+    assert live.tg.too_many_requests == 0

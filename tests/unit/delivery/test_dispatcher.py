@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -20,14 +19,14 @@ from core.delivery import (
     TemporaryFailure,
 )
 from core.delivery.dispatcher import Dispatcher, DispatchSettings, RetryPolicy
-from core.delivery.limits import ChannelLimits
+from core.delivery.limits import ChannelLimits, LocalLimiter, Rule, Verdict
 from core.storage.models import OutboxMessage, TicketRow
 from tests.conftest import FakeClock
 from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
 
 RETRY = RetryPolicy(max_attempts=3, base_delay_s=2.0, max_delay_s=60.0)
 SETTINGS = DispatchSettings(base_url="https://nextup.test", poll_interval_s=0.05, retry=RETRY)
-FAST = ChannelLimits(per_second=1000)
+FAST = ChannelLimits.at(1000)
 """No waiting for the limiter: these tests are about outcomes, not pace."""
 
 
@@ -84,7 +83,7 @@ async def test_a_claim_takes_called_messages_first_then_what_the_lane_has_room_f
 ) -> None:
     queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(10)))
     queue(outbox, *(outbox_row(f"+1555100{n:04}", clock(), urgent=True) for n in range(2)))
-    limits = ChannelLimits(per_second=8)  # a lane of 8
+    limits = ChannelLimits.at(8)  # a lane of 8
     worker = dispatcher(outbox, contacts, sender, clock, limits)
 
     assert await worker.claim_once() == 8
@@ -96,7 +95,7 @@ async def test_called_messages_are_claimed_even_when_the_lane_is_full(
     outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
 ) -> None:
     queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(8)))
-    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits(per_second=8))
+    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits.at(8))
     await worker.claim_once()
     (called,) = queue(outbox, outbox_row("+15551000000", clock(), urgent=True))
 
@@ -184,7 +183,7 @@ async def test_a_send_whose_claim_ran_out_records_nothing_more(
     assert [s[0] for s in outbox.provider_statuses] == [kept.id]
 
 
-async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_recipient_held(
+async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_channel_paused(
     outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
 ) -> None:
     (row,) = queue(outbox, outbox_row("+15550000001", clock()))
@@ -196,7 +195,10 @@ async def test_a_provider_asking_to_wait_is_retried_after_its_delay_and_the_reci
     assert results == [
         Result("queued", row.id, "Too Many Requests", retry_at=clock() + timedelta(seconds=30))
     ]
-    assert worker.lanes["sms"].limiter.ready_at(row.recipient) > time.monotonic() + 29
+    lane = worker.lanes["sms"]
+    [(_, rules)] = lane.limits.choices("+15550000002")  # any recipient: the channel waits
+    verdict = await lane.limiter.acquire(rules)
+    assert not verdict.granted and verdict.wait_s > 29
 
 
 async def test_a_temporary_failure_is_retried_with_backoff(
@@ -344,3 +346,45 @@ async def test_without_a_phone_the_ladder_only_marks_unreachable(
     assert await ladder.climb_ladders_once() == 1
     assert marked == ["T1"]
     assert [r.channel for r in outbox.rows.values()] == ["telegram"]
+
+
+class ElsewhereFor(LocalLimiter):
+    """Another process sends to `recipient` while Redis is down."""
+
+    def __init__(self, recipient: str) -> None:
+        super().__init__()
+        self.recipient = recipient
+
+    async def acquire(self, rules: Sequence[Rule]) -> Verdict:
+        for rule in rules:
+            if rule.per_recipient and rule.key.endswith(f":to:{self.recipient}"):
+                return Verdict(1.0, rule, elsewhere=True)
+        return await super().acquire(rules)
+
+
+async def test_a_recipient_another_process_sends_to_is_handed_back_due_now(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    mine, theirs = queue(
+        outbox, outbox_row("+15550000001", clock()), outbox_row("+15550000002", clock())
+    )
+    limits = ChannelLimits.at(1000, recipient_window_s=1.0)
+    worker = Dispatcher(
+        {"sms": sender},
+        {"sms": limits},
+        InProcessBus(),
+        SETTINGS,
+        clock,
+        outbox,
+        contacts,
+        limiter=ElsewhereFor(theirs.recipient),
+    )
+
+    results = await run_until(outbox, worker, 3)
+
+    # handed back due now, for another process to claim (here: this one, again and again)
+    assert {(r.outcome, r.retry_at) for r in results if r.row_id == theirs.id} == {
+        ("queued", clock())
+    }
+    assert [r.outcome for r in results if r.row_id == mine.id] in ([], ["sent"])
+    assert theirs.recipient not in [m.recipient for m in sender.sent]

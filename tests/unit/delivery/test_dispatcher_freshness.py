@@ -19,7 +19,7 @@ from tests.conftest import FakeClock
 from tests.unit.delivery.fakes import FakeContacts, FakeOutbox, FakeSender, Result, outbox_row
 
 SETTINGS = DispatchSettings(base_url="https://nextup.test", poll_interval_s=0.05)
-FAST = ChannelLimits(per_second=1000)
+FAST = ChannelLimits.at(1000)
 CLOSE = {
     "queue_name": "Pharmacy",
     "number": "P-001",
