@@ -18,7 +18,7 @@ from core.services.queues import Clock, QueueService
 from core.services.sms_guard import SmsGuard, SmsLimits
 from core.services.staff_chat import StaffChat
 from core.settings import Settings
-from core.storage import db
+from core.storage import db, pseudonyms
 from sms.conversation import SmsConversation
 
 # The adapters over aiogram, twilio and redis are imported below only where the settings
@@ -114,6 +114,7 @@ class Container:
         if migrate if migrate is not None else self.settings.is_embedded:
             await db.migrate(self.settings.database_url)
         await db.connect(self.settings.database_url)
+        pseudonyms.use_secret(self.settings.signing_key())
 
     async def stop(self) -> None:
         if self.telegram is not None:

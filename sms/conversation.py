@@ -128,10 +128,14 @@ class SmsConversation:
         conversation = self.conversation
         match keyword.command:
             case Command.OPT_OUT:
-                await contacts.set_opted_out("sms", patient.address, True)
+                await contacts.set_opted_out(
+                    "sms", patient.address, True, "sms_stop", self.queues.clock()
+                )
                 return None
             case Command.OPT_IN:
-                await contacts.set_opted_out("sms", patient.address, False)
+                await contacts.set_opted_out(
+                    "sms", patient.address, False, "sms_start", self.queues.clock()
+                )
                 return Reply("opted_in")
             case Command.JOIN:
                 return await self._join(patient, keyword)
