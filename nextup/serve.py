@@ -83,7 +83,8 @@ async def _migrate_embedded(settings: Settings) -> None:
 
 def serving_app(settings: Settings, workers: int = 1) -> Any:
     """The app a server process runs: the container starts and stops with the server, and
-    so do the background tasks: the no-show sweep, the notification dispatcher and, in one
+    so do the background tasks: the no-show sweep, the notification dispatcher, the daily
+    retention purge (in one process of all, `core.services.privacy`) and, in one
     process with polling, the Telegram bot (several processes would fight over updates).
     Twilio's webhooks are mounted when the SMS channel has credentials."""
     from bot.app import register_webhook, run_polling
@@ -112,7 +113,11 @@ def serving_app(settings: Settings, workers: int = 1) -> Any:
         await container.start(migrate=False)
         dispatcher = container.notification_dispatcher()
         app.ctx.dispatcher = dispatcher
-        tasks = [sweep_no_shows_forever(container.queues), dispatcher.run()]
+        tasks = [
+            sweep_no_shows_forever(container.queues),
+            dispatcher.run(),
+            container.privacy.purge_daily_forever(),
+        ]
         if telegram is not None and webhook:
             url = f"{settings.base_url}/hooks/telegram"
             await register_webhook(telegram.bot, url, settings.telegram_webhook_secret)
@@ -145,9 +150,12 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
         dispatcher = container.notification_dispatcher()
         print("NextUp notification dispatcher running (Ctrl-C stops it)", file=sys.stderr)
+        # The daily retention purge runs in whichever process takes it (a lease row).
+        purge = asyncio.create_task(container.privacy.purge_daily_forever())
         try:
             await dispatcher.run()
         finally:
+            purge.cancel()
             await dispatcher.close()
         return 0
 

@@ -14,6 +14,7 @@ from core.delivery.dispatcher import Dispatcher, DispatchSettings
 from core.delivery.inbox import DevInboxSender, UnconfiguredSender
 from core.delivery.limits import TELEGRAM_LIMITS, ChannelLimits
 from core.services.patients import PatientService
+from core.services.privacy import PrivacyService
 from core.services.queues import Clock, QueueService
 from core.services.sms_guard import SmsGuard, SmsLimits
 from core.services.staff_chat import StaffChat
@@ -58,6 +59,7 @@ class Container:
     queues: QueueService = field(init=False)
     patients: PatientService = field(init=False)
     staff_chat: StaffChat = field(init=False)
+    privacy: PrivacyService = field(init=False)
     sms: SmsConversation = field(init=False)
     """Answers texts; Twilio's webhook feeds it, and so can the console's simulator."""
     telegram: Telegram | None = field(init=False, default=None)
@@ -67,6 +69,7 @@ class Container:
         self.queues = QueueService(self.bus, self.clock, self.settings.phone_region)
         self.patients = PatientService(self.queues)
         self.staff_chat = StaffChat(self.queues)
+        self.privacy = PrivacyService(self.queues, self.clock, self.settings.retention_days)
         settings = self.settings
         self.sms = SmsConversation(
             self.queues,
