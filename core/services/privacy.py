@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from core.domain.errors import InvalidValue
-from core.domain.model import TicketAction
+from core.domain.model import Ticket, TicketAction
+from core.domain.notify import patient_channel
 from core.phones import normalize_phone
 from core.services.queues import Clock, QueueService
-from core.storage import erasure, privacy_log, retention, subjects
+from core.storage import consents, erasure, privacy_log, retention, subjects
 from core.storage.erasure import BATCH, Counts
+from core.storage.models import ConsentRow
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,13 @@ class PrivacyService:
                 # out and the next check tries again.
                 log.exception("retention purge failed; trying again in %.0f s", interval_s)
             await asyncio.sleep(interval_s)
+
+    async def consent_record(self, ticket: Ticket) -> list[ConsentRow]:
+        """How the ticket's patient asked to be messaged, and their opt-outs and opt-ins on
+        the channel they are messaged on; oldest first."""
+        reached = patient_channel(ticket)
+        channel, address = (reached[0].value, reached[1]) if reached else (None, None)
+        return await consents.of_ticket(ticket.id, channel, address)
 
     # -- requests --------------------------------------------------------------------------
 
