@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from core.storage.erasure import LIVE, Counts, stray_messages_query
 from core.storage.models import (
@@ -73,15 +73,17 @@ async def stale_contact_ids(cutoff: datetime, limit: int) -> list[int]:
 async def expired_counts(cutoff: datetime) -> Counts:
     """What a purge at `cutoff` would erase, per kind (a dry run)."""
     tickets = _expired_tickets(cutoff)
-    messages = OutboxMessage.filter(ticket_id__in=tickets.values("id"))
+    ticket_ids = Subquery(_expired_tickets(cutoff).values("id"))
+    messages = OutboxMessage.filter(ticket_id__in=ticket_ids)
+    message_ids = Subquery(OutboxMessage.filter(ticket_id__in=ticket_ids).values("id"))
     counts: Counts = Counter(
         tickets=await tickets.count(),
         messages=await messages.count() + await stray_messages_query(created_at__lt=cutoff).count(),
         dev_inbox=await DevInboxMessage.filter(
-            Q(created_at__lt=cutoff) | Q(outbox_id__in=messages.values("id"))
+            Q(created_at__lt=cutoff) | Q(outbox_id__in=message_ids)
         ).count(),
         consents=await ConsentRow.filter(
-            Q(ticket_id__in=tickets.values("id")) | Q(ticket_id__isnull=True, at__lt=cutoff)
+            Q(ticket_id__in=ticket_ids) | Q(ticket_id__isnull=True, at__lt=cutoff)
         ).count(),
         contacts=await _stale_contacts(cutoff).filter(opted_out=False).count(),
     )
