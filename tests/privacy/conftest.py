@@ -37,6 +37,7 @@ class Clinic:
     twilio: TwilioEmulator
     dispatcher: Dispatcher
     database_url: str
+    local_url: str
 
     async def text(self, phone: str, body: str) -> list[str]:
         """The patient texts `body`; returns the texts of the app's TwiML answer."""
@@ -88,7 +89,7 @@ async def clinic(migrated: str) -> AsyncIterator[Clinic]:
             "PHARM", "Pharmacy", "A", QueueConfig(default_service_s=300), ["1", "2"]
         )
         try:
-            yield Clinic(container, tg, twilio, dispatcher, migrated)
+            yield Clinic(container, tg, twilio, dispatcher, migrated, local_url)
         finally:
             await twilio.cancel_callbacks()
             for task in tasks:
