@@ -12,7 +12,6 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from core.domain.errors import InvalidValue
 from core.services import accounts
 from core.services.patients import Patient
 from core.services.privacy import Subject
@@ -145,12 +144,3 @@ async def test_erase_by_telegram_chat_id(clinic: Clinic) -> None:
     assert str(CARLA) not in dump and str(subject_tokens[0]) not in dump
     assert ANA in dump
     assert await clinic.container.patients.tickets(Patient.telegram(CARLA)) == []
-
-
-def test_a_request_names_one_person_by_one_thing() -> None:
-    with pytest.raises(InvalidValue):
-        Subject.of(ANA, CARLA)
-    with pytest.raises(InvalidValue):
-        Subject.of(None, None)
-    with pytest.raises(InvalidValue):
-        Subject.of("not a number", None)
