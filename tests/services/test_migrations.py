@@ -64,9 +64,7 @@ async def test_stored_contacts_keep_their_choice_under_a_keyed_hash(
     await Tortoise.init(config=config)
     try:
         pseudonyms.use_secret("the servers' secret key")
-        assert await contacts.opted_out("sms", ["+34600111222", "+34600999999"]) == {
-            "+34600111222"
-        }
+        assert await contacts.opted_out("sms", ["+34600111222", "+34600999999"]) == {"+34600111222"}
         assert await chosen_language("telegram", "918273645") == "es"
         rows = await connections.get("default").execute_query_dict("SELECT * FROM contacts")
     finally:
