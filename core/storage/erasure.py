@@ -35,7 +35,7 @@ from core.storage.models import (
     TicketRow,
 )
 
-BATCH = 200
+BATCH = 100
 """Tickets (or stray rows) per transaction."""
 LIVE = [s.value for s in LIVE_STATUSES]
 PENDING = [DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]
