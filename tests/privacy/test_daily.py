@@ -117,3 +117,26 @@ async def test_the_daily_run_in_two_processes_erases_once(
     lease = await MaintenanceLease.get(name=privacy.PURGE_JOB)
     assert lease.holder is None and lease.last_done_at is not None
     assert lease.last_done_at > clock() - timedelta(days=1)  # real time is past the clock
+
+
+async def test_serving_processes_purge_once_a_day_between_them(
+    container: Container, clock: FakeClock
+) -> None:
+    """The loop each `serve` and `worker` process runs: two of them, asking often, purge
+    once (the lease row says it was done today)."""
+    await ended_visits(container, clock)
+    services = [container.privacy, privacy.PrivacyService(container.queues, clock, 30)]
+    loops = [asyncio.create_task(s.purge_daily_forever(0.02, first_s=0)) for s in services]
+    try:
+        for _ in range(200):
+            if await TicketRow.filter(purged_at__isnull=True).count() == 0:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # many more checks: none purges again today
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+    assert await TicketRow.filter(purged_at__isnull=True).count() == 0
+    runs = await PrivacyLogRow.filter(kind="purge").values_list("counts", flat=True)
+    assert len(runs) == 1 and runs[0]["tickets"] == VISITS
