@@ -144,3 +144,29 @@ async def test_erase_by_telegram_chat_id(clinic: Clinic) -> None:
     assert str(CARLA) not in dump and str(subject_tokens[0]) not in dump
     assert ANA in dump
     assert await clinic.container.patients.tickets(Patient.telegram(CARLA)) == []
+
+
+async def test_erase_from_the_command_line_prints_what_went(clinic: Clinic, tmp_path: Path) -> None:
+    await two_visits_of_ana(clinic)
+    await serve_everyone(clinic)
+    await settled(clinic)
+    ben_token = str((await TicketRow.get(phone=BEN)).token)
+    done = await asyncio.to_thread(
+        run_nextup,
+        tmp_path,
+        "patient",
+        "erase",
+        "--phone",
+        BEN,
+        database_url=clinic.database_url,
+        secret_key=SECRET_KEY,
+    )
+    assert done.returncode == 0, done.stderr
+    erased = json.loads(done.stdout)["erased"]
+    assert erased["tickets"] == 1 and "cancelled" not in erased, erased
+    assert erased["consents"] == 1 and erased["messages"] >= 1, erased
+    dump = await database_dump(clinic.database_url)
+    assert BEN not in dump and ben_token not in dump
+    assert ANA in dump and str(CARLA) in dump
+    log = await PrivacyLogRow.get(kind="erase")
+    assert log.actor.startswith("cli") and BEN not in str(log.counts)

@@ -14,7 +14,7 @@ import sms.sender
 from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.queues import new_join_request
-from core.storage.models import Contact, OutboxMessage
+from core.storage.models import ConsentRow, Contact, OutboxMessage
 from core.storage.pseudonyms import address_hash
 from tests.emulators.twilio import FaultKind, TwilioEmulator
 from tests.sms.conftest import LiveSms, live_sms
@@ -95,6 +95,9 @@ async def test_twilio_saying_opted_out_silences_the_number(live: LiveSms) -> Non
     row = await joined_record(live, ticket_id, "suppressed", "failed", "sent")
     assert (row.status, row.attempts) == ("suppressed", 1)
     assert (await Contact.get(channel="sms", address=address_hash("sms", PHONE))).opted_out
+    # The consent record says how: the provider reported it.
+    history = await ConsentRow.filter(ticket_id__isnull=True).values_list("action", "method")
+    assert history == [("opt_out", "provider")]
     requests = len(live.twilio.requests)
 
     await live.container.queues.ticket_action(ticket_id, "call", "staff:ana", counter="1")
