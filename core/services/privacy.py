@@ -37,7 +37,8 @@ DAILY_CHECK_S = 3600.0
 FIRST_CHECK_S = 60.0
 """Not while a process is starting: its first check comes a minute after."""
 SENT_WAIT_S = 20.0
-"""How long an erasure waits for the cancellation message to go before erasing it too."""
+"""How long an erasure waits for the cancellation message to go; one still unsent then is
+erased by the next purge once it is sent."""
 RETENTION_ACTOR = "system:retention"
 DAY = timedelta(days=1)
 Select = Callable[[datetime, int], Awaitable[Sequence[Any]]]
@@ -129,6 +130,7 @@ class PrivacyService:
         counts: Counts = Counter()
         steps: list[tuple[Select, Erase]] = [
             (retention.expired_ticket_ids, lambda ids: erasure.erase_tickets(ids, self.clock())),
+            (retention.sent_unerased_ids, erasure.erase_messages),
             (retention.stray_message_ids, erasure.erase_messages),
             (retention.old_dev_inbox_ids, _counted("dev_inbox", erasure.delete_dev_inbox)),
             (retention.old_history_ids, _counted("consents", erasure.delete_consents)),
@@ -145,7 +147,7 @@ class PrivacyService:
                     return counts
                 if len(ids) < BATCH:
                     break
-        return counts
+        return +counts
 
     async def purge_daily_forever(
         self, interval_s: float = DAILY_CHECK_S, first_s: float = FIRST_CHECK_S
@@ -194,7 +196,8 @@ class PrivacyService:
 
     async def erase(self, subject: Subject, actor: str, sent_wait_s: float = SENT_WAIT_S) -> Counts:
         """Erases the person's data now. A live ticket is cancelled first, and its patient
-        told (the message gets `sent_wait_s` to go; a worker sends it)."""
+        told: the message gets `sent_wait_s` to go (a dispatcher sends it); if it has not
+        gone by then, it is counted `unsent` and erased by the next purge after it goes."""
         counts: Counts = Counter()
         live = await subjects.ticket_ids(subject.holder, live_only=True)
         for ticket_id in live:

@@ -39,7 +39,6 @@ BATCH = 100
 """Tickets (or stray rows) per transaction."""
 LIVE = [s.value for s in LIVE_STATUSES]
 PENDING = [DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]
-ERASED_BEFORE_SENDING = "not sent: the patient's data was erased at their request"
 
 Counts = Counter[str]
 
@@ -87,10 +86,18 @@ async def erase_tickets(ticket_ids: Sequence[str], now: datetime) -> Counts:
             )
         )
         await _in(conn, "UPDATE tickets SET token = 'purged.' || id WHERE id IN (?)", ids)
+        # A message still to be sent (the "left" message of a cancellation) keeps its
+        # recipient until it is sent; the next purge erases it then (`sent_unerased`).
         message_ids = await (
-            OutboxMessage.filter(ticket_id__in=ids).using_db(conn).values_list("id", flat=True)
+            OutboxMessage.filter(ticket_id__in=ids)
+            .exclude(status__in=PENDING)
+            .using_db(conn)
+            .values_list("id", flat=True)
         )
         counts += await _erase_messages(conn, [str(m) for m in message_ids])
+        counts["unsent"] = (
+            await OutboxMessage.filter(ticket_id__in=ids, status__in=PENDING).using_db(conn).count()
+        )
         counts["consents"] = await ConsentRow.filter(ticket_id__in=ids).using_db(conn).delete()
     return counts
 
@@ -103,17 +110,6 @@ async def _erase_messages(conn: BaseDBAsyncClient, message_ids: list[str]) -> Co
             OutboxMessage.filter(id__in=ids)
             .using_db(conn)
             .update(recipient="", payload={}, last_error=None, provider_message_id=None)
-        )
-        # A message not sent yet is never sent now: there is nobody to send it to.
-        await (
-            OutboxMessage.filter(id__in=ids, status__in=PENDING)
-            .using_db(conn)
-            .update(
-                status=DeliveryStatus.FAILED.value,
-                last_error=ERASED_BEFORE_SENDING,
-                claim_token=None,
-                claimed_until=None,
-            )
         )
         await _in(conn, "UPDATE outbox SET idempotency_key = 'purged:' || id WHERE id IN (?)", ids)
         counts["dev_inbox"] += (
@@ -149,6 +145,16 @@ async def forget_contacts(row_ids: Sequence[int]) -> Counts:
             .update(language=None)
         )
     return counts
+
+
+def sent_unerased_query() -> Any:
+    """Messages of erased tickets that still name someone: those that were still to be
+    sent when their ticket was erased, once they are sent (or given up)."""
+    return (
+        OutboxMessage.filter(ticket__purged_at__isnull=False)
+        .exclude(recipient="")
+        .exclude(status__in=PENDING)
+    )
 
 
 def stray_messages_query(**filters: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q, Subquery
 
-from core.storage.erasure import LIVE, Counts, stray_messages_query
+from core.storage.erasure import LIVE, Counts, sent_unerased_query, stray_messages_query
 from core.storage.models import (
     ConsentRow,
     Contact,
@@ -50,6 +50,11 @@ def _stale_contacts(cutoff: datetime) -> Any:
 async def expired_ticket_ids(cutoff: datetime, limit: int) -> list[str]:
     query = _expired_tickets(cutoff).order_by("joined_at").limit(limit)
     return [str(i) for i in await query.values_list("id", flat=True)]
+
+
+async def sent_unerased_ids(cutoff: datetime, limit: int) -> list[str]:
+    """Whatever the cutoff: their ticket is erased already."""
+    return [str(i) for i in await sent_unerased_query().limit(limit).values_list("id", flat=True)]
 
 
 async def stray_message_ids(cutoff: datetime, limit: int) -> list[str]:

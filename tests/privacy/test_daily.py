@@ -18,9 +18,10 @@ from core.services import privacy
 from core.services.queues import new_join_request
 from core.storage import erasure
 from core.storage.erasure import Counts
-from core.storage.models import MaintenanceLease, PrivacyLogRow, TicketRow
+from core.storage.models import MaintenanceLease, OutboxMessage, PrivacyLogRow, TicketRow
 from nextup.wiring import Container
 from tests.conftest import FakeClock
+from tests.privacy.conftest import database_dump
 from tests.processes import clean_env
 
 VISITS = 23
@@ -140,3 +141,25 @@ async def test_serving_processes_purge_once_a_day_between_them(
     assert await TicketRow.filter(purged_at__isnull=True).count() == 0
     runs = await PrivacyLogRow.filter(kind="purge").values_list("counts", flat=True)
     assert len(runs) == 1 and runs[0]["tickets"] == VISITS
+
+
+async def test_a_left_message_still_unsent_at_erasure_is_erased_once_it_goes(
+    container: Container, migrated: str
+) -> None:
+    """No dispatcher runs here: the erasure cannot wait for the "left" message, so that one
+    message keeps its recipient until it is sent; the next purge erases it then."""
+    await container.queues.create_queue("LAB", "Laboratory", "L", QueueConfig(), ["1"])
+    request = new_join_request(name="Dora Unsent", phone="+34600777888")
+    await container.queues.join("LAB", request, "staff:reception")
+    await OutboxMessage.filter(kind="joined").update(status="sent")  # as a dispatcher would
+    subject = privacy.Subject.of("+34600777888", None)
+    erased = await container.privacy.erase(subject, "cli:dpo", sent_wait_s=0.1)
+    assert erased["cancelled"] == 1 and erased["unsent"] == 1, erased
+    left = await OutboxMessage.get(kind="left")
+    assert left.status == "queued" and left.recipient == "+34600777888"
+    assert "Dora Unsent" not in await database_dump(migrated)
+
+    await OutboxMessage.filter(id=left.id).update(status="sent")
+    assert (await container.privacy.purge())["messages"] == 1
+    dump = await database_dump(migrated)
+    assert "34600777888" not in dump and "Dora Unsent" not in dump

@@ -35,6 +35,8 @@ from web.serialize import (
 
 bp = Blueprint("api_v1", url_prefix="/api/v1")
 UNKNOWN_QUEUE = {404: "queue_not_found"}
+API_SENT_WAIT_S = 5.0
+"""An erasure's wait for the patient's "left" message, short enough for an HTTP request."""
 
 
 def service(request: Request) -> QueueService:
@@ -329,7 +331,8 @@ async def privacy_erase(
 ) -> HTTPResponse:
     container = container_of(request)
     subject = Subject.of(body.phone, body.telegram_chat_id, container.settings.phone_region)
-    return json({"erased": dict(await container.privacy.erase(subject, actor(account)))})
+    erased = await container.privacy.erase(subject, actor(account), API_SENT_WAIT_S)
+    return json({"erased": dict(erased)})
 
 
 def int_arg(request: Request, name: str, default: int) -> int:
