@@ -206,7 +206,8 @@ class PrivacyService:
         await self._until_sent(live, sent_wait_s)
         ids = await subjects.ticket_ids(subject.holder)
         for start in range(0, len(ids), BATCH):
-            counts += await erasure.erase_tickets(ids[start : start + BATCH], self.clock())
+            batch = ids[start : start + BATCH]
+            counts += await erasure.erase_tickets(batch, self.clock(), keep_unsent=True)
         channel, address = subject.channel, subject.address
         counts += await erasure.erase_messages(await subjects.stray_message_ids(channel, address))
         counts["dev_inbox"] += await erasure.delete_dev_inbox(

@@ -39,6 +39,7 @@ BATCH = 100
 """Tickets (or stray rows) per transaction."""
 LIVE = [s.value for s in LIVE_STATUSES]
 PENDING = [DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]
+NOT_SENT = "not sent: the visit's personal data was erased"
 
 Counts = Counter[str]
 
@@ -58,9 +59,14 @@ async def _in(conn: BaseDBAsyncClient, statement: str, ids: Sequence[Any]) -> in
     return int((await conn.execute_query(sql, list(ids)))[0])
 
 
-async def erase_tickets(ticket_ids: Sequence[str], now: datetime) -> Counts:
+async def erase_tickets(
+    ticket_ids: Sequence[str], now: datetime, keep_unsent: bool = False
+) -> Counts:
     """Erases the personal data of these tickets and of their messages, in one transaction.
-    Live tickets among them are left alone (a request cancels them first)."""
+    Live tickets among them are left alone (a request cancels them first). A message still
+    to be sent is erased and never sent, unless `keep_unsent` (a request, whose patient must
+    get the "left" message of the cancellation): then it keeps its recipient until it is
+    sent, and the next purge erases it (`sent_unerased_query`)."""
     counts: Counts = Counter()
     if not ticket_ids:
         return counts
@@ -86,17 +92,18 @@ async def erase_tickets(ticket_ids: Sequence[str], now: datetime) -> Counts:
             )
         )
         await _in(conn, "UPDATE tickets SET token = 'purged.' || id WHERE id IN (?)", ids)
-        # A message still to be sent (the "left" message of a cancellation) keeps its
-        # recipient until it is sent; the next purge erases it then (`sent_unerased`).
-        message_ids = await (
-            OutboxMessage.filter(ticket_id__in=ids)
-            .exclude(status__in=PENDING)
-            .using_db(conn)
-            .values_list("id", flat=True)
-        )
+        messages = OutboxMessage.filter(ticket_id__in=ids).using_db(conn)
+        if keep_unsent:
+            counts["unsent"] = await messages.filter(status__in=PENDING).count()
+            messages = messages.exclude(status__in=PENDING)
+        message_ids = await messages.values_list("id", flat=True)
         counts += await _erase_messages(conn, [str(m) for m in message_ids])
-        counts["unsent"] = (
-            await OutboxMessage.filter(ticket_id__in=ids, status__in=PENDING).using_db(conn).count()
+        # Erased, and so never sent: there is nobody to send them to any more.
+        await messages.filter(status__in=PENDING).update(
+            status=DeliveryStatus.FAILED.value,
+            last_error=NOT_SENT,
+            claim_token=None,
+            claimed_until=None,
         )
         counts["consents"] = await ConsentRow.filter(ticket_id__in=ids).using_db(conn).delete()
     return counts

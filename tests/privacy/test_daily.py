@@ -72,6 +72,10 @@ async def test_the_purge_erases_in_batches_of_bounded_size(
     counts = await container.privacy.purge_if_due()
     assert counts is not None and counts["tickets"] == VISITS
     assert batches == [5, 5, 5, 5, 3]
+    # No dispatcher ran: the visits' messages were never sent, and now never will be.
+    assert counts["messages"] == await OutboxMessage.all().count() > 0
+    assert not await OutboxMessage.exclude(recipient="").exists()
+    assert {m.last_error for m in await OutboxMessage.all()} == {erasure.NOT_SENT}
     # Done today: the next process to ask gets nothing to do until tomorrow.
     assert await container.privacy.purge_if_due() is None
     clock.advance(days=1, seconds=1)
