@@ -25,6 +25,7 @@ import io
 import os
 import pstats
 import re
+import secrets
 import statistics
 import tempfile
 import time
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 from core.bus.memory import InProcessBus
 from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus
 from core.services.queues import QueueService, new_join_request
-from core.storage import db
+from core.storage import db, pseudonyms
 from core.storage.mapping import ticket_columns
 from core.storage.models import TicketRow
 
@@ -124,6 +125,7 @@ async def run(
 ) -> None:
     await db.migrate(url)
     await db.connect(url)
+    pseudonyms.use_secret(secrets.token_urlsafe(32))  # the joins' consent rows hash numbers
     try:
         service = QueueService(InProcessBus(), lambda: datetime.now(UTC))
         print(f"{'waiting':>8} {'command':>10} {'median ms':>10} {'cpu ms':>8}")

@@ -13,6 +13,7 @@ from aiogram.types import Message
 
 from bot import phone
 from bot.context import BotServices, minutes_and_queue, patient_of, reply, say
+from core.domain.consent import TELEGRAM_DEEP_LINK
 from core.domain.model import queue_code
 
 DEEP_LINK_PREFIX = "q_"
@@ -24,7 +25,7 @@ async def start_with_link(message: Message, command: CommandObject, services: Bo
     if code is None:
         await reply(message, services, "bad_link")
         return
-    await join_queue(message, services, code)
+    await join_queue(message, services, code, TELEGRAM_DEEP_LINK)
 
 
 async def start(message: Message, services: BotServices) -> None:
@@ -44,11 +45,14 @@ async def join(message: Message, command: CommandObject, services: BotServices) 
     await join_queue(message, services, code)
 
 
-async def join_queue(message: Message, services: BotServices, code: str) -> None:
+async def join_queue(
+    message: Message, services: BotServices, code: str, consent: str | None = None
+) -> None:
     """Joins; the "joined" notification follows through the outbox like every other. A new
-    ticket gets the offer to text a call the patient misses here."""
+    ticket gets the offer to text a call the patient misses here. `consent`: how the patient
+    asked to be messaged, when not by `/join` (the default)."""
     app_language = message.from_user.language_code if message.from_user else None
-    answer = await services.conversation.join(patient_of(message), code, app_language)
+    answer = await services.conversation.join(patient_of(message), code, app_language, consent)
     if answer is None:
         await phone.offer(message, services)
         return

@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     sms_allowed_countries: str | None = None
     """Regions (comma separated, e.g. `US,CA`) whose numbers may text in; default: the phone
     region; empty with no phone region: any."""
+    retention_days: int = 30
+    """Days after a visit ends before its patient's personal data is erased (daily)."""
 
     @field_validator("database_url")
     @classmethod
@@ -142,6 +144,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention_range(cls, value: int) -> int:
+        if not 0 <= value <= 3650:
+            raise ValueError("must be between 0 and 3650 days")
+        return value
 
     @field_validator("port")
     @classmethod

@@ -32,12 +32,14 @@ class RoleTasks:
 
         work: list[Coroutine[Any, Any, None]] = []
         if self.dispatcher is not None:
-            # Housekeeping (the no-show sweep, the re-evaluation of quiet lines) goes with
-            # the dispatcher role: any number of processes may run it.
+            # Housekeeping (the no-show sweep, the re-evaluation of quiet lines) and the daily
+            # retention purge go with the dispatcher role: any number of processes may run
+            # them (the purge runs in whichever takes its lease row, `core.services.privacy`).
             interval_s = self.container.settings.reevaluate_interval_s
             work += [
                 self.dispatcher.run(),
                 housekeeping_forever(self.container.queues, interval_s),
+                self.container.privacy.purge_daily_forever(),
             ]
         if ProcessRole.BOT in self.roles and self.polls:
             work.append(self.poll_telegram())

@@ -14,11 +14,12 @@ from core.delivery.dispatcher import Dispatcher, DispatchSettings
 from core.delivery.inbox import DevInboxSender, UnconfiguredSender
 from core.delivery.limits import ChannelLimits, Limiter, LocalLimiter, bot_id_of, telegram_limits
 from core.services.patients import PatientService
+from core.services.privacy import PrivacyService
 from core.services.queues import Clock, QueueService
 from core.services.sms_guard import SmsGuard, SmsLimits
 from core.services.staff_chat import StaffChat
 from core.settings import Settings
-from core.storage import db
+from core.storage import db, pseudonyms
 from sms.conversation import SmsConversation
 
 # The adapters over aiogram, twilio and redis are imported below only where the settings
@@ -67,6 +68,7 @@ class Container:
     queues: QueueService = field(init=False)
     patients: PatientService = field(init=False)
     staff_chat: StaffChat = field(init=False)
+    privacy: PrivacyService = field(init=False)
     sms: SmsConversation = field(init=False)
     """Answers texts; Twilio's webhook feeds it, and so can the console's simulator."""
     telegram: Telegram | None = field(init=False, default=None)
@@ -79,6 +81,7 @@ class Container:
         self.queues = QueueService(self.bus, self.clock, self.settings.phone_region)
         self.patients = PatientService(self.queues)
         self.staff_chat = StaffChat(self.queues)
+        self.privacy = PrivacyService(self.queues, self.clock, self.settings.retention_days)
         settings = self.settings
         self.sms = SmsConversation(
             self.queues,
@@ -132,6 +135,7 @@ class Container:
         if migrate if migrate is not None else self.settings.is_embedded:
             await db.migrate(self.settings.database_url)
         await db.connect(self.settings.database_url)
+        pseudonyms.use_secret(self.settings.signing_key())
 
     async def stop(self) -> None:
         if self.telegram is not None:

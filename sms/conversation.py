@@ -131,16 +131,22 @@ class SmsConversation:
             acknowledged = await conversation.acknowledge_call(patient)
             if acknowledged is not None:
                 if keyword.command is Command.OPT_IN:  # YES: Twilio opted the number back in
-                    await contacts.set_opted_out("sms", patient.address, False)
+                    await contacts.set_opted_out(
+                        "sms", patient.address, False, "sms_start", self.queues.clock()
+                    )
                 return acknowledged
         match keyword.command:
             case Command.OPT_OUT:
-                await contacts.set_opted_out("sms", patient.address, True)
+                await contacts.set_opted_out(
+                    "sms", patient.address, True, "sms_stop", self.queues.clock()
+                )
                 # Twilio confirms the carriers' words itself, and blocks any answer to them;
                 # it knows nothing of BAJA, so that one is confirmed here.
                 return None if keyword.carrier else Reply("opted_out")
             case Command.OPT_IN:
-                await contacts.set_opted_out("sms", patient.address, False)
+                await contacts.set_opted_out(
+                    "sms", patient.address, False, "sms_start", self.queues.clock()
+                )
                 return Reply("opted_in")
             case Command.JOIN:
                 return await self._join(patient, keyword)

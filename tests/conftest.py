@@ -54,6 +54,9 @@ hypothesis.settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 TABLES = (
+    "consents",
+    "privacy_log",
+    "maintenance_leases",
     "dev_inbox",
     "contacts",
     "link_codes",

@@ -12,6 +12,7 @@ from typing import Protocol
 from sanic import Request
 
 from core.bus import EventBus
+from core.services.privacy import PrivacyService
 from core.services.queues import Clock, QueueService
 from core.settings import Settings
 
@@ -52,6 +53,9 @@ class Services(Protocol):
 
     @property
     def queues(self) -> QueueService: ...
+
+    @property
+    def privacy(self) -> PrivacyService: ...
 
     @property
     def sms(self) -> SmsConversation: ...

@@ -54,6 +54,8 @@ class TicketJoined(TicketStateChanged):
     position: int
     priority: int
     overflowed_from: str | None = None
+    consent: str | None = None
+    """How the patient asked to be messaged, when they can be (`core.domain.consent`)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -195,7 +195,9 @@ def intents_for(
         return []
     if channel[0] is Channel.SMS and not worth_an_sms(kind, event, config):
         return []
-    params = {k: v for k, v in event.to_dict()["data"].items() if k not in ("actor", "at")}
+    params = {
+        k: v for k, v in event.to_dict()["data"].items() if k not in ("actor", "at", "consent")
+    }
     params["language"] = ticket.language or config.language
     if kind in ETA_KINDS and estimate is not None:
         params.update(

@@ -122,6 +122,8 @@ class JoinRequest:
     language: str | None = None
     travel_s: int | None = None
     service: str | None = None
+    consent: str | None = None
+    """How the patient asked to be messaged (`core.domain.consent`); None: not asked."""
 
 
 @dataclass
@@ -279,6 +281,7 @@ class Queue:
             position=ticket.position or 0,
             priority=ticket.priority,
             overflowed_from=overflowed_from,
+            consent=request.consent if notify.reachable(ticket) else None,
         )
         return ticket
 

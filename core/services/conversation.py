@@ -100,7 +100,11 @@ class PatientConversation:
         return Reply("unknown_queue", {"code": code[:chars]})
 
     async def join(
-        self, patient: Patient, code: str, app_language: str | None = None
+        self,
+        patient: Patient,
+        code: str,
+        app_language: str | None = None,
+        consent: str | None = None,
     ) -> Reply | None:
         """Joins queue `code`; None: nothing to answer (the "joined" notification follows).
 
@@ -110,7 +114,7 @@ class PatientConversation:
         if app_language:
             await self._adopt_language(patient, app_language)
         try:
-            joined = await self.patients.join(patient, code)
+            joined = await self.patients.join(patient, code, consent=consent)
         except NotFound:
             return self.no_such_queue(patient, code)
         except QueueFull:

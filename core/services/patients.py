@@ -86,9 +86,20 @@ class PatientService:
             patient.channel, patient.address, patient.ticket_filter(), language
         )
 
-    async def join(self, patient: Patient, code: str, travel_s: int | None = None) -> JoinedTicket:
+    async def join(
+        self,
+        patient: Patient,
+        code: str,
+        travel_s: int | None = None,
+        consent: str | None = None,
+    ) -> JoinedTicket:
+        """`consent`: how the patient asked to be messaged, when the actor alone does not
+        say (a Telegram deep link)."""
         request = new_join_request(
-            language=await self.language(patient), travel_s=travel_s, **patient.ticket_filter()
+            language=await self.language(patient),
+            travel_s=travel_s,
+            consent=consent,
+            **patient.ticket_filter(),
         )
         return await self.queues.join(code, request, patient.actor)
 

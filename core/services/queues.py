@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from core.bus import EventBus, Message
 from core.domain import eta
+from core.domain.consent import consent_of
 from core.domain.errors import InvalidValue, QueueFull
 from core.domain.events import DomainEvent
 from core.domain.model import (
@@ -221,6 +222,8 @@ class QueueService:
             request = dataclasses.replace(
                 request, phone=normalize_phone(request.phone, self.phone_region)
             )
+        if request.consent is None:
+            request = dataclasses.replace(request, consent=consent_of(actor))
         try:
             return await self._join(code, request, actor)
         except QueueFull as full:

@@ -2,25 +2,48 @@
 
 Opting out (an SMS `STOP`, or the provider reporting it) is honoured at once: the
 dispatcher checks it before every send, so messages already queued are held back too.
+The address is stored as its keyed hash (`core.storage.pseudonyms`): the suppression list
+outlives the erasure of everything else about the patient, and never holds the number.
+Each change is also written to the consent record (`consents`), with how it was asked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 
-from core.storage.models import Contact
+from core.storage.models import ConsentRow, Contact
+from core.storage.pseudonyms import address_hash
+
+OPT_OUT, OPT_IN = "opt_out", "opt_in"
 
 
-async def set_opted_out(channel: str, address: str, opted_out: bool) -> None:
-    contact, _ = await Contact.get_or_create(channel=channel, address=address)
+async def set_opted_out(
+    channel: str,
+    address: str,
+    opted_out: bool,
+    method: str = "provider",
+    now: datetime | None = None,
+) -> None:
+    """`method`: how it was asked (`sms_stop`, `sms_start`; `provider` when Twilio said so)."""
+    hashed = address_hash(channel, address)
+    contact, _ = await Contact.get_or_create(channel=channel, address=hashed)
     if contact.opted_out != opted_out:
         contact.opted_out = opted_out
         await contact.save(update_fields=["opted_out", "updated_at"])
+        await ConsentRow.create(
+            channel=channel,
+            address_hash=hashed,
+            action=OPT_OUT if opted_out else OPT_IN,
+            method=method,
+            at=now or datetime.now(UTC),
+        )
 
 
 async def opted_out(channel: str, addresses: Collection[str]) -> set[str]:
     """Which of `addresses` asked not to be written to on `channel`."""
     if not addresses:
         return set()
-    rows = await Contact.filter(channel=channel, address__in=list(addresses), opted_out=True)
-    return {row.address for row in rows}
+    by_hash = {address_hash(channel, a): a for a in addresses}
+    rows = await Contact.filter(channel=channel, address__in=list(by_hash), opted_out=True)
+    return {by_hash[row.address] for row in rows}

@@ -54,7 +54,11 @@ class LinkCode(Model):
 
 
 class Contact(Model):
-    """What a patient chose for one address (a Telegram chat or a phone), across queues."""
+    """What a patient chose for one address (a Telegram chat or a phone), across queues.
+
+    `address` is a keyed hash of the address (`core.storage.pseudonyms`), never the number
+    or chat id itself: an opt-out must outlive the erasure of everything else about the
+    patient, and the hash is all it needs to be honoured when the number comes back."""
 
     id = fields.IntField(primary_key=True)
     channel = fields.CharField(max_length=16)
@@ -198,6 +202,9 @@ class TicketRow(Model):
     The place itself is derived from the line's order, never stored."""
     version = fields.IntField(default=0)
     """Bumped on every write; a stale write (two staff on one ticket) matches no row."""
+    purged_at = fields.DatetimeField(null=True)
+    """When the patient's personal data was erased (retention, or their request): name,
+    phone, chat id and token are gone; what the analytics read stays."""
 
     class Meta:
         table = "tickets"
@@ -205,6 +212,7 @@ class TicketRow(Model):
             Index(fields=("queue_id", "status")),
             Index(fields=("queue_id", "finished_at")),
             Index(fields=("phone", "joined_at")),  # joins per number per hour (SMS limits)
+            Index(fields=("purged_at", "finished_at")),  # what retention has still to erase
         )
 
 
@@ -303,7 +311,7 @@ class OutboxMessage(Model):
     """SMS segments billed (GSM-7: 160 characters, UCS-2: 70; longer texts are split)."""
     seq = fields.BigIntField(null=True)
     """The order the messages were decided in, exact where `created_at` ties (one command's
-    messages share it): given by the database on insert (a trigger, migration 0008), never
+    messages share it): given by the database on insert (a trigger, migration 0011), never
     by a process, so it is one order across processes. Messages to one recipient are sent
     in this order."""
 
@@ -330,3 +338,56 @@ class DevInboxMessage(Model):
 
     class Meta:
         table = "dev_inbox"
+
+
+class ConsentRow(Model):
+    """The consent record: how and when a patient asked to be messaged (`consent`, with the
+    way they joined), and each opt-out and opt-in after. The address is kept as its keyed
+    hash, so the history of a number can be found without storing the number."""
+
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyNullableRelation[TicketRow] = fields.ForeignKeyField(
+        "nextup.TicketRow", related_name="consents", null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharField(max_length=16)
+    address_hash = fields.CharField(max_length=64)
+    action = fields.CharField(max_length=16)
+    """`consent`, `opt_out` or `opt_in`."""
+    method = fields.CharField(max_length=32)
+    """How: `sms_keyword`, `telegram_deep_link`, `telegram_command`, `staff_walk_in`,
+    `web_join`, `api`, `sms_stop`, `sms_start`, `provider` (Twilio reported an opt-out)."""
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "consents"
+        indexes = (Index(fields=("address_hash",)), Index(fields=("ticket_id",)))
+
+
+class PrivacyLogRow(Model):
+    """Every access request, erasure and retention run: who, when and what went (counts
+    per kind), never whose data it was."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    """`export`, `erase` or `purge`."""
+    actor = fields.CharField(max_length=96)
+    at = fields.DatetimeField()
+    subject = fields.CharField(max_length=32, null=True)
+    """What the person was named by (`phone`, `telegram_chat_id`), not the value."""
+    counts: fields.JSONField[dict[str, int]] = fields.JSONField(default={})
+
+    class Meta:
+        table = "privacy_log"
+
+
+class MaintenanceLease(Model):
+    """One row per periodic job run by whichever process takes it first: the daily
+    retention purge. `held_until` bounds how long a process that died keeps it."""
+
+    name = fields.CharField(max_length=32, primary_key=True)
+    holder = fields.CharField(max_length=36, null=True)
+    held_until = fields.DatetimeField(null=True)
+    last_done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "maintenance_leases"

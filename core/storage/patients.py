@@ -14,12 +14,13 @@ from tortoise.expressions import F
 from core.domain.model import LIVE_STATUSES, Ticket
 from core.storage.mapping import ticket_from_row
 from core.storage.models import Contact, TicketRow
+from core.storage.pseudonyms import address_hash
 
 LIVE = [s.value for s in LIVE_STATUSES]
 
 
 async def chosen_language(channel: str, address: str) -> str | None:
-    contact = await Contact.get_or_none(channel=channel, address=address)
+    contact = await Contact.get_or_none(channel=channel, address=address_hash(channel, address))
     return contact.language if contact else None
 
 
@@ -27,7 +28,9 @@ async def choose_language(
     channel: str, address: str, holder: dict[str, Any], language: str
 ) -> None:
     """Kept for the address, and set on every live ticket the patient holds."""
-    contact, _ = await Contact.get_or_create(channel=channel, address=address)
+    contact, _ = await Contact.get_or_create(
+        channel=channel, address=address_hash(channel, address)
+    )
     contact.language = language
     await contact.save(update_fields=["language", "updated_at"])
     # A new version, so a command that loaded the ticket before does not write it back

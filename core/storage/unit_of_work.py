@@ -17,10 +17,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from core.domain import eta
-from core.domain.events import PositionChanged, TicketEvent, TicketStateChanged
+from core.domain.events import PositionChanged, TicketEvent, TicketJoined, TicketStateChanged
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, Ticket, TicketStatus, shown_queue_name
-from core.domain.notify import DeliveryStatus
+from core.domain.notify import DeliveryStatus, patient_channel
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
 from core.storage import command_sql
@@ -32,6 +32,7 @@ from core.storage.mapping import (
     ticket_from_values,
 )
 from core.storage.models import OutboxMessage, QueueRow, TicketEventRow, TicketRow
+from core.storage.pseudonyms import address_hash
 
 TicketValues = tuple[Any, ...]
 """A ticket row as `command_sql.TICKET_SELECT` lists it: id, stored fields, version."""
@@ -190,6 +191,7 @@ class TortoiseQueueUnitOfWork:
         row cost more than the statements themselves."""
         audit: list[tuple[Any, ...]] = []
         outbox: list[tuple[Any, ...]] = []
+        consents: list[tuple[Any, ...]] = []
         for seq, item in enumerate(settled):
             event, ticket = item.event, item.ticket
             if not isinstance(event, TicketEvent):
@@ -199,6 +201,8 @@ class TortoiseQueueUnitOfWork:
             if ticket is None:
                 continue
             row = self._queue_rows[event.queue]
+            if isinstance(event, TicketJoined) and event.consent:
+                consents.extend(consent_values(ticket, event.consent, event.at))
             for intent in item.intents:
                 payload = intent.params | {
                     "queue_name": shown_queue_name(row.code, row.public_name),
@@ -223,6 +227,8 @@ class TortoiseQueueUnitOfWork:
                 )
         if audit:
             await command_sql.insert_rows(self.conn, "ticket_events", AUDIT_COLUMNS, audit)
+        if consents:
+            await command_sql.insert_rows(self.conn, "consents", CONSENT_COLUMNS, consents)
         if outbox:
             await command_sql.insert_rows(self.conn, "outbox", OUTBOX_COLUMNS, outbox)
 
@@ -294,3 +300,16 @@ def audit_values(event_id: str, event: TicketEvent, seq: int) -> tuple[Any, ...]
         old_position,
         new_position,
     )
+
+
+CONSENT_COLUMNS = ("ticket_id", "channel", "address_hash", "action", "method", "at")
+
+
+def consent_values(ticket: Ticket, method: str, at: datetime) -> list[tuple[Any, ...]]:
+    """The consent record's row of a join: how the patient asked to be messaged, on the
+    channel they will be messaged on (none: nobody to message, nothing to record)."""
+    channel = patient_channel(ticket)
+    if channel is None:
+        return []
+    name, address = channel[0].value, channel[1]
+    return [(ticket.id, name, address_hash(name, address), "consent", method, at)]

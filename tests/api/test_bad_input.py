@@ -23,6 +23,8 @@ BODY_ROUTES = [
     ("PUT", "/api/v1/queues/PHARM/config"),
     ("POST", "/api/v1/tickets/{ticket_id}/recall"),
     ("POST", "/api/v1/tickets/{ticket_id}/transfer"),
+    ("POST", "/api/v1/privacy/export"),
+    ("POST", "/api/v1/privacy/erase"),
 ]
 QUEUE_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "", None),
@@ -98,6 +100,8 @@ async def test_unknown_fields_are_rejected(api: Api) -> None:
         },
         "/api/v1/tickets/{ticket_id}/recall": {"reason": "deaf"},
         "/api/v1/tickets/{ticket_id}/transfer": {"queue": "LAB", "to": "LAB"},
+        "/api/v1/privacy/export": {"phone": "+34600111222", "name": "Ana"},
+        "/api/v1/privacy/erase": {"telegram_chat_id": 1, "everything": True},
     }
     assert set(bodies) == {path for _, path in BODY_ROUTES}
     for method, path in BODY_ROUTES:
@@ -408,6 +412,8 @@ async def test_fuzzed_bodies_never_cause_a_server_error(api: Api) -> None:
             ("POST", "/api/v1/tickets/{ticket_id}/{action}", f"/api/v1/tickets/{t['id']}/{a}")
             for a in actions
         ),
+        ("POST", "/api/v1/privacy/export", "/api/v1/privacy/export"),
+        ("POST", "/api/v1/privacy/erase", "/api/v1/privacy/erase"),
     ]
     assert {(m, p) for m, p, _ in routes} == set(known)
     seen: set[int] = set()

@@ -30,8 +30,11 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/tickets/{id}"),
     ("POST", "/api/v1/tickets/{id}/{action}"),
     ("GET", "/api/v1/public/tickets/{token}"),
+    ("POST", "/api/v1/privacy/export"),
+    ("POST", "/api/v1/privacy/erase"),
 }
-"""The REST API v1 table of the contract (/work/shared/design/contract.md)."""
+"""The REST API v1 table of the contract (/work/shared/design/contract.md), and the
+routes added since (CHANGES.md): a patient's access and erasure requests."""
 KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
 """Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
 BODIES = {
@@ -54,6 +57,8 @@ BODIES = {
         set(),
     ),
     ("POST", "/api/v1/tickets/{id}/{action}"): ({"counter", "queue"}, set()),
+    ("POST", "/api/v1/privacy/export"): ({"phone", "telegram_chat_id"}, set()),
+    ("POST", "/api/v1/privacy/erase"): ({"phone", "telegram_chat_id"}, set()),
 }
 """Request bodies: (fields the contract names, fields that are required)."""
 
@@ -143,6 +148,8 @@ async def test_openapi_staff_routes_need_a_bearer_token(spec: dict[str, Any]) ->
         ("POST", "/api/v1/queues"),
         ("PATCH", "/api/v1/queues/{}"),
         ("PUT", "/api/v1/queues/{}/config"),
+        ("POST", "/api/v1/privacy/export"),
+        ("POST", "/api/v1/privacy/erase"),
     }
 
 

@@ -308,6 +308,10 @@ class TwilioEmulator(EmulatorServer):
         await self.cancel_callbacks()
         await super().stop()
 
+    def pending_callbacks(self) -> bool:
+        """Some status webhooks are still to be posted (or being posted)."""
+        return any(not task.done() for task in self._tasks)
+
     async def cancel_callbacks(self) -> None:
         """Drop the webhooks not yet posted, so an app under test can shut down quietly."""
         tasks = list(self._tasks)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as run_migrations
 
 from core.domain.ladder import DEFAULT_CALL_LADDER
+from core.storage import contacts, pseudonyms
 from core.storage.db import tortoise_config
 from core.storage.mapping import config_from_row
 from core.storage.models import QueueConfigRow
+from core.storage.patients import chosen_language
 
 
 async def test_the_stored_position_becomes_the_place_the_patient_was_told(
@@ -100,3 +103,31 @@ async def test_the_outbox_is_numbered_in_the_order_decided(tmp_path: Path) -> No
         await Tortoise.close_connections()
     assert [r["id"] for r in rows] == ["early", "late", "new"]
     assert all(r["seq"] is not None for r in rows)
+
+
+async def test_stored_contacts_keep_their_choice_under_a_keyed_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0012: the suppression list no longer holds numbers. A number that opted out before
+    the upgrade is found (and still suppressed) by its keyed hash; the number is gone."""
+    monkeypatch.setenv("NEXTUP_SECRET_KEY", "the servers' secret key")
+    config = tortoise_config(f"sqlite://{tmp_path / 'old.sqlite3'}")
+    await run_migrations(config=config, target="nextup.0011_outbox_seq")
+    await Tortoise.close_connections()
+    await Tortoise.init(config=config)
+    await connections.get("default").execute_script(
+        "INSERT INTO contacts (id, channel, address, language, opted_out, updated_at) VALUES"
+        " (1, 'sms', '+34600111222', NULL, 1, '2026-01-01'),"
+        " (2, 'telegram', '918273645', 'es', 0, '2026-01-01')"
+    )
+    await Tortoise.close_connections()
+    await run_migrations(config=config)
+    await Tortoise.init(config=config)
+    try:
+        pseudonyms.use_secret("the servers' secret key")
+        assert await contacts.opted_out("sms", ["+34600111222", "+34600999999"]) == {"+34600111222"}
+        assert await chosen_language("telegram", "918273645") == "es"
+        rows = await connections.get("default").execute_query_dict("SELECT * FROM contacts")
+    finally:
+        await Tortoise.close_connections()
+    assert "34600111222" not in str(rows) and "918273645" not in str(rows)

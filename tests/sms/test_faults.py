@@ -14,7 +14,8 @@ import sms.sender
 from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.queues import new_join_request
-from core.storage.models import Contact, OutboxMessage
+from core.storage.models import ConsentRow, Contact, OutboxMessage
+from core.storage.pseudonyms import address_hash
 from tests.emulators.twilio import FaultKind, TwilioEmulator
 from tests.sms.conftest import LiveSms, live_sms
 
@@ -93,7 +94,10 @@ async def test_twilio_saying_opted_out_silences_the_number(live: LiveSms) -> Non
     ticket_id = await staff_adds(live)
     row = await joined_record(live, ticket_id, "suppressed", "failed", "sent")
     assert (row.status, row.attempts) == ("suppressed", 1)
-    assert (await Contact.get(channel="sms", address=PHONE)).opted_out
+    assert (await Contact.get(channel="sms", address=address_hash("sms", PHONE))).opted_out
+    # The consent record says how: the provider reported it.
+    history = await ConsentRow.filter(ticket_id__isnull=True).values_list("action", "method")
+    assert history == [("opt_out", "provider")]
     requests = len(live.twilio.requests)
 
     await live.container.queues.ticket_action(ticket_id, "call", "staff:ana", counter="1")

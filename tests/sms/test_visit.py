@@ -9,6 +9,7 @@ from core.services.patients import Patient
 from core.services.queues import new_join_request
 from core.services.reports import analytics
 from core.storage.models import Contact, OutboxMessage, TicketRow
+from core.storage.pseudonyms import address_hash
 from tests.sms.conftest import LiveSms
 
 PATIENT = "+15551230001"
@@ -134,7 +135,7 @@ async def test_stop_silences_every_queue_at_once_and_start_restores(live: LiveSm
 
     stop = await live.text(PATIENT, "Stop")
     assert (stop.status, stop.messages) == (200, [])  # Twilio confirms the opt-out itself
-    assert (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert (await Contact.get(channel="sms", address=address_hash("sms", PATIENT))).opted_out
     requests_before = len(live.twilio.requests)
 
     await queues.call_next("PHARM", "1", "staff:ana")  # the patient moves to 3: "close"

@@ -12,6 +12,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from core.storage.models import ConsentRow
 from nextup.wiring import Container
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api
@@ -124,6 +125,9 @@ async def test_joining_lands_on_the_ticket_page_and_texts_the_phone(api: Api) ->
     assert record["service"] == "pickup"
     joined = [e for e in record["history"] if e["type"] == "ticket_joined"]
     assert [e["actor"] for e in joined] == ["patient:web"]
+    assert [e["data"]["consent"] for e in joined] == ["web_join"]  # the consent record's
+    consent = await ConsentRow.get(ticket_id=line[1]["id"])
+    assert (consent.channel, consent.method) == ("sms", "web_join")
     sms = [n for n in record["notifications"] if n["channel"] == "sms"]
     assert [n["kind"] for n in sms] == ["joined"]
 
@@ -142,6 +146,7 @@ async def test_joining_with_nothing_but_the_button(api: Api) -> None:
     record = await ticket_record(api, only["id"])
     assert record["name"] is None and record["phone"] is None
     assert record["notifications"] == []  # nobody to text: the page is the alert
+    assert not await ConsentRow.filter(ticket_id=only["id"]).exists()  # nor asked to be
 
 
 async def test_the_ticket_speaks_the_language_the_form_was_read_in(api: Api) -> None:

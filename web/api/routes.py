@@ -15,6 +15,7 @@ from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
+from core.services.privacy import Subject
 from core.services.queues import QueueService, checked_public_name, new_join_request
 from core.services.reports import analytics, hourly_metrics
 from core.storage import outbox
@@ -36,6 +37,8 @@ from web.serialize import (
 
 bp = Blueprint("api_v1", url_prefix="/api/v1")
 UNKNOWN_QUEUE = {404: "queue_not_found"}
+API_SENT_WAIT_S = 5.0
+"""An erasure's wait for the patient's "left" message, short enough for an HTTP request."""
 
 
 def service(request: Request) -> QueueService:
@@ -306,6 +309,43 @@ async def ticket_action(
 async def public_ticket(request: Request, token: str) -> HTTPResponse:
     view = await service(request).ticket_view(token=token, with_history=False)
     return json(public_ticket_json(view.ticket, view.estimate))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/privacy/export",
+    "Everything held about one person (an access request); the request is logged",
+    roles=ADMIN,
+    body=schemas.PrivacySubjectBody,
+    errors={422: "validation_error, invalid_value"},
+    response="PrivacyExport",
+)
+async def privacy_export(
+    request: Request, account: StaffAccount, body: schemas.PrivacySubjectBody
+) -> HTTPResponse:
+    container = container_of(request)
+    subject = Subject.of(body.phone, body.telegram_chat_id, container.settings.phone_region)
+    return json(await container.privacy.export(subject, actor(account)))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/privacy/erase",
+    "Erase one person's data now (a live ticket is cancelled first, and they are told)",
+    roles=ADMIN,
+    body=schemas.PrivacySubjectBody,
+    errors={422: "validation_error, invalid_value"},
+    response="{erased: {kind: count}}",
+)
+async def privacy_erase(
+    request: Request, account: StaffAccount, body: schemas.PrivacySubjectBody
+) -> HTTPResponse:
+    container = container_of(request)
+    subject = Subject.of(body.phone, body.telegram_chat_id, container.settings.phone_region)
+    erased = await container.privacy.erase(subject, actor(account), API_SENT_WAIT_S)
+    return json({"erased": dict(erased)})
 
 
 def int_arg(request: Request, name: str, default: int) -> int:

@@ -233,3 +233,20 @@ class CallNextBody(Body):
 class TicketActionBody(Body):
     counter: CounterName | None = None
     queue: QueueRef | None = None
+
+
+class PrivacySubjectBody(Body):
+    """The person an access or erasure request is about: one of the two."""
+
+    phone: str | None = Field(
+        None,
+        pattern=r"^\+?[0-9 ()-]{6,20}$",
+        description="Their number, as patients give it (read as a join's `phone` is).",
+    )
+    telegram_chat_id: int | None = Field(None, ge=-INT64_MAX, le=INT64_MAX)
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> PrivacySubjectBody:
+        if (self.phone is None) == (self.telegram_chat_id is None):
+            raise ValueError("give phone or telegram_chat_id (one of them)")
+        return self

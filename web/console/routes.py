@@ -256,7 +256,8 @@ def walk_in_fields(values: dict[str, str], timezone: str, now: datetime) -> dict
 async def ticket_page(
     request: Request, ticket_id: str, account: StaffAccount, csrf: str
 ) -> HTTPResponse:
-    view = await container_of(request).queues.ticket_view(ticket_id)
+    container = container_of(request)
+    view = await container.queues.ticket_view(ticket_id)
     page = render(
         "console/ticket.html",
         **base_context(request, account, csrf, "board"),
@@ -264,6 +265,7 @@ async def ticket_page(
         ticket=view.ticket,
         history=[describe_event(e) for e in view.history],
         notifications=await outbox.for_ticket(ticket_id),
+        consents=await container.privacy.consent_record(view.ticket),
         priority_label=priority_label,
     )
     return html(page)
