@@ -67,6 +67,7 @@ def every_field_set(queue: str, now: datetime, shift_s: int = 0) -> Ticket:
         service="advice",
         fifo_call_at=at + timedelta(minutes=4),
         told_position=3 + shift_s,
+        unreachable_at=at + timedelta(minutes=5, seconds=shift_s),
     )
     defaults = {field.name: field.default for field in dataclasses.fields(Ticket)}
     for name in TICKET_FIELDS:
