@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
-from core.storage.models import Contact, OutboxMessage, TicketRow
+from core.storage import contacts
+from core.storage.models import OutboxMessage, TicketRow
 from tests.sms.conftest import LiveSms
 
 PATIENT = "+15551230001"
@@ -91,7 +92,7 @@ async def test_baja_silences_every_queue_and_alta_restores(live: LiveSms) -> Non
     assert await live.reply(PATIENT, "Bája") == (
         "Ya no recibira SMS de la fila. Envie ALTA para volver a recibirlos."
     )
-    assert (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert PATIENT in await contacts.opted_out("sms", [PATIENT])
     assert PATIENT not in live.twilio.opted_out
     requests_before = len(live.twilio.requests)
 
@@ -105,7 +106,7 @@ async def test_baja_silences_every_queue_and_alta_restores(live: LiveSms) -> Non
     assert await live.reply(PATIENT, "alta") == (
         "Volvera a recibir SMS de la fila. AYUDA: ayuda, BAJA: no recibir SMS."
     )
-    assert not (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert PATIENT not in await contacts.opted_out("sms", [PATIENT])
     await queues.ticket_action(ticket.id, "call", "staff:ana", counter="2")
     called = await live.sms(PATIENT, "es su turno")
     assert "ventanilla 2" in called.body
@@ -115,7 +116,7 @@ async def test_stop_is_still_the_carriers_whatever_the_language(live: LiveSms) -
     await live.reply(PATIENT, "UNIRSE PHARM")
     stop = await live.text(PATIENT, "STOP")
     assert (stop.status, stop.messages) == (200, [])  # Twilio confirms it, in its words
-    assert (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert PATIENT in await contacts.opted_out("sms", [PATIENT])
     assert PATIENT in live.twilio.opted_out
 
 
@@ -135,10 +136,10 @@ async def test_alta_does_not_lift_twilios_own_block_after_stop(live: LiveSms) ->
         "Volvera a recibir SMS de la fila. AYUDA: ayuda, BAJA: no recibir SMS."
     ]
     assert [m.error_code for m in live.twilio.blocked if m.to == PATIENT] == [21610]
-    assert not (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert PATIENT not in await contacts.opted_out("sms", [PATIENT])
 
     await live.container.queues.call_next("PHARM", "1", "staff:ana")  # "close" is tried
     ticket = await TicketRow.get(phone=PATIENT)
     await live.until(lambda: _suppressed(ticket.id, "close"))
-    assert (await Contact.get(channel="sms", address=PATIENT)).opted_out
+    assert PATIENT in await contacts.opted_out("sms", [PATIENT])
     assert live.notifications_to(PATIENT) == []
