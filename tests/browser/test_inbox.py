@@ -118,7 +118,10 @@ async def test_a_visit_played_on_the_simulator(
     await page.fill("#inbox-recipient", PHONE)
     await expect(messages).to_have_count(2)
     await page.fill("#inbox-recipient", "")
-    await expect(messages).to_have_count(5)
+    # Two SMS, and on Telegram: joined, the offer to text a missed call, the /late answer,
+    # called.
+    await expect(messages).to_have_count(6)
+    await expect(messages.filter(has_text="In case you miss a message here")).to_have_count(1)
 
 
 async def test_bad_input_is_explained_in_the_form(page: Page, api: Api) -> None:
