@@ -402,7 +402,7 @@ async def workers_ready(count: int, timeout_s: float = 120.0) -> None:
     """Until every worker says its dispatcher runs (importing aiogram takes seconds)."""
     deadline = time.monotonic() + timeout_s
     logs = [RESULTS / f"notify-worker-{n}.log" for n in range(count)]
-    while not all(b"dispatcher running" in log.read_bytes() for log in logs):
+    while not all(b"NextUp running: dispatcher" in log.read_bytes() for log in logs):
         if time.monotonic() > deadline:
             raise RuntimeError(f"the workers did not start; see {logs[0].parent}")
         await asyncio.sleep(0.2)

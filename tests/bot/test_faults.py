@@ -160,6 +160,9 @@ async def test_a_killed_dispatcher_loses_nothing_and_repeats_at_most_what_was_in
             await tg.wait_for_sent_count(10, timeout_s=30)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
+            # What the worker wrote to its sockets before dying may still be on its way to the
+            # emulator: let it arrive before reading what reached Telegram.
+            await asyncio.sleep(0.5)
             reached = {int(r.params["chat_id"]) for r in tg.requests if r.method == "sendMessage"}
             unrecorded = {
                 int(row.recipient) for row in await OutboxMessage.filter(status="sending")
