@@ -73,7 +73,9 @@ def senders(
 async def workers_running(tmp_path: Path, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
-    while not all(b"NextUp running: dispatcher" in log.read_bytes() for log in logs if log.exists()):
+    while not all(
+        b"NextUp running: dispatcher" in log.read_bytes() for log in logs if log.exists()
+    ):
         assert time.monotonic() < deadline, "the workers did not start"
         await asyncio.sleep(0.2)
 
