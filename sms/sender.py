@@ -9,8 +9,6 @@ from collections.abc import Sequence
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 
 from core.delivery import (
     Outgoing,
@@ -20,8 +18,8 @@ from core.delivery import (
     TemporaryFailure,
 )
 from core.messages import sms_segments
+from sms.twilio_client import SEND_TIMEOUT_S, LazyTwilioClient
 
-SEND_TIMEOUT_S = 15.0
 THROTTLED = 20429
 OPTED_OUT = 21610
 INVALID_NUMBER = 21211
@@ -47,29 +45,16 @@ class TwilioSender:
         base_url: str,
         api_base: str | None = None,
     ) -> None:
-        self.account_sid = account_sid
-        self.auth_token = auth_token
+        self._twilio = LazyTwilioClient(account_sid, auth_token, api_base)
         self.base_url = base_url
-        self.api_base = api_base
         self._senders = itertools.cycle(senders)
-        self._http: AsyncTwilioHttpClient | None = None
-        self._client: Client | None = None
-
-    def _twilio(self) -> Client:
-        # aiohttp wants its session made inside the running loop, so it is made on first use.
-        if self._client is None:
-            self._http = AsyncTwilioHttpClient()
-            self._client = Client(self.account_sid, self.auth_token, http_client=self._http)
-            if self.api_base:
-                self._client.api.base_url = self.api_base.rstrip("/")
-        return self._client
 
     async def send(self, message: Outgoing) -> Receipt:
         sender = message.origin or next(self._senders)
         origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                sent = await self._twilio().messages.create_async(
+                sent = await self._twilio.get().messages.create_async(
                     to=message.recipient,
                     body=message.text,
                     status_callback=status_callback_url(self.base_url, message.id),
@@ -83,9 +68,7 @@ class TwilioSender:
         return Receipt(sent.sid, delivered_to="sms", segments=segments, provider_status=sent.status)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = self._client = None
+        await self._twilio.close()
 
 
 def _failure(exc: TwilioRestException) -> Exception:

@@ -8,13 +8,11 @@ import asyncio
 
 import aiohttp
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from core.delivery import Outgoing, PermanentFailure, Receipt, TemporaryFailure
+from sms.twilio_client import SEND_TIMEOUT_S, LazyTwilioClient
 
-SEND_TIMEOUT_S = 15.0
 RING_TIMEOUT_S = 40
 """How long Twilio lets the phone ring before the call ends `no-answer`."""
 SAY_TIMES = 2
@@ -51,27 +49,14 @@ class TwilioVoiceSender:
         base_url: str,
         api_base: str | None = None,
     ) -> None:
-        self.account_sid = account_sid
-        self.auth_token = auth_token
+        self._twilio = LazyTwilioClient(account_sid, auth_token, api_base)
         self.from_number = from_number
         self.base_url = base_url
-        self.api_base = api_base
-        self._http: AsyncTwilioHttpClient | None = None
-        self._client: Client | None = None
-
-    def _twilio(self) -> Client:
-        # aiohttp wants its session made inside the running loop, so it is made on first use.
-        if self._client is None:
-            self._http = AsyncTwilioHttpClient()
-            self._client = Client(self.account_sid, self.auth_token, http_client=self._http)
-            if self.api_base:
-                self._client.api.base_url = self.api_base.rstrip("/")
-        return self._client
 
     async def send(self, message: Outgoing) -> Receipt:
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                call = await self._twilio().calls.create_async(
+                call = await self._twilio.get().calls.create_async(
                     to=message.recipient,
                     from_=self.from_number,
                     twiml=spoken(message.text, message.language),
@@ -87,9 +72,7 @@ class TwilioVoiceSender:
         return Receipt(call.sid, delivered_to="voice", provider_status=call.status)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = self._client = None
+        await self._twilio.close()
 
 
 def _failure(exc: TwilioRestException) -> Exception:
