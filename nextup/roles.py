@@ -11,6 +11,7 @@ from typing import Any
 
 from core.settings import ProcessRole, TelegramMode
 from core.storage.poller_lock import Holder, PollerLock
+from core.tasks import cancel_and_wait
 from nextup.wiring import Container
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,6 @@ async def _poll_while_held(lock: PollerLock, poll: Callable[[], Coroutine[Any, A
             if not await lock.renew():
                 break
     finally:
-        if not polling.done():
-            polling.cancel()
-            await asyncio.gather(polling, return_exceptions=True)
+        await cancel_and_wait([polling])
         await lock.release()
     return True

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.redact import install_log_masking
 from core.settings import ProcessRole, Settings, SettingsError, TelegramMode, parse_roles
+from core.tasks import cancel_and_wait
 from nextup.lifecycle import freeze_long_lived_objects, run_until_interrupted
 from nextup.logs import logging_config
 from nextup.roles import RoleTasks
@@ -152,14 +153,8 @@ def serving_app(settings: Settings) -> Any:
 
     @app.before_server_stop
     async def stop_background(app: Any) -> None:
-        for task in app.ctx.background:
-            task.cancel()
-        if app.ctx.background:
-            # The dispatcher gives sends in flight SHUTDOWN_GRACE_S; nothing waits longer.
-            done, stuck = await asyncio.wait(app.ctx.background, timeout=SHUTDOWN_GRACE_S + 1)
-            _log_failures(done)
-            if stuck:
-                log.warning("%d background tasks did not stop in time", len(stuck))
+        # The dispatcher gives sends in flight SHUTDOWN_GRACE_S; nothing waits longer.
+        await cancel_and_wait(app.ctx.background, SHUTDOWN_GRACE_S + 1)
         await app.ctx.roles.close()
 
     @app.after_server_stop
@@ -170,14 +165,10 @@ def serving_app(settings: Settings) -> Any:
     return app
 
 
-def _log_failures(done: set[asyncio.Task[None]]) -> None:
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-
-
 def run_roles(settings: Settings, roles: frozenset[ProcessRole], process: str) -> int:
     """A process without HTTP: the dispatcher role, the bot role or both, until stopped."""
+
+    from core.delivery.dispatcher import SHUTDOWN_GRACE_S
 
     async def work(container: Container) -> int:
         tasks = RoleTasks(container, roles, process)
@@ -192,13 +183,10 @@ def run_roles(settings: Settings, roles: frozenset[ProcessRole], process: str) -
             if not running:
                 await asyncio.Event().wait()  # an idle role: until stopped
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_EXCEPTION)
-            _log_failures(done)
             failed = any(not t.cancelled() and t.exception() is not None for t in done)
             return 1 if failed else 0
         finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await cancel_and_wait(running, SHUTDOWN_GRACE_S + 1)  # logs what failed
             await tasks.close()
 
     return run_until_interrupted(settings, work)

@@ -55,6 +55,7 @@ from core.domain.freshness import still_true, why_superseded
 from core.storage import contacts as stored_contacts
 from core.storage import outbox as stored_outbox
 from core.storage.models import OutboxMessage
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 SENT = Counter("nextup_notifications_total", "Notification outcomes", ["channel", "outcome"])
@@ -314,9 +315,7 @@ class Dispatcher:
         _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
         if late:
             log.warning("%d sends or dispatcher tasks cut short by the stop", len(late))
-            for task in late:
-                task.cancel()
-            await asyncio.wait(late, timeout=1.0)
+            await cancel_and_wait(late)
 
     async def close(self) -> None:
         for lane in self.lanes.values():

@@ -35,6 +35,7 @@ from core.delivery.limits import (
     SlidingWindows,
     Verdict,
 )
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 PREFIX = "nextup:limit:"
@@ -308,9 +309,9 @@ class SharedLimiter:
 
     async def close(self) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
             if self._heartbeat.get_loop() is asyncio.get_running_loop():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._heartbeat
+                await cancel_and_wait([self._heartbeat])
+            else:
+                self._heartbeat.cancel()
             self._heartbeat = None
         await self.redis.client.aclose()

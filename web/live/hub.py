@@ -28,6 +28,7 @@ from typing import Any
 from core.bus import EventBus, Message, Subscription
 from core.services.queues import Committed, QueueService, QueueStatus
 from core.storage.errors import NotFound
+from core.tasks import cancel_and_wait
 from web.serialize import iso, public_ticket_json, status_json
 
 log = logging.getLogger(__name__)
@@ -301,10 +302,9 @@ class LiveHub:
 
     async def stop(self) -> None:
         refreshers = [w.refresher for w in self.watches.values()]
-        tasks = [t for t in [self._reader, self._checker, *refreshers] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(
+            t for t in [self._reader, self._checker, *refreshers] if t is not None
+        )
         if self._subscription is not None:
             await self._subscription.close()
         self._reader = self._subscription = self._checker = None
