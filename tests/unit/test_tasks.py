@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -17,10 +18,8 @@ async def forever() -> None:
 
 async def loses_its_first_cancellation() -> None:
     """As a loop does whose library turned the cancellation into a timeout error."""
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await asyncio.Event().wait()
-    except asyncio.CancelledError:
-        pass
     await asyncio.Event().wait()
 
 
