@@ -58,13 +58,13 @@ test-unit: $(DEV_STAMP)
 	$(BIN)/pytest -q $(UNIT_TESTS)
 
 test-embedded: $(DEV_STAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # The unit tests do not touch the database, and neither do the simulator and the fuzzing of
 # parsers; the packaging tests build the wheel and serve from it. None is worth a second run.
 test-services: $(DEV_STAMP) chromium
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
-	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q $(addprefix --ignore=,$(UNIT_TESTS)) \
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --durations=15 $(addprefix --ignore=,$(UNIT_TESTS)) \
 	  --ignore=tests/sim --ignore=tests/packaging --ignore=tests/security/test_fuzz.py
 
 lint: $(DEV_STAMP)
