@@ -49,7 +49,7 @@ async def test_nul_in_a_login_is_a_400(api: Api) -> None:
         "/console/inbox?recipient=%00",
         "/console/analytics?queue=PH%00",
         "/console/analytics.csv?queue=PHARM&from=2026-01-01%00",
-        "/console/inbox/messages?after=%00",
+        "/console/inbox/messages?seen=%00",
         "/console?x%00=1",
     ],
 )

@@ -55,8 +55,8 @@ async def inbox(api: Api) -> AsyncIterator[Inbox]:
         yield Inbox(client, found[1])
 
 
-def newest_of(fragment: str) -> str:
-    found = re.search(r"/console/inbox/messages\?after=(\d+)", fragment)
+def seen_of(fragment: str) -> str:
+    found = re.search(r"/console/inbox/messages\?seen=([0-9a-f]+)", fragment)
     assert found, fragment
     return found[1]
 
@@ -175,20 +175,42 @@ async def test_without_javascript_the_forms_still_work(inbox: Inbox) -> None:
 async def test_the_list_polls_for_what_is_new_and_filters_by_recipient(inbox: Inbox) -> None:
     first = await inbox.listed()
     assert "Nothing sent yet" in first
-    after = newest_of(first)
-    empty = await inbox.client.get("/console/inbox/messages", params={"after": after})
+    seen = seen_of(first)
+    empty = await inbox.client.get("/console/inbox/messages", params={"seen": seen})
     assert empty.status_code == 204  # nothing new: the page keeps what it shows
 
     await inbox.send(channel="sms", phone=PHONE, text="JOIN PHARM")
     await inbox.send(channel="sms", phone="+15550100002", text="JOIN PHARM")
-    news = await inbox.client.get("/console/inbox/messages", params={"after": after})
+    news = await inbox.client.get("/console/inbox/messages", params={"seen": seen})
     assert news.status_code == 200 and "A-002" in news.text
-    assert newest_of(news.text) != after
+    assert seen_of(news.text) != seen
 
     mine = await inbox.listed(recipient="+1 555 010 0001")
     assert "A-001" in mine and "A-002" not in mine
     assert "recipient=%2B1+555+010+0001" in mine  # the poll keeps the filter
     assert "Nothing sent to" in await inbox.listed(recipient="+1999")
+
+
+async def test_the_poll_sees_a_message_committed_after_a_newer_one_and_an_edit(
+    inbox: Inbox,
+) -> None:
+    """On PostgreSQL two senders' rows can commit out of id order: the later commit has the
+    lower id, and "anything newer than what I show?" would miss it."""
+    await DevInboxMessage.create(id=50, channel="sms", recipient=PHONE, text="the newer one")
+    seen = seen_of(await inbox.listed())
+    late = await DevInboxMessage.create(id=40, channel="sms", recipient=PHONE, text="late")
+    polled = await inbox.client.get("/console/inbox/messages", params={"seen": seen})
+    assert polled.status_code == 200 and "late" in polled.text
+
+    seen = seen_of(polled.text)
+    late.text = "late, edited"
+    await late.save(update_fields=["text"])
+    polled = await inbox.client.get("/console/inbox/messages", params={"seen": seen})
+    assert polled.status_code == 200 and "late, edited" in polled.text
+    unchanged = await inbox.client.get(
+        "/console/inbox/messages", params={"seen": seen_of(polled.text)}
+    )
+    assert unchanged.status_code == 204
 
 
 async def test_a_big_inbox_shows_the_newest_page_and_links_to_older(inbox: Inbox) -> None:

@@ -9,6 +9,7 @@ shows the patient's side, for as long as the page stays open.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -116,10 +117,6 @@ def search_term(recipient: str) -> str:
     return NOT_IN_SEARCH.sub("", recipient)[:64]
 
 
-async def newest_id(recipient: str) -> int:
-    return await dev_inbox.newest_id(search_term(recipient))
-
-
 async def shown(rows: list[DevInboxMessage]) -> list[Shown]:
     """Rows with what the outbox says about them: two queries, however many rows."""
     outbox_ids = [row.outbox_id for row in rows if row.outbox_id]
@@ -135,19 +132,32 @@ async def shown(rows: list[DevInboxMessage]) -> list[Shown]:
     return result
 
 
+def fingerprint(messages: list[Shown]) -> str:
+    """What the list shows, in a few characters: the page polls with it (`seen`) and hears
+    204 while it is the same. Not the newest id: ids are handed out before commit, so on
+    PostgreSQL a message can commit after a newer one and be missed by "anything after
+    the newest?"; and a message changes when its button is pressed."""
+    digest = hashlib.blake2b(digest_size=8)
+    for message in messages:
+        row = message.row
+        digest.update(repr((row.id, row.text, row.buttons, message.kind)).encode())
+    return digest.hexdigest()
+
+
 async def listing(recipient: str, before: int | None = None) -> dict[str, Any]:
-    """The list's template context: one page, newest first, and how to ask for what is
-    newer (the page polls with `after`) or older."""
+    """The list's template context: one page, newest first, and how to ask whether it
+    changed (the page polls with `seen`) or for older messages."""
     rows = await dev_inbox.newest(search_term(recipient), before, PAGE_SIZE + 1)
     older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
-    rows = rows[:PAGE_SIZE]
-    newest = rows[0].id if rows and before is None else await newest_id(recipient)
+    messages = await shown(rows[:PAGE_SIZE])
+    seen = fingerprint(messages)
     kept = {"recipient": recipient} if recipient else {}
     return {
-        "messages": await shown(rows),
+        "messages": messages,
         "recipient": recipient,
         "live": before is None,
-        "poll_query": urlencode({"after": newest, **kept}),
+        "seen": seen,
+        "poll_query": urlencode({"seen": seen, **kept}),
         "older_query": urlencode({"before": older, **kept}) if older else None,
         "newest_query": urlencode(kept),
     }
@@ -230,7 +240,7 @@ async def simulate_sms(container: Services, phone: str, text: str) -> Exchange:
 
 async def simulate_telegram(container: Services, chat_id: str, text: str) -> Exchange:
     """As a Telegram update reaches the bot; what it answered meanwhile is shown."""
-    before = await newest_id("")
+    before = await dev_inbox.newest_id("")
     try:
         await container.simulated_telegram().say(int(chat_id), text)
     except Exception:  # the dispatcher's error handler missed it; never a 500 here
@@ -288,12 +298,11 @@ async def inbox(request: Request, account: StaffAccount, csrf: str) -> HTTPRespo
 @dev_only
 @staff_page()
 async def messages(request: Request, account: StaffAccount, csrf: str) -> HTTPResponse:
-    """The list; with `after`, nothing (204) unless a message newer than that came."""
+    """The list; with `seen`, nothing (204) while it is what the page already shows."""
     recipient = str(request.args.get("recipient") or "")
-    after = int_arg(request.args.get("after"))
-    if after is not None and await newest_id(recipient) == after:
-        return HTTPResponse(status=204)
     context = await listing(recipient, int_arg(request.args.get("before")))
+    if request.args.get("seen") == context["seen"]:
+        return HTTPResponse(status=204)
     return html(render("console/inbox_list.html", csrf=csrf, **context))
 
 
