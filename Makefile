@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/nextup_test
 REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-unit test-embedded test-services lint bench demo clean chromium algorithm
+.PHONY: run test test-unit test-embedded test-services test-theory lint bench demo clean chromium algorithm
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,12 +37,13 @@ run: $(RUN_STAMP)
 demo: $(RUN_STAMP)
 	$(BIN)/nextup demo
 
-## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis; both halves
-## run whatever the first one did, and the target fails at the end if either failed
+## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis with the
+## simulator's check against queueing theory beside it; all run whatever the first one did,
+## and the target fails at the end if any failed
 test: $(DEV_STAMP) chromium
 	@status=0; \
 	$(MAKE) --no-print-directory test-embedded || status=1; \
-	$(MAKE) --no-print-directory test-services || status=1; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-services test-theory || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: a half failed (see above)"; fi; \
 	exit $$status
 
@@ -57,8 +58,18 @@ UNIT_TESTS := tests/domain tests/unit tests/messages tests/test_phones.py tests/
 test-unit: $(DEV_STAMP)
 	$(BIN)/pytest -q $(UNIT_TESTS)
 
+# The check of the simulator against Erlang C is minutes of arithmetic on both CPUs (seeded:
+# its result is the same on every run). `make test` runs it beside the services half, which
+# waits on servers and browsers more than it computes, and at a lower priority, so that
+# the services half's timing stays its own.
+THEORY_TESTS := tests/sim/test_erlang_c.py
+
 test-embedded: $(DEV_STAMP) chromium
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q --durations=15 --ignore=$(THEORY_TESTS)
+
+## test-theory: the simulator against queueing theory (Erlang C; minutes)
+test-theory: $(DEV_STAMP)
+	nice -n 10 $(BIN)/pytest -q $(THEORY_TESTS)
 
 # The unit tests do not touch the database, and neither do the simulator and the fuzzing of
 # parsers; the packaging tests build the wheel and serve from it. None is worth a second run.
