@@ -25,7 +25,7 @@ async def cancel_and_wait(
 ) -> set[asyncio.Future[Any]]:
     """Cancels the tasks, waits up to `grace_s` for them to end, cancels again the ones
     still running and waits up to AGAIN_S more; returns the ones that outlived that, left
-    running (and logged). What the ended ones raised is dropped: they were told to stop."""
+    running. What a task raised, other than its cancellation, is logged here, once."""
     told = list(tasks)
     pending = {t for t in told if not t.done()}
     for wait_s in (grace_s, AGAIN_S):
