@@ -43,7 +43,6 @@ def test_both_halves_run_and_a_failed_one_fails_the_target(tmp_path: Path) -> No
     done, calls = make_test(tmp_path)
     assert len(calls) == 3, (calls, done.stdout, done.stderr)
     embedded = calls[0].split("|")
-    # the other two run side by side: in either order
     [services] = [c.split("|") for c in calls[1:] if c.startswith("postgres")]
     [theory] = [c.split("|") for c in calls[1:] if not c.startswith("postgres")]
     assert embedded[0] == ""  # SQLite and the in-process bus
