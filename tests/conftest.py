@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import hypothesis
 import pytest
+import redis
 from argon2 import PasswordHasher
 from sanic import Sanic
 from tortoise import connections
@@ -120,6 +121,29 @@ async def migrated(db_url: str) -> AsyncIterator[str]:
             pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     await db.migrate(db_url)
     yield db_url
+
+
+SHARED_PROVIDER_STATE = ("nextup:limit:*", "nextup:telegram-poller:*")
+
+
+@pytest.fixture(autouse=True)
+def no_provider_state_from_earlier_tests() -> None:
+    """Every test's Telegram emulator is the same bot, and what Redis keeps of a bot
+    outlives a test: a send booked by a process killed mid-send holds its chat for
+    IN_FLIGHT_HOLD_S, a 429 pauses the bot, a killed poller's lock stands until its TTL.
+    Left there, they hold up the next test's messages past its waits, so each test starts
+    without them."""
+    url = redis_url()
+    if url is None:
+        return
+    client = redis.Redis.from_url(url)
+    try:
+        for pattern in SHARED_PROVIDER_STATE:
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture
