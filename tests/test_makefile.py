@@ -42,11 +42,9 @@ def make_test(
 def test_both_halves_run_and_a_failed_one_fails_the_target(tmp_path: Path) -> None:
     done, calls = make_test(tmp_path)
     assert len(calls) == 3, (calls, done.stdout, done.stderr)
-    embedded = calls[0].split("|")
-    [services] = [c.split("|") for c in calls[1:] if c.startswith("postgres")]
-    [theory] = [c.split("|") for c in calls[1:] if not c.startswith("postgres")]
+    embedded, services, theory = (call.split("|") for call in calls)
     assert embedded[0] == ""  # SQLite and the in-process bus
-    # every test but the theory check, which runs beside the services half
+    # every test but the theory check, which runs last, on its own
     theory_tests = [a for a in theory[1].split() if not a.startswith("-")]
     assert theory_tests == ["tests/sim/test_erlang_c.py"]
     assert [a for a in embedded[1].split() if "ignore" in a or not a.startswith("-")] == [
@@ -72,8 +70,7 @@ def test_make_test_unit_runs_the_fast_tests_alone_without_services(tmp_path: Pat
 def test_the_services_half_does_not_run_the_unit_tests_again(tmp_path: Path) -> None:
     _, unit_calls = make_test(tmp_path / "unit", "test-unit")
     _, test_calls = make_test(tmp_path / "test")
-    [services] = [c.split("|")[1] for c in test_calls if c.startswith("postgres")]
-    ignored = {a.removeprefix("--ignore=") for a in services.split() if "=" in a}
+    ignored = {a.removeprefix("--ignore=") for a in test_calls[1].split("|")[1].split() if "=" in a}
     assert set(unit_calls[0].split("|")[1].split()[1:]) <= ignored
 
 

@@ -27,6 +27,8 @@ SANIC_WORKER = "Sanic-Server-"
 """How Sanic names the processes of `serve --workers N`."""
 LOCK_NAMESPACE = 0x4E585550
 """The first key of NextUp's advisory locks ("NXUP"), the second being the bot's."""
+REDIS_KEY_PREFIX = "nextup:telegram-poller:"
+"""The Redis lock of a bot is this and its name."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class RedisPollerLock:
         from redis.asyncio import Redis
 
         self._redis: Redis = Redis.from_url(url, socket_timeout=max(1.0, ttl_s / 4))
-        self.key = f"nextup:telegram-poller:{name}"
+        self.key = REDIS_KEY_PREFIX + name
         self.me = me
         self._value = me.to_json()
         self._ttl_ms = int(ttl_s * 1000)

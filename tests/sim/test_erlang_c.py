@@ -26,7 +26,7 @@ PATIENTS = {
     (2, 0.5): 150_000, (2, 0.7): 150_000, (2, 0.9): 600_000,
     (4, 0.5): 450_000, (4, 0.7): 300_000, (4, 0.9): 600_000,
 }  # fmt: skip
-# Minutes of arithmetic in the module fixture (186 to 286 s seen, on 2 CPUs): more than the
+# Minutes of arithmetic in the module fixture (181 to 308 s seen, on 2 CPUs): more than the
 # suite's 300 s for a hung test allows on a slower or busier machine.
 pytestmark = pytest.mark.timeout(1800)
 RUN_PATIENTS = 400_000
