@@ -21,6 +21,7 @@ from tests.api.helpers import (
 )
 from tests.conftest import Api
 from tests.patient_tokens import with_token
+import web.api.routes  # noqa: F401  (its import registers every endpoint in REGISTRY)
 from web.api.docs import openapi_path
 from web.api.endpoint import REGISTRY
 
