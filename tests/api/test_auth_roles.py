@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import web.api.routes  # noqa: F401  (its import registers every endpoint in REGISTRY)
 from core.storage.models import StaffAccount
 from tests.api.helpers import (
     API,
@@ -21,7 +22,6 @@ from tests.api.helpers import (
 )
 from tests.conftest import Api
 from tests.patient_tokens import with_token
-import web.api.routes  # noqa: F401  (its import registers every endpoint in REGISTRY)
 from web.api.docs import openapi_path
 from web.api.endpoint import REGISTRY
 
