@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from core.domain.notify import DeliveryStatus
+from core.storage import live_figures
 from core.storage.models import OutboxMessage
 from tests.api.helpers import API, call_next, create_queue, join
 from tests.conftest import Api, FakeClock
@@ -83,3 +86,17 @@ async def test_outbox_age_counts_what_is_due_and_unsent(api: Api, clock: FakeClo
     )
     text = await scrape(api)
     assert sample(text, "nextup_outbox_oldest_seconds", channel="sms") == 45
+
+
+async def test_a_database_that_fails_leaves_its_figures_out_not_the_scrape(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_queue(api, "PHARM", "A")
+
+    async def unavailable(now: object) -> object:
+        raise ConnectionError("database gone")
+
+    monkeypatch.setattr(live_figures, "lines", unavailable)
+    text = await scrape(api)
+    assert "nextup_http_requests_total{" in text  # the process's own figures still come
+    assert "nextup_queue_waiting" not in text and "nextup_outbox_oldest_seconds" not in text
