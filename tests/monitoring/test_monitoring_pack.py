@@ -69,7 +69,7 @@ def family(name: str) -> str:
 def test_rules_pass_promtool_check() -> None:
     result = promtool("check", "rules", ALERTS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert f"SUCCESS: {len(rule_expressions())} rules found" in result.stdout
 
 
 def test_rules_pass_their_unit_tests() -> None:
