@@ -11,7 +11,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/nextup_test
 REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-unit test-embedded test-services test-theory lint bench demo clean chromium algorithm
+.PHONY: run test test-unit test-embedded test-services test-theory lint bench demo clean chromium promtool algorithm
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ chromium:
 	  || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null) \
 	  || { echo "install Debian's chromium package (apt-get install chromium)"; exit 1; }
 
+## promtool: Debian's prometheus package, for promtool (tests/monitoring checks the alerting rules)
+promtool:
+	@command -v promtool >/dev/null || apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+	  || (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends prometheus >/dev/null) \
+	  || { echo "install Debian's prometheus package (apt-get install prometheus) for promtool"; exit 1; }
+
 ## run: install, migrate the embedded SQLite database and serve on http://127.0.0.1:8000
 run: $(RUN_STAMP)
 	$(BIN)/nextup serve
@@ -40,7 +46,7 @@ demo: $(RUN_STAMP)
 ## test: the whole suite on SQLite + in-process bus, then on PostgreSQL + Redis, then the
 ## simulator's check against queueing theory; each runs whatever the ones before did, and
 ## the target fails at the end if any failed
-test: $(DEV_STAMP) chromium
+test: $(DEV_STAMP) chromium promtool
 	@status=0; \
 	$(MAKE) --no-print-directory test-embedded || status=1; \
 	$(MAKE) --no-print-directory test-services || status=1; \
@@ -65,7 +71,7 @@ test-unit: $(DEV_STAMP)
 # bound Telegram test miss its 5 s, so it waits its turn.
 THEORY_TESTS := tests/sim/test_erlang_c.py
 
-test-embedded: $(DEV_STAMP) chromium
+test-embedded: $(DEV_STAMP) chromium promtool
 	$(BIN)/pytest -q --durations=15 --ignore=$(THEORY_TESTS)
 
 ## test-theory: the simulator against queueing theory (Erlang C; minutes)
@@ -74,7 +80,7 @@ test-theory: $(DEV_STAMP)
 
 # The unit tests do not touch the database, and neither do the simulator and the fuzzing of
 # parsers; the packaging tests build the wheel and serve from it. None is worth a second run.
-test-services: $(DEV_STAMP) chromium
+test-services: $(DEV_STAMP) chromium promtool
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
 	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --durations=15 $(addprefix --ignore=,$(UNIT_TESTS)) \
 	  --ignore=tests/sim --ignore=tests/packaging --ignore=tests/security/test_fuzz.py

@@ -6,6 +6,11 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
 
+# The four NOT NULL columns added here carry database defaults: without them a database
+# that already held queues or tickets (made at 0001) could not be upgraded ("Cannot add a
+# NOT NULL column with default value NULL"; tests/upgrade/test_upgrade.py).
+
+
 class Migration(migrations.Migration):
     dependencies = [('nextup', '0001_initial')]
 
@@ -82,12 +87,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='QueueConfigRow',
             name='eta_change_margin_s',
-            field=fields.IntField(default=600),
+            field=fields.IntField(default=600, db_default=600),
         ),
         ops.AddField(
             model_name='QueueConfigRow',
             name='eta_update_interval_s',
-            field=fields.IntField(default=900),
+            field=fields.IntField(default=900, db_default=900),
         ),
         ops.AddField(
             model_name='StaffAccount',
@@ -117,12 +122,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='TicketRow',
             name='late_count',
-            field=fields.SmallIntField(default=0),
+            field=fields.SmallIntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='TicketRow',
             name='leave_now_sent',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         ops.AddField(
             model_name='TicketRow',

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, raw
 
-from core.storage import db
+from core.domain.notify import Channel
+from core.storage import db, live_figures
 from web.deps import container_of
 
 log = logging.getLogger(__name__)
@@ -64,6 +74,63 @@ async def readyz(request: Request) -> HTTPResponse:
     )
 
 
+class DatabaseFigures(Collector):
+    """The figures read from the database at this scrape (`core.storage.live_figures`):
+    the same from every process, unlike the counters above, which are each process's own."""
+
+    def __init__(
+        self, lines: list[live_figures.LineFigures], outbox_overdue_s: dict[str, float]
+    ) -> None:
+        self.lines = lines
+        self.outbox_overdue_s = outbox_overdue_s
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        waiting = GaugeMetricFamily(
+            "nextup_queue_waiting", "Patients waiting in the queue's line", labels=["queue"]
+        )
+        longest = GaugeMetricFamily(
+            "nextup_queue_longest_wait_seconds",
+            "From the join of the longest-waiting patient to now (0: nobody waiting)",
+            labels=["queue"],
+        )
+        alert = GaugeMetricFamily(
+            "nextup_queue_wait_alert_seconds",
+            "The queue's configured wait_alert_s, for rules to compare the longest wait with",
+            labels=["queue"],
+        )
+        for line in self.lines:
+            waiting.add_metric([line.queue], line.waiting)
+            longest.add_metric([line.queue], line.longest_wait_s)
+            alert.add_metric([line.queue], line.wait_alert_s)
+        oldest = GaugeMetricFamily(
+            "nextup_outbox_oldest_seconds",
+            "How long the oldest notification due to be sent has been due (0: none)",
+            labels=["channel"],
+        )
+        channels = sorted({c.value for c in Channel} | set(self.outbox_overdue_s))
+        for channel in channels:
+            oldest.add_metric([channel], self.outbox_overdue_s.get(channel, 0.0))
+        yield from (waiting, longest, alert, oldest)
+
+
+async def database_figures(request: Request) -> bytes:
+    """Two read-only statements (`core.storage.live_figures`); a database that does not
+    answer leaves these figures out of the scrape rather than failing it, so the process's
+    own counters still arrive and `/readyz` is what says the database is down."""
+    now = container_of(request).clock()
+    try:
+        collector = DatabaseFigures(
+            await live_figures.lines(now), await live_figures.outbox_overdue_s(now)
+        )
+    except Exception as exc:
+        log.warning("metrics: the database figures are left out: %s", exc)
+        return b""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return generate_latest(registry)
+
+
 @bp.get("/metrics")
 async def metrics(request: Request) -> HTTPResponse:
-    return raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest() + await database_figures(request)
+    return raw(body, content_type=CONTENT_TYPE_LATEST)

@@ -24,12 +24,14 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from core.bus import EventBus
 from core.delivery import (
@@ -65,6 +67,31 @@ DELAY = Histogram(
     ["channel", "urgent"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+
+
+class LastClaimRound(Collector):
+    """`nextup_dispatcher_last_claim_round_timestamp_seconds`: when this process's
+    dispatcher last finished a claim round (one every `poll_interval_s` at the least, even
+    with nothing to send), for the "dispatcher silent" alert. A process that does not
+    dispatch exports nothing rather than a 0 an alert would read as "silent since 1970"."""
+
+    def __init__(self) -> None:
+        self.at_s: float | None = None
+
+    def mark(self) -> None:
+        self.at_s = time.time()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.at_s is not None:
+            yield GaugeMetricFamily(
+                "nextup_dispatcher_last_claim_round_timestamp_seconds",
+                "When this process's dispatcher last finished a claim round (Unix time)",
+                value=self.at_s,
+            )
+
+
+LAST_CLAIM_ROUND = LastClaimRound()
+REGISTRY.register(LAST_CLAIM_ROUND)
 
 
 SHUTDOWN_GRACE_S = 2.0
@@ -348,6 +375,7 @@ class Dispatcher:
                     next_ladder = time.monotonic() + self.settings.poll_interval_s
                     await self.climb_ladders_once()
                 claimed = await self.claim_once()
+                LAST_CLAIM_ROUND.mark()
             except asyncio.CancelledError:
                 raise
             except Exception:
