@@ -148,6 +148,9 @@ class QueueService:
     async def list_queues(self) -> list[QueueInfo]:
         return await self.store.infos()
 
+    async def exists(self, code: str) -> bool:
+        return await self.store.exists(code)
+
     async def get_queue(self, code: str) -> QueueInfo:
         return await self.store.info(code)
 
