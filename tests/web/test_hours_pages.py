@@ -8,7 +8,9 @@ from typing import Any
 
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api, FakeClock
+from tests.web.sessions import console_client, csrf_token
 from tests.web.test_join_page import post
+from tests.web.test_live import feed, receive
 
 # The test clock starts on Monday 2026-03-02 at 09:00 UTC, 10:00 in Madrid.
 HOURS = {"mon": [["08:00", "13:00"], ["14:00", "18:00"]], "tue": [["08:00", "14:00"]]}
@@ -75,3 +77,48 @@ async def test_a_queue_without_hours_shows_none(api: Api) -> None:
     await create_queue(api)
     page = (await api.call("GET", "/q/PHARM/join", role=None)).text
     assert "Opening hours" not in page
+
+
+async def test_the_board_pauses_and_resumes_and_feeds_say_so(api: Api) -> None:
+    await with_hours(api)
+    async with console_client(api, "staff") as client:
+        page = (await client.get("/console")).text
+        assert 'hx-post="/api/v1/queues/PHARM/pause"' in page
+        assert "Open until Mon 13:00" in (await client.get("/console/queues/PHARM/board")).text
+        csrf = await csrf_token(client)
+        async with (
+            feed(api, "/ws/queues/pharm", role="staff") as staff,
+            feed(api, "/ws/queues/pharm") as display,
+        ):
+            await receive(staff, "snapshot")
+            await receive(display, "display")
+            paused = await client.post(
+                f"{API}/queues/PHARM/pause",
+                json={"message": "Back at 11"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert paused.status_code == 200, paused.text
+            [event] = (await receive(staff, "queue_paused"))[-1:]
+            assert event["data"]["message"] == "Back at 11"
+            assert event["data"]["actor"] == "staff:staff-user"
+            snapshot = (await receive(display, "display"))[-1]
+            assert snapshot["data"]["open"] is False
+            assert snapshot["data"]["notice"] == "Not taking new patients right now: Back at 11"
+            board = (await client.get("/console/queues/PHARM/board")).text
+            assert "Joins paused by staff-user" in board and "Back at 11" in board
+            assert 'hx-post="/api/v1/queues/PHARM/resume"' in board
+            resumed = await client.post(
+                f"{API}/queues/PHARM/resume", headers={"X-CSRF-Token": csrf}
+            )
+            assert resumed.status_code == 200, resumed.text
+            await receive(staff, "queue_resumed")
+            snapshot = (await receive(display, "display"))[-1]
+            assert snapshot["data"]["open"] is True
+
+
+async def test_the_board_says_closed_by_the_hours(api: Api, clock: FakeClock) -> None:
+    await with_hours(api)
+    clock.advance(hours=9)
+    async with console_client(api, "staff") as client:
+        board = (await client.get("/console/queues/PHARM/board")).text
+    assert "Closed by its opening hours – opens Tue 08:00" in board
