@@ -121,4 +121,4 @@ async def test_the_board_says_closed_by_the_hours(api: Api, clock: FakeClock) ->
     clock.advance(hours=9)
     async with console_client(api, "staff") as client:
         board = (await client.get("/console/queues/PHARM/board")).text
-    assert "Closed by its opening hours – opens Tue 08:00" in board
+    assert "Closed by its opening hours \u2013 opens Tue 08:00" in board
