@@ -132,6 +132,11 @@ class LineMoved(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketClosed(TicketStateChanged):
+    """The queue closed for the day with the patient still waiting (`close_remaining`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class QueuePaused(DomainEvent):
     """Staff stopped joins at once (an emergency, a fire drill); no ticket's event: the
     queue's own audit trail records it, and live pages show the queue paused."""

@@ -49,6 +49,9 @@ class TicketStatus(enum.StrEnum):
     DONE = "done"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
+    CLOSED = "closed"
+    """Still waiting when the queue closed for the day, with `on_close: close_remaining`:
+    the patient was told, and the visit ended without being seen."""
 
 
 class TicketAction(enum.StrEnum):

@@ -34,6 +34,7 @@ from core.domain.events import (
     TicketAcknowledged,
     TicketCalled,
     TicketCancelled,
+    TicketClosed,
     TicketCompleted,
     TicketDelayed,
     TicketEvent,
@@ -56,6 +57,7 @@ from core.domain.model import (
     MAX_PAUSE_MESSAGE,
     MAX_RATING,
     Counter,
+    OnClose,
     Pause,
     QueueConfig,
     QueueMode,
@@ -349,6 +351,31 @@ class Queue:
         self.day_seq -= 1
         self.rank(now)
         raise QueueClosing(self.code, closes_at, self.config.schedule().opens_at(now))
+
+    def close_remaining(self, now: datetime, actor: str = "system:close") -> list[Ticket]:
+        """Closing time with `on_close: close_remaining`: every waiting patient who joined
+        while the queue was open, and whose open period has ended by `now`, is told and
+        their ticket ends `closed`. A walk-in staff forced in while closed is left in line
+        (it joined outside any open period), and so is everyone while the period lasts.
+        Run again, it finds nobody left to close."""
+        if self.config.on_close is not OnClose.CLOSE_REMAINING:
+            return []
+        schedule = self.config.schedule()
+        if schedule.always_open() or schedule.is_open(now):
+            return []
+        closed = []
+        for ticket in self.waiting():
+            if not schedule.is_open(ticket.joined_at):
+                continue
+            period_end = schedule.closes_at(ticket.joined_at)
+            if period_end is None or period_end > now:
+                continue
+            ticket.status, ticket.position, ticket.finished_at = TicketStatus.CLOSED, None, now
+            self._record(TicketClosed, ticket, now, actor, W)
+            closed.append(ticket)
+        if closed:
+            self._reorder(now, actor)
+        return closed
 
     def pause_joins(self, message: str | None, now: datetime, actor: str) -> Pause:
         """Stops joins at once until `resume_joins`; pausing again replaces the message."""

@@ -49,6 +49,8 @@ Command = Callable[[dict[str, Queue], datetime], T]
 STAFF_ACTOR = "staff:"
 """How the audit trail names staff (`core.services.accounts.actor`)."""
 TIMER_ACTOR = "system:timer"
+CLOSE_ACTOR = "system:close"
+"""Who ends the tickets still waiting at closing time (`on_close: close_remaining`)."""
 """Who re-evaluates quiet lines (core/services/housekeeping.py)."""
 
 
@@ -298,6 +300,13 @@ class QueueService:
         except _ReevaluatedElsewhere:
             return None
         return len(settled.events)
+
+    async def close_remaining(self, code: str) -> list[Ticket]:
+        """Closing time (`Queue.close_remaining`): under the queue's lock, so of several
+        processes one closes each ticket, once."""
+        return await self._transact(
+            [code], lambda qs, now: qs[code].close_remaining(now, CLOSE_ACTOR)
+        )
 
     async def expire_called(self, code: str) -> list[Ticket]:
         return await self._transact([code], lambda qs, now: qs[code].expire_called(now))

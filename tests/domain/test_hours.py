@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.domain.errors import InvalidValue, QueueClosed, QueueClosing
-from core.domain.events import QueuePaused, QueueResumed, TicketJoined
+from core.domain.events import QueuePaused, QueueResumed, TicketClosed, TicketJoined
 from core.domain.hours import Schedule, parse_closures, parse_hours
-from core.domain.model import QueueConfig
+from core.domain.model import OnClose, QueueConfig, TicketStatus
 from core.domain.queue import Queue
 from tests.domain.conftest import build_queue, join_ticket
 
@@ -325,3 +325,55 @@ def test_opening_reports_paused_and_hours_apart() -> None:
 def test_queue_config_keeps_hours_and_closures() -> None:
     config = QueueConfig(opening_hours=parse_hours(PHARMACY), closures=(date(2026, 12, 25),))
     assert not config.schedule().is_open(local(MADRID, 2026, 12, 25, 10, 0))
+
+
+# -- closing time -------------------------------------------------------------------------
+
+
+def closing_queue(**config: object) -> Queue:
+    return pharmacy(on_close=OnClose.CLOSE_REMAINING, **config)
+
+
+def test_close_remaining_ends_the_line_that_joined_while_open() -> None:
+    queue = closing_queue()
+    join_ticket(queue, "a", MONDAY_9)
+    join_ticket(queue, "b", MONDAY_9)
+    assert queue.close_remaining(local(MADRID, 2026, 12, 7, 12, 0)) == []  # still open
+    after = local(MADRID, 2026, 12, 7, 13, 5)
+    closed = queue.close_remaining(after)
+    assert [t.id for t in closed] == ["a", "b"]
+    assert {t.status for t in queue.tickets.values()} == {TicketStatus.CLOSED}
+    assert all(t.finished_at == after and t.position is None for t in closed)
+    events = [e for e in queue.events if isinstance(e, TicketClosed)]
+    assert [(e.ticket_id, e.from_status, e.to_status, e.actor) for e in events] == [
+        ("a", TicketStatus.WAITING, TicketStatus.CLOSED, "system:close"),
+        ("b", TicketStatus.WAITING, TicketStatus.CLOSED, "system:close"),
+    ]
+    assert queue.close_remaining(after + timedelta(minutes=1)) == []  # once
+
+
+def test_a_walk_in_forced_while_closed_is_not_closed_with_the_line() -> None:
+    queue = closing_queue()
+    lunch = local(MADRID, 2026, 12, 7, 13, 30)
+    join_ticket(queue, "walk-in", lunch, force=True)
+    assert queue.close_remaining(lunch + timedelta(minutes=5)) == []
+    assert queue.ticket("walk-in").status is TicketStatus.WAITING
+
+
+def test_serve_remaining_and_a_queue_without_hours_close_nobody() -> None:
+    serving = pharmacy()
+    join_ticket(serving, "a", MONDAY_9)
+    assert serving.close_remaining(local(MADRID, 2026, 12, 7, 20, 0)) == []
+    always = build_queue(on_close=OnClose.CLOSE_REMAINING)
+    join_ticket(always, "a", MONDAY_9)
+    assert always.close_remaining(local(MADRID, 2026, 12, 8, 20, 0)) == []
+
+
+def test_called_and_served_patients_are_left_to_staff_at_closing() -> None:
+    queue = closing_queue()
+    join_ticket(queue, "a", MONDAY_9)
+    join_ticket(queue, "b", MONDAY_9)
+    queue.call_next("1", MONDAY_9, "staff:ana")
+    closed = queue.close_remaining(local(MADRID, 2026, 12, 7, 13, 5))
+    assert [t.id for t in closed] == ["b"]
+    assert queue.ticket("a").status is TicketStatus.CALLED

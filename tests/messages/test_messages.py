@@ -51,6 +51,7 @@ BY_KIND: dict[str, dict[str, Any]] = {
     "transferred": {"from_queue": "LAB", "position": 2, "eta_low_min": 5, "eta_high_min": 10},
     "done": {},
     "left": {},
+    "line_closed": {},
 }
 # Variations a template branches on; each is applied on its own to the kinds that take it.
 VARIANTS: list[dict[str, Any]] = [

@@ -66,7 +66,7 @@ OWN_EVENT_WAIT_S = 10.0
 """How long an event this process committed is awaited back from the bus, to be recognised
 and not sent twice; past that it was lost on the way (Redis delivers at most once, within
 milliseconds). Short, as a commit's keys are kept that long."""
-ENDED_STATUSES = frozenset({"done", "cancelled", "no_show"})
+ENDED_STATUSES = frozenset({"done", "cancelled", "no_show", "closed"})
 EventKey = tuple[Any, ...]
 
 
