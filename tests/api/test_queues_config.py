@@ -40,6 +40,10 @@ DEFAULT_CONFIG = {
         {"step": "voice", "after_s": 60},
         {"step": "unreachable", "after_s": 90},
     ],
+    "opening_hours": None,
+    "closures": [],
+    "refuse_past_closing": True,
+    "on_close": "serve_remaining",
 }
 
 
