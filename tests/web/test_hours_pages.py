@@ -122,3 +122,17 @@ async def test_the_board_says_closed_by_the_hours(api: Api, clock: FakeClock) ->
     async with console_client(api, "staff") as client:
         board = (await client.get("/console/queues/PHARM/board")).text
     assert "Closed by its opening hours \u2013 opens Tue 08:00" in board
+
+
+async def test_a_web_join_that_could_not_be_seen_before_closing_is_refused(
+    api: Api, clock: FakeClock
+) -> None:
+    await with_hours(api, default_service_s=1800)
+    await api.call("PATCH", f"{API}/queues/PHARM", json={"counters": ["1"]})
+    clock.advance(hours=2, minutes=10)  # 12:10 in Madrid, closing at 13:00
+    await join(api)
+    await join(api)
+    response = await post(api, name="Ana")
+    assert response.status_code == 409
+    assert "before closing time" in response.text
+    assert (await api.call("GET", f"{API}/queues/PHARM/status")).json()["size"] == 2
