@@ -162,6 +162,8 @@ async def _queue(
         capacity=queue.config.capacity,
         waiting=[t.number for t in queue.waiting()[:10]],
         serving=[f"{t.number} @ {t.counter}" for t in queue.at_counters()],
+        paused=queue.pause is not None,
+        pause_message=queue.pause.message if queue.pause else None,
     )
 
 

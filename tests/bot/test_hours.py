@@ -79,6 +79,8 @@ async def test_linked_staff_pause_and_resume_from_the_chat(live: Live) -> None:
     )
     answer = await live.reply_to(PATIENT, "/join PHARM", "paused")
     assert answer.text.endswith("Fire drill, back at 11")
+    status = await live.reply_to(STAFF, "/queue PHARM", "PHARM: 0 waiting")
+    assert status.text.endswith('Joins paused: "Fire drill, back at 11" (/resume PHARM).')
     await live.reply_to(STAFF, "/resume PHARM", "PHARM takes new patients again.")
     await live.say(PATIENT, "/join PHARM")
     await live.tg.wait_for_message(PATIENT, "A-001")
