@@ -1,4 +1,5 @@
-"""Staff commands from a linked chat: /link, /next, /recall, /noshow, /done, /queue.
+"""Staff commands from a linked chat: /link, /next, /recall, /noshow, /done, /queue,
+/pause, /resume.
 
 These are registered before the patient commands, so a staff command never falls through
 to "unknown command". A chat that is not linked to an account is refused and logged.
@@ -161,7 +162,38 @@ async def _queue(
         capacity=queue.config.capacity,
         waiting=[t.number for t in queue.waiting()[:10]],
         serving=[f"{t.number} @ {t.counter}" for t in queue.at_counters()],
+        paused=queue.pause is not None,
+        pause_message=queue.pause.message if queue.pause else None,
     )
+
+
+async def _pause(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    """`/pause [CODE] [message]`: the first word is the queue when it names one."""
+    code, text = await _queue_and_rest(command, services)
+    queue, said = await services.staff.pause(account, code, text)
+    await reply(message, services, "paused_done", queue=queue, message=said)
+
+
+async def _resume(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    code, _ = await _queue_and_rest(command, services)
+    queue = await services.staff.resume(account, code)
+    await reply(message, services, "resumed_done", queue=queue)
+
+
+async def _queue_and_rest(
+    command: CommandObject, services: BotServices
+) -> tuple[str | None, str | None]:
+    words = (command.args or "").strip().split(maxsplit=1)
+    if not words:
+        return None, None
+    code = queue_code(words[0])
+    if code is not None and await services.staff.is_queue(code):
+        return code, words[1] if len(words) > 1 else None
+    return None, " ".join(words)
 
 
 def build_router() -> Router:
@@ -173,4 +205,6 @@ def build_router() -> Router:
     router.message.register(staff_only(_noshow), Command("noshow"))
     router.message.register(staff_only(_done), Command("done"))
     router.message.register(staff_only(_queue), Command("queue"))
+    router.message.register(staff_only(_pause), Command("pause"))
+    router.message.register(staff_only(_resume), Command("resume"))
     return router

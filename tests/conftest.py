@@ -63,6 +63,7 @@ TABLES = (
     "link_codes",
     "outbox",
     "ticket_events",
+    "queue_events",
     "hourly_metrics",
     "tickets",
     "counters",

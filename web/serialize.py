@@ -164,7 +164,23 @@ def status_json(status: QueueStatus) -> dict[str, Any]:
             }
             for t in sorted(queue.at_counters(), key=lambda t: t.called_at or t.joined_at)
         ],
+        **opening_json(status),
         "updated_at": iso(status.updated_at),
+    }
+
+
+def opening_json(status: QueueStatus) -> dict[str, Any]:
+    """Whether the queue takes patients now (`Queue.opening`), for the status and the
+    pages: `open`, `opens_at`, `closes_at`, and `paused` (`{"at", "by", "message"}`)."""
+    opening = status.queue.opening(status.updated_at)
+    pause = opening.pause
+    return {
+        "open": opening.open,
+        "opens_at": iso(opening.opens_at),
+        "closes_at": iso(opening.closes_at),
+        "paused": None
+        if pause is None
+        else {"at": iso(pause.at), "by": pause.by, "message": pause.message},
     }
 
 

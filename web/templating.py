@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -52,6 +53,13 @@ def clock_time(value: datetime | None, timezone: Any = None) -> str:
     return (value.astimezone(timezone) if timezone else value).strftime("%H:%M")
 
 
+def day_time(value: datetime | None, timezone: str) -> str:
+    """ "Mon 08:00" in the queue's zone (the console is in English)."""
+    if value is None:
+        return NONE
+    return value.astimezone(ZoneInfo(timezone)).strftime("%a %H:%M")
+
+
 def count_of(count: int, word: str, language: str = "en") -> str:
     """ "1 segment", "2 segments": the catalogue's plural forms."""
     return plural(word, count, language)
@@ -62,6 +70,7 @@ templates.filters.update(
     eta_range=eta_range,
     wait_text=wait_text,
     clock_time=clock_time,
+    day_time=day_time,
     plural=count_of,
 )
 

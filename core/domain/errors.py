@@ -17,6 +17,8 @@ it, and `core/services/conversation.py` turns those a patient can meet into repl
     │   └── NothingCalled *       recall, no-show or done before any call from that chat
     ├── UnknownCounter            a counter the queue does not have
     ├── QueueFull                 the queue holds its capacity
+    ├── QueueClosed               a join outside opening hours, on a closure date or paused
+    ├── QueueClosing              a join whose forecast call falls after closing time
     ├── QueueEmpty                a call with nobody waiting
     ├── CounterBusy               a call while the counter's called patient has not arrived
     ├── TicketNotInQueue          a ticket id of another queue
@@ -31,13 +33,15 @@ it, and `core/services/conversation.py` turns those a patient can meet into repl
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """A refusal with a stable `code`; the message says why in words."""
 
     code = "domain_error"
 
-    def details(self) -> dict[str, str] | None:
+    def details(self) -> dict[str, str | None] | None:
         """What the error is about, for the error object's `details`; most say it in words."""
         return None
 
@@ -66,6 +70,56 @@ class QueueFull(DomainError):
         self.queue = queue
         self.capacity = capacity
         self.overflow_queue = overflow_queue
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class QueueClosed(DomainError):
+    """A join while closed (hours, a closure date, a pause); `opens_at` None: not known."""
+
+    code = "queue_closed"
+
+    def __init__(
+        self,
+        queue: str,
+        opens_at: datetime | None,
+        paused: bool = False,
+        pause_message: str | None = None,
+    ) -> None:
+        why = "is paused" if paused else "is closed"
+        when = f"; it opens at {opens_at.isoformat()}" if opens_at else ""
+        super().__init__(f"queue {queue} {why}{when}")
+        self.queue, self.opens_at = queue, opens_at
+        self.paused, self.pause_message = paused, pause_message
+
+    def details(self) -> dict[str, str | None]:
+        found: dict[str, str | None] = {"queue": self.queue, "opens_at": _iso(self.opens_at)}
+        if self.paused:
+            found["message"] = self.pause_message
+        return found
+
+
+class QueueClosing(DomainError):
+    """A join whose forecast call is after closing: no promise that cannot be kept."""
+
+    code = "queue_closing"
+
+    def __init__(self, queue: str, closes_at: datetime, opens_at: datetime | None) -> None:
+        super().__init__(
+            f"queue {queue} cannot see a patient joining now before it closes at "
+            f"{closes_at.isoformat()}"
+            + (f"; it opens again at {opens_at.isoformat()}" if opens_at else "")
+        )
+        self.queue, self.closes_at, self.opens_at = queue, closes_at, opens_at
+
+    def details(self) -> dict[str, str | None]:
+        return {
+            "queue": self.queue,
+            "closes_at": _iso(self.closes_at),
+            "opens_at": _iso(self.opens_at),
+        }
 
 
 class QueueEmpty(DomainError):
@@ -100,7 +154,7 @@ class CounterBusy(DomainError):
         )
         self.queue, self.counter, self.number, self.ticket_id = queue, counter, number, ticket_id
 
-    def details(self) -> dict[str, str]:
+    def details(self) -> dict[str, str | None]:
         return {
             "queue": self.queue,
             "counter": self.counter,

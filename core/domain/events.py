@@ -56,6 +56,8 @@ class TicketJoined(TicketStateChanged):
     overflowed_from: str | None = None
     consent: str | None = None
     """How the patient asked to be messaged, when they can be (`core.domain.consent`)."""
+    forced: bool = False
+    """Staff added the patient while the queue was closed or closing (`"force": true`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,6 +129,24 @@ class LineMoved(DomainEvent):
     queue's status; it is no ticket's event, so it has no audit or outbox row."""
 
     waiting: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketClosed(TicketStateChanged):
+    """The queue closed for the day with the patient still waiting (`close_remaining`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueuePaused(DomainEvent):
+    """Staff stopped joins at once (an emergency, a fire drill); no ticket's event: the
+    queue's own audit trail records it, and live pages show the queue paused."""
+
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueResumed(DomainEvent):
+    """Staff let joins in again after a pause."""
 
 
 @dataclass(frozen=True, kw_only=True)

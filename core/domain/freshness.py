@@ -34,7 +34,9 @@ class Freshness:
     course in between: a transfer keeps the ticket waiting, in another line)."""
 
 
-MILESTONES = frozenset({K.CALLED, K.RECALLED, K.MISSED, K.RETURNED, K.TRANSFERRED, K.DONE, K.LEFT})
+MILESTONES = frozenset(
+    {K.CALLED, K.RECALLED, K.MISSED, K.RETURNED, K.TRANSFERRED, K.DONE, K.LEFT, K.LINE_CLOSED}
+)
 """Messages that tell of a change of the ticket's state: everything said before about the
 wait is then out of date."""
 
@@ -57,6 +59,7 @@ FRESHNESS: dict[str, Freshness] = {
     # Final states: the visit's last word stays true.
     K.DONE: Freshness(frozenset({TicketStatus.DONE}), frozenset()),
     K.LEFT: Freshness(frozenset({TicketStatus.CANCELLED}), frozenset()),
+    K.LINE_CLOSED: Freshness(frozenset({TicketStatus.CLOSED}), frozenset()),
 }
 """Kinds not listed (replies, and kinds added later until they are listed here) are never
 superseded."""

@@ -87,6 +87,7 @@ def summarise(visits: Sequence[Visit], timezone: str) -> dict[str, Any]:
             "completed": count[TicketStatus.DONE],
             "no_shows": count[TicketStatus.NO_SHOW],
             "cancelled": count[TicketStatus.CANCELLED],
+            "closed": count[TicketStatus.CLOSED],
             "in_progress": sum(
                 count[s] for s in (TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING)
             ),

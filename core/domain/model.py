@@ -6,10 +6,11 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.domain.errors import InvalidValue
+from core.domain.hours import OpeningHours, Schedule
 from core.domain.ladder import DEFAULT_CALL_LADDER, Rung, check_ladder
 
 QUEUE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -48,6 +49,9 @@ class TicketStatus(enum.StrEnum):
     DONE = "done"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
+    CLOSED = "closed"
+    """Still waiting when the queue closed for the day, with `on_close: close_remaining`:
+    the patient was told, and the visit ended without being seen."""
 
 
 class TicketAction(enum.StrEnum):
@@ -65,6 +69,15 @@ class TicketAction(enum.StrEnum):
 
 LIVE_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
 AT_COUNTER_STATUSES = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
+
+
+class OnClose(enum.StrEnum):
+    """What closing time does to the patients still waiting."""
+
+    SERVE_REMAINING = "serve_remaining"
+    """Joins are refused; the line is still called until it is empty."""
+    CLOSE_REMAINING = "close_remaining"
+    """Each waiting patient is told and their ticket ends `closed`."""
 
 
 class QueueMode(enum.StrEnum):
@@ -123,6 +136,19 @@ class QueueConfig:
     call_ladder: tuple[Rung, ...] = DEFAULT_CALL_LADDER
     """What follows a call nobody answers: an SMS, a voice call, "unreachable" on the board
     (`core.domain.ladder`). Empty: nothing follows."""
+    opening_hours: OpeningHours | None = None
+    """When the queue takes patients, per weekday in `timezone` (`core.domain.hours`).
+    None: always open."""
+    closures: tuple[date, ...] = ()
+    """Local dates the queue is shut all day (an interval starting that day included)."""
+    refuse_past_closing: bool = True
+    """A join whose forecast call time falls after the open period closes is refused
+    (`queue_closing`) rather than promised a call that will not come."""
+    on_close: OnClose = OnClose.SERVE_REMAINING
+
+    def schedule(self) -> Schedule:
+        """The hours and closures in the queue's zone, to ask whether it is open."""
+        return Schedule(self.opening_hours, self.closures, ZoneInfo(self.timezone))
 
     def __post_init__(self) -> None:
         if self.capacity is not None and self.capacity < 1:
@@ -155,6 +181,19 @@ class QueueConfig:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, say
             raise InvalidValue(f"unknown time zone {self.timezone!r} (use an IANA name)") from None
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Joins stopped by staff until they resume them: since when, by whom, and what
+    patients who try to join are told."""
+
+    at: datetime
+    by: str
+    message: str | None = None
+
+
+MAX_PAUSE_MESSAGE = 160
 
 
 @dataclass

@@ -21,6 +21,7 @@ from core.domain.events import (
     PositionChanged,
     TicketCalled,
     TicketCancelled,
+    TicketClosed,
     TicketCompleted,
     TicketDelayed,
     TicketEvent,
@@ -71,6 +72,8 @@ class MessageKind(enum.StrEnum):
     TRANSFERRED = "transferred"
     DONE = "done"
     LEFT = "left"
+    LINE_CLOSED = "line_closed"
+    """The queue closed for the day before the patient could be seen."""
 
 
 MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
@@ -82,6 +85,7 @@ MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
     TicketTransferredIn: MessageKind.TRANSFERRED,
     TicketCompleted: MessageKind.DONE,
     TicketCancelled: MessageKind.LEFT,
+    TicketClosed: MessageKind.LINE_CLOSED,
     EtaRevised: MessageKind.ETA_CHANGED,
     LeaveNowAdvised: MessageKind.LEAVE_NOW,
     PositionChanged: MessageKind.CLOSE,

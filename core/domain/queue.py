@@ -17,6 +17,8 @@ from core.domain.errors import (
     IllegalTransition,
     InvalidValue,
     LateLimitReached,
+    QueueClosed,
+    QueueClosing,
     QueueEmpty,
     QueueFull,
     TicketNotInQueue,
@@ -27,9 +29,12 @@ from core.domain.events import (
     EtaRevised,
     LeaveNowAdvised,
     PositionChanged,
+    QueuePaused,
+    QueueResumed,
     TicketAcknowledged,
     TicketCalled,
     TicketCancelled,
+    TicketClosed,
     TicketCompleted,
     TicketDelayed,
     TicketEvent,
@@ -49,8 +54,11 @@ from core.domain.model import (
     LIVE_STATUSES,
     MAX_LATE,
     MAX_LATE_S,
+    MAX_PAUSE_MESSAGE,
     MAX_RATING,
     Counter,
+    OnClose,
+    Pause,
     QueueConfig,
     QueueMode,
     Ticket,
@@ -110,6 +118,20 @@ def next_status(ticket: Ticket, action: TicketAction) -> TicketStatus:
     return allowed[ticket.status]
 
 
+@dataclass(frozen=True)
+class Opening:
+    """Whether a queue takes patients now (`Queue.opening`)."""
+
+    open: bool
+    """In its hours and not paused."""
+    in_hours: bool
+    opens_at: datetime | None
+    """When closed by its hours: when they next open (None: no opening ahead)."""
+    closes_at: datetime | None
+    """When in its hours: when the open period ends (None: always open)."""
+    pause: Pause | None
+
+
 @dataclass
 class JoinRequest:
     ticket_id: str
@@ -124,6 +146,9 @@ class JoinRequest:
     service: str | None = None
     consent: str | None = None
     """How the patient asked to be messaged (`core.domain.consent`); None: not asked."""
+    force: bool = False
+    """Staff add the patient whatever the hours, a pause or closing time say (a walk-in
+    at the counter); the joined event records it. Only staff may (the service checks)."""
 
 
 @dataclass
@@ -146,6 +171,8 @@ class Queue:
     time_passed: bool = False
     """Time alone may have made news for the waiting patients (`reevaluate`): settle looks
     at this queue even though no event touched it, then clears this."""
+    pause: Pause | None = None
+    """Joins stopped by staff (`pause`), until they `resume`."""
     _ranked_line: tuple[str, ...] = field(default=(), repr=False, compare=False)
     """The ticket ids of the line in order as last ranked, to notice a change."""
 
@@ -206,6 +233,18 @@ class Queue:
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
+    def opening(self, now: datetime) -> Opening:
+        """Whether the queue takes patients at `now`, and when that changes."""
+        schedule = self.config.schedule()
+        in_hours = schedule.is_open(now)
+        return Opening(
+            open=in_hours and self.pause is None,
+            in_hours=in_hours,
+            opens_at=None if in_hours else schedule.opens_at(now),
+            closes_at=schedule.closes_at(now) if in_hours else None,
+            pause=self.pause,
+        )
+
     def live_ticket_of(self, telegram_chat_id: int | None, phone: str | None) -> Ticket | None:
         """The patient's ticket still in this queue, if any: one per patient and queue."""
         for ticket in self.tickets.values():
@@ -248,6 +287,14 @@ class Queue:
     ) -> Ticket:
         check_priority(request.priority)
         self._check_service(request.service)
+        opening = self.opening(now)
+        if not opening.open and not request.force:
+            raise QueueClosed(
+                self.code,
+                opening.opens_at if opening.pause is None else None,
+                paused=opening.pause is not None,
+                pause_message=opening.pause.message if opening.pause else None,
+            )
         capacity = self.config.capacity
         if capacity is not None and self.size() >= capacity:
             raise QueueFull(self.code, capacity, self.config.overflow_queue)
@@ -272,6 +319,8 @@ class Queue:
         if self.config.mode is QueueMode.SHORT_FIRST:
             self._set_fifo_call_at(ticket, now)
         self._reorder(now, actor)
+        if opening.closes_at is not None and not request.force:
+            self._keep_promise(ticket, opening.closes_at, now)
         self._record(
             TicketJoined,
             ticket,
@@ -282,8 +331,67 @@ class Queue:
             priority=ticket.priority,
             overflowed_from=overflowed_from,
             consent=request.consent if notify.reachable(ticket) else None,
+            forced=request.force,
         )
         return ticket
+
+    def _keep_promise(self, ticket: Ticket, closes_at: datetime, now: datetime) -> None:
+        """Refuses the join just made (`QueueClosing`, taking the ticket back out) when
+        its forecast call time is after `closes_at`. The call time is `eta_s`, the middle
+        of the range the patient is told, not its upper end: the upper end is pessimistic
+        on purpose (it is what "up to" promises), and refusing by it would turn patients
+        away while the day most likely still has room for them; `eta_s` is the forecast
+        the line is planned on."""
+        if not self.config.refuse_past_closing:
+            return
+        estimate = self.estimates(now)[ticket.id]
+        if now + timedelta(seconds=estimate.eta_s) <= closes_at:
+            return
+        del self.tickets[ticket.id]
+        self.day_seq -= 1
+        self.rank(now)
+        raise QueueClosing(self.code, closes_at, self.config.schedule().opens_at(now))
+
+    def close_remaining(self, now: datetime, actor: str = "system:close") -> list[Ticket]:
+        """Closing time with `on_close: close_remaining`: every waiting patient who joined
+        while the queue was open, and whose open period has ended by `now`, is told and
+        their ticket ends `closed`. A walk-in staff forced in while closed is left in line
+        (it joined outside any open period), and so is everyone while the period lasts.
+        Run again, it finds nobody left to close."""
+        if self.config.on_close is not OnClose.CLOSE_REMAINING:
+            return []
+        schedule = self.config.schedule()
+        if schedule.always_open() or schedule.is_open(now):
+            return []
+        closed = []
+        for ticket in self.waiting():
+            if not schedule.is_open(ticket.joined_at):
+                continue
+            period_end = schedule.closes_at(ticket.joined_at)
+            if period_end is None or period_end > now:
+                continue
+            ticket.status, ticket.position, ticket.finished_at = TicketStatus.CLOSED, None, now
+            self._record(TicketClosed, ticket, now, actor, W)
+            closed.append(ticket)
+        if closed:
+            self._reorder(now, actor)
+        return closed
+
+    def pause_joins(self, message: str | None, now: datetime, actor: str) -> Pause:
+        """Stops joins at once until `resume_joins`; pausing again replaces the message."""
+        message = (message or "").strip() or None
+        if message is not None and len(message) > MAX_PAUSE_MESSAGE:
+            raise InvalidValue(f"a pause message has at most {MAX_PAUSE_MESSAGE} characters")
+        self.pause = Pause(now, actor, message)
+        self.events.append(QueuePaused(queue=self.code, at=now, actor=actor, message=message))
+        return self.pause
+
+    def resume_joins(self, now: datetime, actor: str) -> None:
+        """Lets joins in again; resuming a queue that is not paused changes nothing."""
+        if self.pause is None:
+            return
+        self.pause = None
+        self.events.append(QueueResumed(queue=self.code, at=now, actor=actor))
 
     def call_next(self, counter: str, now: datetime, actor: str) -> Ticket:
         """Calls the first in line to `counter`, finishing the visit being served there

@@ -83,6 +83,13 @@ PATIENT_PARAMS = frozenset(
         "labels",
         "visit",
         "phone_masked",
+        # opening hours: when the queue opens or closes, in its own time zone, and what
+        # staff said when they paused it (a notice to everyone, about no one)
+        "opens_day",
+        "opens_time",
+        "closes_time",
+        "paused",
+        "pause_message",
     }
 )
 """Everything a message to a patient may say: nothing about who they are (no name, phone
@@ -112,6 +119,8 @@ STAFF_TEXTS = frozenset(
         "recalled",
         "staff_error",
         "unknown_counter",
+        "paused_done",
+        "resumed_done",
     }
 )
 """Bot replies to linked staff chats (private, never a group: `/link`): they may name the

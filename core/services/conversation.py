@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from core.domain.errors import DomainError, IllegalTransition, LateLimitReached, QueueFull
+from core.domain.errors import (
+    DomainError,
+    IllegalTransition,
+    LateLimitReached,
+    QueueClosed,
+    QueueClosing,
+    QueueFull,
+)
+from core.domain.hours import WEEKDAYS
 from core.domain.model import MAX_LATE
 from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
 from core.redact import mask_phone, redact
@@ -119,6 +129,8 @@ class PatientConversation:
             return self.no_such_queue(patient, code)
         except QueueFull:
             return Reply("queue_full", {"code": code})
+        except (QueueClosed, QueueClosing) as closed:
+            return await self._closed(closed)
         if not joined.existing and not WORDINGS[patient.channel].joined_in_reply:
             return None
         ticket = joined.ticket
@@ -135,6 +147,20 @@ class PatientConversation:
         if joined.estimate is not None:
             facts |= {"eta_low_s": joined.estimate.low_s, "eta_high_s": joined.estimate.high_s}
         return Reply("joined", facts, ticket.id, language, notification=True)
+
+    async def _closed(self, closed: QueueClosed | QueueClosing) -> Reply:
+        """ "Closed, opens Mon 08:00" (or paused, or closing before the patient could be
+        seen), with the times in the queue's own zone."""
+        info = await self.patients.queues.get_queue(closed.queue)
+        zone = ZoneInfo(info.config.timezone)
+        params: dict[str, Any] = {"code": closed.queue} | _local_day_time(
+            closed.opens_at, zone, "opens"
+        )
+        if isinstance(closed, QueueClosing):
+            params["closes_time"] = _local_day_time(closed.closes_at, zone, "closes")["closes_time"]
+            return Reply("queue_closing", params, language=info.config.language)
+        params |= {"paused": closed.paused, "pause_message": closed.pause_message}
+        return Reply("queue_closed", params, language=info.config.language)
 
     async def _adopt_language(self, patient: Patient, app_language: str) -> None:
         language = app_language[:2]
@@ -263,3 +289,12 @@ class PatientConversation:
             redact(patient.address),
         )
         return Reply("not_yours")
+
+
+def _local_day_time(at: datetime | None, zone: ZoneInfo, prefix: str) -> dict[str, str | None]:
+    """`{prefix}_day` (a weekday key, `mon`) and `{prefix}_time` (`08:00`) of `at` in the
+    queue's zone, for the catalogue to put in words; both None when `at` is."""
+    if at is None:
+        return {f"{prefix}_day": None, f"{prefix}_time": None}
+    local = at.astimezone(zone)
+    return {f"{prefix}_day": WEEKDAYS[local.weekday()], f"{prefix}_time": local.strftime("%H:%M")}

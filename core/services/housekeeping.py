@@ -1,12 +1,15 @@
 """Periodic work a running server does: called patients who never came become no-shows,
-and quiet lines are re-evaluated, since time alone changes what their patients should hear.
+quiet lines are re-evaluated, since time alone changes what their patients should hear,
+and at closing time the patients still waiting in a `close_remaining` queue are told and
+their tickets closed.
 
 Every process that runs background work runs both, in one loop (`housekeeping_forever`);
 it is safe to run in any number of processes at once. A no-show is marked under the
 queue's lock, and a ticket is marked once. A line is re-evaluated under the queue's lock
 too, and only if its stamp (`reevaluated_at`) is still the one read: of several processes,
 one does each round, and what it tells a patient is recorded on the ticket before the lock
-is let go, so whoever looks next finds it told.
+is let go, so whoever looks next finds it told. Closing a line is done under the queue's
+lock too, and a closed ticket is no longer waiting: whoever comes next finds nobody to close.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import logging
 from datetime import datetime
 
+from core.domain.model import OnClose
 from core.services.queues import QueueService
 from core.storage.queues import LiveLine
 
@@ -43,6 +47,7 @@ async def housekeeping_forever(
         try:
             lines = await queues.live_lines()
             await sweep_no_shows(queues, lines)
+            await close_lines(queues, lines)
             await reevaluate_lines(queues, reevaluate_interval_s, lines)
         except Exception:
             # One failed round (database restarting) must not end the loop.
@@ -65,6 +70,33 @@ async def sweep_no_shows(queues: QueueService, lines: list[LiveLine]) -> int:
             marked += len(expired)
             log.info("%s: %d called tickets became no-shows", line.code, len(expired))
     return marked
+
+
+async def close_lines(queues: QueueService, lines: list[LiveLine]) -> int:
+    """Closes the remaining line of each `close_remaining` queue with somebody waiting that
+    its hours say is closed now (`Queue.close_remaining` decides whom); returns how many
+    tickets were closed. Queues open now, or serving their remaining line, are not locked."""
+    waiting = {line.code for line in lines if line.waiting}
+    if not waiting:
+        return 0
+    now = queues.clock()
+    closed = 0
+    for info in await queues.list_queues():
+        config = info.config
+        if info.code not in waiting or config.on_close is not OnClose.CLOSE_REMAINING:
+            continue
+        schedule = config.schedule()
+        if schedule.always_open() or schedule.is_open(now):
+            continue
+        try:
+            tickets = await queues.close_remaining(info.code)
+        except Exception:
+            log.exception("%s: closing the remaining line failed", info.code)
+            continue
+        if tickets:
+            closed += len(tickets)
+            log.info("%s: closed for the day, %d waiting tickets closed", info.code, len(tickets))
+    return closed
 
 
 async def reevaluate_lines(

@@ -20,6 +20,7 @@ from core.domain.events import DomainEvent
 from core.domain.model import (
     MAX_PUBLIC_NAME,
     Counter,
+    Pause,
     QueueConfig,
     Ticket,
     TicketAction,
@@ -29,6 +30,7 @@ from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import Settlement, settlement
 from core.messages import is_gsm7
 from core.phones import normalize_phone
+from core.services.errors import Forbidden
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
 from core.storage.queues import (
@@ -44,7 +46,11 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 Command = Callable[[dict[str, Queue], datetime], T]
 """A pure domain call on the queues a command loaded, by code."""
+STAFF_ACTOR = "staff:"
+"""How the audit trail names staff (`core.services.accounts.actor`)."""
 TIMER_ACTOR = "system:timer"
+CLOSE_ACTOR = "system:close"
+"""Who ends the tickets still waiting at closing time (`on_close: close_remaining`)."""
 """Who re-evaluates quiet lines (core/services/housekeeping.py)."""
 
 
@@ -144,6 +150,9 @@ class QueueService:
     async def list_queues(self) -> list[QueueInfo]:
         return await self.store.infos()
 
+    async def exists(self, code: str) -> bool:
+        return await self.store.exists(code)
+
     async def get_queue(self, code: str) -> QueueInfo:
         return await self.store.info(code)
 
@@ -224,6 +233,9 @@ class QueueService:
             )
         if request.consent is None:
             request = dataclasses.replace(request, consent=consent_of(actor))
+        if request.force and not actor.startswith(STAFF_ACTOR):
+            # Only staff at the counter may add a patient past the hours or a pause.
+            raise Forbidden("only staff may add a patient while the queue is closed (force)")
         try:
             return await self._join(code, request, actor)
         except QueueFull as full:
@@ -249,6 +261,16 @@ class QueueService:
             return joined
         # The wait the patient is told in the answer is the one settling advised them of.
         return dataclasses.replace(joined, estimate=settled.estimates[code][joined.ticket.id])
+
+    async def pause(self, code: str, message: str | None, actor: str) -> Pause:
+        """Stops joins to the queue at once (`Queue.pause_joins`), audited and announced."""
+        return await self._transact(
+            [code], lambda qs, now: qs[code].pause_joins(message, now, actor)
+        )
+
+    async def resume(self, code: str, actor: str) -> None:
+        """Lets joins in again (`Queue.resume_joins`)."""
+        await self._transact([code], lambda qs, now: qs[code].resume_joins(now, actor))
 
     async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
         return await self._transact([code], lambda qs, now: qs[code].call_next(counter, now, actor))
@@ -278,6 +300,13 @@ class QueueService:
         except _ReevaluatedElsewhere:
             return None
         return len(settled.events)
+
+    async def close_remaining(self, code: str) -> list[Ticket]:
+        """Closing time (`Queue.close_remaining`): under the queue's lock, so of several
+        processes one closes each ticket, once."""
+        return await self._transact(
+            [code], lambda qs, now: qs[code].close_remaining(now, CLOSE_ACTOR)
+        )
 
     async def expire_called(self, code: str) -> list[Ticket]:
         return await self._transact([code], lambda qs, now: qs[code].expire_called(now))

@@ -114,6 +114,31 @@ class StaffChat:
         view = await self.queues.ticket_view(ticket_id, with_history=False)
         return view.ticket
 
+    async def pause(
+        self, account: StaffAccount, code: str | None, message: str | None
+    ) -> tuple[str, str | None]:
+        """Stops joins to the queue named, else the account's last; returns the queue and
+        the message patients are told."""
+        code = self._chosen(account, code, "/pause PHARM Fire drill, back at 11")
+        pause = await self.queues.pause(code, message, actor(account))
+        return code, pause.message
+
+    async def resume(self, account: StaffAccount, code: str | None) -> str:
+        code = self._chosen(account, code, "/resume PHARM")
+        await self.queues.resume(code, actor(account))
+        return code
+
+    async def is_queue(self, code: str) -> bool:
+        """Whether a word of a command names a queue (`/pause Fire drill` names none)."""
+        return await self.queues.exists(code)
+
+    def _chosen(self, account: StaffAccount, code: str | None, example: str) -> str:
+        code = (code or account.last_queue or "").upper()
+        if not code:
+            raise NoQueueChosen(f"say which queue, e.g. {example}")
+        require_queue(account, code)
+        return code
+
     async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:
         code = (code or account.last_queue or "").upper()
         if not code:

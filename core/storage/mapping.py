@@ -7,8 +7,9 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+from core.domain.hours import parse_closures, parse_hours
 from core.domain.ladder import ladder_from
-from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
+from core.domain.model import OnClose, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
 from core.storage.models import QueueConfigRow, TicketRow
 
 TICKET_FIELDS = (
@@ -72,6 +73,10 @@ def config_from_row(row: QueueConfigRow) -> QueueConfig:
         service_times_s=dict(row.service_times_s),
         fairness_cap_s=row.fairness_cap_s,
         call_ladder=ladder_from(row.call_ladder),
+        opening_hours=None if row.opening_hours is None else parse_hours(row.opening_hours),
+        closures=parse_closures(row.closures),
+        refuse_past_closing=row.refuse_past_closing,
+        on_close=OnClose(row.on_close),
     )
 
 
@@ -103,6 +108,10 @@ def config_settings(config: QueueConfig) -> dict[str, Any]:
         "service_times_s": dict(config.service_times_s),
         "fairness_cap_s": config.fairness_cap_s,
         "call_ladder": [rung.to_dict() for rung in config.call_ladder],
+        "opening_hours": None if config.opening_hours is None else config.opening_hours.to_json(),
+        "closures": [day.isoformat() for day in config.closures],
+        "refuse_past_closing": config.refuse_past_closing,
+        "on_close": config.on_close.value,
     }
 
 

@@ -105,6 +105,10 @@ class QueueRow(Model):
     """When the timer last re-evaluated the waiting line (core/services/housekeeping.py):
     set under the row lock only if unchanged since read, so of several processes one does
     each round."""
+    paused_at = fields.DatetimeField(null=True)
+    """Joins stopped by staff since then (`Queue.pause`); None: not paused."""
+    paused_by = fields.CharField(max_length=96, null=True)
+    pause_message = fields.CharField(max_length=160, null=True)
 
     class Meta:
         table = "queues"
@@ -142,6 +146,15 @@ class QueueConfigRow(Model):
     """The rungs after an unanswered call, `[{"step": "sms", "after_s": 60}, ...]`. The
     database's own default is none (PostgreSQL refuses the default ladder as tortoise
     renders it); rows are always written with their ladder."""
+    opening_hours: fields.JSONField[dict[str, list[list[str]]] | None] = fields.JSONField(null=True)
+    """`{"mon": [["08:00", "13:00"]], ...}` in `timezone` (`core.domain.hours`); None:
+    always open."""
+    closures: fields.JSONField[list[str]] = fields.JSONField(default=[], db_default=[])
+    """ISO dates the queue is shut."""
+    refuse_past_closing = fields.BooleanField(default=True, db_default=True)
+    on_close = fields.CharField(
+        max_length=16, default="serve_remaining", db_default="serve_remaining"
+    )
 
     class Meta:
         table = "queue_configs"
@@ -239,6 +252,22 @@ class TicketEventRow(Model):
     class Meta:
         table = "ticket_events"
         indexes = (Index(fields=("ticket_id", "at", "seq")),)
+
+
+class QueueEventRow(Model):
+    """The audit trail of what staff did to a queue itself rather than to a ticket:
+    pausing and resuming joins (who, when, the message patients were shown)."""
+
+    id = fields.IntField(primary_key=True)
+    queue_code = fields.CharField(max_length=32)
+    type = fields.CharField(max_length=32)
+    actor = fields.CharField(max_length=96)
+    at = fields.DatetimeField()
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default={})
+
+    class Meta:
+        table = "queue_events"
+        indexes = (Index(fields=("queue_code", "at")),)
 
 
 class HourlyMetric(Model):

@@ -17,9 +17,16 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
 from core.domain import eta
-from core.domain.events import PositionChanged, TicketEvent, TicketJoined, TicketStateChanged
+from core.domain.events import (
+    PositionChanged,
+    QueuePaused,
+    QueueResumed,
+    TicketEvent,
+    TicketJoined,
+    TicketStateChanged,
+)
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import Counter, Ticket, TicketStatus, shown_queue_name
+from core.domain.model import Counter, Pause, Ticket, TicketStatus, shown_queue_name
 from core.domain.notify import DeliveryStatus, patient_channel
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
@@ -31,7 +38,13 @@ from core.storage.mapping import (
     ticket_columns,
     ticket_from_values,
 )
-from core.storage.models import OutboxMessage, QueueRow, TicketEventRow, TicketRow
+from core.storage.models import (
+    OutboxMessage,
+    QueueEventRow,
+    QueueRow,
+    TicketEventRow,
+    TicketRow,
+)
 from core.storage.pseudonyms import address_hash
 
 TicketValues = tuple[Any, ...]
@@ -101,6 +114,7 @@ class TortoiseQueueUnitOfWork:
             tickets=tickets,
             day_seq=row.day_seq,
             day_seq_date=row.day_seq_date,
+            pause=_pause_of(row),
         )
 
     async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
@@ -154,6 +168,8 @@ class TortoiseQueueUnitOfWork:
             if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
                 row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
                 await row.save(using_db=self.conn, update_fields=["day_seq", "day_seq_date"])
+            if _pause_of(row) != queue.pause:
+                await self._save_pause(row, queue.pause)
             tally = HourlyTally(hour_of(self.now))
             tally.add([e for e in events if e.queue == code], queue)
             await command_sql.add_to_hourly(self.conn, row.id, tally)
@@ -161,6 +177,14 @@ class TortoiseQueueUnitOfWork:
                 is_open = queue.counters[name].is_open
                 if was_open != is_open:  # calling from a closed counter opens it
                     await command_sql.set_counter_open(self.conn, counter_id, is_open)
+
+    async def _save_pause(self, row: QueueRow, pause: Pause | None) -> None:
+        row.paused_at = pause.at if pause else None
+        row.paused_by = pause.by if pause else None
+        row.pause_message = pause.message if pause else None
+        await row.save(
+            using_db=self.conn, update_fields=["paused_at", "paused_by", "pause_message"]
+        )
 
     async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
         created: dict[int, list[tuple[str, dict[str, Any]]]] = {}
@@ -194,6 +218,16 @@ class TortoiseQueueUnitOfWork:
         consents: list[tuple[Any, ...]] = []
         for seq, item in enumerate(settled):
             event, ticket = item.event, item.ticket
+            if isinstance(event, QueuePaused | QueueResumed):
+                data = {"message": event.message} if isinstance(event, QueuePaused) else {}
+                await QueueEventRow.create(
+                    queue_code=event.queue,
+                    type=event.type_name(),
+                    actor=event.actor,
+                    at=event.at,
+                    data=data,
+                    using_db=self.conn,
+                )
             if not isinstance(event, TicketEvent):
                 continue
             event_id = str(uuid.uuid4())
@@ -264,6 +298,12 @@ OUTBOX_COLUMNS = (
     "created_at",
 )
 """The columns a new outbox row sets; the others (a delivery's outcome) start empty."""
+
+
+def _pause_of(row: QueueRow) -> Pause | None:
+    if row.paused_at is None:
+        return None
+    return Pause(row.paused_at, row.paused_by or "", row.pause_message)
 
 
 def _json(model: type[Model], name: str, value: Any) -> Any:

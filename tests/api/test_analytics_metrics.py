@@ -66,6 +66,7 @@ async def test_analytics_after_a_morning(api: Api, clock: FakeClock) -> None:
         "completed": 2,
         "no_shows": 1,
         "cancelled": 1,
+        "closed": 0,
         "in_progress": 1,
     }
     assert a["wait_s"] == {"avg": 600.0, "p50": 600.0, "p90": pytest.approx(840.0), "max": 900.0}

@@ -44,6 +44,8 @@ STAFF_ROUTES = [
     Route("POST", "/api/v1/queues/{code}/tickets", {}),
     Route("POST", "/api/v1/queues/{code}/call-next", {"counter": "1"}),
     Route("POST", "/api/v1/queues/{code}/reposition"),
+    Route("POST", "/api/v1/queues/{code}/pause", {}),
+    Route("POST", "/api/v1/queues/{code}/resume"),
     Route("GET", "/api/v1/queues/{code}/config"),
     Route("PUT", "/api/v1/queues/{code}/config", {"capacity": 50}, True),
     Route("GET", "/api/v1/queues/{code}/analytics"),

@@ -20,6 +20,7 @@ BODY_ROUTES = [
     ("PATCH", "/api/v1/queues/PHARM"),
     ("POST", "/api/v1/queues/PHARM/tickets"),
     ("POST", "/api/v1/queues/PHARM/call-next"),
+    ("POST", "/api/v1/queues/PHARM/pause"),
     ("PUT", "/api/v1/queues/PHARM/config"),
     ("POST", "/api/v1/tickets/{ticket_id}/recall"),
     ("POST", "/api/v1/tickets/{ticket_id}/transfer"),
@@ -33,6 +34,8 @@ QUEUE_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/tickets", {}),
     ("POST", "/call-next", {"counter": "1"}),
     ("POST", "/reposition", None),
+    ("POST", "/pause", {}),
+    ("POST", "/resume", None),
     ("GET", "/config", None),
     ("PUT", "/config", {"capacity": 3}),
     ("GET", "/analytics", None),
@@ -94,6 +97,7 @@ async def test_unknown_fields_are_rejected(api: Api) -> None:
         "/api/v1/queues/PHARM": {"name": "N", "capacity": 5},
         "/api/v1/queues/PHARM/tickets": {"priority": 1, "vip": True},
         "/api/v1/queues/PHARM/call-next": {"counter": "1", "urgent": True},
+        "/api/v1/queues/PHARM/pause": {"message": "Fire drill", "until": "11:00"},
         "/api/v1/queues/PHARM/config": {
             "capacity": 5,
             "weights": {"priority": 1, "wait_time": 0, "appointment": 0, "luck": 1},
@@ -407,6 +411,7 @@ async def test_fuzzed_bodies_never_cause_a_server_error(api: Api) -> None:
         ("PATCH", "/api/v1/queues/{code}", "/api/v1/queues/LAB"),
         ("POST", "/api/v1/queues/{code}/tickets", "/api/v1/queues/LAB/tickets"),
         ("POST", "/api/v1/queues/{code}/call-next", "/api/v1/queues/LAB/call-next"),
+        ("POST", "/api/v1/queues/{code}/pause", "/api/v1/queues/LAB/pause"),
         ("PUT", "/api/v1/queues/{code}/config", "/api/v1/queues/LAB/config"),
         *(
             ("POST", "/api/v1/tickets/{ticket_id}/{action}", f"/api/v1/tickets/{t['id']}/{a}")

@@ -23,6 +23,8 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/queues/{code}/tickets"),
     ("POST", "/api/v1/queues/{code}/call-next"),
     ("POST", "/api/v1/queues/{code}/reposition"),
+    ("POST", "/api/v1/queues/{code}/pause"),
+    ("POST", "/api/v1/queues/{code}/resume"),
     ("GET", "/api/v1/queues/{code}/config"),
     ("PUT", "/api/v1/queues/{code}/config"),
     ("GET", "/api/v1/queues/{code}/analytics"),
@@ -34,9 +36,12 @@ CONTRACT_ROUTES = {
     ("POST", "/api/v1/privacy/erase"),
 }
 """The REST API v1 table of the contract (/work/shared/design/contract.md), and the
-routes added since (CHANGES.md): a patient's access and erasure requests."""
+routes added since (CHANGES.md): a patient's access and erasure requests, pausing and
+resuming joins."""
 KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
 """Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
+OPENING_HOURS = {"opening_hours", "closures", "refuse_past_closing", "on_close"}
+"""Settings of opening hours and closing time (CHANGES.md)."""
 BODIES = {
     ("POST", "/api/v1/queues"): (
         {"code", "name", "prefix", "mode", "capacity", "counters"} | KINDS_OF_VISIT,
@@ -47,13 +52,24 @@ BODIES = {
         set(),
     ),
     ("POST", "/api/v1/queues/{code}/tickets"): (
-        {"priority", "appointment_at", "name", "phone", "telegram_chat_id", "language", "service"},
+        {
+            "priority",
+            "appointment_at",
+            "name",
+            "phone",
+            "telegram_chat_id",
+            "language",
+            "service",
+            "force",
+        },
         set(),
     ),
+    ("POST", "/api/v1/queues/{code}/pause"): ({"message"}, set()),
     ("POST", "/api/v1/queues/{code}/call-next"): ({"counter"}, {"counter"}),
     ("PUT", "/api/v1/queues/{code}/config"): (
         {"weights", "mode", "capacity", "overflow_queue", "notify_positions", "no_show_grace_s"}
-        | KINDS_OF_VISIT,
+        | KINDS_OF_VISIT
+        | OPENING_HOURS,
         set(),
     ),
     ("POST", "/api/v1/tickets/{id}/{action}"): ({"counter", "queue"}, set()),
@@ -192,6 +208,8 @@ async def test_openapi_responses_and_errors(spec: dict[str, Any]) -> None:
     join = ops[("POST", "/api/v1/queues/{}/tickets")]["responses"]
     assert "201" in join and "200" not in join
     assert "queue_full" in join["409"]["description"]
+    assert "queue_closed" in join["409"]["description"]
+    assert "queue_closing" in join["409"]["description"]
     call_next = ops[("POST", "/api/v1/queues/{}/call-next")]["responses"]
     assert "queue_empty" in call_next["409"]["description"]
     action = ops[("POST", "/api/v1/tickets/{}/{}")]["responses"]

@@ -40,6 +40,10 @@ DEFAULT_CONFIG = {
         {"step": "voice", "after_s": 60},
         {"step": "unreachable", "after_s": 90},
     ],
+    "opening_hours": None,
+    "closures": [],
+    "refuse_past_closing": True,
+    "on_close": "serve_remaining",
 }
 
 
@@ -461,7 +465,8 @@ async def test_wait_alert_round_trip_and_bounds(api: Api) -> None:
 
 async def test_put_config_null_for_a_required_setting_is_a_validation_error(api: Api) -> None:
     await create_queue(api, "PHARM")
-    for field in DEFAULT_CONFIG.keys() - {"capacity", "overflow_queue"}:
+    # null clears these three: no limit, no overflow queue, always open
+    for field in DEFAULT_CONFIG.keys() - {"capacity", "overflow_queue", "opening_hours"}:
         r = await api.call("PUT", f"{API}/queues/PHARM/config", json={field: None})
         error = assert_error(r, 422, "validation_error")
         assert field in error["message"], error

@@ -105,7 +105,13 @@ async def screenshot(page: Page, name: str) -> Path:
     """Kept as a test artifact; the README's pictures in docs/ are copies of these."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    scrolled = await page.evaluate("window.scrollY")
     await page.screenshot(path=str(path), full_page=True)
+    # A full-page picture leaves the page scrolled elsewhere while Chromium keeps the old
+    # position, which it takes back at the next click's release: on a tall page the press
+    # and the release then land on two different elements (the settings page's save button
+    # was pressed and the release landed rows above). Scrolling back now makes them agree.
+    await page.evaluate("y => window.scrollTo(0, y)", scrolled)
     return path
 
 

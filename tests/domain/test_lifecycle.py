@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,8 @@ from core.domain.events import (
     TicketTransferredIn,
     TicketTransferredOut,
 )
-from core.domain.model import QueueConfig, QueueMode, Ticket, TicketStatus, Weights
+from core.domain.hours import parse_hours
+from core.domain.model import OnClose, QueueConfig, QueueMode, Ticket, TicketStatus, Weights
 from core.domain.queue import TRANSITIONS, JoinRequest, Queue, UnrankedLine
 
 if TYPE_CHECKING:
@@ -128,6 +130,12 @@ def ticket_in(q: Queue, join: Join, status: TicketStatus) -> Ticket:
         q.complete("t", at(10), "tester")
     if status is NO_SHOW:
         q.mark_no_show("t", at(10), "tester")
+    if status is TicketStatus.CLOSED:  # still waiting when the day's hours (to 10:00) end
+        hours = parse_hours({"mon": [["08:00", "10:00"]]})
+        q.config = dataclasses.replace(
+            q.config, opening_hours=hours, on_close=OnClose.CLOSE_REMAINING
+        )
+        q.close_remaining(at(120), "tester")
     assert q.ticket("t").status is status
     return q.ticket("t")
 

@@ -51,6 +51,7 @@ BY_KIND: dict[str, dict[str, Any]] = {
     "transferred": {"from_queue": "LAB", "position": 2, "eta_low_min": 5, "eta_high_min": 10},
     "done": {},
     "left": {},
+    "line_closed": {},
 }
 # Variations a template branches on; each is applied on its own to the kinds that take it.
 VARIANTS: list[dict[str, Any]] = [
@@ -182,6 +183,19 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
         "unknown_queue": {"code": "X" * 16},
         "join_usage": {},
         "queue_full": {"code": "PHARMACY"},
+        "queue_closed": {
+            "code": "X" * 16,
+            "paused": True,
+            "pause_message": "not on SMS",
+            "opens_day": "wed",
+            "opens_time": "08:00",
+        },
+        "queue_closing": {
+            "code": "X" * 16,
+            "closes_time": "18:00",
+            "opens_day": "wed",
+            "opens_time": "08:00",
+        },
         "already_in": {k: v for k, v in WORST.items() if k in ("queue_name", "position")}
         | {"number": "A-142", "eta_low_min": 150, "eta_high_min": 180},
         "status": {"tickets": tickets},
@@ -203,6 +217,12 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
     for name, reply_params in replies.items():
         text = render_sms_reply(name, lang, **reply_params)
         assert is_gsm7(text) and sms_segments(text) == 1, (name, len(text), text)
+    # Closed rather than paused: every weekday's name, and no opening known.
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun", None):
+        closed = {**replies["queue_closed"], "paused": False, "opens_day": day}
+        text = render_sms_reply("queue_closed", lang, **closed)
+        assert is_gsm7(text) and sms_segments(text) == 1, text
+        assert "not on SMS" not in text
 
 
 def test_spanish_sms_avoids_accents_outside_gsm7() -> None:

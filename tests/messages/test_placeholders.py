@@ -50,6 +50,11 @@ ALLOWED = frozenset(
         "labels",
         "visit",  # whether the patient has a live visit (yes or no)
         "phone_masked",  # their own number, shown masked (+1•••••••77)
+        "opens_day",  # when a closed queue opens: a weekday key (mon ... sun)
+        "opens_time",  # and the local time, HH:MM
+        "closes_time",  # when an open queue closes, HH:MM
+        "paused",  # whether staff paused joins
+        "pause_message",  # what staff said when they did
     }
 )
 """The allow-list, written out here so that widening the catalogue's is a change a reviewer
@@ -88,6 +93,11 @@ VALUES: dict[str, Any] = {
     "ticket_id": "3f2b9c1e-8d4a-4e6f-9b7a-1c2d3e4f5a6b",
     "visit": True,
     "phone_masked": "+3•••••••22",
+    "opens_day": "mon",
+    "opens_time": "08:00",
+    "closes_time": "18:00",
+    "paused": False,
+    "pause_message": "Fire drill, back at 10",
 }
 WHO: dict[str, Any] = {
     "name": NAME,

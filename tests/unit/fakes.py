@@ -23,6 +23,7 @@ from core.domain.model import (
     AT_COUNTER_STATUSES,
     LIVE_STATUSES,
     Counter,
+    Pause,
     QueueConfig,
     Ticket,
     TicketStatus,
@@ -45,6 +46,7 @@ class StoredQueue:
     day_seq_date: date | None = None
     reevaluated_at: datetime | None = None
     public_name: str | None = None
+    pause: Pause | None = None
 
 
 @dataclass
@@ -183,6 +185,7 @@ class FakeQueueUnitOfWork:
             tickets=tickets,
             day_seq=stored.day_seq,
             day_seq_date=stored.day_seq_date,
+            pause=stored.pause,
         )
 
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
@@ -232,6 +235,7 @@ class FakeQueueUnitOfWork:
         for code, queue in queues.items():
             stored = store.queues[code]
             stored.day_seq, stored.day_seq_date = queue.day_seq, queue.day_seq_date
+            stored.pause = queue.pause
             stored.counters = {c.name: dataclasses.replace(c) for c in queue.counters.values()}
             events: list[DomainEvent] = [s.event for s in settled if s.event.queue == code]
             tally = store.hourly.setdefault(

@@ -185,6 +185,7 @@ async def test_report_figures_over_one_local_day(container: Container, clock: Fa
         "completed": 3,
         "no_shows": 1,
         "cancelled": 2,
+        "closed": 0,
         "in_progress": 0,
     }
     # waits 300, 600, 900, 300; services 300, 600, 1200

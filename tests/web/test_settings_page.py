@@ -272,6 +272,10 @@ async def test_saving_applies_every_setting_through_the_api_services(
         "service_times_s": {"pickup": 120, "consultation": 750},
         "fairness_cap_s": 1800,
         "call_ladder": [{"step": "sms", "after_s": 45}, {"step": "unreachable", "after_s": 120}],
+        "opening_hours": None,  # the box left unticked: always open
+        "closures": [],
+        "refuse_past_closing": True,
+        "on_close": "serve_remaining",
     }
     assert await queue_counters(api) == {"1": True, "2": False, "3": True}
 

@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from core.domain.errors import InvalidValue
+from core.domain.hours import parse_closures, parse_hours
 from core.domain.ladder import ladder_from
 from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.notify import DeliveryStatus
@@ -135,7 +136,11 @@ async def queue_status(request: Request, code: str) -> HTTPResponse:
     body=schemas.JoinBody,
     response="Ticket",
     status=201,
-    errors={**UNKNOWN_QUEUE, 409: "queue_full", 422: "validation_error, invalid_value"},
+    errors={
+        **UNKNOWN_QUEUE,
+        409: "queue_full, queue_closed, queue_closing",
+        422: "validation_error, invalid_value",
+    },
 )
 async def join(
     request: Request, code: str, account: StaffAccount, body: schemas.JoinBody
@@ -160,6 +165,38 @@ async def call_next(
 ) -> HTTPResponse:
     ticket = await service(request).call_next(code, body.counter, actor(account))
     return json(ticket_json(ticket))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/pause",
+    "Stop joins at once (an emergency, a fire drill) until resumed; patients who try to "
+    "join are refused with `queue_closed` and the message",
+    body=schemas.PauseBody,
+    response="QueueStatus",
+    errors={**UNKNOWN_QUEUE, 422: "validation_error, invalid_value"},
+)
+async def pause(
+    request: Request, code: str, account: StaffAccount, body: schemas.PauseBody
+) -> HTTPResponse:
+    queues = service(request)
+    await queues.pause(code, body.message, actor(account))
+    return json(status_json(await queues.status(code)))
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/resume",
+    "Let joins in again after a pause",
+    errors=UNKNOWN_QUEUE,
+    response="QueueStatus",
+)
+async def resume(request: Request, code: str, account: StaffAccount) -> HTTPResponse:
+    queues = service(request)
+    await queues.resume(code, actor(account))
+    return json(status_json(await queues.status(code)))
 
 
 @endpoint(
@@ -213,6 +250,10 @@ def changed_config(current: QueueConfig, changes: dict[str, Any]) -> QueueConfig
         changes["notify_positions"] = tuple(changes["notify_positions"])
     if "call_ladder" in changes:
         changes["call_ladder"] = ladder_from(changes["call_ladder"])
+    if changes.get("opening_hours") is not None:
+        changes["opening_hours"] = parse_hours(changes["opening_hours"])
+    if "closures" in changes:
+        changes["closures"] = parse_closures(changes["closures"])
     return dataclasses.replace(current, **changes)
 
 

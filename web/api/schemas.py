@@ -11,12 +11,14 @@ from core.domain.ladder import DEFAULT_CALL_LADDER, MAX_RUNG_S, MAX_RUNGS, MIN_R
 from core.domain.model import (
     MAX_FAIRNESS_CAP_S,
     MAX_LATE_S,
+    MAX_PAUSE_MESSAGE,
     MAX_PRIORITY,
     MAX_PUBLIC_NAME,
     MAX_SERVICE_S,
     MAX_SERVICES,
     MIN_FAIRNESS_CAP_S,
     SERVICE_NAME,
+    OnClose,
     QueueConfig,
     QueueMode,
 )
@@ -105,6 +107,12 @@ def default_ladder() -> list[LadderRungBody]:
     return [LadderRungBody(step=r.step, after_s=r.after_s) for r in DEFAULT_CALL_LADDER]
 
 
+FORCE = (
+    "Add the patient even while the queue is closed, paused or closing (a walk-in at the "
+    "counter); the joined event in the ticket's history records `forced`."
+)
+
+
 class JoinBody(Body):
     priority: int = Field(0, ge=0, le=MAX_PRIORITY)
     appointment_at: AwareDatetime | None = None
@@ -125,6 +133,7 @@ class JoinBody(Body):
         description="The kind of visit, one of the queue's `service_times_s`; "
         "left out when not known.",
     )
+    force: bool = Field(False, description=FORCE)
 
 
 class CounterBody(Body):
@@ -182,6 +191,31 @@ class WeightsBody(Body):
     appointment: float = Field(ge=0, le=1)
 
 
+OPENING_HOURS = (
+    "When the queue takes patients, in its `timezone`: weekdays (`mon` ... `sun`) to lists "
+    'of `["HH:MM", "HH:MM"]` intervals, e.g. `{"mon": [["08:00", "13:00"], ["14:00", '
+    '"18:00"]], "sun": []}`. A weekday left out is closed all day. An interval whose end '
+    'is not after its start spans midnight (`["22:00", "02:00"]`) and belongs to the day '
+    "it starts. On a day the clocks change, a time that does not exist is read as late "
+    "after the jump as it was meant (02:30 is 03:30) and a time that happens twice is the "
+    "first. Intervals must not overlap. `null`: always open. A join while closed is refused "
+    "with `queue_closed`."
+)
+CLOSURES = (
+    "Dates the queue is shut all day (`YYYY-MM-DD`, in its time zone), holidays say; an "
+    "interval starting on such a date is shut too. At most 366."
+)
+REFUSE_PAST_CLOSING = (
+    "Refuse a join (`queue_closing`) when the patient's forecast call time (`eta_s` from "
+    "now) falls after the current open period closes."
+)
+ON_CLOSE = (
+    "What closing time does to patients still waiting: `serve_remaining` (no new joins, "
+    "the line is still called) or `close_remaining` (each is told and their ticket ends "
+    "`closed`)."
+)
+
+
 class ConfigBody(Body):
     """Fields left out keep their current value."""
 
@@ -206,11 +240,20 @@ class ConfigBody(Body):
     call_ladder: list[LadderRungBody] | None = Field(
         None, max_length=MAX_RUNGS, description=CALL_LADDER
     )
+    opening_hours: dict[str, list[list[str]]] | None = Field(
+        None, max_length=7, description=OPENING_HOURS
+    )
+    closures: list[str] | None = Field(None, max_length=366, description=CLOSURES)
+    refuse_past_closing: bool | None = Field(None, description=REFUSE_PAST_CLOSING)
+    on_close: OnClose | None = Field(None, description=ON_CLOSE)
 
     @model_validator(mode="after")
     def _null_only_where_unset_means_something(self) -> ConfigBody:
-        """`null` clears capacity or overflow queue; for the rest, leave the field out."""
-        return _refuse_nulls(self, set(ConfigBody.model_fields) - {"capacity", "overflow_queue"})
+        """`null` clears capacity, overflow queue or opening hours; for the rest, leave the
+        field out."""
+        return _refuse_nulls(
+            self, set(ConfigBody.model_fields) - {"capacity", "overflow_queue", "opening_hours"}
+        )
 
 
 PATCHED_SETTINGS = {"mode", "service_times_s", "fairness_cap_s"}
@@ -224,6 +267,15 @@ def _refuse_nulls(body: B, settings: set[str]) -> B:
     if nulls:
         raise ValueError(f"{', '.join(nulls)} cannot be null (leave it out to keep it)")
     return body
+
+
+class PauseBody(Body):
+    message: str | None = Field(
+        None,
+        max_length=MAX_PAUSE_MESSAGE,
+        description="What patients who try to join are told (the bot, SMS, the pages); "
+        "left out: only that the queue is paused.",
+    )
 
 
 class CallNextBody(Body):

@@ -1,5 +1,6 @@
 """The admin's queue settings page: ordering, kinds of visit, capacity, notifications and
-the call ladder, counters, and the queue's name as patients read it.
+the call ladder, opening hours and closing time, counters, and the queue's name as patients
+read it.
 
 A plain form rather than HTMX: it posts back here so that every error can be shown next to
 its own input, with what the admin typed kept. It is applied through the same services as
@@ -25,11 +26,13 @@ from sanic.request import RequestParameters
 from sanic.response import HTTPResponse, html, redirect
 
 from core.domain.errors import InvalidValue
+from core.domain.hours import WEEKDAYS, OpeningHours, parse_closures, parse_hours
 from core.domain.ladder import Rung, ladder_from
 from core.domain.model import (
     MAX_PUBLIC_NAME,
     MAX_SERVICE_S,
     Counter,
+    OnClose,
     QueueConfig,
     QueueMode,
     Weights,
@@ -65,6 +68,12 @@ MAX_POSITION = 9999
 MAX_COUNTER_NAME = 32
 FORM = "form"
 """The error key for a problem that belongs to no single field."""
+HOURS_SHOWN = "hours_shown"
+"""Posted with the hours section, so an unticked box there reads as unticked (a browser
+sends nothing for it) rather than as "keep what is stored"."""
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+CHECKBOXES = ("hours_enabled", "refuse_past_closing")
+INTERVAL = re.compile(r"(\d{1,2}:\d{2})\s*[-\u2013]\s*(\d{1,2}:\d{2})")
 
 
 @dataclass
@@ -119,8 +128,25 @@ def values_of(config: QueueConfig) -> dict[str, str]:
         timezone=config.timezone,
         service_times=service_times_text(config.service_times_s),
         call_ladder=call_ladder_text(config.call_ladder),
+        hours_enabled="on" if config.opening_hours is not None else "",
+        closures="\n".join(day.isoformat() for day in config.closures),
+        refuse_past_closing="on" if config.refuse_past_closing else "",
+        on_close=config.on_close.value,
     )
+    values.update(hours_texts(config.opening_hours))
     return values
+
+
+def hours_texts(hours: OpeningHours | None) -> dict[str, str]:
+    """One field a weekday: `08:00-13:00, 14:00-18:00`; empty when closed (or no hours:
+    the page then offers the usual week, Monday to Friday from 09:00 to 17:00)."""
+    if hours is None:
+        week = {day: "09:00-17:00" if day not in ("sat", "sun") else "" for day in WEEKDAYS}
+        return {f"hours_{day}": text for day, text in week.items()}
+    return {
+        f"hours_{day}": ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in intervals)
+        for day, intervals in zip(WEEKDAYS, hours.days, strict=True)
+    }
 
 
 def call_ladder_text(ladder: Sequence[Rung]) -> str:
@@ -174,6 +200,7 @@ async def page(
         appointment_window=minutes(info.config.appointment_window_s),
         saved=request.args.get("saved") == "1" and not submission.errors,
         staff=await accounts.staff_of_queue(info.code),
+        weekdays=list(zip(WEEKDAYS, WEEKDAY_NAMES, strict=True)),
         staff_saved=request.args.get("staff") == "1",
     )
     return html(body, status=status)
@@ -211,6 +238,8 @@ def read(form: Any, info: QueueInfo, others: set[str]) -> Submission:
     """Each field as typed; a field missing from the post keeps its stored value."""
     stored = form_values(info)
     values = {name: str(form.get(name, stored[name])).strip() for name in stored}
+    if form.get(HOURS_SHOWN):
+        values.update({name: str(form.get(name, "")).strip() for name in CHECKBOXES})
     sub = Submission(values, read_counters(form, info), str(form.get("new_counter", "")).strip())
     read_public_name(sub)
     read_weights(sub)
@@ -218,7 +247,48 @@ def read(form: Any, info: QueueInfo, others: set[str]) -> Submission:
     read_numbers(sub)
     read_service_times(sub)
     read_call_ladder(sub)
+    read_hours(sub)
     return sub
+
+
+def read_hours(sub: Submission) -> None:
+    """The week as typed, a weekday a field (`08:00-13:00, 14:00-18:00`), the closure dates
+    one a line (or comma-separated), what closing does, and whether to refuse joins that
+    could not be seen before it."""
+    values = sub.values
+    if values["on_close"] in {o.value for o in OnClose}:
+        sub.changes["on_close"] = values["on_close"]
+    else:
+        sub.fail("on_close", "choose what closing time does to the line")
+    sub.changes["refuse_past_closing"] = bool(values["refuse_past_closing"])
+    closures = [d for d in re.split(r"[\s,;]+", values["closures"]) if d]
+    try:
+        sub.changes["closures"] = [d.isoformat() for d in parse_closures(closures)]
+    except InvalidValue as exc:
+        sub.fail("closures", str(exc).removeprefix("closures: "))
+    if not values["hours_enabled"]:
+        sub.changes["opening_hours"] = None
+        return
+    week: dict[str, list[list[str]]] = {}
+    for day in WEEKDAYS:
+        text = values[f"hours_{day}"]
+        pieces = [p.strip() for p in re.split(r"[,;]", text) if p.strip()]
+        found = [INTERVAL.fullmatch(p) for p in pieces]
+        bad = next((p for p, m in zip(pieces, found, strict=True) if m is None), None)
+        if bad is not None:
+            sub.fail(f"hours_{day}", f"{bad!r}: write times like 08:00-13:00, 14:00-18:00")
+            continue
+        week[day] = [[m.group(1).zfill(5), m.group(2).zfill(5)] for m in found if m]
+    if any(f"hours_{day}" in sub.errors for day in WEEKDAYS):
+        return
+    try:
+        parse_hours(week)
+    except InvalidValue as exc:
+        message = str(exc).removeprefix("opening_hours").lstrip(": ")
+        named = next((d for d in WEEKDAYS if message.startswith(d)), None)
+        sub.fail(f"hours_{named}" if named else "opening_hours", message)
+        return
+    sub.changes["opening_hours"] = week
 
 
 def read_public_name(sub: Submission) -> None:
@@ -408,6 +478,12 @@ def domain_config(sub: Submission, current: QueueConfig) -> QueueConfig | None:
         typed["notify_positions"] = tuple(typed["notify_positions"])
     if "call_ladder" in typed:
         typed["call_ladder"] = ladder_from(typed["call_ladder"])
+    if typed.get("opening_hours") is not None:
+        typed["opening_hours"] = parse_hours(typed["opening_hours"])
+    if "closures" in typed:
+        typed["closures"] = parse_closures(typed["closures"])
+    if "on_close" in typed:
+        typed["on_close"] = OnClose(typed["on_close"])
     for name, value in typed.items():
         try:
             dataclasses.replace(current, **{name: value})

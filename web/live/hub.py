@@ -29,6 +29,7 @@ from core.bus import EventBus, Message, Subscription
 from core.services.queues import Committed, QueueService, QueueStatus
 from core.storage.errors import NotFound
 from core.tasks import cancel_and_wait
+from web.public.opening import opening_view
 from web.serialize import iso, public_ticket_json, status_json
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ OWN_EVENT_WAIT_S = 10.0
 """How long an event this process committed is awaited back from the bus, to be recognised
 and not sent twice; past that it was lost on the way (Redis delivers at most once, within
 milliseconds). Short, as a commit's keys are kept that long."""
-ENDED_STATUSES = frozenset({"done", "cancelled", "no_show"})
+ENDED_STATUSES = frozenset({"done", "cancelled", "no_show", "closed"})
 EventKey = tuple[Any, ...]
 
 
@@ -89,6 +90,7 @@ def display_snapshot(status: QueueStatus, event_at: str | None) -> Message:
     queue = status.queue
     called = sorted(queue.at_counters(), key=lambda t: t.called_at or t.joined_at, reverse=True)
     waiting = queue.waiting()
+    opening = opening_view(queue, status.updated_at, queue.config.language)
     return {
         "type": "display",
         "queue": queue.code,
@@ -104,6 +106,8 @@ def display_snapshot(status: QueueStatus, event_at: str | None) -> Message:
             ],
             "next": [t.number for t in waiting[:DISPLAY_NEXT]],
             "waiting": len(waiting),
+            "open": opening.open,
+            "notice": opening.notice,
             "event_at": event_at,
         },
     }

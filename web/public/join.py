@@ -16,7 +16,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
-from core.domain.errors import InvalidValue, QueueFull
+from core.domain.errors import InvalidValue, QueueClosed, QueueClosing, QueueFull
 from core.domain.notify import patient_actor
 from core.messages import SUPPORTED_LANGUAGES
 from core.phones import normalize_phone
@@ -26,6 +26,7 @@ from web.clients import client_address
 from web.deps import container_of
 from web.origin import foreign_origin
 from web.public.join_guard import FormTokens, SlidingWindow
+from web.public.opening import opening_text, opening_view
 from web.public.poster import phone_channels
 from web.public.routes import PRIVATE, error_page, redirect_with_flash, texts
 from web.templating import render
@@ -57,6 +58,8 @@ JOIN_TEXT: dict[str, dict[str, str]] = {
         "bad_name": "The name is too long.",
         "bad_kind": "Choose a kind of visit from the list.",
         "queue_full": "The queue is full right now. Please ask at the desk.",
+        "queue_closing": "We cannot see anyone joining now before closing time. Please come "
+        "back when we open again.",
         "already": "This phone number already has a ticket in this queue: look for the text "
         "message we sent to it, or ask at the desk.",
         "expired": "This form was open too long. Please press the button again.",
@@ -83,6 +86,8 @@ JOIN_TEXT: dict[str, dict[str, str]] = {
         "bad_name": "El nombre es demasiado largo.",
         "bad_kind": "Elija un motivo de la lista.",
         "queue_full": "La fila está llena ahora mismo. Pregunte en el mostrador.",
+        "queue_closing": "No podemos atender a nadie más antes del cierre. Vuelva cuando "
+        "abramos de nuevo.",
         "already": "Este número ya tiene un turno en esta fila: busque el SMS que le enviamos "
         "o pregunte en el mostrador.",
         "expired": "El formulario estuvo abierto demasiado tiempo. Pulse el botón otra vez.",
@@ -145,12 +150,17 @@ async def form_page(
     info: QueueInfo,
     error: JoinRefused | None = None,
     values: dict[str, str] | None = None,
+    status: int | None = None,
 ) -> HTTPResponse:
     language, text = texts(JOIN_TEXT, language_of(request, info))
     channels = await phone_channels(request, info.code)
+    queues = container_of(request).queues
+    opening = opening_view((await queues.status(info.code)).queue, queues.clock(), language)
     page = render(
         "join.html",
         lang=language,
+        opening=opening,
+        hours_text=opening_text(language),
         queue=info,
         kinds=sorted(info.config.service_times_s),
         form_token=guards(request)[0].issue(info.code),
@@ -161,7 +171,7 @@ async def form_page(
         sms_text=text["sms"].format(code=info.code, number=channels.sms_number),
         text=text,
     )
-    response = html(page, status=error.status if error else 200, headers=PRIVATE)
+    response = html(page, status=status or (error.status if error else 200), headers=PRIVATE)
     if error is not None and error.retry_after_s is not None:
         response.headers["Retry-After"] = str(error.retry_after_s)
     return response
@@ -241,6 +251,10 @@ async def join(request: Request, code: str) -> HTTPResponse:
         return await form_page(request, info, refused, values)
     except QueueFull:  # raised only when there is no overflow queue to send the patient to
         return await form_page(request, info, JoinRefused("queue_full", 409), values)
+    except QueueClosed:  # the page says until when (its notice)
+        return await form_page(request, info, None, values, status=409)
+    except QueueClosing:
+        return await form_page(request, info, JoinRefused("queue_closing", 409), values)
     if joined.existing:
         # Never the ticket page of whoever holds that phone number: anyone can type one.
         return await form_page(request, info, JoinRefused("already", 409), values)

@@ -15,6 +15,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html
 
 from web.deps import Services, container_of
+from web.public.opening import hours_view
 from web.templating import render
 
 bp = Blueprint("pages")
@@ -99,5 +100,6 @@ async def poster(request: Request, code: str) -> HTTPResponse:
         if telegram
         else None,
         sms_number=channels.sms_number,
+        hours=hours_view(info.config, info.config.language),
     )
     return html(page)

@@ -30,6 +30,7 @@ from web.deps import container_of
 from web.errors import status_of
 from web.live.hub import display_snapshot
 from web.origin import foreign_origin
+from web.public.opening import hours_view, opening_text, opening_view
 from web.public.poster import phone_channels
 from web.serialize import public_ticket_json
 from web.templating import render
@@ -111,6 +112,7 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "done": "Done \u2013 thank you for your visit",
         "cancelled": "Cancelled \u2013 you left the queue",
         "no_show": "Missed \u2013 you were called but did not come. Please speak to the staff.",
+        "closed": "Closed \u2013 the queue closed for the day before we could see you. Sorry.",
         "position": "Position {position} in line",
         "next_up": "You are next",
         "eta": "about {range}",
@@ -148,6 +150,7 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "done": "Terminado \u2013 gracias por su visita",
         "cancelled": "Cancelado \u2013 salió de la fila",
         "no_show": "Perdido \u2013 le llamamos pero no vino. Hable con el personal.",
+        "closed": "Cerrado \u2013 la fila cerró por hoy antes de poder atenderle. Lo sentimos.",
         "position": "Posición {position} en la fila",
         "next_up": "Usted es el siguiente",
         "eta": "unos {range}",
@@ -222,6 +225,8 @@ async def display(request: Request, code: str) -> HTTPResponse:
         clock=local_clock(status.updated_at, info.config.timezone),
         state=state,
         text=text,
+        hours=hours_view(info.config, language),
+        hours_text=opening_text(language),
     )
     return html(page, headers={"Cache-Control": "no-store"})
 
@@ -258,9 +263,12 @@ async def ticket_page(
     # Only a patient with no phone and no Telegram on the ticket hears of the other ways.
     unreachable = view.ticket.phone is None and view.ticket.telegram_chat_id is None
     channels = await phone_channels(request, info.code) if unreachable else None
+    opening = opening_view((await queues.status(info.code)).queue, queues.clock(), language)
     page = render(
         "ticket.html",
         lang=language,
+        opening=opening,
+        hours_text=opening_text(language),
         token=token,
         queue_name=info.shown_name,
         ticket=public,

@@ -70,9 +70,18 @@
     waitingLine.textContent = text.waiting.replace("{n}", String(waiting));
   }
 
+  function paintOpening(open, notice) {
+    // Closed (by its hours or a pause): the notice says until when. A snapshot from a
+    // server without opening hours has no `open`: treated as open.
+    const banner = $("closed");
+    banner.hidden = open !== false;
+    banner.textContent = notice || "";
+  }
+
   function paint() {
     paintCalled(state.called);
     paintNext(state.next, state.waiting);
+    paintOpening(state.open, state.notice);
   }
 
   // -- the feed -------------------------------------------------------------------------------

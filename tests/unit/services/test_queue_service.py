@@ -10,9 +10,10 @@ import pytest
 
 from core.bus import Message
 from core.bus.memory import InProcessBus
-from core.domain.errors import InvalidValue, QueueEmpty
+from core.domain.errors import InvalidValue, QueueClosed, QueueEmpty
 from core.domain.model import QueueConfig, Ticket, TicketStatus
 from core.domain.queue import Queue
+from core.services.errors import Forbidden
 from core.services.queues import Committed, QueueService, new_join_request
 from core.storage.errors import ConcurrentUpdate, NotFound
 from tests.conftest import FakeClock
@@ -258,3 +259,24 @@ async def test_a_failing_listener_leaves_the_commit_and_the_others(
     assert "ticket_called" in await published(bus, service.call_next("PHARM", "1", "staff:ann"))
     assert len(told) == 1
     assert (await service.status("PHARM")).queue.waiting() == []
+
+
+@pytest.mark.parametrize("actor", ["patient:web", "patient:telegram", "patient:sms", "system"])
+async def test_only_staff_may_force_a_join(service: QueueService, actor: str) -> None:
+    await service.pause("PHARM", None, "staff:ana")
+    with pytest.raises(Forbidden, match="only staff"):
+        await service.join("PHARM", new_join_request(force=True), actor)
+    with pytest.raises(QueueClosed):
+        await service.join("PHARM", new_join_request(), actor)
+    forced = await service.join("PHARM", new_join_request(force=True), "staff:ana")
+    assert forced.ticket.number == "A-001"
+
+
+async def test_pause_and_resume_are_published_for_the_live_pages(
+    service: QueueService, bus: InProcessBus
+) -> None:
+    assert await published(bus, service.pause("PHARM", "Back at 11", "staff:ana")) == [
+        "queue_paused"
+    ]
+    assert await published(bus, service.resume("PHARM", "staff:ana")) == ["queue_resumed"]
+    assert await published(bus, service.resume("PHARM", "staff:ana")) == []  # not paused
