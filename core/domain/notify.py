@@ -19,6 +19,7 @@ from core.domain.events import (
     EtaRevised,
     LeaveNowAdvised,
     PositionChanged,
+    TicketBroadcast,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
@@ -71,6 +72,8 @@ class MessageKind(enum.StrEnum):
     TRANSFERRED = "transferred"
     DONE = "done"
     LEFT = "left"
+    BROADCAST = "broadcast"
+    """Staff's own words to the line (`core.domain.broadcast`)."""
 
 
 MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
@@ -85,6 +88,7 @@ MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
     EtaRevised: MessageKind.ETA_CHANGED,
     LeaveNowAdvised: MessageKind.LEAVE_NOW,
     PositionChanged: MessageKind.CLOSE,
+    TicketBroadcast: MessageKind.BROADCAST,
 }
 ETA_KINDS = frozenset(
     {

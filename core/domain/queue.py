@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.domain import broadcast as broadcasts
 from core.domain import eta, load, notify, ordering
 from core.domain.errors import (
     CounterBusy,
@@ -28,6 +29,7 @@ from core.domain.events import (
     LeaveNowAdvised,
     PositionChanged,
     TicketAcknowledged,
+    TicketBroadcast,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
@@ -484,6 +486,20 @@ class Queue:
             raise IllegalTransition(ticket.number, "phone", ticket.status.value)
         ticket.phone = phone
         return ticket
+
+    def broadcast(
+        self, text: str, audience: broadcasts.Audience, now: datetime, actor: str
+    ) -> list[Ticket]:
+        """Staff's message to the line: an event for each addressed patient who can be
+        messaged (settling turns each into a `broadcast` notification on their channel).
+        Returns those tickets; nobody's place or state changes."""
+        text = broadcasts.checked_text(text)
+        reached = [
+            t for t in broadcasts.addressed(self.tickets.values(), audience) if notify.reachable(t)
+        ]
+        for ticket in reached:
+            self._emit(TicketBroadcast, ticket, now, actor, text=text, audience=audience.value)
+        return reached
 
     def acknowledge(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         """The patient pressed "I'm on my way"; pressing it again changes nothing."""

@@ -83,6 +83,8 @@ PATIENT_PARAMS = frozenset(
         "labels",
         "visit",
         "phone_masked",
+        # staff's own words to the line (a broadcast), checked when sent
+        "text",
     }
 )
 """Everything a message to a patient may say: nothing about who they are (no name, phone
@@ -96,6 +98,9 @@ TICKET_FIELDS = frozenset(
 """What an item of `tickets` (the status reply) may say."""
 STAFF_TEXTS = frozenset(
     {
+        "broadcast_sent",
+        "broadcast_too_long",
+        "broadcast_usage",
         "counter_busy",
         "done_done",
         "link_bad",

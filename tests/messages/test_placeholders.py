@@ -50,6 +50,7 @@ ALLOWED = frozenset(
         "labels",
         "visit",  # whether the patient has a live visit (yes or no)
         "phone_masked",  # their own number, shown masked (+1•••••••77)
+        "text",  # staff's own words to the line (a broadcast)
     }
 )
 """The allow-list, written out here so that widening the catalogue's is a change a reviewer
@@ -88,6 +89,7 @@ VALUES: dict[str, Any] = {
     "ticket_id": "3f2b9c1e-8d4a-4e6f-9b7a-1c2d3e4f5a6b",
     "visit": True,
     "phone_masked": "+3•••••••22",
+    "text": "The pharmacist is back at 14:00.",
 }
 WHO: dict[str, Any] = {
     "name": NAME,

@@ -16,7 +16,12 @@ from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
 from core.services.privacy import Subject
-from core.services.queues import QueueService, checked_public_name, new_join_request
+from core.services.queues import (
+    BroadcastSent,
+    QueueService,
+    checked_public_name,
+    new_join_request,
+)
 from core.services.reports import analytics, hourly_metrics
 from core.storage import outbox
 from core.storage.models import StaffAccount
@@ -173,6 +178,37 @@ async def call_next(
 async def reposition(request: Request, code: str, account: StaffAccount) -> HTTPResponse:
     waiting = await service(request).reposition(code, actor(account))
     return json({"waiting": waiting})
+
+
+@endpoint(
+    bp,
+    "POST",
+    "/queues/<code>/broadcast",
+    "Send the patients in line (`to`: waiting or all live tickets) a message on their "
+    "channel, through the outbox; recorded per ticket (event `ticket_broadcast`, "
+    "notification kind `broadcast`) with the staff member as actor",
+    body=schemas.BroadcastBody,
+    response="{to, sent, by_channel: {telegram, sms}, unreachable}",
+    errors={
+        **UNKNOWN_QUEUE,
+        422: "validation_error, invalid_value, broadcast_too_long (details: segments, "
+        "max_segments, sms_patients)",
+    },
+)
+async def broadcast(
+    request: Request, code: str, account: StaffAccount, body: schemas.BroadcastBody
+) -> HTTPResponse:
+    sent = await service(request).broadcast(code, body.text, body.to, actor(account))
+    return json(broadcast_json(sent))
+
+
+def broadcast_json(sent: BroadcastSent) -> dict[str, Any]:
+    return {
+        "to": sent.audience.value,
+        "sent": sent.sent,
+        "by_channel": sent.by_channel,
+        "unreachable": sent.unreachable,
+    }
 
 
 @endpoint(
