@@ -26,6 +26,7 @@ from core.storage.models import StaffAccount, TicketEventRow
 from web.auth import check_csrf, session_account, signer, staff_page
 from web.clients import client_address, secure_cookies
 from web.console.board import PRIORITY_LABELS, load_board, priority_label
+from web.console.broadcast_form import form_values
 from web.deps import container_of
 from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
@@ -167,6 +168,7 @@ async def board_page(request: Request, account: StaffAccount, csrf: str) -> HTTP
         values={},
         errors={},
         added=None,
+        broadcast=form_values(),
     )
     return html(page)
 
