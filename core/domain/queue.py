@@ -208,6 +208,20 @@ class Queue:
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
+    def joiner_eta(self, now: datetime, extra_counters: int = 0) -> eta.Eta:
+        """The wait of someone joining now, at the end of the line (a routine visit of the
+        queue's usual length), with `extra_counters` more counters open: the same forecast
+        the patients are told, so staff read the figures their patients read."""
+        line = self.waiting()
+        services = [*self._expected_services(line), self.service()]
+        forecast = eta.forecast(
+            services,
+            self._visits_in_progress(now),
+            self.open_counters() + extra_counters,
+            self.load_factor(),
+        )
+        return forecast[-1]
+
     def live_ticket_of(self, telegram_chat_id: int | None, phone: str | None) -> Ticket | None:
         """The patient's ticket still in this queue, if any: one per patient and queue."""
         for ticket in self.tickets.values():

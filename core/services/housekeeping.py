@@ -1,5 +1,6 @@
 """Periodic work a running server does: called patients who never came become no-shows,
-and quiet lines are re-evaluated, since time alone changes what their patients should hear.
+and quiet lines are re-evaluated, since time alone changes what their patients should hear;
+staff chats are alerted of long waits and idle counters (`core.services.staff_alerts`).
 
 Every process that runs background work runs both, in one loop (`housekeeping_forever`);
 it is safe to run in any number of processes at once. A no-show is marked under the
@@ -16,6 +17,7 @@ import logging
 from datetime import datetime
 
 from core.services.queues import QueueService
+from core.services.staff_alerts import StaffAlerts
 from core.storage.queues import LiveLine
 
 log = logging.getLogger(__name__)
@@ -31,12 +33,15 @@ async def housekeeping_forever(
     queues: QueueService,
     reevaluate_interval_s: float = REEVALUATE_INTERVAL_S,
     sweep_interval_s: float = SWEEP_INTERVAL_S,
+    alerts: StaffAlerts | None = None,
 ) -> None:
     """The no-show sweep and the re-evaluation of quiet lines, until cancelled: one loop,
     one query a round for both (`QueueService.live_lines`), so a queue with nobody waiting
     or called costs nothing more. A round comes every `sweep_interval_s`, or every
     `reevaluate_interval_s` when that is shorter; each line is re-evaluated once per
-    `reevaluate_interval_s` whatever the rounds of this and other processes."""
+    `reevaluate_interval_s` whatever the rounds of this and other processes. With `alerts`,
+    each round also decides the staff alerts of the lines (and of the queues in an alert
+    episode), once per episode whatever the processes."""
     round_s = min(sweep_interval_s, reevaluate_interval_s)
     while True:
         await asyncio.sleep(round_s)
@@ -44,6 +49,8 @@ async def housekeeping_forever(
             lines = await queues.live_lines()
             await sweep_no_shows(queues, lines)
             await reevaluate_lines(queues, reevaluate_interval_s, lines)
+            if alerts is not None:
+                await alerts.evaluate_all(line.code for line in lines)
         except Exception:
             # One failed round (database restarting) must not end the loop.
             log.exception("housekeeping failed; trying again in %.0f s", round_s)

@@ -159,7 +159,10 @@ def test_staff_texts_are_the_ones_the_staff_chat_sends() -> None:
         return set(re.findall(r'"([a-z_]+)"', text))
 
     bot_texts = {p.stem for p in TEMPLATES.glob("en/bot/*.txt")}
-    staff = names_in("bot/staff.py", "core/services/staff_chat.py") & bot_texts
+    staff = (
+        names_in("bot/staff.py", "core/services/staff_chat.py", "core/services/staff_alerts.py")
+        & bot_texts
+    )
     patient = names_in("bot/patients.py", "bot/callbacks.py", "core/services/conversation.py")
     assert staff - patient == STAFF_TEXTS
 
