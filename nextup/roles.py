@@ -29,6 +29,7 @@ class RoleTasks:
         )
 
     def coroutines(self) -> list[Coroutine[Any, Any, None]]:
+        from core.services.daily_summary import DailySummaries
         from core.services.housekeeping import housekeeping_forever
         from core.services.staff_alerts import StaffAlerts
 
@@ -44,6 +45,7 @@ class RoleTasks:
                     self.container.queues,
                     interval_s,
                     alerts=StaffAlerts(self.container.queues),
+                    summaries=DailySummaries(self.container.queues),
                 ),
                 self.container.privacy.purge_daily_forever(),
             ]

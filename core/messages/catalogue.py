@@ -96,7 +96,7 @@ TICKET_FIELDS = frozenset(
     {"number", "queue_name", "status", "position", "counter", "eta_low_min", "eta_high_min"}
 )
 """What an item of `tickets` (the status reply) may say."""
-STAFF_MESSAGES = frozenset({"staff_alert_wait", "staff_alert_idle"})
+STAFF_MESSAGES = frozenset({"staff_alert_wait", "staff_alert_idle", "daily_summary"})
 """Messages the outbox sends to linked staff chats (no ticket): alerts and the daily summary,
 worded from `templates/<language>/bot/<kind>.txt` when sent (`render_staff_message`)."""
 STAFF_TEXTS = STAFF_MESSAGES | frozenset(

@@ -17,7 +17,12 @@ from core.domain.alerts import Episode
 from core.domain.notify import Channel, DeliveryStatus
 from core.storage import command_sql
 from core.storage.errors import NotFound
-from core.storage.models import DailyReportRow, OutboxMessage, StaffAccount, StaffAlertRow
+from core.storage.models import (
+    DailyReportRow,
+    OutboxMessage,
+    StaffAccount,
+    StaffAlertRow,
+)
 
 
 async def linked_accounts() -> list[StaffAccount]:
@@ -30,6 +35,12 @@ async def queues_in_episode() -> list[str]:
     looked at again even with nobody in line, so their episodes can end."""
     rows = await StaffAlertRow.filter(since__isnull=False).values_list("queue__code", flat=True)
     return sorted({str(code) for code in rows})
+
+
+async def report_sent(code: str, day: date) -> bool:
+    """Whether the queue's summary of `day` was sent (a read without the lock: the claim
+    under it decides)."""
+    return await DailyReportRow.exists(queue__code=code, day=day)
 
 
 class LockedQueue:

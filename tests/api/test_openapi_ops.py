@@ -32,11 +32,13 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/public/tickets/{token}"),
     ("POST", "/api/v1/privacy/export"),
     ("POST", "/api/v1/privacy/erase"),
-    # issue 18: staff's message to the line
+    # issue 18: staff's message to the line, the daily summary
     ("POST", "/api/v1/queues/{code}/broadcast"),
+    ("GET", "/api/v1/queues/{code}/report"),
 }
 """The REST API v1 table of the contract (/work/shared/design/contract.md), and the
-routes added since (CHANGES.md): a patient's access and erasure requests, broadcast."""
+routes added since (CHANGES.md): a patient's access and erasure requests, broadcast, the
+daily report."""
 KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
 """Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
 BODIES = {

@@ -160,7 +160,12 @@ def test_staff_texts_are_the_ones_the_staff_chat_sends() -> None:
 
     bot_texts = {p.stem for p in TEMPLATES.glob("en/bot/*.txt")}
     staff = (
-        names_in("bot/staff.py", "core/services/staff_chat.py", "core/services/staff_alerts.py")
+        names_in(
+            "bot/staff.py",
+            "core/services/staff_chat.py",
+            "core/services/staff_alerts.py",
+            "core/services/daily_summary.py",
+        )
         & bot_texts
     )
     patient = names_in("bot/patients.py", "bot/callbacks.py", "core/services/conversation.py")

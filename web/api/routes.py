@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from core.domain.daily import last_day_over
 from core.domain.errors import InvalidValue
 from core.domain.ladder import ladder_from
 from core.domain.model import Counter, QueueConfig, Weights
@@ -22,7 +23,7 @@ from core.services.queues import (
     checked_public_name,
     new_join_request,
 )
-from core.services.reports import analytics, hourly_metrics
+from core.services.reports import analytics, daily_summary, hourly_metrics, parse_day
 from core.storage import outbox
 from core.storage.models import StaffAccount
 from web.api import schemas
@@ -265,6 +266,26 @@ async def queue_analytics(request: Request, code: str) -> HTTPResponse:
     days = int_arg(request, "days", 7)
     now = container_of(request).clock()
     return json(await analytics(code, days, now))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/report",
+    "The daily summary of one local day (the queue's time zone): visits, mean and p90 wait, "
+    "no-shows, average rating, SMS segments, failed notifications",
+    query={"day": "YYYY-MM-DD, default the last day over (yesterday, local)"},
+    errors={**UNKNOWN_QUEUE, 422: "invalid_value (a bad day)"},
+    response="DailySummary",
+)
+async def queue_day_report(request: Request, code: str) -> HTTPResponse:
+    raw = request.get_args(keep_blank_values=True).get("day")  # `day=` is a bad day
+    if raw is None:
+        timezone = (await service(request).get_queue(code)).config.timezone
+        day = last_day_over(container_of(request).clock(), timezone)
+    else:
+        day = parse_day(raw, "report's")
+    return json((await daily_summary(code, day)).to_dict())
 
 
 @endpoint(
