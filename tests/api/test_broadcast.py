@@ -8,6 +8,7 @@ from core.services import accounts
 from core.storage.models import OutboxMessage, TicketEventRow
 from tests.api.helpers import API, STAFF_ROLES, act_ok, assert_error, call_next, create_queue, join
 from tests.conftest import Api
+from tests.web.sessions import console_client
 
 TEXT = "The pharmacist is back at 14:00."
 
@@ -132,3 +133,12 @@ async def test_a_long_text_goes_when_nobody_is_reached_by_sms(api: Api) -> None:
     await join(api, telegram_chat_id=7003)
     response = await broadcast(api, text="x" * 900)
     assert response.json()["by_channel"] == {"telegram": 1, "sms": 0}
+
+
+async def test_the_console_ticket_page_shows_what_was_sent_and_by_whom(api: Api) -> None:
+    line = await a_line(api)
+    await broadcast(api, "pharmacist", text=TEXT)
+    async with console_client(api, "staff") as client:
+        page = (await client.get(f"/console/tickets/{line['sms']['id']}")).text
+    assert f"message to the line: {TEXT}" in page
+    assert "pharmacist-user" in page

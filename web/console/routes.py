@@ -280,11 +280,18 @@ def describe_event(row: TicketEventRow) -> dict[str, Any]:
         "at": row.at,
         "who": who if who_kind == "staff" else f"patient ({who})" if who else row.actor,
         "staff": who_kind == "staff",
-        "what": row.type.replace("_", " "),
+        "what": what_happened(row),
         "change": f"{row.from_status or NONE} → {row.to_status}" if row.to_status else "",
         "counter": row.counter,
         "positions": positions_text(row),
     }
+
+
+def what_happened(row: TicketEventRow) -> str:
+    """The event's type in words; a broadcast with the words staff sent."""
+    if row.type == "ticket_broadcast" and isinstance(row.data, dict) and row.data.get("text"):
+        return f"message to the line: {row.data['text']}"
+    return row.type.replace("_", " ")
 
 
 def positions_text(row: TicketEventRow) -> str:
