@@ -8,7 +8,7 @@ from tortoise import fields
 # it depends on 0012 here, and on 0013 once both are in one branch.
 
 class Migration(migrations.Migration):
-    dependencies = [('nextup', '0012_privacy')]
+    dependencies = [('nextup', '0013_opening_hours')]
 
     initial = False
 
