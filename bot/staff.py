@@ -1,5 +1,5 @@
 """Staff commands from a linked chat: /link, /next, /recall, /noshow, /done, /queue,
-/pause, /resume.
+/pause, /resume, /broadcast.
 
 These are registered before the patient commands, so a staff command never falls through
 to "unknown command". A chat that is not linked to an account is refused and logged.
@@ -16,6 +16,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
 from bot.context import BotServices, reply
+from core.domain.broadcast import BroadcastTooLong
 from core.domain.errors import CounterBusy, DomainError, QueueEmpty, UnknownCounter
 from core.domain.model import queue_code
 from core.redact import redact
@@ -84,7 +85,9 @@ async def staff_error(
     message: Message, services: BotServices, exc: DomainError, command: CommandObject
 ) -> None:
     params: dict[str, Any] = {}
-    if isinstance(exc, QueueEmpty):
+    if isinstance(exc, BroadcastTooLong):
+        name, params = "broadcast_too_long", dict(exc.details())
+    elif isinstance(exc, QueueEmpty):
         name, params = "queue_empty", {"queue": exc.queue}
     elif isinstance(exc, CounterBusy):
         name, params = "counter_busy", {"counter": exc.counter, "number": exc.number}
@@ -196,6 +199,27 @@ async def _queue_and_rest(
     return None, " ".join(words)
 
 
+async def _broadcast(
+    message: Message, command: CommandObject, services: BotServices, account: StaffAccount
+) -> None:
+    code_and_text = (command.args or "").strip().split(maxsplit=1)
+    code = queue_code(code_and_text[0]) if code_and_text else None
+    if code is None or len(code_and_text) < 2:
+        await reply(message, services, "broadcast_usage")
+        return
+    sent = await services.staff.broadcast(account, code, code_and_text[1])
+    await reply(
+        message,
+        services,
+        "broadcast_sent",
+        queue=code,
+        sent=sent.sent,
+        telegram=sent.by_channel.get("telegram", 0),
+        sms=sent.by_channel.get("sms", 0),
+        unreachable=sent.unreachable,
+    )
+
+
 def build_router() -> Router:
     """A fresh router each time: aiogram attaches a router to one Dispatcher only."""
     router = Router(name="staff")
@@ -207,4 +231,5 @@ def build_router() -> Router:
     router.message.register(staff_only(_queue), Command("queue"))
     router.message.register(staff_only(_pause), Command("pause"))
     router.message.register(staff_only(_resume), Command("resume"))
+    router.message.register(staff_only(_broadcast), Command("broadcast"))
     return router

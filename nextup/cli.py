@@ -20,6 +20,7 @@ from nextup.demo import cmd_demo
 from nextup.lifecycle import freeze_long_lived_objects
 from nextup.logs import configure_logging
 from nextup.privacy_cli import add_arguments as add_privacy_arguments
+from nextup.report_cli import add_arguments as add_report_arguments
 from nextup.serve import cmd_bot, cmd_serve, cmd_worker
 from sim.cli import add_arguments as add_simulate_arguments
 
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.set_defaults(run=cmd_link_code)
 
     add_privacy_arguments(sub)
+    add_report_arguments(sub)
 
     simulate = sub.add_parser(
         "simulate", help="simulate working days through the queue engine, per policy"

@@ -29,7 +29,9 @@ class RoleTasks:
         )
 
     def coroutines(self) -> list[Coroutine[Any, Any, None]]:
+        from core.services.daily_summary import DailySummaries
         from core.services.housekeeping import housekeeping_forever
+        from core.services.staff_alerts import StaffAlerts
 
         work: list[Coroutine[Any, Any, None]] = []
         if self.dispatcher is not None:
@@ -39,7 +41,12 @@ class RoleTasks:
             interval_s = self.container.settings.reevaluate_interval_s
             work += [
                 self.dispatcher.run(),
-                housekeeping_forever(self.container.queues, interval_s),
+                housekeeping_forever(
+                    self.container.queues,
+                    interval_s,
+                    alerts=StaffAlerts(self.container.queues),
+                    summaries=DailySummaries(self.container.queues),
+                ),
                 self.container.privacy.purge_daily_forever(),
             ]
         if ProcessRole.BOT in self.roles and self.polls:

@@ -55,6 +55,8 @@ hypothesis.settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 TABLES = (
+    "staff_alerts",
+    "daily_reports",
     "consents",
     "privacy_log",
     "maintenance_leases",

@@ -14,7 +14,7 @@ from sanic.response import HTTPResponse
 from web import errors, headers, inputs, ops, paths
 from web.api import docs
 from web.api import routes as api
-from web.console import analytics_page, help_page, inbox_page, settings_page
+from web.console import analytics_page, broadcast_form, help_page, inbox_page, settings_page
 from web.console import routes as console
 from web.deps import Services
 from web.live import routes as live
@@ -49,6 +49,7 @@ def create_app(
         api.bp,
         console.bp,
         analytics_page.bp,
+        broadcast_form.bp,
         settings_page.bp,
         inbox_page.bp,
         help_page.bp,

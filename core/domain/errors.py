@@ -9,6 +9,7 @@ it, and `core/services/conversation.py` turns those a patient can meet into repl
     DomainError
     ├── InvalidValue              a value out of range, unreadable or not allowed here
     │   ├── LateLimitReached      moved back as often as a ticket may
+    │   ├── BroadcastTooLong      a broadcast that would take more than 2 SMS segments
     │   ├── AlreadyCalled *       leaving by phone once called: only staff end that visit
     │   ├── UnknownLinkCode *     a staff chat link code unknown, used or expired
     │   ├── AccountDisabled *     a staff chat link code of a disabled account
@@ -33,6 +34,7 @@ it, and `core/services/conversation.py` turns those a patient can meet into repl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 
@@ -41,7 +43,7 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def details(self) -> dict[str, str | None] | None:
+    def details(self) -> Mapping[str, object] | None:
         """What the error is about, for the error object's `details`; most say it in words."""
         return None
 

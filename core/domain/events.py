@@ -175,6 +175,16 @@ class TicketUnreachable(TicketEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketBroadcast(TicketEvent):
+    """Staff sent the line a message (`Queue.broadcast`): one event per patient addressed,
+    so each ticket's history says what its patient was told, by whom, and its notification
+    row points at it."""
+
+    text: str
+    audience: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketRated(TicketEvent):
     score: int
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from core.domain.model import TicketStatus
+from core.domain.model import LIVE_STATUSES, TicketStatus
 from core.domain.notify import MessageKind
 
 W = TicketStatus.WAITING
@@ -60,6 +60,9 @@ FRESHNESS: dict[str, Freshness] = {
     K.DONE: Freshness(frozenset({TicketStatus.DONE}), frozenset()),
     K.LEFT: Freshness(frozenset({TicketStatus.CANCELLED}), frozenset()),
     K.LINE_CLOSED: Freshness(frozenset({TicketStatus.CLOSED}), frozenset()),
+    # Staff's word to the line holds while the visit goes on, whatever was said since: a
+    # patient called meanwhile still hears it, one who left does not.
+    K.BROADCAST: Freshness(LIVE_STATUSES, frozenset()),
 }
 """Kinds not listed (replies, and kinds added later until they are listed here) are never
 superseded."""

@@ -19,6 +19,7 @@ from core.domain.events import (
     EtaRevised,
     LeaveNowAdvised,
     PositionChanged,
+    TicketBroadcast,
     TicketCalled,
     TicketCancelled,
     TicketClosed,
@@ -74,6 +75,8 @@ class MessageKind(enum.StrEnum):
     LEFT = "left"
     LINE_CLOSED = "line_closed"
     """The queue closed for the day before the patient could be seen."""
+    BROADCAST = "broadcast"
+    """Staff's own words to the line (`core.domain.broadcast`)."""
 
 
 MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
@@ -89,6 +92,7 @@ MESSAGE_KINDS: dict[type[DomainEvent], MessageKind] = {
     EtaRevised: MessageKind.ETA_CHANGED,
     LeaveNowAdvised: MessageKind.LEAVE_NOW,
     PositionChanged: MessageKind.CLOSE,
+    TicketBroadcast: MessageKind.BROADCAST,
 }
 ETA_KINDS = frozenset(
     {

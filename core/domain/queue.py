@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.domain import broadcast as broadcasts
 from core.domain import eta, load, notify, ordering
 from core.domain.errors import (
     CounterBusy,
@@ -32,6 +33,7 @@ from core.domain.events import (
     QueuePaused,
     QueueResumed,
     TicketAcknowledged,
+    TicketBroadcast,
     TicketCalled,
     TicketCancelled,
     TicketClosed,
@@ -244,6 +246,20 @@ class Queue:
             closes_at=schedule.closes_at(now) if in_hours else None,
             pause=self.pause,
         )
+
+    def joiner_eta(self, now: datetime, extra_counters: int = 0) -> eta.Eta:
+        """The wait of someone joining now, at the end of the line (a routine visit of the
+        queue's usual length), with `extra_counters` more counters open: the same forecast
+        the patients are told, so staff read the figures their patients read."""
+        line = self.waiting()
+        services = [*self._expected_services(line), self.service()]
+        forecast = eta.forecast(
+            services,
+            self._visits_in_progress(now),
+            self.open_counters() + extra_counters,
+            self.load_factor(),
+        )
+        return forecast[-1]
 
     def live_ticket_of(self, telegram_chat_id: int | None, phone: str | None) -> Ticket | None:
         """The patient's ticket still in this queue, if any: one per patient and queue."""
@@ -592,6 +608,20 @@ class Queue:
             raise IllegalTransition(ticket.number, "phone", ticket.status.value)
         ticket.phone = phone
         return ticket
+
+    def broadcast(
+        self, text: str, audience: broadcasts.Audience, now: datetime, actor: str
+    ) -> list[Ticket]:
+        """Staff's message to the line: an event for each addressed patient who can be
+        messaged (settling turns each into a `broadcast` notification on their channel).
+        Returns those tickets; nobody's place or state changes."""
+        text = broadcasts.checked_text(text)
+        reached = [
+            t for t in broadcasts.addressed(self.tickets.values(), audience) if notify.reachable(t)
+        ]
+        for ticket in reached:
+            self._emit(TicketBroadcast, ticket, now, actor, text=text, audience=audience.value)
+        return reached
 
     def acknowledge(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
         """The patient pressed "I'm on my way"; pressing it again changes nothing."""

@@ -90,6 +90,8 @@ PATIENT_PARAMS = frozenset(
         "closes_time",
         "paused",
         "pause_message",
+        # staff's own words to the line (a broadcast), checked when sent
+        "text",
     }
 )
 """Everything a message to a patient may say: nothing about who they are (no name, phone
@@ -101,8 +103,14 @@ TICKET_FIELDS = frozenset(
     {"number", "queue_name", "status", "position", "counter", "eta_low_min", "eta_high_min"}
 )
 """What an item of `tickets` (the status reply) may say."""
-STAFF_TEXTS = frozenset(
+STAFF_MESSAGES = frozenset({"staff_alert_wait", "staff_alert_idle", "daily_summary"})
+"""Messages the outbox sends to linked staff chats (no ticket): alerts and the daily summary,
+worded from `templates/<language>/bot/<kind>.txt` when sent (`render_staff_message`)."""
+STAFF_TEXTS = STAFF_MESSAGES | frozenset(
     {
+        "broadcast_sent",
+        "broadcast_too_long",
+        "broadcast_usage",
         "counter_busy",
         "done_done",
         "link_bad",
@@ -295,6 +303,11 @@ class Catalogue:
         _check_name("text", name)
         return self._render(f"bot/{name}.txt", language, params, name not in STAFF_TEXTS)[0]
 
+    def render_staff_message(self, kind: str, language: str, params: Mapping[str, Any]) -> str:
+        if kind not in STAFF_MESSAGES:
+            raise UnknownMessage(f"staff message {kind!r}")
+        return self._render(f"bot/{kind}.txt", language, params, to_patient=False)[0]
+
     def render_sms_reply(self, name: str, language: str, /, **params: Any) -> str:
         _check_name("SMS reply", name)
         return self._render(f"sms_reply/{name}.txt", language, params)[0]
@@ -355,6 +368,11 @@ def render_text(name: str, language: str, /, **params: Any) -> str:
     `name` and `language` are positional-only, so templates may use params of those names.
     """
     return DEFAULT_CATALOGUE.render_text(name, language, **params)
+
+
+def render_staff_message(kind: str, language: str, params: Mapping[str, Any]) -> str:
+    """A message to a staff chat from the outbox (`STAFF_MESSAGES`), in `language`."""
+    return DEFAULT_CATALOGUE.render_staff_message(kind, language, params)
 
 
 def render_sms_reply(name: str, language: str, /, **params: Any) -> str:

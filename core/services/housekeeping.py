@@ -1,9 +1,11 @@
 """Periodic work a running server does: called patients who never came become no-shows,
 quiet lines are re-evaluated, since time alone changes what their patients should hear,
-and at closing time the patients still waiting in a `close_remaining` queue are told and
-their tickets closed.
+at closing time the patients still waiting in a `close_remaining` queue are told and their
+tickets closed, staff chats are alerted of long waits and idle counters
+(`core.services.staff_alerts`), and admin chats get each queue's daily summary once its day
+is over (`core.services.daily_summary`).
 
-Every process that runs background work runs both, in one loop (`housekeeping_forever`);
+Every process that runs background work runs all of it, in one loop (`housekeeping_forever`);
 it is safe to run in any number of processes at once. A no-show is marked under the
 queue's lock, and a ticket is marked once. A line is re-evaluated under the queue's lock
 too, and only if its stamp (`reevaluated_at`) is still the one read: of several processes,
@@ -19,7 +21,9 @@ import logging
 from datetime import datetime
 
 from core.domain.model import OnClose
+from core.services.daily_summary import DailySummaries
 from core.services.queues import QueueService
+from core.services.staff_alerts import StaffAlerts
 from core.storage.queues import LiveLine
 
 log = logging.getLogger(__name__)
@@ -35,12 +39,17 @@ async def housekeeping_forever(
     queues: QueueService,
     reevaluate_interval_s: float = REEVALUATE_INTERVAL_S,
     sweep_interval_s: float = SWEEP_INTERVAL_S,
+    alerts: StaffAlerts | None = None,
+    summaries: DailySummaries | None = None,
 ) -> None:
     """The no-show sweep and the re-evaluation of quiet lines, until cancelled: one loop,
     one query a round for both (`QueueService.live_lines`), so a queue with nobody waiting
     or called costs nothing more. A round comes every `sweep_interval_s`, or every
     `reevaluate_interval_s` when that is shorter; each line is re-evaluated once per
-    `reevaluate_interval_s` whatever the rounds of this and other processes."""
+    `reevaluate_interval_s` whatever the rounds of this and other processes. With `alerts`,
+    each round also decides the staff alerts of the lines (and of the queues in an alert
+    episode), once per episode whatever the processes; with `summaries`, sends the daily
+    summaries due, once per queue and day."""
     round_s = min(sweep_interval_s, reevaluate_interval_s)
     while True:
         await asyncio.sleep(round_s)
@@ -49,6 +58,10 @@ async def housekeeping_forever(
             await sweep_no_shows(queues, lines)
             await close_lines(queues, lines)
             await reevaluate_lines(queues, reevaluate_interval_s, lines)
+            if alerts is not None:
+                await alerts.evaluate_all(line.code for line in lines)
+            if summaries is not None:
+                await summaries.send_due()
         except Exception:
             # One failed round (database restarting) must not end the loop.
             log.exception("housekeeping failed; trying again in %.0f s", round_s)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from core.bus import EventBus, Message
+from core.domain import broadcast as broadcasts
 from core.domain import eta
 from core.domain.consent import consent_of
 from core.domain.errors import InvalidValue, QueueFull
@@ -26,9 +27,10 @@ from core.domain.model import (
     TicketAction,
     TicketStatus,
 )
+from core.domain.notify import Channel, patient_channel
 from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import Settlement, settlement
-from core.messages import is_gsm7
+from core.messages import is_gsm7, pick_language, render_notification, sms_segments
 from core.phones import normalize_phone
 from core.services.errors import Forbidden
 from core.services.service_times import RunningServiceTimes
@@ -90,6 +92,36 @@ class TicketView:
     ticket: Ticket
     estimate: eta.Eta | None
     history: list[TicketEventRow]
+
+
+@dataclass(frozen=True)
+class BroadcastSent:
+    """What a broadcast queued: how many patients it goes to, by channel (`telegram`,
+    `sms`), and how many of those addressed have no channel (a walk-in without a phone)."""
+
+    audience: broadcasts.Audience
+    by_channel: dict[str, int]
+    unreachable: int
+
+    @property
+    def sent(self) -> int:
+        return sum(self.by_channel.values())
+
+
+def broadcast_sms_segments(
+    text: str, tickets: Sequence[Ticket], queue_name: str, language: str
+) -> int:
+    """The most SMS segments the broadcast takes for any of `tickets` reached by SMS (0 when
+    none is), as the catalogue words it in each patient's language."""
+    most = 0
+    for ticket in tickets:
+        channel = patient_channel(ticket)
+        if channel is None or channel[0] is not Channel.SMS:
+            continue
+        lang = pick_language(ticket.language, language)
+        params = {"queue_name": queue_name, "number": ticket.number, "text": text}
+        most = max(most, sms_segments(render_notification("broadcast", "sms", lang, params).text))
+    return most
 
 
 def checked_public_name(public_name: str | None) -> str | None:
@@ -271,6 +303,32 @@ class QueueService:
     async def resume(self, code: str, actor: str) -> None:
         """Lets joins in again (`Queue.resume_joins`)."""
         await self._transact([code], lambda qs, now: qs[code].resume_joins(now, actor))
+
+    async def broadcast(self, code: str, text: str, to: str, actor: str) -> BroadcastSent:
+        """Staff's message to the patients of the line (`to`: waiting or all): one
+        notification each on their channel, in the command's one transaction with the
+        audit event of each ticket. Refused whole (nothing sent) when the SMS would take
+        more than `MAX_BROADCAST_SMS_SEGMENTS` for a patient reached by SMS."""
+        audience = broadcasts.audience_of(to)
+        text = broadcasts.checked_text(text)
+        info = await self.get_queue(code)  # the name patients read, which the SMS carries
+
+        def broadcast(queues: dict[str, Queue], now: datetime) -> BroadcastSent:
+            queue = queues[code]
+            reached = queue.broadcast(text, audience, now, actor)
+            segments = broadcast_sms_segments(text, reached, info.shown_name, queue.config.language)
+            by_channel = {c.value: 0 for c in Channel}
+            for ticket in reached:
+                channel = patient_channel(ticket)
+                if channel is not None:
+                    by_channel[channel[0].value] += 1
+            if segments > broadcasts.MAX_BROADCAST_SMS_SEGMENTS:
+                # Raised inside the transaction: it rolls back, and no event is kept.
+                raise broadcasts.BroadcastTooLong(segments, by_channel[Channel.SMS.value])
+            addressed = len(broadcasts.addressed(queue.tickets.values(), audience))
+            return BroadcastSent(audience, by_channel, addressed - len(reached))
+
+        return await self._transact([code], broadcast)
 
     async def call_next(self, code: str, counter: str, actor: str) -> Ticket:
         return await self._transact([code], lambda qs, now: qs[code].call_next(counter, now, actor))

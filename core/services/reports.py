@@ -395,3 +395,72 @@ async def hourly_metrics(code: str, start: datetime, end: datetime) -> list[Hour
         raise InvalidValue("until must be after since")
     row = await queue_row(code)
     return await reporting.hourly_rows(row.id, start, end)
+
+
+# -- the daily summary ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    """One queue's local day (the visits that joined that day, as the analytics count
+    them): what the admin chats get after it, `nextup report` prints and
+    `GET /api/v1/queues/{code}/report` answers."""
+
+    code: str
+    name: str
+    day: date
+    timezone: str
+    visits: int
+    completed: int
+    no_shows: int
+    cancelled: int
+    mean_wait_s: float | None
+    p90_wait_s: float | None
+    average_rating: float | None
+    ratings: int
+    sms_segments: int
+    failed_notifications: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "day": self.day.isoformat(),
+            "timezone": self.timezone,
+            "visits": self.visits,
+            "completed": self.completed,
+            "no_shows": self.no_shows,
+            "cancelled": self.cancelled,
+            "mean_wait_s": self.mean_wait_s,
+            "p90_wait_s": self.p90_wait_s,
+            "average_rating": self.average_rating,
+            "ratings": self.ratings,
+            "sms_segments": self.sms_segments,
+            "failed_notifications": self.failed_notifications,
+        }
+
+
+async def daily_summary(code: str, day: date) -> DailySummary:
+    """The summary of `day` for the queue, from the figures of the analytics report."""
+    timezone = await queue_timezone(code)
+    span = DateRange(day, day, timezone)
+    report = await queue_report(code, span)
+    row = await queue_row(code)
+    totals = report.summary["totals"]
+    [period] = report.days  # the one day: its wait's spread (None when nobody was called)
+    return DailySummary(
+        code=report.code,
+        name=report.name,
+        day=day,
+        timezone=timezone,
+        visits=totals["joined"],
+        completed=totals["completed"],
+        no_shows=totals["no_shows"],
+        cancelled=totals["cancelled"],
+        mean_wait_s=period.wait.avg_s,
+        p90_wait_s=period.wait.p90_s,
+        average_rating=report.ratings.average,
+        ratings=report.ratings.count,
+        sms_segments=report.sms["segments"],
+        failed_notifications=await reporting.failed_notifications(row.id, *span.bounds()),
+    )

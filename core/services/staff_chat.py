@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.domain.broadcast import Audience
 from core.domain.model import Ticket, TicketAction
 from core.services.accounts import actor, require_queue
 from core.services.errors import (
@@ -17,7 +18,7 @@ from core.services.errors import (
     NothingCalled,
     UnknownLinkCode,
 )
-from core.services.queues import QueueService, QueueStatus
+from core.services.queues import BroadcastSent, QueueService, QueueStatus
 from core.storage import accounts as stored
 from core.storage import ticket_reads
 from core.storage.errors import NotFound
@@ -138,6 +139,13 @@ class StaffChat:
             raise NoQueueChosen(f"say which queue, e.g. {example}")
         require_queue(account, code)
         return code
+
+    async def broadcast(self, account: StaffAccount, code: str, text: str) -> BroadcastSent:
+        """`/broadcast CODE text`: to the patients waiting (the console's form can also
+        reach those already called)."""
+        code = code.upper()
+        require_queue(account, code)
+        return await self.queues.broadcast(code, text, Audience.WAITING, actor(account))
 
     async def status(self, account: StaffAccount, code: str | None = None) -> QueueStatus:
         code = (code or account.last_queue or "").upper()

@@ -420,3 +420,43 @@ class MaintenanceLease(Model):
 
     class Meta:
         table = "maintenance_leases"
+
+
+class StaffAlertRow(Model):
+    """Where one staff alert about a queue stands (`core.domain.alerts`): `subject` is
+    `wait` (its longest or forecast wait past `wait_alert_s`) or `idle:<counter>`.
+    `since`: when the condition was first seen, None while it does not hold; `alerted`:
+    this episode's message was queued. Read and changed under the queue row's lock, so of
+    several processes one queues each episode's message."""
+
+    id = fields.IntField(primary_key=True)
+    queue: fields.ForeignKeyRelation[QueueRow] = fields.ForeignKeyField(
+        "nextup.QueueRow", related_name="staff_alerts", on_delete=fields.CASCADE
+    )
+    subject = fields.CharField(max_length=48)
+    since = fields.DatetimeField(null=True)
+    alerted = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_alerts"
+        unique_together = (("queue", "subject"),)
+
+
+class DailyReportRow(Model):
+    """A queue's daily summary sent to the admin chats: one row per queue and local day,
+    inserted (unique) before the messages are queued, in their transaction, so of several
+    processes one sends it."""
+
+    id = fields.IntField(primary_key=True)
+    queue: fields.ForeignKeyRelation[QueueRow] = fields.ForeignKeyField(
+        "nextup.QueueRow", related_name="daily_reports", on_delete=fields.CASCADE
+    )
+    day = fields.DateField()
+    sent_at = fields.DatetimeField()
+    chats = fields.IntField(default=0)
+    """How many admin chats it was queued for."""
+
+    class Meta:
+        table = "daily_reports"
+        unique_together = (("queue", "day"),)

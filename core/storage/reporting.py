@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.domain.notify import DeliveryStatus
 from core.storage.models import (
     HourlyMetric,
     OutboxMessage,
@@ -78,6 +79,17 @@ async def sms_segments(
     for ticket_id, segments in await query.values_list("ticket_id", "segments"):
         per_visit[ticket_id] = per_visit.get(ticket_id, 0) + segments
     return per_visit
+
+
+async def failed_notifications(queue_id: int, start: datetime, end: datetime) -> int:
+    """Messages about the visits that joined in [start, end) that were given up on
+    (`failed`: not delivered after their retries, or refused by the provider)."""
+    return await OutboxMessage.filter(
+        ticket__queue_id=queue_id,
+        ticket__joined_at__gte=start,
+        ticket__joined_at__lt=end,
+        status=DeliveryStatus.FAILED.value,
+    ).count()
 
 
 async def hourly_rows(queue_id: int, start: datetime, end: datetime) -> list[HourlyMetric]:

@@ -419,6 +419,7 @@ async def test_fuzzed_bodies_never_cause_a_server_error(api: Api) -> None:
         ),
         ("POST", "/api/v1/privacy/export", "/api/v1/privacy/export"),
         ("POST", "/api/v1/privacy/erase", "/api/v1/privacy/erase"),
+        ("POST", "/api/v1/queues/{code}/broadcast", "/api/v1/queues/LAB/broadcast"),
     ]
     assert {(m, p) for m, p, _ in routes} == set(known)
     seen: set[int] = set()

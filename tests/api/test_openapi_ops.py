@@ -34,10 +34,13 @@ CONTRACT_ROUTES = {
     ("GET", "/api/v1/public/tickets/{token}"),
     ("POST", "/api/v1/privacy/export"),
     ("POST", "/api/v1/privacy/erase"),
+    # issue 18: staff's message to the line, the daily summary
+    ("POST", "/api/v1/queues/{code}/broadcast"),
+    ("GET", "/api/v1/queues/{code}/report"),
 }
 """The REST API v1 table of the contract (/work/shared/design/contract.md), and the
 routes added since (CHANGES.md): a patient's access and erasure requests, pausing and
-resuming joins."""
+resuming joins, broadcast, the daily report."""
 KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
 """Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
 OPENING_HOURS = {"opening_hours", "closures", "refuse_past_closing", "on_close"}
@@ -75,6 +78,7 @@ BODIES = {
     ("POST", "/api/v1/tickets/{id}/{action}"): ({"counter", "queue"}, set()),
     ("POST", "/api/v1/privacy/export"): ({"phone", "telegram_chat_id"}, set()),
     ("POST", "/api/v1/privacy/erase"): ({"phone", "telegram_chat_id"}, set()),
+    ("POST", "/api/v1/queues/{code}/broadcast"): ({"text", "to"}, {"text"}),
 }
 """Request bodies: (fields the contract names, fields that are required)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from core.domain.daily import last_day_over
 from core.domain.errors import InvalidValue
 from core.domain.hours import parse_closures, parse_hours
 from core.domain.ladder import ladder_from
@@ -17,8 +18,13 @@ from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
 from core.services.privacy import Subject
-from core.services.queues import QueueService, checked_public_name, new_join_request
-from core.services.reports import analytics, hourly_metrics
+from core.services.queues import (
+    BroadcastSent,
+    QueueService,
+    checked_public_name,
+    new_join_request,
+)
+from core.services.reports import analytics, daily_summary, hourly_metrics, parse_day
 from core.storage import outbox
 from core.storage.models import StaffAccount
 from web.api import schemas
@@ -214,6 +220,37 @@ async def reposition(request: Request, code: str, account: StaffAccount) -> HTTP
 
 @endpoint(
     bp,
+    "POST",
+    "/queues/<code>/broadcast",
+    "Send the patients in line (`to`: waiting or all live tickets) a message on their "
+    "channel, through the outbox; recorded per ticket (event `ticket_broadcast`, "
+    "notification kind `broadcast`) with the staff member as actor",
+    body=schemas.BroadcastBody,
+    response="{to, sent, by_channel: {telegram, sms}, unreachable}",
+    errors={
+        **UNKNOWN_QUEUE,
+        422: "validation_error, invalid_value, broadcast_too_long (details: segments, "
+        "max_segments, sms_patients)",
+    },
+)
+async def broadcast(
+    request: Request, code: str, account: StaffAccount, body: schemas.BroadcastBody
+) -> HTTPResponse:
+    sent = await service(request).broadcast(code, body.text, body.to, actor(account))
+    return json(broadcast_json(sent))
+
+
+def broadcast_json(sent: BroadcastSent) -> dict[str, Any]:
+    return {
+        "to": sent.audience.value,
+        "sent": sent.sent,
+        "by_channel": sent.by_channel,
+        "unreachable": sent.unreachable,
+    }
+
+
+@endpoint(
+    bp,
     "GET",
     "/queues/<code>/config",
     "Queue configuration",
@@ -270,6 +307,26 @@ async def queue_analytics(request: Request, code: str) -> HTTPResponse:
     days = int_arg(request, "days", 7)
     now = container_of(request).clock()
     return json(await analytics(code, days, now))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/report",
+    "The daily summary of one local day (the queue's time zone): visits, mean and p90 wait, "
+    "no-shows, average rating, SMS segments, failed notifications",
+    query={"day": "YYYY-MM-DD, default the last day over (yesterday, local)"},
+    errors={**UNKNOWN_QUEUE, 422: "invalid_value (a bad day)"},
+    response="DailySummary",
+)
+async def queue_day_report(request: Request, code: str) -> HTTPResponse:
+    raw = request.get_args(keep_blank_values=True).get("day")  # `day=` is a bad day
+    if raw is None:
+        timezone = (await service(request).get_queue(code)).config.timezone
+        day = last_day_over(container_of(request).clock(), timezone)
+    else:
+        day = parse_day(raw, "report's")
+    return json((await daily_summary(code, day)).to_dict())
 
 
 @endpoint(

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.domain.broadcast import MAX_BROADCAST_CHARS, MAX_BROADCAST_SMS_SEGMENTS, Audience
 from core.domain.ladder import DEFAULT_CALL_LADDER, MAX_RUNG_S, MAX_RUNGS, MIN_RUNG_S, Step
 from core.domain.model import (
     MAX_FAIRNESS_CAP_S,
@@ -159,6 +160,21 @@ class QueueCreateBody(Body):
     )
     call_ladder: list[LadderRungBody] = Field(
         default_factory=default_ladder, max_length=MAX_RUNGS, description=CALL_LADDER
+    )
+
+
+class BroadcastBody(Body):
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_BROADCAST_CHARS,
+        description="What every patient addressed reads, on Telegram or by SMS, after the "
+        "queue's name and their ticket number. Refused (422 `broadcast_too_long`, with "
+        f"`segments`) when a patient reached by SMS would get more than "
+        f"{MAX_BROADCAST_SMS_SEGMENTS} segments.",
+    )
+    to: Audience = Field(
+        Audience.WAITING,
+        description="`waiting`: the patients in line; `all`: also those called and at a counter.",
     )
 
 

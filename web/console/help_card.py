@@ -62,6 +62,23 @@ BOT_COMMANDS: tuple[Line, ...] = (
         "Who is waiting (the first 10) and who is at each counter.",
         "Quién espera (los 10 primeros) y quién está en cada mostrador.",
     ),
+    Line(
+        "/pause [QUEUE] [MESSAGE]",
+        "Stops new patients joining at once (a fire drill, an emergency); the message is what"
+        " they are told when they try.",
+        "Deja de admitir pacientes al momento (un simulacro, una emergencia); el mensaje es lo"
+        " que se les dice si lo intentan.",
+    ),
+    Line(
+        "/resume [QUEUE]",
+        "Lets patients join again.",
+        "Vuelve a admitir pacientes.",
+    ),
+    Line(
+        "/broadcast QUEUE TEXT",
+        "Sends everyone waiting in the queue your message, on their own channel.",
+        "Envía su mensaje a todos los que esperan en la cola, por su propio canal.",
+    ),
 )
 
 BOARD: tuple[Line, ...] = (
@@ -105,6 +122,19 @@ BOARD: tuple[Line, ...] = (
         "Add a walk-in",
         "A patient without a phone: give them the printed number.",
         "Un paciente sin teléfono: entréguele el número impreso.",
+    ),
+    Line(
+        "Pause joins · Resume joins",
+        "Stops and restarts new joins at once; patients already in line are still called.",
+        "Detiene y reanuda las nuevas entradas al momento; los que ya esperan siguen siendo"
+        " llamados.",
+    ),
+    Line(
+        "Message the line",
+        "Sends everyone waiting (or also those called) a message on their own channel; by SMS"
+        " at most 2 segments.",
+        "Envía un mensaje a todos los que esperan (o también a los llamados) por su propio"
+        " canal; por SMS, 2 segmentos como máximo.",
     ),
     Line(
         "Longest wait … over the alert threshold",

@@ -26,6 +26,7 @@ from core.storage.models import StaffAccount, TicketEventRow
 from web.auth import check_csrf, session_account, signer, staff_page
 from web.clients import client_address, secure_cookies
 from web.console.board import PRIORITY_LABELS, load_board, priority_label
+from web.console.broadcast_form import form_values
 from web.deps import container_of
 from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
@@ -167,6 +168,7 @@ async def board_page(request: Request, account: StaffAccount, csrf: str) -> HTTP
         values={},
         errors={},
         added=None,
+        broadcast=form_values(),
     )
     return html(page)
 
@@ -278,11 +280,18 @@ def describe_event(row: TicketEventRow) -> dict[str, Any]:
         "at": row.at,
         "who": who if who_kind == "staff" else f"patient ({who})" if who else row.actor,
         "staff": who_kind == "staff",
-        "what": row.type.replace("_", " "),
+        "what": what_happened(row),
         "change": f"{row.from_status or NONE} → {row.to_status}" if row.to_status else "",
         "counter": row.counter,
         "positions": positions_text(row),
     }
+
+
+def what_happened(row: TicketEventRow) -> str:
+    """The event's type in words; a broadcast with the words staff sent."""
+    if row.type == "ticket_broadcast" and isinstance(row.data, dict) and row.data.get("text"):
+        return f"message to the line: {row.data['text']}"
+    return row.type.replace("_", " ")
 
 
 def positions_text(row: TicketEventRow) -> str:
