@@ -186,6 +186,13 @@ class Schedule:
                 return start
         return None
 
+    def day_closes_at(self, day: date) -> datetime | None:
+        """When the last open period that starts on `day` (local) ends; None when none
+        starts that day (no hours at all, a closure, a weekday it is closed)."""
+        if self.hours is None or day in self.closures:
+            return None
+        return max((end for _, end in self._day_periods(day)), default=None)
+
     def _period_at(self, now: datetime) -> tuple[datetime, datetime] | None:
         for start, end in self._periods_from(now):
             if start <= now < end:

@@ -57,9 +57,10 @@ class DailySummaries:
         """Every queue whose last day over has not been reported yet; returns how many admin
         chats this process queued each one's summary for, by queue."""
         sent: dict[str, int] = {}
+        lines = {line.code for line in await self.queues.live_lines()}
         for info in await self.queues.list_queues():
             try:
-                chats = await self.send_if_due(info.code)
+                chats = await self.send_if_due(info.code, line_left=info.code in lines)
             except Exception:  # one queue must not hold up the others
                 log.exception("%s: the daily summary failed", info.code)
                 continue
@@ -67,13 +68,14 @@ class DailySummaries:
                 sent[info.code] = chats
         return sent
 
-    async def send_if_due(self, code: str) -> int | None:
+    async def send_if_due(self, code: str, line_left: bool = False) -> int | None:
         """Sends the queue's last day over when nobody has; None when there was nothing to
-        do, else how many chats it was queued for (0: a day without visits)."""
+        do, else how many chats it was queued for (0: a day without visits). `line_left`:
+        somebody is waiting or called, which holds up a day past its closing time
+        (`core.domain.daily.day_is_over`)."""
         now = self.queues.clock()
         info = await self.queues.get_queue(code)
-        timezone = info.config.timezone
-        day = last_day_over(now, timezone)
+        day = last_day_over(now, info.config.schedule(), line_left)
         if await stored.report_sent(code, day):
             return None
         summary = await daily_summary(code, day)

@@ -1,12 +1,13 @@
 """The daily summary on the real storage (SQLite, PostgreSQL): its figures, and its sending
-to the linked admin chats once per queue and day, after local midnight, however many
-processes look."""
+to the linked admin chats once per queue and day, after closing (local midnight without
+hours), however many processes look."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import date, datetime
 
+from core.domain.hours import parse_hours
 from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.daily_summary import DailySummaries
@@ -121,5 +122,30 @@ async def test_a_queue_in_another_time_zone_waits_for_its_own_midnight(
     assert await summaries.send_due() == {"NY": 0}  # the 1st: nothing to say
     clock.now = datetime.fromisoformat("2026-03-03T05:00:00+00:00")
     assert await summaries.send_due() == {"NY": 2}
+    [row, _] = await OutboxMessage.filter(kind="daily_summary")
+    assert row.payload["day"] == "2026-03-02"
+
+
+async def test_with_opening_hours_it_goes_after_closing_once_the_line_is_done(
+    container: Container, clock: FakeClock
+) -> None:
+    """Open 08:00-18:00 (UTC); the patient still waiting at 18:05 is called and served after
+    closing (`serve_remaining`): the summary waits for that, not for midnight."""
+    await admins_and_staff()
+    queues = container.queues
+    hours = parse_hours({"mon": [["08:00", "18:00"]], "tue": [["08:00", "18:00"]]})
+    await queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(opening_hours=hours), ["1"])
+    await queues.join("PHARM", new_join_request(), "staff")  # 09:00, Monday 2 March
+    summaries = DailySummaries(queues)
+    clock.now = datetime.fromisoformat("2026-03-02T17:59:00+00:00")
+    assert await summaries.send_due() == {"PHARM": 0}  # Sunday the 1st: nothing to say
+    clock.now = datetime.fromisoformat("2026-03-02T18:05:00+00:00")
+    assert await summaries.send_due() == {}  # closed, but somebody still waits
+    await queues.call_next("PHARM", "1", "staff")
+    assert await summaries.send_due() == {}  # called, not done
+    clock.advance(minutes=5)
+    [called] = (await queues.status("PHARM")).queue.at_counters()
+    await queues.ticket_action(called.id, "complete", "staff")
+    assert await summaries.send_due() == {"PHARM": 2}
     [row, _] = await OutboxMessage.filter(kind="daily_summary")
     assert row.payload["day"] == "2026-03-02"

@@ -315,15 +315,17 @@ async def queue_analytics(request: Request, code: str) -> HTTPResponse:
     "/queues/<code>/report",
     "The daily summary of one local day (the queue's time zone): visits, mean and p90 wait, "
     "no-shows, average rating, SMS segments, failed notifications",
-    query={"day": "YYYY-MM-DD, default the last day over (yesterday, local)"},
+    query={
+        "day": "YYYY-MM-DD, default the last day over (closed for the day, else yesterday; local)"
+    },
     errors={**UNKNOWN_QUEUE, 422: "invalid_value (a bad day)"},
     response="DailySummary",
 )
 async def queue_day_report(request: Request, code: str) -> HTTPResponse:
     raw = request.get_args(keep_blank_values=True).get("day")  # `day=` is a bad day
     if raw is None:
-        timezone = (await service(request).get_queue(code)).config.timezone
-        day = last_day_over(container_of(request).clock(), timezone)
+        schedule = (await service(request).get_queue(code)).config.schedule()
+        day = last_day_over(container_of(request).clock(), schedule)
     else:
         day = parse_day(raw, "report's")
     return json((await daily_summary(code, day)).to_dict())
