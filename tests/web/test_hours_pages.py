@@ -9,6 +9,7 @@ from typing import Any
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api, FakeClock
 from tests.web.sessions import console_client, csrf_token
+from tests.web.test_kinds_of_visit_console import add_walk_in
 from tests.web.test_join_page import post
 from tests.web.test_live import feed, receive
 
@@ -136,3 +137,20 @@ async def test_a_web_join_that_could_not_be_seen_before_closing_is_refused(
     assert response.status_code == 409
     assert "before closing time" in response.text
     assert (await api.call("GET", f"{API}/queues/PHARM/status")).json()["size"] == 2
+
+
+async def test_a_walk_in_while_closed_is_added_once_staff_tick_add_anyway(
+    api: Api, clock: FakeClock
+) -> None:
+    await with_hours(api)
+    clock.advance(hours=9)  # 19:00 in Madrid: closed
+    async with console_client(api, "staff") as client:
+        refused = await add_walk_in(client, name="Ana")
+        assert refused.status_code == 422
+        assert "is closed" in refused.text and 'name="force"' in refused.text
+        added = await add_walk_in(client, name="Ana", force="1")
+    assert added.status_code == 200, added.text
+    assert "Added <b>" in added.text and 'name="force"' not in added.text
+    [ticket] = (await api.call("GET", f"{API}/queues/PHARM/status")).json()["waiting"]
+    history = (await api.call("GET", f"{API}/tickets/{ticket['id']}")).json()["history"]
+    assert history[0]["type"] == "ticket_joined" and history[0]["data"]["forced"] is True

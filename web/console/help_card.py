@@ -120,8 +120,10 @@ BOARD: tuple[Line, ...] = (
     ),
     Line(
         "Add a walk-in",
-        "A patient without a phone: give them the printed number.",
-        "Un paciente sin teléfono: entréguele el número impreso.",
+        "A patient without a phone: give them the printed number. While the queue is closed"
+        " or paused, tick “Add anyway” for a patient who is here.",
+        "Un paciente sin teléfono: entréguele el número impreso. Con la cola cerrada o en"
+        " pausa, marque “Add anyway” para un paciente que ya está aquí.",
     ),
     Line(
         "Pause joins · Resume joins",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, redirect
 
-from core.domain.errors import InvalidValue, QueueFull
+from core.domain.errors import InvalidValue, QueueClosed, QueueClosing, QueueFull
 from core.domain.model import check_priority
 from core.services.accounts import Role, actor, check_password, revoke_sessions
 from core.services.errors import Unauthorized
@@ -195,12 +195,18 @@ async def walk_in(request: Request, code: str, account: StaffAccount, csrf: str)
     values = {key: str(form.get(key) or "").strip() for key in WALK_IN_FIELDS}
     errors: dict[str, str] = {}
     added = None
+    offer_force = False
     try:
         fields = walk_in_fields(values, info.config.timezone, container.clock())
         joined = await container.queues.join(info.code, new_join_request(**fields), actor(account))
         added, values = joined.ticket, {}
     except InvalidValue as exc:
         errors[walk_in_field_of(str(exc))] = str(exc)
+    except (QueueClosed, QueueClosing) as exc:
+        # The patient is at the counter: staff may add them all the same, on a second press
+        # with "add anyway" ticked (the joined event records it as forced).
+        errors[""] = str(exc)
+        offer_force = True
     except QueueFull as exc:
         errors[""] = str(exc)
     page = render(
@@ -210,11 +216,12 @@ async def walk_in(request: Request, code: str, account: StaffAccount, csrf: str)
         values=values,
         errors=errors,
         added=added,
+        offer_force=offer_force,
     )
     return html(page, status=422 if errors else 200)
 
 
-WALK_IN_FIELDS = ("name", "phone", "priority", "appointment_at", "service")
+WALK_IN_FIELDS = ("name", "phone", "priority", "appointment_at", "service", "force")
 FIELD_NAMED_IN = {
     "phone": "phone",
     "priority": "priority",
@@ -236,6 +243,7 @@ def walk_in_fields(values: dict[str, str], timezone: str, now: datetime) -> dict
         "name": values["name"][:128] or None,
         "phone": values["phone"] or None,
         "service": values["service"] or None,
+        "force": values["force"] == "1",
     }
     try:
         fields["priority"] = int(values["priority"] or 0)
