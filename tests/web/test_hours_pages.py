@@ -9,8 +9,8 @@ from typing import Any
 from tests.api.helpers import API, create_queue, join
 from tests.conftest import Api, FakeClock
 from tests.web.sessions import console_client, csrf_token
-from tests.web.test_kinds_of_visit_console import add_walk_in
 from tests.web.test_join_page import post
+from tests.web.test_kinds_of_visit_console import add_walk_in
 from tests.web.test_live import feed, receive
 
 # The test clock starts on Monday 2026-03-02 at 09:00 UTC, 10:00 in Madrid.
