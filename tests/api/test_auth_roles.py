@@ -46,6 +46,8 @@ STAFF_ROUTES = [
     Route("POST", "/api/v1/queues/{code}/reposition"),
     Route("POST", "/api/v1/queues/{code}/pause", {}),
     Route("POST", "/api/v1/queues/{code}/resume"),
+    Route("POST", "/api/v1/queues/{code}/broadcast", {"text": "Back at 14:00", "to": "waiting"}),
+    Route("GET", "/api/v1/queues/{code}/report"),
     Route("GET", "/api/v1/queues/{code}/config"),
     Route("PUT", "/api/v1/queues/{code}/config", {"capacity": 50}, True),
     Route("GET", "/api/v1/queues/{code}/analytics"),
