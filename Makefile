@@ -78,12 +78,16 @@ test-embedded: $(DEV_STAMP) chromium promtool
 test-theory: $(DEV_STAMP)
 	$(BIN)/pytest -q $(THEORY_TESTS)
 
-# The unit tests do not touch the database, and neither do the simulator and the fuzzing of
-# parsers; the packaging tests build the wheel and serve from it. None is worth a second run.
+# The unit tests do not touch the database, and neither do the simulator, the fuzzing of
+# parsers, promtool's checks of the alerting rules and the staff's printed help card; the
+# packaging tests build the wheel and serve from it. None is worth a second run.
+ONCE_TESTS := tests/sim tests/packaging tests/security/test_fuzz.py \
+  tests/monitoring/test_monitoring_pack.py tests/web/test_help_card.py tests/browser/test_help_card.py
+
 test-services: $(DEV_STAMP) chromium promtool
 	NEXTUP_TEST_DATABASE_URL=$(PG_URL) NEXTUP_TEST_REDIS_URL=$(REDIS_URL) \
-	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --durations=15 $(addprefix --ignore=,$(UNIT_TESTS)) \
-	  --ignore=tests/sim --ignore=tests/packaging --ignore=tests/security/test_fuzz.py
+	NEXTUP_TEST_REQUIRE_SERVICES=1 $(BIN)/pytest -q --durations=15 \
+	  $(addprefix --ignore=,$(UNIT_TESTS) $(ONCE_TESTS))
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
