@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -53,11 +54,16 @@ class DailySummaries:
     def __init__(self, queues: QueueService) -> None:
         self.queues = queues
 
-    async def send_due(self) -> dict[str, int]:
+    async def send_due(self, live: Iterable[str] | None = None) -> dict[str, int]:
         """Every queue whose last day over has not been reported yet; returns how many admin
         chats this process queued each one's summary for, by queue."""
         sent: dict[str, int] = {}
-        lines = {line.code for line in await self.queues.live_lines()}
+        # `live`: the codes with somebody waiting or called, as the round just read them.
+        lines = (
+            set(live)
+            if live is not None
+            else {line.code for line in await self.queues.live_lines()}
+        )
         for info in await self.queues.list_queues():
             try:
                 chats = await self.send_if_due(info.code, line_left=info.code in lines)

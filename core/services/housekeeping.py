@@ -61,7 +61,7 @@ async def housekeeping_forever(
             if alerts is not None:
                 await alerts.evaluate_all(line.code for line in lines)
             if summaries is not None:
-                await summaries.send_due()
+                await summaries.send_due(line.code for line in lines)
         except Exception:
             # One failed round (database restarting) must not end the loop.
             log.exception("housekeeping failed; trying again in %.0f s", round_s)
