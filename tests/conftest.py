@@ -31,7 +31,7 @@ from tortoise import connections
 
 from core.services import accounts
 from core.settings import load_settings
-from core.storage import db
+from core.storage import db, unit_of_work
 from tests import suite_database
 from tests.servers import serve, shut
 
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from nextup.wiring import Container
 
 Sanic.test_mode = True
+# Every command of the suite checks that what it changed is what the domain said it touched.
+unit_of_work.VERIFY_TOUCHED = True
 
 
 def _dump_asyncio_tasks(signum: int, frame: Any) -> None:

@@ -6,6 +6,8 @@ it caused to `events`; the service layer persists both in one transaction.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -68,6 +70,7 @@ from core.domain.model import (
     TicketStatus,
     check_priority,
     format_number,
+    ticket_copy,
 )
 
 W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
@@ -177,6 +180,20 @@ class Queue:
     """Joins stopped by staff (`pause`), until they `resume`."""
     _ranked_line: tuple[str, ...] = field(default=(), repr=False, compare=False)
     """The ticket ids of the line in order as last ranked, to notice a change."""
+    touched: set[str] = field(default_factory=set, repr=False, compare=False)
+    """The tickets whose stored fields the commands on this object may have changed (every
+    event names its ticket; the few changes without an event add theirs): storage writes
+    these and passes over the rest of the line, however long it is. Positions are not
+    stored, so ranking touches nobody."""
+
+    def snapshot(self) -> Queue:
+        """A copy to keep: the commands run on this queue afterwards do not change it (the
+        service layer hands a queue's objects on to the next command on it)."""
+        kept = copy.copy(self)
+        kept.tickets = {ticket_id: ticket_copy(t) for ticket_id, t in self.tickets.items()}
+        kept.counters = {name: dataclasses.replace(c) for name, c in self.counters.items()}
+        kept.events, kept.touched = [], set()
+        return kept
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -598,6 +615,7 @@ class Queue:
         if not 0 < travel_s <= MAX_LATE_S:
             raise InvalidValue(f"travel time must be between 1 and {MAX_LATE_S // 60} minutes")
         ticket.travel_s, ticket.leave_now_sent = travel_s, False
+        self.touched.add(ticket.id)
         return ticket
 
     def set_phone(self, ticket_id: str, phone: str | None) -> Ticket:
@@ -607,6 +625,7 @@ class Queue:
         if ticket.status not in LIVE_STATUSES:
             raise IllegalTransition(ticket.number, "phone", ticket.status.value)
         ticket.phone = phone
+        self.touched.add(ticket.id)
         return ticket
 
     def broadcast(
@@ -864,6 +883,7 @@ class Queue:
         **fields: object,
     ) -> None:
         """Appends an event about `ticket`; the fields every ticket event carries are set here."""
+        self.touched.add(ticket.id)
         self.events.append(
             event_type(
                 queue=self.code,

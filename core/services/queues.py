@@ -26,6 +26,7 @@ from core.domain.model import (
     Ticket,
     TicketAction,
     TicketStatus,
+    ticket_copy,
 )
 from core.domain.notify import Channel, patient_channel
 from core.domain.queue import JoinRequest, Queue
@@ -64,13 +65,18 @@ class QueueStatus:
     avg_wait_s: float
     updated_at: datetime
 
+    def detached(self) -> QueueStatus:
+        """This status, kept apart from the commands that run on its queue afterwards."""
+        return dataclasses.replace(self, queue=self.queue.snapshot())
+
 
 @dataclass(frozen=True)
 class Committed:
     """What one command committed, told to listeners just after the commit and before its
     events are published: the status of every queue it changed, built from the objects it
-    committed (no read; nothing touches them afterwards, so a listener may keep them), and
-    the messages about to go to the bus, in order (listeners must not change them)."""
+    committed (no read), and the messages about to go to the bus, in order (listeners must
+    not change them). The next command on the queue takes those objects over and changes
+    them: a listener keeps a status only as `QueueStatus.detached`."""
 
     statuses: tuple[QueueStatus, ...]
     messages: list[Message]
@@ -477,6 +483,9 @@ class QueueService:
         messages = [s.event.to_dict() for s in settled.events]
         if messages:
             self._tell_committed(queues, settled, messages, now)
+        # Before the first wait: the next command on these queues takes their objects over.
+        result = _detached(result)
+        if messages:
             await self.bus.publish(messages)
         return result, settled
 
@@ -499,6 +508,24 @@ class QueueService:
                 listener(committed)
             except Exception:  # the commit stands whatever a listener does with it
                 log.exception("a commit listener failed")
+
+
+def _detached(result: T) -> T:
+    """A command's result with copies of the tickets in it (a ticket, a list of them, or a
+    dataclass holding one), which the next command on the queue would otherwise change
+    while the caller still reads them."""
+    if isinstance(result, Ticket):
+        return ticket_copy(result)  # type: ignore[return-value]
+    if isinstance(result, list):
+        return [_detached(item) for item in result]  # type: ignore[return-value]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type | Queue):
+        tickets = {
+            f.name: ticket_copy(value)
+            for f in dataclasses.fields(result)
+            if isinstance(value := getattr(result, f.name), Ticket)
+        }
+        return dataclasses.replace(result, **tickets) if tickets else result
+    return result
 
 
 class _ReevaluatedElsewhere(Exception):

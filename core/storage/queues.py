@@ -32,7 +32,7 @@ from core.storage import command_sql
 from core.storage.errors import AlreadyExists, NotFound
 from core.storage.mapping import config_columns, config_from_row, ticket_from_row
 from core.storage.models import CounterRow, QueueConfigRow, QueueRow, TicketEventRow, TicketRow
-from core.storage.unit_of_work import TicketRowCache, TortoiseQueueUnitOfWork
+from core.storage.unit_of_work import CommittedLines, TicketRowCache, TortoiseQueueUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -136,11 +136,12 @@ class TortoiseQueueRepository:
 
     def __init__(self) -> None:
         self.ticket_rows = TicketRowCache()
+        self.committed_lines = CommittedLines()
 
     @asynccontextmanager
     async def transaction(self, now: datetime) -> AsyncIterator[TortoiseQueueUnitOfWork]:
         async with in_transaction() as conn:
-            uow = TortoiseQueueUnitOfWork(conn, now, self.ticket_rows)
+            uow = TortoiseQueueUnitOfWork(conn, now, self.ticket_rows, self.committed_lines)
             yield uow
         uow.committed()
 

@@ -73,20 +73,62 @@ class TicketRowCache:
         self._rows.setdefault(queue_id, {})[row[0]] = row
 
 
+CommittedLine = dict[str, tuple[Ticket, TicketValues]]
+"""A queue's tickets as a command left them, by id, each with its stored row."""
+
+
+class CommittedLines:
+    """Each queue's tickets as the last command of this process on it committed them: the
+    domain objects themselves, with the rows they are stored as. The next command on the
+    queue takes them over, under the queue's lock, for every ticket still at the same
+    version, instead of making a ticket per row: with 800 waiting, making them cost more
+    than the rest of a command.
+
+    Taking is exclusive (`take` hands the line over and forgets it), so only the command
+    holding the queue's lock changes these objects; it gives them back when it commits.
+    A command that fails gives nothing back: what it changed in memory is never seen
+    again, and the next command makes its tickets from the rows."""
+
+    def __init__(self) -> None:
+        self._lines: dict[int, CommittedLine] = {}
+
+    def take(self, queue_id: int) -> CommittedLine:
+        return self._lines.pop(queue_id, {})
+
+    def give(self, queue_id: int, line: CommittedLine) -> None:
+        self._lines[queue_id] = line
+
+
+VERIFY_TOUCHED = False
+"""Set by the test suite: every save also compares every loaded ticket with its row and
+fails if one changed that its queue's `touched` does not name (a change the domain made
+without an event would otherwise never be written)."""
+
+
 class TortoiseQueueUnitOfWork:
     """`QueueUnitOfWork` on one tortoise connection (a transaction's, or the default one
     for reads)."""
 
-    def __init__(self, conn: BaseDBAsyncClient, now: datetime, cache: TicketRowCache) -> None:
+    def __init__(
+        self,
+        conn: BaseDBAsyncClient,
+        now: datetime,
+        cache: TicketRowCache,
+        lines: CommittedLines | None = None,
+    ) -> None:
         self.conn = conn
         self.now = now
         self.cache = cache
-        self._written: list[tuple[int, TicketValues]] = []
-        """Rows this unit of work wrote, for the cache once they are committed."""
+        self.lines = lines
+        """Given to a command's unit (not to reads): the committed tickets to take over."""
+        self._written: dict[str, tuple[int, TicketValues]] = {}
+        """Ticket id -> its queue's id and the row this unit of work wrote, for the caches
+        once they are committed."""
         self._counter_rows: dict[str, list[tuple[int, str, bool]]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
-        self._loaded: dict[str, tuple[str, tuple[Any, ...], int]] = {}
-        """Ticket id -> its queue, its stored fields' values as loaded, and its version."""
+        self._queues: dict[str, Queue] = {}
+        self._loaded: dict[str, tuple[str, TicketValues]] = {}
+        """Ticket id -> its queue and its row as loaded (id, stored fields, version)."""
 
     async def load(
         self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
@@ -97,16 +139,10 @@ class TortoiseQueueUnitOfWork:
             raise NotFound("queue", code)
         row, config = found
         counters = await command_sql.counter_rows(self.conn, row.id)
-        rows = await self._ticket_rows(row.id, list(dict.fromkeys(extra_ticket_ids)))
-        tickets = {}
-        for stored in rows.values():
-            # Sliced, not unpacked: a tuple at once rather than a list copied into one.
-            ticket_id, values, version = stored[0], stored[1:-1], stored[-1]
-            tickets[ticket_id] = ticket_from_values(code, ticket_id, values)
-            self._loaded[ticket_id] = (code, values, version)
+        tickets = await self._tickets(code, row.id, list(dict.fromkeys(extra_ticket_ids)))
         self._counter_rows[code] = counters
         self._queue_rows[code] = row
-        return Queue(
+        queue = self._queues[code] = Queue(
             code=row.code,
             prefix=row.prefix,
             config=config_from_row(config),
@@ -116,28 +152,59 @@ class TortoiseQueueUnitOfWork:
             day_seq_date=row.day_seq_date,
             pause=_pause_of(row),
         )
+        return queue
 
     async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
         """Stamps the queue re-evaluated now, locking its row, if nobody did since `since`."""
         return await command_sql.claim_reevaluation(self.conn, code, since, self.now)
 
-    async def _ticket_rows(self, queue_id: int, extra_ids: list[str]) -> dict[str, TicketValues]:
+    async def _tickets(self, code: str, queue_id: int, extra_ids: list[str]) -> dict[str, Ticket]:
+        """The queue's live tickets and `extra_ids`: those the last command committed, at
+        the version still stored, as it left them (a command's unit only); the others made
+        from their rows, read only when this process has not seen their version."""
         versions = await command_sql.ticket_versions(self.conn, queue_id, extra_ids)
+        taken = self.lines.take(queue_id) if self.lines is not None else {}
         known = self.cache.rows(queue_id)
-        stale = {i for i, version in versions if i not in known or known[i][-1] != version}
-        fetched = {r[0]: r for r in await command_sql.ticket_rows(self.conn, list(stale))}
-        rows = {
-            i: fetched[i] if i in stale else known[i]
-            for i, _ in versions
-            if i in fetched or i not in stale
-        }
+        tickets: dict[str, Ticket] = {}
+        rows: dict[str, TicketValues] = {}
+        stale = []
+        for ticket_id, version in versions:
+            committed = taken.get(ticket_id)
+            if committed is not None and committed[1][-1] == version:
+                tickets[ticket_id], rows[ticket_id] = committed
+                continue
+            row = known.get(ticket_id)
+            if row is not None and row[-1] == version:
+                rows[ticket_id] = row
+            else:
+                stale.append(ticket_id)
+        for row in await command_sql.ticket_rows(self.conn, stale) if stale else ():
+            rows[row[0]] = row
+        for ticket_id, row in rows.items():
+            if ticket_id not in tickets:
+                # Sliced, not unpacked: a tuple at once rather than a list copied into one.
+                tickets[ticket_id] = ticket_from_values(code, ticket_id, row[1:-1])
+            self._loaded[ticket_id] = (code, row)
         self.cache.keep(queue_id, rows)
-        return rows
+        return tickets
 
     def committed(self) -> None:
-        """The transaction committed: what it wrote is what is stored."""
-        for queue_id, row in self._written:
+        """The transaction committed: what it wrote is what is stored, and the tickets of
+        its queues are the committed state the next command takes over."""
+        for queue_id, row in self._written.values():
             self.cache.put(queue_id, row)
+        if self.lines is None:
+            return
+        for code, queue in self._queues.items():
+            line: CommittedLine = {}
+            for ticket_id, ticket in queue.tickets.items():
+                if ticket.queue != code:
+                    continue  # transferred out: the queue it went to keeps it
+                stored = self._written.get(ticket_id) or self._loaded.get(ticket_id)
+                if stored is not None:
+                    line[ticket_id] = (ticket, stored[1])
+            queue.touched.clear()
+            self.lines.give(self._queue_rows[code].id, line)
 
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
         """The visits of the queue completed since `since`, by ticket id, which its service
@@ -160,8 +227,7 @@ class TortoiseQueueUnitOfWork:
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes every change of the loaded `queues` and the settled events of the command."""
         events = [s.event for s in settled]
-        tickets = {t.id: t for q in queues.values() for t in q.tickets.values()}
-        await self._save_tickets(tickets)
+        await self._save_tickets(_touched_tickets(queues))
         await self._save_events(settled)
         for code, queue in queues.items():
             row = self._queue_rows[code]
@@ -186,22 +252,23 @@ class TortoiseQueueUnitOfWork:
             using_db=self.conn, update_fields=["paused_at", "paused_by", "pause_message"]
         )
 
-    async def _save_tickets(self, tickets: dict[str, Ticket]) -> None:
+    async def _save_tickets(self, tickets: list[Ticket]) -> None:
+        """Writes the `tickets` whose stored fields changed (see `Queue.touched`)."""
+        if VERIFY_TOUCHED:
+            self._verify_touched({t.id for t in tickets})
         created: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-        loaded_tickets = self._loaded
-        for ticket in tickets.values():
-            loaded = loaded_tickets.get(ticket.id)
+        for ticket in tickets:
+            loaded = self._loaded.get(ticket.id)
             after = stored_ticket_values(ticket)
-            # Most of a long line is unchanged by a command: passed over before anything else.
-            if loaded is not None and after == loaded[1] and ticket.queue == loaded[0]:
-                continue
+            if loaded is not None and after == loaded[1][1:-1] and ticket.queue == loaded[0]:
+                continue  # touched, but nothing stored changed (a broadcast, say)
             queue_id = self._queue_rows[ticket.queue].id
             if loaded is None:
                 created.setdefault(queue_id, []).append((ticket.id, ticket_columns(ticket)))
-                self._written.append((queue_id, (ticket.id, *after, 0)))
+                self._written[ticket.id] = (queue_id, (ticket.id, *after, 0))
                 continue
-            version = loaded[2]
-            self._written.append((queue_id, (ticket.id, *after, version + 1)))
+            version = loaded[1][-1]
+            self._written[ticket.id] = (queue_id, (ticket.id, *after, version + 1))
             columns = ticket_columns(ticket)
             if not await command_sql.update_ticket(
                 self.conn, ticket.id, version, queue_id, columns
@@ -209,6 +276,20 @@ class TortoiseQueueUnitOfWork:
                 raise ConcurrentUpdate()
         for queue_id, new in created.items():
             await command_sql.insert_tickets(self.conn, queue_id, new)
+
+    def _verify_touched(self, touched: set[str]) -> None:
+        untouched_changes = sorted(
+            ticket.id
+            for queue in self._queues.values()
+            for ticket in queue.tickets.values()
+            if ticket.id not in touched
+            and (
+                ticket.id not in self._loaded
+                or stored_ticket_values(ticket) != self._loaded[ticket.id][1][1:-1]
+            )
+        )
+        if untouched_changes:
+            raise AssertionError(f"tickets changed but not touched: {untouched_changes}")
 
     async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
         """The audit rows and the outbox rows, as tuples in raw INSERTs: an ORM object per
@@ -298,6 +379,18 @@ OUTBOX_COLUMNS = (
     "created_at",
 )
 """The columns a new outbox row sets; the others (a delivery's outcome) start empty."""
+
+
+def _touched_tickets(queues: Mapping[str, Queue]) -> list[Ticket]:
+    """The tickets the commands on `queues` touched, each once (a transfer touches its
+    ticket in both queues; the one it went to holds it)."""
+    touched: dict[str, Ticket] = {}
+    for queue in queues.values():
+        for ticket_id in queue.touched:
+            ticket = queue.tickets.get(ticket_id)
+            if ticket is not None:
+                touched[ticket_id] = ticket
+    return list(touched.values())
 
 
 def _pause_of(row: QueueRow) -> Pause | None:

@@ -12,7 +12,7 @@ from core.bus.memory import InProcessBus
 from core.domain import eta
 from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket, TicketStatus
-from core.services.queues import QueueService, new_join_request
+from core.services.queues import QueueService, QueueStatus, new_join_request
 from core.storage.errors import ConcurrentUpdate
 from core.storage.mapping import TICKET_FIELDS, ticket_columns
 from core.storage.models import HourlyMetric, QueueRow, TicketRow
@@ -89,6 +89,7 @@ async def test_every_ticket_field_round_trips_through_the_lean_load_and_save(
     async with store.transaction(clock()) as uow:
         queue = await uow.load("PHARM")
         queue.tickets[written.id] = written
+        queue.touched.add(written.id)
         await uow.save({"PHARM": queue}, [])
     loaded = (await store.reading(clock()).load("PHARM", lock=False)).tickets
     assert stored(loaded) == stored({written.id: written})
@@ -99,6 +100,7 @@ async def test_every_ticket_field_round_trips_through_the_lean_load_and_save(
         queue = await uow.load("PHARM")
         for name in TICKET_FIELDS:
             setattr(queue.tickets[written.id], name, getattr(changed, name))
+        queue.touched.add(written.id)
         await uow.save({"PHARM": queue}, [])
     reloaded = (await store.reading(clock()).load("PHARM", lock=False)).tickets
     assert stored(reloaded) == stored({written.id: changed})
@@ -115,6 +117,7 @@ async def test_a_ticket_written_since_it_was_loaded_is_not_overwritten(
     queue = await stale.load("PHARM", lock=False)
     await container.queues.call_next("PHARM", "1", "x")
     queue.tickets[joined.ticket.id].name = "Someone else"
+    queue.touched.add(joined.ticket.id)
     with pytest.raises(ConcurrentUpdate):
         await stale.save({"PHARM": queue}, [])
     row = await TicketRow.get(id=joined.ticket.id)
@@ -267,3 +270,75 @@ async def test_a_ticket_written_off_the_command_path_is_reloaded(
     called = await container.queues.call_next("PHARM", "1", "x")
     assert (called.id, called.language) == (joined.ticket.id, "es")
     assert (await TicketRow.get(id=called.id)).language == "es"
+
+
+async def _command_load(store: TortoiseQueueRepository, now: datetime) -> dict[str, Ticket]:
+    """The tickets a command's unit of work loads, committed without a change."""
+    async with store.transaction(now) as uow:
+        return (await uow.load("PHARM")).tickets
+
+
+async def test_a_command_takes_over_the_tickets_the_last_one_committed(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container)
+    for name in ("Ana", "Ben", "Cleo"):
+        await container.queues.join("PHARM", new_join_request(name=name), "x")
+    store = TortoiseQueueRepository()
+    first = await _command_load(store, clock())
+    second = await _command_load(store, clock())
+    assert all(second[i] is first[i] for i in first)  # not made again from their rows
+
+    # Written by another process (or by hand) since: that one is made from its new row.
+    ben = next(t for t in first.values() if t.name == "Ben")
+    # Written once so far (its join, version 0): a write by anyone gives it version 1.
+    await TicketRow.filter(id=ben.id).update(name="Benjamin", version=1)
+    third = await _command_load(store, clock())
+    assert third[ben.id] is not ben and third[ben.id].name == "Benjamin"
+    assert all(third[i] is second[i] for i in second if i != ben.id)
+
+
+async def test_what_a_failed_command_changed_in_memory_is_never_seen(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container)
+    joined = await container.queues.join("PHARM", new_join_request(name="Ana"), "x")
+    store = TortoiseQueueRepository()
+    await _command_load(store, clock())
+    with pytest.raises(RuntimeError):
+        async with store.transaction(clock()) as uow:
+            queue = await uow.load("PHARM")
+            queue.tickets[joined.ticket.id].name = "Changed, then rolled back"
+            raise RuntimeError("the command failed")
+    again = await _command_load(store, clock())
+    assert again[joined.ticket.id].name == "Ana"
+
+
+async def test_a_change_the_domain_did_not_record_as_touched_is_refused_in_the_suite(
+    container: Container, clock: FakeClock
+) -> None:
+    await make_queue(container)
+    joined = await container.queues.join("PHARM", new_join_request(name="Ana"), "x")
+    store = TortoiseQueueRepository()
+    with pytest.raises(AssertionError, match="changed but not touched"):
+        async with store.transaction(clock()) as uow:
+            queue = await uow.load("PHARM")
+            queue.tickets[joined.ticket.id].name = "Written without an event"
+            await uow.save({"PHARM": queue}, [])
+    assert (await TicketRow.get(id=joined.ticket.id)).name == "Ana"
+
+
+async def test_what_a_command_returns_is_not_changed_by_the_next_one(
+    container: Container,
+) -> None:
+    await make_queue(container)
+    await container.queues.join("PHARM", new_join_request(name="Ana"), "x")
+    called = await container.queues.call_next("PHARM", "1", "x")
+    kept: list[QueueStatus] = []
+    container.queues.on_committed(lambda commit: kept.append(commit.statuses[0].detached()))
+    await container.queues.ticket_action(called.id, "complete", "x")
+    await container.queues.join("PHARM", new_join_request(name="Ben"), "x")
+    assert called.status is TicketStatus.CALLED  # as the call left it
+    after_complete = kept[0].queue.tickets[called.id]
+    assert after_complete.status is TicketStatus.DONE
+    assert [t.name for t in kept[0].queue.waiting()] == []  # Ben joined after it was kept

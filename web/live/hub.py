@@ -403,7 +403,7 @@ class LiveHub:
                 watch.event_at = (messages[-1].get("data") or {}).get("at")
             # Commands on a queue take its lock in turn, so this state shows every event
             # that has come from elsewhere so far: no read is due for them any more.
-            watch.committed = (status, watch.event_at)
+            watch.committed = (status.detached(), watch.event_at)
             watch.dirty = False
             watch.read_overtaken = True
             watch.wake.set()
