@@ -25,10 +25,11 @@ import random
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from core.domain.eta import AtCounter, ServiceTime
 from core.domain.hours import Schedule
+from core.domain.metrics import percentile
 from core.domain.model import OnClose
 from core.domain.queue import Queue
 
@@ -64,17 +65,19 @@ NO_ARRIVALS = ArrivalRates((0.0,) * 24)
 def learn_arrival_rates(
     joined_by_hour: Iterable[tuple[datetime, int]], now: datetime, schedule: Schedule
 ) -> ArrivalRates:
-    """Arrivals per local hour of day from hourly rows (UTC hour start, tickets joined) of
-    the `LEARN_DAYS` before `now`: each hour's joins over the days that hour was open
-    (a queue closed on Sundays is not taken for a quieter one on weekdays)."""
-    since = now - timedelta(days=LEARN_DAYS)
+    """Arrivals per local hour of day from hourly rows (UTC hour start, tickets joined):
+    over the `LEARN_DAYS` of whole hours before the one `now` is in (its row is not full
+    yet), each local hour's joins over the days that hour was open, so that a queue closed
+    on Sundays is not taken for a quieter one on weekdays."""
+    until = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    since = until - timedelta(days=LEARN_DAYS)
     joined = [0] * 24
     for hour_start, count in joined_by_hour:
-        if since <= hour_start < now:
+        if since <= hour_start < until:
             joined[hour_start.astimezone(schedule.zone).hour] += count
     open_days = [0] * 24
-    hour = since.replace(minute=0, second=0, microsecond=0)
-    while hour < now:
+    hour = since
+    while hour < until:
         if schedule.is_open(hour + timedelta(minutes=30)):
             open_days[hour.astimezone(schedule.zone).hour] += 1
         hour += timedelta(hours=1)
@@ -262,15 +265,6 @@ def _serve(
     return _Served(lengths, waits_s)
 
 
-def _quantile(values: list[float], q: float) -> float:
-    """The q-quantile, interpolating between closest ranks (as `core.domain.metrics`)."""
-    ordered = sorted(values)
-    rank = q * (len(ordered) - 1)
-    below = math.floor(rank)
-    above = min(below + 1, len(ordered) - 1)
-    return ordered[below] + (ordered[above] - ordered[below]) * (rank - below)
-
-
 def forecast_horizon(
     present: Present,
     rates: ArrivalRates,
@@ -342,7 +336,7 @@ def _slot_figures(
         if wait is not None
     ]
     mean_length = round(sum(lengths) / len(lengths), 1) if lengths else 0.0
-    return mean_length, round(_quantile(waits, QUANTILE)) if waits else None
+    return mean_length, round(percentile(waits, QUANTILE)) if waits else None
 
 
 def present_of(queue: Queue, now: datetime) -> Present:
