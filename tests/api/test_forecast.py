@@ -11,7 +11,6 @@ from core.storage.models import HourlyMetric, QueueRow
 from tests.api.helpers import (
     API,
     STAFF_ROLES,
-    act_ok,
     assert_error,
     call_next,
     create_queue,
