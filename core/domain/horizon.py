@@ -43,6 +43,8 @@ FUTURES = 64
 """Simulated futures per forecast, chosen by measurement (docs/algorithm.md): their p90
 waits are within about two minutes of 3,000 futures', at about 10 ms for a line of 100."""
 QUANTILE = 0.9
+MIN_MIX = 8
+"""The fewest visits newcomers' are drawn from (`present_of`)."""
 LEARN_DAYS = 7
 """Arrival rates are learned over the hourly rows of this many days."""
 _STANDARD_NORMAL = statistics.NormalDist()
@@ -87,13 +89,13 @@ def learn_arrival_rates(
 @dataclass(frozen=True)
 class Present:
     """The queue as it stands: the line in serving order (each visit's expected length),
-    the visits at the open counters, how many counters are open, and what a newcomer's
-    visit is expected to take."""
+    the visits at the open counters, how many counters are open, and the visits a
+    newcomer's is drawn from, each as likely (`newcomer_mix`)."""
 
     line: Sequence[ServiceTime]
     at_counters: Sequence[AtCounter]
     open_counters: int
-    newcomer: ServiceTime
+    newcomer_mix: Sequence[ServiceTime]
     close_remaining: bool = False
     """The queue closes the line at closing time (`OnClose.CLOSE_REMAINING`)."""
 
@@ -133,6 +135,11 @@ def _lognormal(service: ServiceTime) -> tuple[float, float]:
     mean = max(service.mean_s, 1e-6)
     sigma2 = math.log1p((service.sd_s / mean) ** 2)
     return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
+def _draw(rng: random.Random, lognormal: tuple[float, float]) -> float:
+    mu, sigma = lognormal
+    return math.exp(mu + sigma * rng.gauss())
 
 
 def _draw_residual(rng: random.Random, visit: AtCounter) -> float:
@@ -288,7 +295,7 @@ def forecast_horizon(
     ]
     probe_open = [any(a <= p < b for a, b in spans) for p in probes_s]
     line_draws = [_lognormal(s) for s in present.line]
-    newcomer = _lognormal(present.newcomer)
+    newcomers = [_lognormal(s) for s in present.newcomer_mix]
     counters = present.open_counters
     busy = list(present.at_counters[: max(0, counters)])
     runs: dict[int, list[_Served]] = {counters: [], counters + 1: []}
@@ -297,8 +304,8 @@ def forecast_horizon(
         future = _Future(
             residuals_s=[_draw_residual(rng, visit) for visit in busy],
             joined_s=[0.0] * len(present.line) + arrivals,
-            service_s=[math.exp(mu + sigma * rng.gauss()) for mu, sigma in line_draws]
-            + [math.exp(newcomer[0] + newcomer[1] * rng.gauss()) for _ in arrivals],
+            service_s=[_draw(rng, draw) for draw in line_draws]
+            + [_draw(rng, rng.choice(newcomers)) for _ in arrivals],
         )
         for served_by, served in runs.items():
             served.append(_serve(future, served_by, probes_s, closings_s))
@@ -341,7 +348,14 @@ def _slot_figures(
 
 def present_of(queue: Queue, now: datetime) -> Present:
     """What the forecast needs of a ranked queue at `now`: its line, the visits at its
-    open counters (a ticket at a closed one holds up no open counter), its counters."""
+    open counters (a ticket at a closed one holds up no open counter), its counters, and
+    the mix of visits newcomers will bring.
+
+    The mix is that of the patients waiting now, each with the learned time of their
+    kind, topped up to `MIN_MIX` with the queue's time over every visit. That overall time
+    alone is too short where kinds differ much: its outlier fences (`core.domain.eta`) take
+    the long kind for outliers of the short one (the lab's 11-minute draws among 3.5-minute
+    ones: 3.9 minutes learned, where the mix's mean is 4.9)."""
     open_names = {c.name for c in queue.counters.values() if c.is_open}
     at_counters = [
         AtCounter(
@@ -351,11 +365,15 @@ def present_of(queue: Queue, now: datetime) -> Present:
         for t in queue.at_counters()
         if t.counter in open_names
     ]
+    line = [queue.expected_service(t) for t in queue.waiting()]
+    # Not the visits at the counters: the long ones stay there longer, so are found there
+    # more often than they arrive.
+    mix = [*line, *[queue.service()] * max(0, MIN_MIX - len(line))]
     return Present(
-        line=[queue.expected_service(t) for t in queue.waiting()],
+        line=line,
         at_counters=at_counters,
         open_counters=len(open_names),
-        newcomer=queue.service(),
+        newcomer_mix=mix,
         close_remaining=queue.config.on_close is OnClose.CLOSE_REMAINING,
     )
 

@@ -36,7 +36,7 @@ def present(waiting: int, counters: int, busy: int = 0, **fields: object) -> Pre
         line=[FIVE_MIN] * waiting,
         at_counters=[AtCounter(FIVE_MIN, 60.0)] * busy,
         open_counters=counters,
-        newcomer=FIVE_MIN,
+        newcomer_mix=[FIVE_MIN],
         **fields,  # type: ignore[arg-type]
     )
 
@@ -147,7 +147,8 @@ def test_a_queue_as_the_forecast_sees_it() -> None:
     seen = present_of(queue, T0 + timedelta(minutes=4))
     assert seen.open_counters == 1 and len(seen.line) == 4 and seen.close_remaining
     assert [c.elapsed_s for c in seen.at_counters] == [240.0]
-    assert seen.newcomer == queue.service()
+    # Newcomers bring visits like those of the four waiting, and four of the overall time.
+    assert seen.newcomer_mix == [*seen.line] + [queue.service()] * 4
     horizon = queue_horizon(queue, NO_ARRIVALS, T0 + timedelta(minutes=4))
     assert horizon.open_counters == 1
 
