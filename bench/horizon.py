@@ -23,15 +23,18 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core.domain.eta import AtCounter, ServiceSample, ServiceTime
 from core.domain.horizon import (
     PROBES_PER_SLOT,
     SLOT_S,
     SLOTS,
     ArrivalRates,
     Horizon,
+    Present,
+    forecast_horizon,
     learn_arrival_rates,
     queue_horizon,
 )
@@ -71,7 +74,7 @@ class ForecastingDay(DaySimulation):
         seed: int,
         moments_s: Sequence[float],
         rates_at: Callable[[datetime, dict[datetime, HourlyTally]], ArrivalRates],
-        history: list,
+        history: list[ServiceSample],
     ) -> None:
         super().__init__(profile, config, day, seed, history=history)
         self.pending = sorted(moments_s)
@@ -259,6 +262,30 @@ def cells(kept: dict[str, object]) -> str:
     return text
 
 
+def time_line_of_100(repeats: int = 30) -> dict[str, float]:
+    """Median wall time of one forecast of a line of 100 (two counters busy, 30 arrivals an
+    hour, opening hours) and of learning its rates from a week of hourly rows."""
+    now = datetime(2026, 3, 2, 10, 7, tzinfo=UTC)
+    visit = ServiceTime(240.0, 150.0, 50, "week")
+    present = Present([visit] * 100, [AtCounter(visit, 60.0)] * 2, 2, [visit] * 100)
+    week = {day: [["08:00", "20:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+    config = QueueConfig(opening_hours=parse_hours(week))
+    schedule = config.schedule()
+    rows = [(now - timedelta(hours=h), 30) for h in range(1, 169)]
+    forecast_s, learn_s = [], []
+    for repeat in range(repeats):
+        started = time.perf_counter()
+        rates = learn_arrival_rates(rows, now, schedule)
+        learned = time.perf_counter()
+        forecast_horizon(present, rates, schedule, now + timedelta(seconds=repeat))
+        learn_s.append(learned - started)
+        forecast_s.append(time.perf_counter() - learned)
+    return {
+        "forecast_ms": round(statistics.median(forecast_s) * 1000, 1),
+        "learn_rates_ms": round(statistics.median(learn_s) * 1000, 1),
+    }
+
+
 def profiles_to_run() -> list[Profile]:
     chosen = [load_profile(name) for name in SHIPPED_PROFILES]
     chosen.append(scaled(load_profile("pharmacy"), BUSY_SCALE))
@@ -275,7 +302,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.days <= HISTORY_DAYS:
         parser.error(f"--days must be above {HISTORY_DAYS}: the first {HISTORY_DAYS} learn")
-    figures = []
+    cost = time_line_of_100()
+    print(
+        f"one forecast of a line of 100: {cost['forecast_ms']} ms (median wall), learning the"
+        f" arrival rates from a week of hourly rows: {cost['learn_rates_ms']} ms"
+    )
+    figures: list[dict[str, object]] = [{"cost_line_of_100": cost}]
     print(
         f"two-hour forecast against the simulated future, FIFO, days {HISTORY_DAYS + 1}-"
         f"{args.days} (seed {args.seed}), a forecast every {args.every_min} min of opening;"
@@ -293,7 +325,7 @@ def main() -> int:
             kept = row[group]
             assert isinstance(kept, dict)
             print(f"{row['profile']:<14} {group:<9} {row['forecasts']:>9} " + cells(kept))
-    for row in figures:
+    for row in figures[1:]:
         for group in ("as_now", "one_more"):
             kept = row[group]
             assert isinstance(kept, dict)

@@ -41,7 +41,7 @@ PROBES_PER_SLOT = 3
 """Moments of each slot where the line is looked at: the middles of its thirds."""
 FUTURES = 64
 """Simulated futures per forecast, chosen by measurement (docs/algorithm.md): their p90
-waits are within about two minutes of 3,000 futures', at about 10 ms for a line of 100."""
+waits are within about two minutes of 3,000 futures', at about 16 ms for a line of 100."""
 QUANTILE = 0.9
 MIN_MIX = 8
 """The fewest visits newcomers' are drawn from (`present_of`)."""
