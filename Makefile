@@ -112,6 +112,11 @@ clean:
 algorithm: $(DEV_STAMP)
 	$(BIN)/python bench/algorithm.py --days 20
 
+## horizon: the two-hour forecast against the simulated future, per profile (prints a table)
+.PHONY: horizon
+horizon: $(DEV_STAMP)
+	$(BIN)/python bench/horizon.py --days 14
+
 ## bench-simulate: the simulator's cost per patient, M/M/1 over 30 h and 3000 h (prints figures and a verdict)
 .PHONY: bench-simulate
 bench-simulate: $(DEV_STAMP)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from core.domain.eta import Eta, ServiceTime
+from core.domain.horizon import Horizon
 from core.domain.hourly import HourlyTally
 from core.domain.model import QueueConfig, Ticket
 from core.services.queues import QueueInfo, QueueStatus
@@ -202,4 +203,24 @@ def metric_json(row: HourlyMetric) -> dict[str, Any]:
         "avg_service_s": tally.avg_service_s,
         "peak_size": tally.peak_size,
         "avg_size": tally.avg_size,
+    }
+
+
+def horizon_json(horizon: Horizon) -> dict[str, Any]:
+    """`GET /api/v1/queues/{code}/forecast` and the board's chart: the next two hours."""
+    return {
+        "generated_at": horizon.generated_at.isoformat(),
+        "open_counters": horizon.open_counters,
+        "slots": [
+            {
+                "start": slot.start.isoformat(),
+                "end": slot.end.isoformat(),
+                "open": slot.open,
+                "line_length": slot.line_length,
+                "p90_wait_s": slot.p90_wait_s,
+                "line_length_plus_one": slot.line_length_plus_one,
+                "p90_wait_s_plus_one": slot.p90_wait_s_plus_one,
+            }
+            for slot in horizon.slots
+        ],
     }

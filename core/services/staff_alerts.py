@@ -5,7 +5,8 @@ Telegram message per new episode to each staff chat linked to the queue.
 Several processes may run it at once: a queue's episodes are read, decided and written in
 one transaction holding the queue's row lock (as a command does), with the messages they
 cause, so the second process to look finds the episode already alerted. The figures are
-read just before, without the lock (a display's read): a few milliseconds old at most.
+read just before, without the lock (a display's read): a few milliseconds old at most; the
+two-hour forecast (`core.services.forecasts`) is made from the same read.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from datetime import datetime
 from typing import Any
 
 from core.domain import alerts
+from core.domain.horizon import Horizon
 from core.domain.queue import Queue
 from core.services.accounts import can_use_queue
+from core.services.forecasts import horizon_of
 from core.services.queues import QueueService
 from core.storage import alerts as stored
 
@@ -43,6 +46,10 @@ def wait_params(figures: alerts.WaitFigures) -> dict[str, Any]:
         "saved_min": minutes(figures.joiner_wait_s) - minutes(figures.with_one_more_s),
         "waiting": figures.waiting,
         "open_counters": figures.open_counters,
+        "ahead_min": None if figures.ahead_p90_s is None else minutes(figures.ahead_p90_s),
+        "ahead_plus_one_min": None
+        if figures.ahead_p90_plus_one_s is None
+        else minutes(figures.ahead_p90_plus_one_s),
     }
 
 
@@ -68,6 +75,7 @@ class StaffAlerts:
         """Decides the queue's alerts now; returns the subjects alerted (`wait`,
         `idle:<counter>`), each to every linked chat of the queue."""
         status = await self.queues.status(code)
+        horizon = await horizon_of(status)
         info = await self.queues.get_queue(code)
         now = status.updated_at
         chats = [
@@ -78,7 +86,9 @@ class StaffAlerts:
         common = {"queue": code, "queue_name": info.name, "language": info.config.language}
         # Shielded, as a command is: a cancelled transaction (the process stopping) must
         # complete or roll back, never stop half-way holding its connection.
-        decision = await asyncio.shield(self._decide(status.queue, code, chats, common, now))
+        decision = await asyncio.shield(
+            self._decide(status.queue, horizon, code, chats, common, now)
+        )
         for subject in decision.send:
             log.info("%s: staff alert %s sent to %d chats", code, subject, len(chats))
         return decision.send
@@ -86,6 +96,7 @@ class StaffAlerts:
     async def _decide(
         self,
         queue: Queue,
+        horizon: Horizon,
         code: str,
         chats: list[int],
         common: dict[str, Any],
@@ -93,7 +104,7 @@ class StaffAlerts:
     ) -> alerts.AlertDecision:
         async with stored.locked_queue(code, now) as locked:
             before = await locked.episodes()
-            decision = alerts.decide(queue, before, now)
+            decision = alerts.decide(queue, before, now, horizon)
             await locked.store(decision.episodes, before)
             for subject in decision.send:
                 episode = decision.episodes[subject]

@@ -97,3 +97,13 @@ async def hourly_rows(queue_id: int, start: datetime, end: datetime) -> list[Hou
     return await HourlyMetric.filter(
         queue_id=queue_id, hour_start__gte=start, hour_start__lt=end
     ).order_by("hour_start")
+
+
+async def joined_by_hour(code: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """(UTC hour start, tickets joined) of the queue's hourly rows of [start, end): what
+    the two-hour forecast learns its arrival rates from. Unknown queue: NotFound."""
+    row = await queue_row(code)
+    rows = await HourlyMetric.filter(
+        queue_id=row.id, hour_start__gte=start, hour_start__lt=end
+    ).values_list("hour_start", "joined")
+    return [(hour_start, joined) for hour_start, joined in rows]

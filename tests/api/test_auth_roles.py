@@ -41,6 +41,7 @@ STAFF_ROUTES = [
     Route("GET", "/api/v1/queues/{code}"),
     Route("PATCH", "/api/v1/queues/{code}", {"name": "Renamed"}, True),
     Route("GET", "/api/v1/queues/{code}/status"),
+    Route("GET", "/api/v1/queues/{code}/forecast"),
     Route("POST", "/api/v1/queues/{code}/tickets", {}),
     Route("POST", "/api/v1/queues/{code}/call-next", {"counter": "1"}),
     Route("POST", "/api/v1/queues/{code}/reposition"),

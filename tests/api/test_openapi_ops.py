@@ -37,10 +37,12 @@ CONTRACT_ROUTES = {
     # issue 18: staff's message to the line, the daily summary
     ("POST", "/api/v1/queues/{code}/broadcast"),
     ("GET", "/api/v1/queues/{code}/report"),
+    # issue 20: the next two hours
+    ("GET", "/api/v1/queues/{code}/forecast"),
 }
 """The REST API v1 table of the contract (/work/shared/design/contract.md), and the
 routes added since (CHANGES.md): a patient's access and erasure requests, pausing and
-resuming joins, broadcast, the daily report."""
+resuming joins, broadcast, the daily report, the two-hour forecast."""
 KINDS_OF_VISIT = {"service_times_s", "fairness_cap_s"}
 """Settings of the kinds of visit and of `short_first` mode (README: changes to the contract)."""
 OPENING_HOURS = {"opening_hours", "closures", "refuse_past_closing", "on_close"}

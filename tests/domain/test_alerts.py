@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from core.domain.alerts import (
     IDLE_ALERT_S,
     QUIET,
     Episode,
+    Step,
     WaitFigures,
     decide,
     idle_counters,
@@ -16,6 +18,7 @@ from core.domain.alerts import (
     wait_figures,
     wait_step,
 )
+from core.domain.horizon import NO_ARRIVALS, ArrivalRates, queue_horizon
 
 if TYPE_CHECKING:
     from tests.domain.conftest import Join, MakeQueue
@@ -110,3 +113,36 @@ def test_decide_gathers_every_alert_of_a_queue(make_queue: MakeQueue, join: Join
     after = decide(q, later.episodes, at(26))
     assert after.send == [] and after.episodes["idle:2"] == QUIET
     assert after.episodes["wait"] == first.episodes["wait"]  # still past: same episode
+
+
+def test_the_hour_ahead_starts_an_episode_and_keeps_it_going() -> None:
+    quiet_now = WaitFigures(1000, 100, 200, 100, 2, 1, ahead_p90_s=1500, ahead_p90_plus_one_s=400)
+    assert quiet_now.over and quiet_now.reason == "ahead" and not quiet_now.calm
+    started = wait_step(QUIET, quiet_now, at(0))
+    assert started.alert and started.episode == Episode(at(0), True)
+    still = dataclasses.replace(quiet_now, ahead_p90_s=850)  # below 1000, above 800
+    assert wait_step(started.episode, still, at(1)) == Step(started.episode, alert=False)
+    ended = wait_step(started.episode, dataclasses.replace(quiet_now, ahead_p90_s=799), at(2))
+    assert ended.episode == QUIET
+    unknown = dataclasses.replace(quiet_now, ahead_p90_s=None)  # no forecast: as before
+    assert not unknown.over and unknown.calm
+    both_now = WaitFigures(1000, 1200, 1500, 700, 9, 2, ahead_p90_s=2000)
+    assert both_now.reason == "both"  # the present's measures say it first
+
+
+def test_decide_reads_the_hour_ahead_of_the_two_hour_forecast(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    q = make_queue(counters=("1",), default_service_s=300, wait_alert_s=1800)
+    join(q, "t0", at(0))
+    q.rank(at(0))
+    busy = ArrivalRates((30.0,) * 24)  # 2.5 times what one counter serves
+    horizon = queue_horizon(q, busy, at(0))
+    decision = decide(q, {}, at(0), horizon)
+    figures = decision.figures
+    assert (figures.ahead_p90_s, figures.ahead_p90_plus_one_s) == horizon.worst_p90_within(3600)
+    assert figures.joiner_wait_s < 1800 and figures.longest_wait_s == 0
+    assert figures.reason == "ahead" and decision.send == ["wait"]
+    assert figures.ahead_p90_plus_one_s is not None and figures.ahead_p90_s is not None
+    assert figures.ahead_p90_plus_one_s < figures.ahead_p90_s
+    assert decide(q, {}, at(0), queue_horizon(q, NO_ARRIVALS, at(0))).send == []

@@ -5,13 +5,20 @@ starts again, and a counter idle while patients wait."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from core.domain.model import QueueConfig
 from core.services import accounts
 from core.services.housekeeping import housekeeping_forever
 from core.services.queues import QueueService, new_join_request
 from core.services.staff_alerts import StaffAlerts
-from core.storage.models import OutboxMessage, StaffAccount, StaffAlertRow
+from core.storage.models import (
+    HourlyMetric,
+    OutboxMessage,
+    QueueRow,
+    StaffAccount,
+    StaffAlertRow,
+)
 from nextup.wiring import Container
 from tests.conftest import FakeClock
 
@@ -153,3 +160,26 @@ async def test_the_housekeeping_rounds_alert(container: Container) -> None:
     finally:
         rounds.cancel()
     assert await messages("staff_alert_wait") == ["501", "502"]
+
+
+async def test_a_rush_the_last_week_had_at_this_hour_alerts_before_it_comes(
+    container: Container, clock: FakeClock
+) -> None:
+    await staff()
+    queues = container.queues
+    await queues.create_queue("PHARM", "Pharmacy", "A", CONFIG, ["1"])
+    pharm = await QueueRow.get(code="PHARM")
+    for back in range(1, 8):  # 12 joined in this hour of each of the last seven days
+        await HourlyMetric.create(
+            queue=pharm, hour_start=clock.now - timedelta(days=back), joined=12
+        )
+    await queues.join("PHARM", new_join_request(), "staff")
+    alerts = StaffAlerts(queues)
+    # One waiting, 10 min ahead of a joiner: quiet now. 12 an hour of 10 min on one
+    # counter is twice what it serves: within the hour, waits pass 30 min.
+    assert await alerts.evaluate("PHARM") == ["wait"]
+    [row] = await OutboxMessage.filter(kind="staff_alert_wait", recipient="501")
+    payload = row.payload
+    assert payload["reason"] == "ahead" and payload["joiner_min"] == 10
+    assert payload["ahead_min"] > 30 and payload["ahead_plus_one_min"] < payload["ahead_min"]
+    assert await alerts.evaluate("PHARM") == []  # once per episode

@@ -17,6 +17,7 @@ from core.domain.model import Counter, QueueConfig, Weights
 from core.domain.notify import DeliveryStatus
 from core.domain.queue import TRANSITIONS
 from core.services.accounts import actor
+from core.services.forecasts import two_hour_forecast
 from core.services.privacy import Subject
 from core.services.queues import (
     BroadcastSent,
@@ -34,6 +35,7 @@ from web.scope import visible
 from web.serialize import (
     config_json,
     event_json,
+    horizon_json,
     metric_json,
     notification_json,
     public_ticket_json,
@@ -131,6 +133,19 @@ async def patch_queue(request: Request, code: str, body: schemas.QueuePatchBody)
 )
 async def queue_status(request: Request, code: str) -> HTTPResponse:
     return json(status_json(await service(request).status(code)))
+
+
+@endpoint(
+    bp,
+    "GET",
+    "/queues/<code>/forecast",
+    "The next two hours: per 15-minute slot, the expected line length and the p90 wait of a "
+    "patient joining in it, with the counters open now and with one more",
+    errors=UNKNOWN_QUEUE,
+    response="Forecast",
+)
+async def queue_forecast(request: Request, code: str) -> HTTPResponse:
+    return json(horizon_json(await two_hour_forecast(service(request), code)))
 
 
 @endpoint(

@@ -20,6 +20,7 @@ from core.domain.errors import InvalidValue, QueueClosed, QueueClosing, QueueFul
 from core.domain.model import check_priority
 from core.services.accounts import Role, actor, check_password, revoke_sessions
 from core.services.errors import Unauthorized
+from core.services.forecasts import horizon_of
 from core.services.queues import new_join_request
 from core.storage import outbox
 from core.storage.models import StaffAccount, TicketEventRow
@@ -27,6 +28,7 @@ from web.auth import check_csrf, session_account, signer, staff_page
 from web.clients import client_address, secure_cookies
 from web.console.board import PRIORITY_LABELS, load_board, priority_label
 from web.console.broadcast_form import form_values
+from web.console.forecast_panel import forecast_context
 from web.deps import container_of
 from web.scope import visible
 from web.session import COOKIE, SESSION_MAX_AGE_S, LoginLimiter, equal_secrets
@@ -184,6 +186,17 @@ async def board_fragment(
     return html(
         render("console/board_panel.html", board=board, is_admin=account.role == Role.ADMIN)
     )
+
+
+@bp.get("/console/queues/<code>/forecast")
+@staff_page()
+async def forecast_fragment(
+    request: Request, code: str, account: StaffAccount, csrf: str
+) -> HTTPResponse:
+    status = await container_of(request).queues.status(code.upper())
+    horizon = await horizon_of(status)
+    context = forecast_context(horizon, status.queue.config.timezone)
+    return html(render("console/forecast.html", **context))
 
 
 @bp.post("/console/queues/<code>/walk-in")

@@ -100,6 +100,7 @@
           htmx.trigger(panel, "refresh");
         };
         pending = setTimeout(refresh, 60);
+        forecastAfterEvents(panel);
       },
       onState(state) {
         panel.dataset.live = state;
@@ -111,6 +112,24 @@
     });
     panel.nextupFeed = feed;
   }
+  // The chart of the next two hours (under each panel) refreshes every 60 s by itself
+  // (hx-trigger), and once after the board's events: when they have settled for a few
+  // seconds and no sooner than 15 s after its last refresh, however many come.
+  const FORECAST_SETTLE_MS = 3000, FORECAST_MIN_GAP_MS = 15000;
+  function forecastAfterEvents(panel) {
+    const section = panel.closest("section.queue");
+    const forecast = section && section.querySelector("[data-forecast-queue]");
+    if (!forecast || forecast.nextupPending) return;
+    const since = Date.now() - (forecast.nextupAt || 0);
+    forecast.nextupPending = setTimeout(() => {
+      forecast.nextupPending = null;
+      htmx.trigger(forecast, "forecast");
+    }, Math.max(FORECAST_SETTLE_MS, FORECAST_MIN_GAP_MS - since));
+  }
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt.dataset && elt.dataset.forecastQueue) elt.nextupAt = Date.now();
+  });
   window.nextupBusy = function (panel) {
     return !!panel.querySelector("details[open]") || panel.contains(document.activeElement) &&
       document.activeElement.tagName === "SELECT";
