@@ -3,10 +3,15 @@ shortest expected service first with a fairness cap."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from core.domain.model import MAX_PRIORITY, QueueConfig, QueueMode, Ticket
+
+FIFO_KEY = operator.attrgetter("line_at", "seq", "id")
+"""First come, first served: by place in line, then issue order (read in C: the whole line
+is ranked after every command)."""
 
 
 def priority_score(ticket: Ticket) -> float:
@@ -57,7 +62,7 @@ def rank(
 ) -> list[Ticket]:
     """Waiting tickets in serving order. Ties go to higher priority, then earlier in line."""
     if config.mode is QueueMode.FIFO:
-        return sorted(tickets, key=lambda t: (t.line_at, t.seq, t.id))
+        return sorted(tickets, key=FIFO_KEY)
 
     if config.mode is QueueMode.SHORT_FIRST:
         # Serving short visits first lowers the mean wait (each minute of counter time keeps

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import enum
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -74,6 +75,7 @@ from core.domain.model import (
 )
 
 W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
+_POSITION = operator.attrgetter("position")
 TRANSITIONS: dict[TicketAction, dict[TicketStatus, TicketStatus]] = {
     TicketAction.CALL: {W: C},
     TicketAction.RECALL: {C: C},
@@ -203,7 +205,7 @@ class Queue:
         line = [t for t in self.tickets.values() if t.status is W]
         if any(t.position is None for t in line):
             raise UnrankedLine(self.code)
-        return sorted(line, key=lambda t: t.position or 0)
+        return sorted(line, key=_POSITION)
 
     def at_counters(self) -> list[Ticket]:
         return [t for t in self.tickets.values() if t.status in AT_COUNTER_STATUSES]
