@@ -143,7 +143,7 @@ async def run(
                 )
             if profiler:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+                pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
                 print(f"\ncall-next with {waiting} waiting, by own time:\n{out.getvalue()}")
     finally:
         await db.disconnect()

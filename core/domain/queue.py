@@ -76,6 +76,9 @@ from core.domain.model import (
 
 W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
 _POSITION = operator.attrgetter("position")
+_STATUS = operator.attrgetter("status")
+_ID = operator.attrgetter("id")
+"""Read in C: asked of every ticket of the line several times per command."""
 TRANSITIONS: dict[TicketAction, dict[TicketStatus, TicketStatus]] = {
     TicketAction.CALL: {W: C},
     TicketAction.RECALL: {C: C},
@@ -211,7 +214,7 @@ class Queue:
         return [t for t in self.tickets.values() if t.status in AT_COUNTER_STATUSES]
 
     def size(self) -> int:
-        return sum(1 for t in self.tickets.values() if t.status is W)
+        return list(map(_STATUS, self.tickets.values())).count(W)
 
     def load_factor(self) -> float:
         return load.load_factor(load.utilisation(self.size(), self.config.capacity))
@@ -751,7 +754,7 @@ class Queue:
         ranked = ordering.rank(line, now, self.config, lambda t: self.expected_service(t).mean_s)
         for index, ticket in enumerate(ranked, start=1):
             ticket.position = index
-        self._ranked_line = tuple(t.id for t in ranked)
+        self._ranked_line = tuple(map(_ID, ranked))
 
     def reposition(self, now: datetime, actor: str) -> int:
         """Ranks the line now and has it announced (`LineMoved`), so the patients who have

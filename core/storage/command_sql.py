@@ -34,6 +34,9 @@ VALUES_PER_STATEMENT = 4000
 """Parameters of one multi-row INSERT: a command that advises a long line writes a row per
 patient, in a few statements, well below either database's limit (PostgreSQL 32767,
 SQLite 32766 since 3.32)."""
+PARAMETERS_PER_BATCH = 30000
+"""Parameters of the one statement a command's writes are sent in on PostgreSQL: below
+its limit of 32767 (a broadcast to a long line takes a few)."""
 
 
 def is_postgres(conn: BaseDBAsyncClient) -> bool:
@@ -137,14 +140,14 @@ def _live_or(extra_ids: Sequence[str]) -> str:
 
 async def ticket_versions(
     conn: BaseDBAsyncClient, queue_id: int, extra_ids: Sequence[str]
-) -> list[tuple[str, int]]:
-    """(id, version) of the queue's live tickets and of those of `extra_ids`."""
+) -> dict[str, int]:
+    """The versions of the queue's live tickets and of those of `extra_ids`, by id."""
     rows = await _query(
         conn,
         f"SELECT id, version FROM tickets WHERE queue_id = ? AND {_live_or(extra_ids)}",
         [queue_id, *extra_ids],
     )
-    return [(row[0], row[1]) for row in rows]
+    return {row[0]: row[1] for row in rows}
 
 
 async def ticket_rows(conn: BaseDBAsyncClient, ids: Sequence[str]) -> list[tuple[Any, ...]]:
@@ -194,74 +197,113 @@ def _sqlite_decoders() -> tuple[Callable[[Any], Any], ...]:
     return tuple(decoder(name) for name in TICKET_SELECT)
 
 
-async def insert_tickets(
-    conn: BaseDBAsyncClient, queue_id: int, tickets: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """New tickets, each as (id, its columns by name), at version 0."""
-    await insert_rows(
-        conn,
-        "tickets",
-        ("id", "queue_id", *STORED_TICKET_FIELDS, "version"),
-        [
-            (ticket_id, queue_id, *(columns[n] for n in STORED_TICKET_FIELDS), 0)
-            for ticket_id, columns in tickets
-        ],
-    )
+class Writes:
+    """The writes of one command, sent together when it saves: on PostgreSQL as one
+    statement of data-modifying WITH clauses (a round trip for all of them, not one each,
+    so the queue's lock is held for less), on SQLite one by one (no round trips to save
+    there). Each write may say how many rows it must change; `run` tells whether all did.
+    A row may be written once per batch: PostgreSQL leaves the order of WITH clauses open."""
 
+    def __init__(self) -> None:
+        self._writes: list[tuple[str, list[Any], int | None]] = []
 
-async def insert_rows(
-    conn: BaseDBAsyncClient, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Rows of `table`, each with a value per column of `names` (in the database's own
-    encoding: JSON as text), in as few statements as the parameter limit allows."""
-    one = f"({', '.join('?' * len(names))})"
-    per_statement = max(1, VALUES_PER_STATEMENT // len(names))
-    for start in range(0, len(rows), per_statement):
-        batch = rows[start : start + per_statement]
-        await _write(
-            conn,
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(batch))}",
-            [value for row in batch for value in row],
+    def add(self, statement: str, values: Sequence[Any], rows: int | None = None) -> None:
+        self._writes.append((statement, list(values), rows))
+
+    def insert(self, table: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of `table`, each with a value per column of `names` (in the database's own
+        encoding: JSON as text), in as few statements as the parameter limit allows."""
+        one = f"({', '.join('?' * len(names))})"
+        per_statement = max(1, VALUES_PER_STATEMENT // len(names))
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            self.add(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(batch))}",
+                [value for row in batch for value in row],
+            )
+
+    def insert_tickets(self, queue_id: int, tickets: list[tuple[str, dict[str, Any]]]) -> None:
+        """New tickets, each as (id, its columns by name), at version 0."""
+        self.insert(
+            "tickets",
+            ("id", "queue_id", *STORED_TICKET_FIELDS, "version"),
+            [
+                (ticket_id, queue_id, *(columns[n] for n in STORED_TICKET_FIELDS), 0)
+                for ticket_id, columns in tickets
+            ],
         )
 
+    def update_ticket(
+        self, ticket_id: str, version: int, queue_id: int, columns: dict[str, Any]
+    ) -> None:
+        """Writes the ticket if it is still at `version`, and bumps it (`run` is False when
+        another command wrote it first)."""
+        assignments = ", ".join(f"{name} = ?" for name in STORED_TICKET_FIELDS)
+        self.add(
+            f"UPDATE tickets SET queue_id = ?, version = ?, {assignments}"
+            " WHERE id = ? AND version = ?",
+            [
+                queue_id,
+                version + 1,
+                *(columns[n] for n in STORED_TICKET_FIELDS),
+                ticket_id,
+                version,
+            ],
+            rows=1,
+        )
 
-async def update_ticket(
-    conn: BaseDBAsyncClient, ticket_id: str, version: int, queue_id: int, columns: dict[str, Any]
-) -> bool:
-    """Writes the ticket if it is still at `version`, and bumps it; False when another
-    command wrote it first."""
-    assignments = ", ".join(f"{name} = ?" for name in STORED_TICKET_FIELDS)
-    updated = await _write(
-        conn,
-        f"UPDATE tickets SET queue_id = ?, version = ?, {assignments} WHERE id = ? AND version = ?",
-        [
-            queue_id,
-            version + 1,
-            *(columns[n] for n in STORED_TICKET_FIELDS),
-            ticket_id,
-            version,
-        ],
-    )
-    return updated == 1
+    def add_to_hourly(self, queue_id: int, tally: HourlyTally, postgres: bool) -> None:
+        """Adds one command's tally to its hour's row, made when it is the hour's first:
+        one statement, whoever else adds to the same hour."""
+        figures = tally.figures()
+        names = list(figures)
+        larger = "GREATEST" if postgres else "MAX"
+        merged = ", ".join(
+            f"{name} = {larger}(hourly_metrics.{name}, excluded.{name})"
+            if name in PEAK_FIGURES
+            else f"{name} = hourly_metrics.{name} + excluded.{name}"
+            for name in names
+            if name != "hour_start"
+        )
+        self.add(
+            f"INSERT INTO hourly_metrics (queue_id, {', '.join(names)})"
+            f" VALUES (?, {', '.join('?' * len(names))})"
+            f" ON CONFLICT (queue_id, hour_start) DO UPDATE SET {merged}",
+            [queue_id, *figures.values()],
+        )
+
+    async def run(self, conn: BaseDBAsyncClient) -> bool:
+        """Sends the writes; False when one changed another number of rows than it said."""
+        writes, self._writes = self._writes, []
+        if not is_postgres(conn):
+            changed = [await _write(conn, statement, values) for statement, values, _ in writes]
+            return _as_expected(writes, changed)
+        held = True
+        for group in _by_parameters(writes):
+            clauses = ", ".join(f"w{i} AS ({w[0]} RETURNING 1)" for i, w in enumerate(group))
+            counts = ", ".join(f"(SELECT count(*) FROM w{i})" for i in range(len(group)))
+            [row] = await _query(
+                conn, f"WITH {clauses} SELECT {counts}", [v for w in group for v in w[1]]
+            )
+            held = _as_expected(group, list(row)) and held
+        return held
 
 
-async def add_to_hourly(conn: BaseDBAsyncClient, queue_id: int, tally: HourlyTally) -> None:
-    """Adds one command's tally to its hour's row, made when it is the hour's first: one
-    statement, whoever else adds to the same hour."""
-    figures = tally.figures()
-    names = list(figures)
-    larger = "GREATEST" if is_postgres(conn) else "MAX"
-    merged = ", ".join(
-        f"{name} = {larger}(hourly_metrics.{name}, excluded.{name})"
-        if name in PEAK_FIGURES
-        else f"{name} = hourly_metrics.{name} + excluded.{name}"
-        for name in names
-        if name != "hour_start"
-    )
-    await _write(
-        conn,
-        f"INSERT INTO hourly_metrics (queue_id, {', '.join(names)})"
-        f" VALUES (?, {', '.join('?' * len(names))})"
-        f" ON CONFLICT (queue_id, hour_start) DO UPDATE SET {merged}",
-        [queue_id, *figures.values()],
-    )
+def _as_expected(writes: Sequence[tuple[str, list[Any], int | None]], changed: list[int]) -> bool:
+    return all(rows is None or rows == n for (_, _, rows), n in zip(writes, changed, strict=True))
+
+
+def _by_parameters(
+    writes: list[tuple[str, list[Any], int | None]],
+) -> list[list[tuple[str, list[Any], int | None]]]:
+    """The writes in consecutive groups of at most PARAMETERS_PER_BATCH values each (a
+    write with more goes alone)."""
+    groups: list[list[tuple[str, list[Any], int | None]]] = [[]]
+    size = 0
+    for write in writes:
+        if groups[-1] and size + len(write[1]) > PARAMETERS_PER_BATCH:
+            groups.append([])
+            size = 0
+        groups[-1].append(write)
+        size += len(write[1])
+    return [group for group in groups if group]

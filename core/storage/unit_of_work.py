@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ from core.domain.events import (
     TicketStateChanged,
 )
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import Counter, Pause, Ticket, TicketStatus, shown_queue_name
+from core.domain.model import LIVE_STATUSES, Counter, Pause, Ticket, TicketStatus, shown_queue_name
 from core.domain.notify import DeliveryStatus, patient_channel
 from core.domain.queue import Queue
 from core.domain.settle import SettledEvent
@@ -73,16 +74,23 @@ class TicketRowCache:
         self._rows.setdefault(queue_id, {})[row[0]] = row
 
 
-CommittedLine = dict[str, tuple[Ticket, TicketValues]]
-"""A queue's tickets as a command left them, by id, each with its stored row."""
+@dataclass
+class CommittedLine:
+    """A queue's live tickets as a command left them: the objects, their stored rows and
+    versions, each by ticket id (the same ids in all three)."""
+
+    tickets: dict[str, Ticket]
+    rows: dict[str, TicketValues]
+    versions: dict[str, int]
 
 
 class CommittedLines:
-    """Each queue's tickets as the last command of this process on it committed them: the
-    domain objects themselves, with the rows they are stored as. The next command on the
+    """Each queue's live tickets as the last command of this process on it committed them:
+    the domain objects themselves, with the rows they are stored as. The next command on the
     queue takes them over, under the queue's lock, for every ticket still at the same
     version, instead of making a ticket per row: with 800 waiting, making them cost more
-    than the rest of a command.
+    than the rest of a command; when no version moved (the usual case: this process made
+    the last change), the whole line is taken at once.
 
     Taking is exclusive (`take` hands the line over and forgets it), so only the command
     holding the queue's lock changes these objects; it gives them back when it commits.
@@ -92,8 +100,8 @@ class CommittedLines:
     def __init__(self) -> None:
         self._lines: dict[int, CommittedLine] = {}
 
-    def take(self, queue_id: int) -> CommittedLine:
-        return self._lines.pop(queue_id, {})
+    def take(self, queue_id: int) -> CommittedLine | None:
+        return self._lines.pop(queue_id, None)
 
     def give(self, queue_id: int, line: CommittedLine) -> None:
         self._lines[queue_id] = line
@@ -127,8 +135,9 @@ class TortoiseQueueUnitOfWork:
         self._counter_rows: dict[str, list[tuple[int, str, bool]]] = {}
         self._queue_rows: dict[str, QueueRow] = {}
         self._queues: dict[str, Queue] = {}
-        self._loaded: dict[str, tuple[str, TicketValues]] = {}
-        """Ticket id -> its queue and its row as loaded (id, stored fields, version)."""
+        self._loaded: dict[str, CommittedLine] = {}
+        """Queue code -> its tickets as loaded."""
+        self._extra_ids: set[str] = set()
 
     async def load(
         self, code: str, extra_ticket_ids: Iterable[str] = (), lock: bool = True
@@ -139,7 +148,9 @@ class TortoiseQueueUnitOfWork:
             raise NotFound("queue", code)
         row, config = found
         counters = await command_sql.counter_rows(self.conn, row.id)
-        tickets = await self._tickets(code, row.id, list(dict.fromkeys(extra_ticket_ids)))
+        extra_ids = list(dict.fromkeys(extra_ticket_ids))
+        self._extra_ids.update(extra_ids)
+        tickets = await self._tickets(code, row.id, extra_ids)
         self._counter_rows[code] = counters
         self._queue_rows[code] = row
         queue = self._queues[code] = Queue(
@@ -163,15 +174,30 @@ class TortoiseQueueUnitOfWork:
         the version still stored, as it left them (a command's unit only); the others made
         from their rows, read only when this process has not seen their version."""
         versions = await command_sql.ticket_versions(self.conn, queue_id, extra_ids)
-        taken = self.lines.take(queue_id) if self.lines is not None else {}
+        taken = self.lines.take(queue_id) if self.lines is not None else None
+        if taken is not None and taken.versions == versions:
+            loaded = taken  # nobody else wrote any of them since: all taken over at once
+        else:
+            loaded = await self._made_again(code, queue_id, versions, taken)
+        self._loaded[code] = loaded
+        self.cache.keep(queue_id, loaded.rows)
+        return dict(loaded.tickets)
+
+    async def _made_again(
+        self, code: str, queue_id: int, versions: dict[str, int], taken: CommittedLine | None
+    ) -> CommittedLine:
+        """The tickets of `versions`: taken over from `taken` where at the same version,
+        else made from their rows (cached when at the same version, else read)."""
         known = self.cache.rows(queue_id)
         tickets: dict[str, Ticket] = {}
         rows: dict[str, TicketValues] = {}
         stale = []
-        for ticket_id, version in versions:
-            committed = taken.get(ticket_id)
-            if committed is not None and committed[1][-1] == version:
-                tickets[ticket_id], rows[ticket_id] = committed
+        for ticket_id, version in versions.items():
+            if taken is not None and taken.versions.get(ticket_id) == version:
+                tickets[ticket_id], rows[ticket_id] = (
+                    taken.tickets[ticket_id],
+                    taken.rows[ticket_id],
+                )
                 continue
             row = known.get(ticket_id)
             if row is not None and row[-1] == version:
@@ -184,25 +210,40 @@ class TortoiseQueueUnitOfWork:
             if ticket_id not in tickets:
                 # Sliced, not unpacked: a tuple at once rather than a list copied into one.
                 tickets[ticket_id] = ticket_from_values(code, ticket_id, row[1:-1])
-            self._loaded[ticket_id] = (code, row)
-        self.cache.keep(queue_id, rows)
-        return tickets
+        return CommittedLine(tickets, rows, {i: row[-1] for i, row in rows.items()})
+
+    def _loaded_row(self, ticket_id: str) -> tuple[str, TicketValues] | None:
+        """The queue a ticket was loaded with and its row then (None: made by this unit)."""
+        for code, line in self._loaded.items():
+            row = line.rows.get(ticket_id)
+            if row is not None:
+                return code, row
+        return None
 
     def committed(self) -> None:
-        """The transaction committed: what it wrote is what is stored, and the tickets of
-        its queues are the committed state the next command takes over."""
+        """The transaction committed: what it wrote is what is stored, and the live tickets
+        of its queues are the committed state the next command takes over. Only the tickets
+        a command touched can have changed, so only those are looked at."""
         for queue_id, row in self._written.values():
             self.cache.put(queue_id, row)
         if self.lines is None:
             return
         for code, queue in self._queues.items():
-            line: CommittedLine = {}
-            for ticket_id, ticket in queue.tickets.items():
-                if ticket.queue != code:
-                    continue  # transferred out: the queue it went to keeps it
-                stored = self._written.get(ticket_id) or self._loaded.get(ticket_id)
-                if stored is not None:
-                    line[ticket_id] = (ticket, stored[1])
+            loaded = self._loaded[code]
+            line = CommittedLine(dict(queue.tickets), dict(loaded.rows), dict(loaded.versions))
+            # Touched, loaded besides the line (a finished visit being rated), or gone.
+            looked_at = (
+                queue.touched | self._extra_ids | (loaded.tickets.keys() - line.tickets.keys())
+            )
+            for ticket_id in looked_at:
+                ticket = queue.tickets.get(ticket_id)
+                written = self._written.get(ticket_id)
+                if ticket is None or ticket.queue != code or ticket.status not in LIVE_STATUSES:
+                    for held in (line.tickets, line.rows, line.versions):
+                        held.pop(ticket_id, None)  # gone from the line, or to another queue
+                elif written is not None:
+                    line.rows[ticket_id] = row = written[1]
+                    line.versions[ticket_id] = row[-1]
             queue.touched.clear()
             self.lines.give(self._queue_rows[code].id, line)
 
@@ -227,8 +268,10 @@ class TortoiseQueueUnitOfWork:
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:
         """Writes every change of the loaded `queues` and the settled events of the command."""
         events = [s.event for s in settled]
-        await self._save_tickets(_touched_tickets(queues))
-        await self._save_events(settled)
+        writes = command_sql.Writes()
+        self._save_tickets(_touched_tickets(queues), writes)
+        await self._save_events(settled, writes)
+        postgres = command_sql.is_postgres(self.conn)
         for code, queue in queues.items():
             row = self._queue_rows[code]
             if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
@@ -238,11 +281,13 @@ class TortoiseQueueUnitOfWork:
                 await self._save_pause(row, queue.pause)
             tally = HourlyTally(hour_of(self.now))
             tally.add([e for e in events if e.queue == code], queue)
-            await command_sql.add_to_hourly(self.conn, row.id, tally)
+            writes.add_to_hourly(row.id, tally, postgres)
             for counter_id, name, was_open in self._counter_rows[code]:
                 is_open = queue.counters[name].is_open
                 if was_open != is_open:  # calling from a closed counter opens it
                     await command_sql.set_counter_open(self.conn, counter_id, is_open)
+        if not await writes.run(self.conn):
+            raise ConcurrentUpdate()  # a ticket written by another command since its load
 
     async def _save_pause(self, row: QueueRow, pause: Pause | None) -> None:
         row.paused_at = pause.at if pause else None
@@ -252,13 +297,13 @@ class TortoiseQueueUnitOfWork:
             using_db=self.conn, update_fields=["paused_at", "paused_by", "pause_message"]
         )
 
-    async def _save_tickets(self, tickets: list[Ticket]) -> None:
+    def _save_tickets(self, tickets: list[Ticket], writes: command_sql.Writes) -> None:
         """Writes the `tickets` whose stored fields changed (see `Queue.touched`)."""
         if VERIFY_TOUCHED:
             self._verify_touched({t.id for t in tickets})
         created: dict[int, list[tuple[str, dict[str, Any]]]] = {}
         for ticket in tickets:
-            loaded = self._loaded.get(ticket.id)
+            loaded = self._loaded_row(ticket.id)
             after = stored_ticket_values(ticket)
             if loaded is not None and after == loaded[1][1:-1] and ticket.queue == loaded[0]:
                 continue  # touched, but nothing stored changed (a broadcast, say)
@@ -269,13 +314,9 @@ class TortoiseQueueUnitOfWork:
                 continue
             version = loaded[1][-1]
             self._written[ticket.id] = (queue_id, (ticket.id, *after, version + 1))
-            columns = ticket_columns(ticket)
-            if not await command_sql.update_ticket(
-                self.conn, ticket.id, version, queue_id, columns
-            ):
-                raise ConcurrentUpdate()
+            writes.update_ticket(ticket.id, version, queue_id, ticket_columns(ticket))
         for queue_id, new in created.items():
-            await command_sql.insert_tickets(self.conn, queue_id, new)
+            writes.insert_tickets(queue_id, new)
 
     def _verify_touched(self, touched: set[str]) -> None:
         untouched_changes = sorted(
@@ -284,14 +325,16 @@ class TortoiseQueueUnitOfWork:
             for ticket in queue.tickets.values()
             if ticket.id not in touched
             and (
-                ticket.id not in self._loaded
-                or stored_ticket_values(ticket) != self._loaded[ticket.id][1][1:-1]
+                (loaded := self._loaded_row(ticket.id)) is None
+                or stored_ticket_values(ticket) != loaded[1][1:-1]
             )
         )
         if untouched_changes:
             raise AssertionError(f"tickets changed but not touched: {untouched_changes}")
 
-    async def _save_events(self, settled: Sequence[SettledEvent]) -> None:
+    async def _save_events(
+        self, settled: Sequence[SettledEvent], writes: command_sql.Writes
+    ) -> None:
         """The audit rows and the outbox rows, as tuples in raw INSERTs: an ORM object per
         row cost more than the statements themselves."""
         audit: list[tuple[Any, ...]] = []
@@ -341,11 +384,11 @@ class TortoiseQueueUnitOfWork:
                     )
                 )
         if audit:
-            await command_sql.insert_rows(self.conn, "ticket_events", AUDIT_COLUMNS, audit)
+            writes.insert("ticket_events", AUDIT_COLUMNS, audit)
         if consents:
-            await command_sql.insert_rows(self.conn, "consents", CONSENT_COLUMNS, consents)
+            writes.insert("consents", CONSENT_COLUMNS, consents)
         if outbox:
-            await command_sql.insert_rows(self.conn, "outbox", OUTBOX_COLUMNS, outbox)
+            writes.insert("outbox", OUTBOX_COLUMNS, outbox)
 
 
 AUDIT_COLUMNS = (
