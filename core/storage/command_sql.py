@@ -12,6 +12,7 @@ as ISO text and booleans as integers.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -68,22 +69,42 @@ async def _write(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any])
     return (await conn.execute_query(_sql(is_postgres(conn), statement), list(values)))[0]
 
 
+CounterValues = tuple[int, str, bool]
+"""A counter row: id, name, is_open."""
+
+
 async def queue_rows(
     conn: BaseDBAsyncClient, code: str, lock: bool
-) -> tuple[QueueRow, QueueConfigRow] | None:
-    """The queue's row and its settings in one query; with `lock` the queue row stays
-    locked until the transaction ends (PostgreSQL; SQLite's transactions are serial)."""
-    locking = " FOR UPDATE OF q" if lock and is_postgres(conn) else ""
+) -> tuple[QueueRow, QueueConfigRow, list[CounterValues]] | None:
+    """The queue's row, its settings and its counters (in the order they were made) in one
+    query; with `lock` the queue row stays locked until the transaction ends (PostgreSQL;
+    SQLite's transactions are serial)."""
+    postgres = is_postgres(conn)
+    locking = " FOR UPDATE OF q" if lock and postgres else ""
+    counters = (
+        "(SELECT json_agg(json_build_array(k.id, k.name, k.is_open) ORDER BY k.id)"
+        " FROM counters k WHERE k.queue_id = q.id)"
+        if postgres
+        else "(SELECT json_group_array(json_array(k.id, k.name, k.is_open))"
+        " FROM (SELECT id, name, is_open FROM counters WHERE queue_id = q.id ORDER BY id) k)"
+    )
     rows = await _query(
         conn,
-        "SELECT q.*, c.* FROM queues q JOIN queue_configs c ON c.queue_id = q.id"
-        f" WHERE q.code = ?{locking}",
+        f"SELECT q.*, c.*, {counters} AS counter_list FROM queues q"
+        f" JOIN queue_configs c ON c.queue_id = q.id WHERE q.code = ?{locking}",
         [code],
     )
     if not rows:
         return None
     columns = dict(rows[0])
-    return QueueRow._init_from_db(**columns), QueueConfigRow._init_from_db(**columns)
+    counter_list = columns.pop("counter_list") or "[]"
+    if isinstance(counter_list, str):  # JSON comes as text unless a codec decodes it
+        counter_list = json.loads(counter_list)
+    return (
+        QueueRow._init_from_db(**columns),
+        QueueConfigRow._init_from_db(**columns),
+        [(counter_id, name, bool(is_open)) for counter_id, name, is_open in counter_list],
+    )
 
 
 async def live_lines(conn: BaseDBAsyncClient) -> list[tuple[str, datetime | None, bool, bool]]:
@@ -118,14 +139,6 @@ async def claim_reevaluation(
         [now.astimezone(UTC), code, *stamps],
     )
     return updated == 1
-
-
-async def counter_rows(conn: BaseDBAsyncClient, queue_id: int) -> list[tuple[int, str, bool]]:
-    """(id, name, is_open) of the queue's counters, in the order they were made."""
-    rows = await _query(
-        conn, "SELECT id, name, is_open FROM counters WHERE queue_id = ? ORDER BY id", [queue_id]
-    )
-    return [(row[0], row[1], bool(row[2])) for row in rows]
 
 
 async def set_counter_open(conn: BaseDBAsyncClient, counter_id: int, is_open: bool) -> None:

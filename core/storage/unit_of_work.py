@@ -146,8 +146,7 @@ class TortoiseQueueUnitOfWork:
         found = await command_sql.queue_rows(self.conn, code, lock)
         if found is None:
             raise NotFound("queue", code)
-        row, config = found
-        counters = await command_sql.counter_rows(self.conn, row.id)
+        row, config, counters = found
         extra_ids = list(dict.fromkeys(extra_ticket_ids))
         self._extra_ids.update(extra_ids)
         tickets = await self._tickets(code, row.id, extra_ids)
