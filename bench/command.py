@@ -121,7 +121,12 @@ async def measure(
 
 
 async def run(
-    url: str, waiting_counts: list[int], rounds: int, profile: bool, mode: QueueMode
+    url: str,
+    waiting_counts: list[int],
+    rounds: int,
+    profile: bool,
+    mode: QueueMode,
+    profile_sort: str = "tottime",
 ) -> None:
     await db.migrate(url)
     await db.connect(url)
@@ -143,8 +148,8 @@ async def run(
                 )
             if profiler:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "25")))
-                print(f"\ncall-next with {waiting} waiting, by own time:\n{out.getvalue()}")
+                pstats.Stats(profiler, stream=out).sort_stats(profile_sort).print_stats(40)
+                print(f"\ncall-next with {waiting} waiting, by {profile_sort}:\n{out.getvalue()}")
     finally:
         await db.disconnect()
 
@@ -165,6 +170,9 @@ def main() -> None:
     parser.add_argument("--waiting", type=int, nargs="+", default=[10, 800])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--profile-sort", default="tottime", help="pstats order: tottime (own time), cumulative"
+    )
     parser.add_argument("--mode", type=QueueMode, default=QueueMode.FIFO)
     parser.add_argument("--database", default=DATABASE)
     args = parser.parse_args()
@@ -175,7 +183,9 @@ def main() -> None:
     if server is None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite://{Path(tmp) / 'bench.sqlite3'}"
-            asyncio.run(run(url, args.waiting, args.rounds, args.profile, args.mode))
+            asyncio.run(
+                run(url, args.waiting, args.rounds, args.profile, args.mode, args.profile_sort)
+            )
         return
     parts = urlsplit(server)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
@@ -184,7 +194,7 @@ def main() -> None:
     asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {database}"))
     asyncio.run(_admin(url, f"CREATE DATABASE {database}"))
     try:
-        asyncio.run(run(url, args.waiting, args.rounds, args.profile, args.mode))
+        asyncio.run(run(url, args.waiting, args.rounds, args.profile, args.mode, args.profile_sort))
     finally:
         asyncio.run(_admin(url, f"DROP DATABASE IF EXISTS {database}"))
 
