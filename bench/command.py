@@ -1,7 +1,7 @@
 """Benchmark: what one queue command costs in the service, and whether it grows with the line.
 
     NEXTUP_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile] \
+        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile] [--profile-sort cumulative] \
         [--mode fifo|dynamic|short_first] [--database nextup_bench_command]
 
 Runs join, call-next and complete through `QueueService` (no HTTP, the in-process bus) on a
