@@ -423,17 +423,18 @@ async def late(request: Request, token: str) -> HTTPResponse:
 
 
 def kind_of(request: Request, offered: Iterable[str]) -> tuple[bool, str | None]:
-    """(valid, kind) from the form: a kind the queue offers, or "" for not sure."""
-    raw = request.form.get("kind") if request.form else None
-    kind = str(raw or "").strip()
-    if not kind:
-        return raw is not None, None
-    return kind in offered, kind
+    """(valid, kind) from the form: `kind`, one the queue offers, or `not_sure` (a field of
+    its own: a blank value is dropped when a form is read)."""
+    form = request.form
+    kind = str((form.get("kind") if form else None) or "").strip()
+    if kind:
+        return kind in offered, kind
+    return bool(form and form.get("not_sure")), None
 
 
 @bp.post("/t/<token>/kind")
 async def kind(request: Request, token: str) -> HTTPResponse:
-    """What the visit is for: one of the queue's kinds, or "not sure" (an empty `kind`)."""
+    """What the visit is for: one of the queue's kinds, or "not sure" (`not_sure`)."""
     queues = container_of(request).queues
     try:
         view = await queues.ticket_view(token=token, with_history=False)
