@@ -159,7 +159,7 @@ class PatientConversation:
             "queue_name": info.shown_name,
         }
         unknown_kind = None
-        if offered and kind_words and ticket.service is None:
+        if offered and kind_words and kind is None:  # (a known kind the overflow lacks: none)
             unknown_kind = Reply("kind_unknown", self._kinds_offer(kind_words, offered))
         if joined.existing:
             params = facts | eta_minutes(joined.estimate)

@@ -85,3 +85,28 @@ async def test_kind_without_a_visit_or_after_the_call(live: LiveSms) -> None:
     # called: no longer waiting, so there is nothing to set (and nothing changes)
     assert (await live.reply(PATIENT, "KIND pickup")).startswith("You are not in any queue")
     assert (await TicketRow.get(phone=PATIENT)).service is None
+
+
+async def test_joining_again_with_the_kind_sets_it_on_the_ticket_held(live: LiveSms) -> None:
+    await kinds_queue(live)
+    await live.reply(PATIENT, "JOIN FARM")
+    again = await live.reply(PATIENT, "JOIN FARM CONSULTATION")
+    assert again.startswith("You are already in FARM: ticket F-001")
+    assert (await TicketRow.get(phone=PATIENT)).service == "consultation"
+    assert await TicketRow.filter(phone=PATIENT).count() == 1
+
+
+async def test_a_full_queue_overflows_without_a_kind_its_overflow_lacks(live: LiveSms) -> None:
+    await live.container.queues.create_queue(
+        "FULL",
+        "Full",
+        "U",
+        QueueConfig(capacity=1, overflow_queue="PHARM", service_times_s=KINDS),
+        ["1"],
+    )
+    await live.container.queues.join("FULL", new_join_request(), "staff:ana")
+    joined = await live.reply(PATIENT, "JOIN FULL PICKUP")
+    assert joined.startswith("Pharmacy: ticket A-001 (FULL was full)")
+    assert "KIND" not in joined  # the kind was a good one: nothing to correct
+    ticket = await TicketRow.get(phone=PATIENT)
+    assert (ticket.number, ticket.service) == ("A-001", None)
