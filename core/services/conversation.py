@@ -283,6 +283,11 @@ class PatientConversation:
         """ "What is your visit for?", about the patient's waiting ticket (in queue `code`,
         when given) whose queue offers kinds of visit; with `unknown_only`, only about one
         whose kind is not known yet (the question after a join). None: nothing to ask."""
+        try:
+            if code is not None and not await self._kinds_offered(code):
+                return None  # most queues offer none: one read, and no look at the tickets
+        except NotFound:  # no such queue: the join said so
+            return None
         for ticket in await self.patients.waiting_tickets(patient):
             if (code is not None and ticket.queue != code) or (
                 unknown_only and ticket.service is not None
