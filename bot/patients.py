@@ -48,16 +48,17 @@ async def join(message: Message, command: CommandObject, services: BotServices) 
 async def join_queue(
     message: Message, services: BotServices, code: str, consent: str | None = None
 ) -> None:
-    """Joins; the "joined" notification follows through the outbox like every other. A
-    ticket whose kind of visit is not known yet gets the question, when its queue offers
-    kinds; a new ticket, the offer to text a call the patient misses here. `consent`: how
-    the patient asked to be messaged, when not by `/join` (the default)."""
+    """Joins; the "joined" notification follows through the outbox like every other. A new
+    ticket gets the offer to text a call the patient misses here; then a ticket whose kind
+    of visit is not known yet gets the question, when its queue offers kinds (last: its
+    buttons are the thing to press). `consent`: how the patient asked to be messaged, when
+    not by `/join` (the default)."""
     app_language = message.from_user.language_code if message.from_user else None
     answer = await services.conversation.join(patient_of(message), code, app_language, consent)
     await say(message, services, answer)
-    await kinds.ask_after_join(message, services, code)
     if answer is None:
         await phone.offer(message, services)
+    await kinds.ask_after_join(message, services, code)
 
 
 async def status(message: Message, services: BotServices) -> None:
