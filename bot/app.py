@@ -9,7 +9,7 @@ import logging
 from aiogram import Bot, Dispatcher
 from aiogram.types import BotCommand, ErrorEvent
 
-from bot import callbacks, patients, phone, staff
+from bot import callbacks, kinds, patients, phone, staff
 from bot.context import BotServices
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ COMMANDS = [
     BotCommand(command="status", description="Your place in line"),
     BotCommand(command="late", description="Running late: /late 10"),
     BotCommand(command="travel", description="Minutes you need to come back"),
+    BotCommand(command="kind", description="What your visit is for"),
     BotCommand(command="leave", description="Leave the queue"),
     BotCommand(command="phone", description="Remove the phone number you gave"),
     BotCommand(command="lang", description="Language"),
@@ -31,6 +32,7 @@ def build_dispatcher(services: BotServices) -> Dispatcher:
     dp["services"] = services
     dp.include_routers(
         staff.build_router(),
+        kinds.build_router(),
         callbacks.build_router(),
         phone.build_router(),
         patients.build_router(),

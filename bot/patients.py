@@ -1,5 +1,5 @@
 """Patient commands: join by deep link or code, status, leave, late, travel time, language
-(a phone number for missed calls: `bot.phone`).
+(a phone number for missed calls: `bot.phone`; the kind of visit: `bot.kinds`).
 
 Each handler reads its command and sends what `PatientConversation` answers; the replies
 to input that is not a command's are the only ones chosen here.
@@ -11,7 +11,7 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 
-from bot import phone
+from bot import kinds, phone
 from bot.context import BotServices, minutes_and_queue, patient_of, reply, say
 from core.domain.consent import TELEGRAM_DEEP_LINK
 from core.domain.model import queue_code
@@ -49,14 +49,16 @@ async def join_queue(
     message: Message, services: BotServices, code: str, consent: str | None = None
 ) -> None:
     """Joins; the "joined" notification follows through the outbox like every other. A new
-    ticket gets the offer to text a call the patient misses here. `consent`: how the patient
-    asked to be messaged, when not by `/join` (the default)."""
+    ticket gets the offer to text a call the patient misses here; then a ticket whose kind
+    of visit is not known yet gets the question, when its queue offers kinds (last: its
+    buttons are the thing to press). `consent`: how the patient asked to be messaged, when
+    not by `/join` (the default)."""
     app_language = message.from_user.language_code if message.from_user else None
     answer = await services.conversation.join(patient_of(message), code, app_language, consent)
+    await say(message, services, answer)
     if answer is None:
         await phone.offer(message, services)
-        return
-    await say(message, services, answer)
+    await kinds.ask_after_join(message, services, code)
 
 
 async def status(message: Message, services: BotServices) -> None:

@@ -1,7 +1,7 @@
-"""Answers a patient's text message: joins, tells the place in line, moves back, leaves,
-opts out or in. What is answered is `PatientConversation`'s; here the text is read, held
-back when a limit says so, rendered (every answer one GSM-7 segment) and recorded with its
-cost."""
+"""Answers a patient's text message: joins, tells the place in line, moves back, sets the
+kind of visit, leaves, opts out or in. What is answered is `PatientConversation`'s; here the
+text is read, held back when a limit says so, rendered (every answer one GSM-7 segment where
+it can: a join naming a kind the queue does not know takes more) and recorded with its cost."""
 
 from __future__ import annotations
 
@@ -90,11 +90,9 @@ class SmsConversation:
             chosen or answer.language or await self.patients.reply_language(patient),
             self.default_language,
         )
-        if answer.notification:
-            params = template_params(answer.params, self.base_url)
-            text = render_notification(answer.name, "sms", language, params).text
-        else:
-            text = render_sms_reply(answer.name, language, **answer.params)
+        text = self._render(answer, language)
+        if answer.followed_by is not None:
+            text = f"{text}\n{self._render(answer.followed_by, language)}"
         record = await outbox.record_reply(
             answer.ticket_id,
             "sms",
@@ -105,6 +103,12 @@ class SmsConversation:
             segments=sms_segments(text),
         )
         return SmsReply(text, answer.name, record.id)
+
+    def _render(self, answer: Reply, language: str) -> str:
+        if answer.notification:
+            params = template_params(answer.params, self.base_url)
+            return render_notification(answer.name, "sms", language, params).text
+        return render_sms_reply(answer.name, language, **answer.params)
 
     async def _held_back(self, phone: str, keyword: Keyword) -> str | None:
         """Why the text is neither carried out nor answered, if it is not: the sender is from
@@ -156,7 +160,9 @@ class SmsConversation:
                 return await conversation.leave(patient, keyword.queue)
             case Command.LATE if keyword.minutes is not None:
                 return await conversation.late(patient, keyword.minutes, keyword.queue)
-            case Command.LATE | Command.UNKNOWN:
+            case Command.KIND if keyword.kind_words is not None:
+                return await conversation.name_kind(patient, keyword.kind_words)
+            case Command.LATE | Command.KIND | Command.UNKNOWN:
                 return conversation.not_understood(patient)
         return conversation.help()
 
@@ -165,7 +171,9 @@ class SmsConversation:
             # Joining with UNIRSE is taken as choosing Spanish, unless another was chosen,
             # like a Telegram app's language: the visit's texts follow it.
             spoken = spoken_language(keyword)
-            return await self.conversation.join(patient, keyword.queue, spoken)
+            return await self.conversation.join(
+                patient, keyword.queue, spoken, kind_words=keyword.kind_words
+            )
         if keyword.given_queue:
             return self.conversation.no_such_queue(patient, keyword.given_queue)
         return Reply("join_usage")

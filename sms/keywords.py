@@ -3,7 +3,9 @@
 The first word is the keyword, in any case, with or without accents, with stray spaces and
 punctuation around it ("  join, pharm!" is `JOIN PHARM`, "Salír" is `SALIR`). The keywords
 of each language are data, in the message catalogue (`templates/<lang>/keywords.json`);
-the carriers' opt-out and opt-in words are not a language's and are always read. A lone word
+the carriers' opt-out and opt-in words are not a language's and are always read. `JOIN CODE`
+may go on with the kind of visit (`JOIN PHARM PICKUP`), and `KIND` (`TIPO`) names it while
+waiting. A lone word
 that could be a queue code joins that queue (the poster says "text PHARM"). Anything else is
 answered with the help text.
 
@@ -49,6 +51,7 @@ class Command(StrEnum):
     STATUS = "status"
     LEAVE = "leave"
     LATE = "late"
+    KIND = "kind"
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"
     HELP = "help"
@@ -75,6 +78,9 @@ class Keyword:
     opt-out itself."""
     acknowledges: bool = False
     """The first word answers a call (an `ack` word, or YES), if the sender is called."""
+    kind_words: str | None = None
+    """The kind of visit named (`JOIN PHARM PICKUP`, `KIND flu shot`), as typed after the
+    keyword (and the queue code); None when none was named."""
 
 
 def words(text: str) -> list[str]:
@@ -122,8 +128,13 @@ def _meaning(word: str, table: Mapping[str, KeywordMeaning]) -> KeywordMeaning |
 def _with_args(command: Command, rest: list[str], language: str | None) -> Keyword:
     if command is Command.LATE:
         return _late(rest, language)
-    if command in (Command.JOIN, Command.LEAVE):
+    if command is Command.JOIN:
+        joining = _with_queue(command, rest[:1], language)
+        return dataclasses.replace(joining, kind_words=" ".join(rest[1:]) or None)
+    if command is Command.LEAVE:
         return _with_queue(command, rest[:1], language)
+    if command is Command.KIND:
+        return Keyword(command, kind_words=" ".join(rest) or None, language=language)
     return Keyword(command, language=language)
 
 

@@ -160,6 +160,18 @@ class TicketDelayed(TicketEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketServiceChosen(TicketEvent):
+    """The patient said (or changed) what their visit is for: a kind of visit the queue
+    offers, or None for "not sure". Their expected time changes, so the line may reorder
+    (`short_first`) and the waits behind them change."""
+
+    service: str | None
+    previous_service: str | None
+    old_position: int
+    new_position: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class TicketAcknowledged(TicketEvent):
     """The patient answered the call ("I'm on my way")."""
 

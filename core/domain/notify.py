@@ -30,6 +30,7 @@ from core.domain.events import (
     TicketMarkedNoShow,
     TicketRecalled,
     TicketReturned,
+    TicketServiceChosen,
     TicketTransferredIn,
 )
 from core.domain.model import QueueConfig, Ticket
@@ -146,8 +147,11 @@ def is_getting_close(ticket: Ticket, config: QueueConfig) -> bool:
 
 
 def tells_eta(event: DomainEvent) -> bool:
-    """A message (or, for "late", the bot's or SMS reply) that gives the patient a new ETA."""
-    return isinstance(event, TicketDelayed) or message_kind(event) in ETA_KINDS
+    """A message (or, for "late" and a kind of visit chosen, the reply to it) that gives the
+    patient a new ETA."""
+    return (
+        isinstance(event, TicketDelayed | TicketServiceChosen) or message_kind(event) in ETA_KINDS
+    )
 
 
 def patient_channel(ticket: Ticket) -> tuple[Channel, str] | None:

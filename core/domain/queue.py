@@ -48,6 +48,7 @@ from core.domain.events import (
     TicketRated,
     TicketRecalled,
     TicketReturned,
+    TicketServiceChosen,
     TicketStarted,
     TicketStateChanged,
     TicketTransferredIn,
@@ -621,6 +622,33 @@ class Queue:
             raise InvalidValue(f"travel time must be between 1 and {MAX_LATE_S // 60} minutes")
         ticket.travel_s, ticket.leave_now_sent = travel_s, False
         self.touched.add(ticket.id)
+        return ticket
+
+    def choose_service(
+        self, ticket_id: str, service: str | None, now: datetime, actor: str
+    ) -> Ticket:
+        """The patient's kind of visit, one the queue offers, or None ("not sure"), while
+        they wait. The line is ranked again with their new expected time; choosing what is
+        already chosen changes nothing."""
+        ticket = self.ticket(ticket_id)
+        if ticket.status is not W:
+            raise IllegalTransition(ticket.number, "set the kind of visit of", ticket.status.value)
+        self._check_service(service)
+        if service == ticket.service:
+            return ticket
+        previous, old_position = ticket.service, ticket.position or 0
+        ticket.service = service
+        self._reorder(now, actor)
+        self._emit(
+            TicketServiceChosen,
+            ticket,
+            now,
+            actor,
+            service=service,
+            previous_service=previous,
+            old_position=old_position,
+            new_position=ticket.position or 0,
+        )
         return ticket
 
     def set_phone(self, ticket_id: str, phone: str | None) -> Ticket:

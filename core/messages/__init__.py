@@ -5,7 +5,8 @@
     rendered.text, rendered.buttons
 
 See `core.messages.catalogue` for the template layout, `core.messages.gsm` for SMS costs and
-`core.messages.keywords` for the words patients text, per language.
+`core.messages.keywords` for the words patients text, per language, and
+`core.messages.kinds` for the kinds of visit a queue offers.
 """
 
 from core.messages.catalogue import (
@@ -18,6 +19,7 @@ from core.messages.catalogue import (
     Catalogue,
     Rendered,
     UnknownMessage,
+    kind_label,
     label,
     pick_language,
     plural,
@@ -32,6 +34,7 @@ from core.messages.catalogue import (
 )
 from core.messages.gsm import is_gsm7, sms_segments
 from core.messages.keywords import KeywordMeaning, fold_word, keyword_table, keywords
+from core.messages.kinds import kind_choices, match_kind
 
 __all__ = [
     "FALLBACK_LANGUAGE",
@@ -48,7 +51,10 @@ __all__ = [
     "is_gsm7",
     "keyword_table",
     "keywords",
+    "kind_choices",
+    "kind_label",
     "label",
+    "match_kind",
     "pick_language",
     "plural",
     "render_notification",

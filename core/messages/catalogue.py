@@ -7,6 +7,8 @@
     templates/<lang>/bot/<name>.txt        bot replies (`render_text`)
     templates/<lang>/sms_reply/<name>.txt  replies to a patient's text message (`render_sms_reply`)
     templates/<lang>/labels.json           button labels and small words (`label`)
+    templates/<lang>/kinds.json            labels of common kinds of visit ({"pickup":
+                                           "Recogida"}; `kind_label`, `core.messages.kinds`)
     templates/<lang>/plurals.json          words that follow a count, one form per plural
                                            category: {"segment": {"one": "{n} segment",
                                            "other": "{n} segments"}} (`plural`)
@@ -64,6 +66,10 @@ PATIENT_PARAMS = frozenset(
         "grace_min",
         "late_left",
         "minutes",
+        # the kind of visit: a queue's keys (`pickup`), which say what the visit is for
+        # no more than its queue's name does
+        "kind",
+        "kinds",
         "score",
         "tickets",
         # queues: codes (on the poster, texted as keywords) and the public name, never the
@@ -76,6 +82,7 @@ PATIENT_PARAMS = frozenset(
         "from_queue",
         # the patient's own words and choices, and their own page
         "command",
+        "word",
         "unknown",
         "language_name",
         "languages",
@@ -136,6 +143,7 @@ patient called to the counter and the queue's real name."""
 
 TEMPLATES = Path(__file__).parent / "templates"
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_KIND_SEPARATORS = re.compile(r"[\s_-]+")
 
 
 PLURAL_RULES: dict[str, Callable[[int], str]] = {
@@ -198,8 +206,9 @@ class Catalogue:
         )
         self._labels: dict[str, Mapping[str, str]] = {}
         self._plurals: dict[str, Mapping[str, Mapping[str, str]]] = {}
+        self._kinds: dict[str, Mapping[str, str]] = {}
         # What every template (and its imported macros) may use, whatever its context.
-        self.env.globals.update(label=self.label, plural=self.plural)
+        self.env.globals.update(label=self.label, plural=self.plural, kind_label=self.kind_label)
 
     def _template(self, path: str, language: str) -> tuple[Template, str]:
         """The template at `<language>/<path>`, else the English one, with its language."""
@@ -233,6 +242,29 @@ class Catalogue:
             return self.labels(language)[name]
         except KeyError:
             raise UnknownMessage(f"label {name!r}") from None
+
+    def kind_labels(self, lang: str) -> Mapping[str, str]:
+        """The catalogue's labels of common kinds of visit in `lang` alone (`kinds.json`)."""
+        if lang not in self._kinds:
+            path = self.root / lang / "kinds.json"
+            data: Any = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            if not isinstance(data, dict) or not all(
+                isinstance(v, str) and v.strip() for v in data.values()
+            ):
+                raise ValueError(f"{path}: expected an object of labels")
+            self._kinds[lang] = data
+        return self._kinds[lang]
+
+    def kind_label(self, kind: str, language: str) -> str:
+        """A queue's kind of visit (a key of its `service_times_s`) as a patient reading
+        `language` sees it: the catalogue's label (English filling gaps), else one made from
+        the key (`flu_shot`: "Flu shot"). Queues name their kinds freely, so there is no
+        unknown kind here."""
+        for lang in dict.fromkeys((pick_language(language), FALLBACK_LANGUAGE)):
+            found = self.kind_labels(lang).get(kind)
+            if found:
+                return found
+        return label_from_key(kind)
 
     def plural(self, name: str, count: int, language: str) -> str:
         """`count` with the word that follows it ("1 segment", "2 segments"), in the form
@@ -327,6 +359,12 @@ def patient_context(params: Mapping[str, Any]) -> dict[str, Any]:
     return context
 
 
+def label_from_key(kind: str) -> str:
+    """A readable label made from a kind of visit's key: `flu_shot`, "Flu shot"."""
+    words = _KIND_SEPARATORS.sub(" ", kind).strip()
+    return words[:1].upper() + words[1:]
+
+
 def under_a_minute(low_min: int | None, high_min: int | None) -> bool:
     """Whether a range in whole minutes (rounded outwards) all lies within the next minute:
     said in words, never "about 0 min"."""
@@ -379,6 +417,11 @@ def render_sms_reply(name: str, language: str, /, **params: Any) -> str:
     """A reply to a patient's text from `templates/<language>/sms_reply/<name>.txt`: GSM-7
     and one segment, like the SMS notifications."""
     return DEFAULT_CATALOGUE.render_sms_reply(name, language, **params)
+
+
+def kind_label(kind: str, language: str) -> str:
+    """A kind of visit as a patient reading `language` sees it (`Catalogue.kind_label`)."""
+    return DEFAULT_CATALOGUE.kind_label(kind, language)
 
 
 def plural(name: str, count: int, language: str) -> str:

@@ -1,6 +1,7 @@
 """One patient conversation for every channel: what a patient can ask from a phone (join,
-status, leave, "I'm late", travel time, a number to text a missed call to, language, help,
-the buttons under a call or a finished visit) and what they are answered, refusals included.
+status, leave, "I'm late", travel time, the kind of visit, a number to text a missed call
+to, language, help, the buttons under a call or a finished visit) and what they are
+answered, refusals included.
 
 The bot (`bot/`) and the SMS webhook (`sms/`) parse their input into these calls and render
 the `Reply` with their own templates (`templates/<lang>/bot/`, `templates/<lang>/sms_reply/`);
@@ -19,17 +20,19 @@ from zoneinfo import ZoneInfo
 from core.domain.errors import (
     DomainError,
     IllegalTransition,
+    InvalidValue,
     LateLimitReached,
     QueueClosed,
     QueueClosing,
     QueueFull,
 )
 from core.domain.hours import WEEKDAYS
-from core.domain.model import MAX_LATE
-from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES
+from core.domain.model import MAX_LATE, TicketStatus
+from core.messages import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, match_kind
 from core.redact import mask_phone, redact
 from core.services.errors import AlreadyCalled, Forbidden, SeveralTickets
 from core.services.patients import Patient, PatientService, eta_minutes
+from core.services.queues import JoinedTicket, TicketView
 from core.storage.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,9 @@ class Reply:
     """The notification `name` stands in for a reply (a join by text is answered "joined")."""
     buttons_spent: bool = False
     """The buttons the patient pressed are answered, or stale: they can go."""
+    followed_by: Reply | None = None
+    """A second answer said in the same message, after this one (a join by text that named
+    a kind of visit the queue does not know: joined, and the kinds it does)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,10 @@ WORDINGS: dict[str, Wording] = {
 """Keyed by `Patient.channel`."""
 
 
+KIND_WORD_CHARS = 16
+"""How much of a kind of visit we do not know is said back, like a queue code by text."""
+
+
 class PatientConversation:
     """The answers to a patient, whichever channel they write from."""
 
@@ -115,22 +125,29 @@ class PatientConversation:
         code: str,
         app_language: str | None = None,
         consent: str | None = None,
+        kind_words: str | None = None,
     ) -> Reply | None:
         """Joins queue `code`; None: nothing to answer (the "joined" notification follows).
 
         `app_language` is the language of the patient's app (Telegram's), taken as their
-        choice when they made none.
+        choice when they made none. `kind_words` name the kind of visit (`JOIN PHARM
+        PICKUP`): one the queue does not offer still joins, without a kind, and the answer
+        goes on to list the kinds it does; a queue that offers none ignores them.
         """
         if app_language:
             await self._adopt_language(patient, app_language)
         try:
-            joined = await self.patients.join(patient, code, consent=consent)
+            offered = await self._kinds_offered(code) if kind_words else []
+            kind = match_kind(kind_words or "", offered)
+            joined = await self._join(patient, code, consent, kind)
         except NotFound:
             return self.no_such_queue(patient, code)
         except QueueFull:
             return Reply("queue_full", {"code": code})
         except (QueueClosed, QueueClosing) as closed:
             return await self._closed(closed)
+        if joined.existing and kind is not None:
+            joined = await self._rejoin_with_kind(patient, joined, kind)
         if not joined.existing and not WORDINGS[patient.channel].joined_in_reply:
             return None
         ticket = joined.ticket
@@ -141,12 +158,48 @@ class PatientConversation:
             "position": ticket.position,
             "queue_name": info.shown_name,
         }
+        unknown_kind = None
+        if offered and kind_words and kind is None:  # (a known kind the overflow lacks: none)
+            unknown_kind = Reply("kind_unknown", self._kinds_offer(kind_words, offered))
         if joined.existing:
-            return Reply("already_in", facts | eta_minutes(joined.estimate), ticket.id, language)
+            params = facts | eta_minutes(joined.estimate)
+            return Reply("already_in", params, ticket.id, language, followed_by=unknown_kind)
         facts |= {"token": ticket.token, "overflowed_from": code if ticket.queue != code else None}
         if joined.estimate is not None:
             facts |= {"eta_low_s": joined.estimate.low_s, "eta_high_s": joined.estimate.high_s}
-        return Reply("joined", facts, ticket.id, language, notification=True)
+        return Reply(
+            "joined", facts, ticket.id, language, notification=True, followed_by=unknown_kind
+        )
+
+    async def _kinds_offered(self, code: str) -> list[str]:
+        return sorted((await self.patients.queues.get_config(code)).service_times_s)
+
+    async def _join(
+        self, patient: Patient, code: str, consent: str | None, kind: str | None
+    ) -> JoinedTicket:
+        try:
+            return await self.patients.join(patient, code, consent=consent, service=kind)
+        except InvalidValue:
+            if kind is None:
+                raise
+            # Full, and its overflow queue offers no such kind: the place matters more.
+            return await self.patients.join(patient, code, consent=consent)
+
+    async def _rejoin_with_kind(
+        self, patient: Patient, joined: JoinedTicket, kind: str
+    ) -> JoinedTicket:
+        """Joining again, now naming the kind of visit: the ticket held takes it."""
+        ticket = joined.ticket
+        if ticket.service == kind or ticket.status is not TicketStatus.WAITING:
+            return joined
+        try:
+            view = await self.patients.choose_service(patient, ticket.id, kind)
+        except DomainError:  # called meanwhile: the ticket stands as it is
+            return joined
+        return JoinedTicket(view.ticket, view.estimate, existing=True)
+
+    def _kinds_offer(self, words: str, offered: list[str]) -> dict[str, Any]:
+        return {"word": words[:KIND_WORD_CHARS], "kinds": offered}
 
     async def _closed(self, closed: QueueClosed | QueueClosing) -> Reply:
         """ "Closed, opens Mon 08:00" (or paused, or closing before the patient could be
@@ -223,6 +276,70 @@ class PatientConversation:
             action=action, keyword=action.upper(), minutes=minutes
         )
         return Reply("several_queues", {"codes": several.queues, "command": command})
+
+    async def kind_question(
+        self, patient: Patient, code: str | None = None, unknown_only: bool = False
+    ) -> Reply | None:
+        """ "What is your visit for?", about the patient's waiting ticket (in queue `code`,
+        when given) whose queue offers kinds of visit; with `unknown_only`, only about one
+        whose kind is not known yet (the question after a join). None: nothing to ask."""
+        try:
+            if code is not None and not await self._kinds_offered(code):
+                return None  # most queues offer none: one read, and no look at the tickets
+        except NotFound:  # no such queue: the join said so
+            return None
+        for ticket in await self.patients.waiting_tickets(patient):
+            if (code is not None and ticket.queue != code) or (
+                unknown_only and ticket.service is not None
+            ):
+                continue
+            config = await self.patients.queues.get_config(ticket.queue)
+            if config.service_times_s:
+                params = {
+                    "number": ticket.number,
+                    "kind": ticket.service,
+                    "kinds": sorted(config.service_times_s),
+                }
+                language = ticket.language or config.language
+                return Reply("kind_question", params, ticket.id, language)
+        return None
+
+    async def choose_kind(self, patient: Patient, ticket_id: str, kind: str | None) -> Reply:
+        """A button under "What is your visit for?": a kind, or None ("not sure")."""
+        try:
+            view = await self.patients.choose_service(patient, ticket_id, kind)
+        except (Forbidden, NotFound):
+            return self._not_yours(patient)
+        except (IllegalTransition, InvalidValue):  # called meanwhile, or the kinds changed
+            return Reply("kind_stale", ticket_id=ticket_id, buttons_spent=True)
+        return self._kind_set(view)
+
+    async def name_kind(self, patient: Patient, words: str) -> Reply:
+        """The kind of visit named in words (`KIND PICKUP` by text), for each waiting ticket
+        whose queue offers it; none does: the answer lists the kinds offered."""
+        waiting = await self.patients.waiting_tickets(patient)
+        if not waiting:
+            return Reply("status_none")
+        offered = {t.id: await self._kinds_offered(t.queue) for t in waiting}
+        matched = [(t, match_kind(words, offered[t.id])) for t in waiting]
+        chosen = [(t, kind) for t, kind in matched if kind is not None]
+        if not chosen:
+            kinds = next((kinds for kinds in offered.values() if kinds), [])
+            return Reply("kind_unknown", self._kinds_offer(words, kinds))
+        try:
+            views = [await self.patients.choose_service(patient, t.id, k) for t, k in chosen]
+        except DomainError:  # called meanwhile
+            return Reply("kind_stale")
+        return self._kind_set(views[0])
+
+    def _kind_set(self, view: TicketView) -> Reply:
+        params = {
+            "number": view.ticket.number,
+            "position": view.ticket.position,
+            "kind": view.ticket.service,
+            **eta_minutes(view.estimate),
+        }
+        return Reply("kind_set", params, view.ticket.id, buttons_spent=True)
 
     async def give_phone(self, patient: Patient, phone: str) -> Reply:
         """A number (E.164) to text a call the patient missed on their channel to."""

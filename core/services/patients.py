@@ -92,13 +92,15 @@ class PatientService:
         code: str,
         travel_s: int | None = None,
         consent: str | None = None,
+        service: str | None = None,
     ) -> JoinedTicket:
         """`consent`: how the patient asked to be messaged, when the actor alone does not
-        say (a Telegram deep link)."""
+        say (a Telegram deep link); `service`: the kind of visit, when they said it."""
         request = new_join_request(
             language=await self.language(patient),
             travel_s=travel_s,
             consent=consent,
+            service=service,
             **patient.ticket_filter(),
         )
         return await self.queues.join(code, request, patient.actor)
@@ -161,6 +163,22 @@ class PatientService:
             ticket.id, lambda q, now: q.set_travel_time(ticket.id, minutes * 60)
         )
         return await self.queues.ticket_view(ticket.id, with_history=False)
+
+    async def waiting_tickets(self, patient: Patient) -> list[Ticket]:
+        """The patient's tickets waiting in a line, without estimates."""
+        live = await self._live_tickets(patient)
+        return [t for t in live if t.status is TicketStatus.WAITING]
+
+    async def choose_service(
+        self, patient: Patient, ticket_id: str, service: str | None
+    ) -> TicketView:
+        """The kind of visit of the patient's own waiting ticket (None: not sure), under the
+        queue's lock like every command; answered with the ticket's new place and wait."""
+        await self._own_ticket(patient, ticket_id)
+        await self.queues.on_ticket(
+            ticket_id, lambda q, now: q.choose_service(ticket_id, service, now, patient.actor)
+        )
+        return await self.queues.ticket_view(ticket_id, with_history=False)
 
     async def set_phone(self, patient: Patient, phone: str | None) -> list[Ticket]:
         """Sets (or, with None, forgets) the number a missed call is texted to, on each of the

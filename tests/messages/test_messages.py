@@ -214,6 +214,15 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
         "unreadable_number": {},
         "sorry": {},
         "ack_thanks": {},
+        # a kind's label is at most its key's 32 characters
+        "kind_set": {"number": "A-142", "position": 99, "eta_low_min": 150, "eta_high_min": 180}
+        | {"kind": "repeat_prescription_and_advice_x"},
+        "kind_stale": {},
+        # four kinds (a queue offers up to 12: more than four may take a second segment)
+        "kind_unknown": {
+            "word": "X" * 16,
+            "kinds": ["consultation", "prescription", "pickup", "vaccine"],
+        },
     }
     shipped = {p.stem for p in (TEMPLATES / lang / "sms_reply").glob("*.txt")}
     assert shipped == set(replies)
@@ -226,6 +235,10 @@ def test_sms_replies_are_one_gsm7_segment(lang: str) -> None:
         text = render_sms_reply("queue_closed", lang, **closed)
         assert is_gsm7(text) and sms_segments(text) == 1, text
         assert "not on SMS" not in text
+    for unset in ({"kind": None}, {"kinds": []}):
+        name = "kind_set" if "kind" in unset else "kind_unknown"
+        text = render_sms_reply(name, lang, **{**replies[name], **unset})
+        assert is_gsm7(text) and sms_segments(text) == 1, text
 
 
 def test_spanish_sms_avoids_accents_outside_gsm7() -> None:

@@ -34,6 +34,8 @@ ALLOWED = frozenset(
         "grace_min",
         "late_left",
         "minutes",
+        "kind",  # a kind of visit the queue offers (`pickup`), or none
+        "kinds",  # the kinds it offers
         "score",
         "tickets",
         "queue",
@@ -43,6 +45,7 @@ ALLOWED = frozenset(
         "overflowed_from",
         "from_queue",
         "command",
+        "word",  # the patient's own word for a kind of visit, said back
         "unknown",
         "language_name",
         "languages",
@@ -79,6 +82,9 @@ VALUES: dict[str, Any] = {
     "grace_min": 5,
     "late_left": 1,
     "minutes": 15,
+    "kind": "pickup",
+    "kinds": ["consultation", "flu_shot", "pickup"],
+    "word": "PIKCUP",
     "score": 4,
     "queue": "PHARM",
     "queue_name": "Clinic 4",

@@ -27,7 +27,23 @@ EN, ES = "en", "es"
     [
         ("JOIN PHARM", Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN)),
         ("  join,   pharm! ", Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN)),
-        ("Join pharm please", Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN)),
+        # What follows the code names the kind of visit (the conversation decides whether
+        # the queue offers it: "please" is no kind, and the answer lists those it offers).
+        (
+            "Join pharm please",
+            Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN, kind_words="PLEASE"),
+        ),
+        (
+            "JOIN PHARM PICKUP",
+            Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN, kind_words="PICKUP"),
+        ),
+        (
+            "join pharm flu-shot!",
+            Keyword(Command.JOIN, "PHARM", given_queue="PHARM", language=EN, kind_words="FLU-SHOT"),
+        ),
+        ("KIND pickup", Keyword(Command.KIND, language=EN, kind_words="PICKUP")),
+        ("kind flu shot", Keyword(Command.KIND, language=EN, kind_words="FLU SHOT")),
+        ("KIND", Keyword(Command.KIND, language=EN)),
         ("pharm", Keyword(Command.JOIN, "PHARM", given_queue="PHARM")),
         ("PHARM.", Keyword(Command.JOIN, "PHARM", given_queue="PHARM")),
         ("JOIN", Keyword(Command.JOIN, language=EN)),
@@ -67,7 +83,15 @@ EN, ES = "en", "es"
         # Spanish, with the accents and the case phones and people add.
         ("UNIRSE FARM", Keyword(Command.JOIN, "FARM", given_queue="FARM", language=ES)),
         ("únirse, farm!", Keyword(Command.JOIN, "FARM", given_queue="FARM", language=ES)),
-        ("Cola farm por favor", Keyword(Command.JOIN, "FARM", given_queue="FARM", language=ES)),
+        (
+            "Cola farm por favor",
+            Keyword(Command.JOIN, "FARM", given_queue="FARM", language=ES, kind_words="POR FAVOR"),
+        ),
+        (
+            "UNIRSE FARM RECOGIDA",
+            Keyword(Command.JOIN, "FARM", given_queue="FARM", language=ES, kind_words="RECOGIDA"),
+        ),
+        ("tipo recogida", Keyword(Command.KIND, language=ES, kind_words="RECOGIDA")),
         ("cola", Keyword(Command.JOIN, language=ES)),
         ("estado", Keyword(Command.STATUS, language=ES)),
         ("¿Estado?", Keyword(Command.STATUS, language=ES)),

@@ -80,9 +80,12 @@ async def test_the_form_offers_the_queues_kinds_of_visit(api: Api) -> None:
 
     page, _ = await form(api)
 
-    assert 'name="kind" value="pickup"' in page.text
-    assert 'name="kind" value="vaccine"' in page.text
+    assert 'name="kind" value="pickup"> Pickup</label>' in page.text
+    assert 'name="kind" value="vaccine"> Vaccine</label>' in page.text
     assert "Not sure" in page.text
+    spanish, _ = await form(api, **{"Accept-Language": "es"})
+    assert 'name="kind" value="pickup"> Recogida</label>' in spanish.text
+    assert 'name="kind" value="vaccine"> Vacuna</label>' in spanish.text
 
 
 async def test_the_form_speaks_the_browsers_language_else_the_queues(api: Api) -> None:

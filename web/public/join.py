@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse, html
 
 from core.domain.errors import InvalidValue, QueueClosed, QueueClosing, QueueFull
 from core.domain.notify import patient_actor
-from core.messages import SUPPORTED_LANGUAGES
+from core.messages import SUPPORTED_LANGUAGES, kind_choices
 from core.phones import normalize_phone
 from core.services.queues import QueueInfo, new_join_request
 from core.storage.errors import NotFound
@@ -162,7 +162,7 @@ async def form_page(
         opening=opening,
         hours_text=opening_text(language),
         queue=info,
-        kinds=sorted(info.config.service_times_s),
+        kinds=kind_choices(info.config.service_times_s, language),
         form_token=guards(request)[0].issue(info.code),
         token_field=TOKEN_FIELD,
         values=values or {},

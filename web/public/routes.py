@@ -1,5 +1,6 @@
 """Public pages, open without a login: the waiting-room display (`/display/{code}`) and a
-patient's own ticket page (`/t/{token}`), with the two things a patient may do there.
+patient's own ticket page (`/t/{token}`), with the three things a patient may do there
+(say they are late, say what their visit is for, leave).
 
 The display shows ticket numbers and counters only: its first paint comes from the same
 redacted snapshot the display websocket sends, so the page cannot show more than the feed.
@@ -10,7 +11,7 @@ JSON, so the first paint and the live updates say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,7 @@ from sanic.response import HTTPResponse, html, json, redirect
 from core.domain.errors import DomainError, IllegalTransition, LateLimitReached
 from core.domain.model import MAX_LATE, TicketAction, TicketStatus
 from core.domain.notify import patient_actor
+from core.messages import kind_choices, kind_label
 from core.services.accounts import actor
 from core.services.queues import QueueService, TicketView
 from core.storage.errors import NotFound
@@ -42,7 +44,7 @@ LATE_MIN, LATE_MAX = 1, 120
 FLASH_COOKIE = "nextup_flash"
 """What the patient just did, shown once on the page the form redirects to."""
 FLASH_MAX_AGE_S = 60
-FLASHES = ("left", "late", "joined")
+FLASHES = ("left", "late", "joined", "kind")
 PATIENT = patient_actor("web")
 TICKET_LIVE_TEXT = (
     *(status.value for status in TicketStatus),
@@ -141,6 +143,12 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "telegram": "Join with Telegram",
         "sms": "Text JOIN {code} to {number}",
         "flash_joined": "You are in the line. Keep this page open: it tells you when to come.",
+        "kind": "What is your visit for?",
+        "kind_help": "It helps us tell you your wait better. Not sure? That is fine too.",
+        "kind_now": "Your visit: {kind}",
+        "kind_not_sure": "Not sure",
+        "flash_kind": "Thanks \u2013 your wait has been worked out again.",
+        "bad_kind": "Choose one of the kinds of visit listed.",
     },
     "es": {
         "your_number": "Su turno",
@@ -179,6 +187,12 @@ TICKET_TEXT: dict[str, dict[str, str]] = {
         "sms": "Envíe UNIRSE {code} al {number}",
         "flash_joined": "Ya está en la fila. Mantenga esta página abierta: le avisa cuando le "
         "toque.",
+        "kind": "¿A qué viene?",
+        "kind_help": "Así le diremos mejor cuánto esperará. ¿No lo sabe? No pasa nada.",
+        "kind_now": "Su visita: {kind}",
+        "kind_not_sure": "No lo sé",
+        "flash_kind": "Gracias: hemos vuelto a calcular su espera.",
+        "bad_kind": "Elija uno de los tipos de visita de la lista.",
     },
 }
 
@@ -281,6 +295,11 @@ async def ticket_page(
         late_left=max(0, MAX_LATE - view.ticket.late_count),
         max_late=MAX_LATE,
         late_choices=LATE_CHOICES_MIN,
+        kinds=kind_choices(info.config.service_times_s, language),
+        kind=view.ticket.service,
+        kind_now=text["kind_now"].format(kind=kind_label(view.ticket.service, language))
+        if view.ticket.service
+        else None,
         text=text,
         live_text={key: text[key] for key in TICKET_LIVE_TEXT},
         flash=text.get(f"flash_{flash}") if flash else None,
@@ -401,3 +420,34 @@ async def late(request: Request, token: str) -> HTTPResponse:
 
     refused = "bad_minutes" if minutes is None else None
     return await patient_action(request, token, "late", delay, refused)
+
+
+def kind_of(request: Request, offered: Iterable[str]) -> tuple[bool, str | None]:
+    """(valid, kind) from the form: `kind`, one the queue offers, or `not_sure` (a field of
+    its own: a blank value is dropped when a form is read)."""
+    form = request.form
+    kind = str((form.get("kind") if form else None) or "").strip()
+    if kind:
+        return kind in offered, kind
+    return bool(form and form.get("not_sure")), None
+
+
+@bp.post("/t/<token>/kind")
+async def kind(request: Request, token: str) -> HTTPResponse:
+    """What the visit is for: one of the queue's kinds, or "not sure" (`not_sure`)."""
+    queues = container_of(request).queues
+    try:
+        view = await queues.ticket_view(token=token, with_history=False)
+    except NotFound:
+        return missing_ticket()
+    offered = (await queues.get_config(view.ticket.queue)).service_times_s
+    valid, chosen = kind_of(request, offered)
+
+    async def choose(queues: QueueService, view: TicketView, actor: str) -> None:
+        ticket = view.ticket
+        await queues.on_ticket(
+            ticket.id, lambda q, now: q.choose_service(ticket.id, chosen, now, actor)
+        )
+
+    refused = None if valid else "bad_kind"
+    return await patient_action(request, token, "kind", choose, refused)

@@ -65,7 +65,9 @@ class FakePatients:
             raise self.refusal
         return self.answer
 
-    async def join(self, patient: Patient, code: str, consent: str | None = None) -> Any:
+    async def join(
+        self, patient: Patient, code: str, consent: str | None = None, service: str | None = None
+    ) -> Any:
         return await self._act()
 
     async def leave(self, patient: Patient, code: str | None) -> Any:
