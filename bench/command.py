@@ -1,8 +1,9 @@
 """Benchmark: what one queue command costs in the service, and whether it grows with the line.
 
     NEXTUP_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \\
-        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile] [--profile-sort cumulative] \
-        [--mode fifo|dynamic|short_first] [--database nextup_bench_command]
+        .venv/bin/python bench/command.py [--waiting 10 800] [--rounds 200] [--profile] \
+        [--profile-sort cumulative] [--mode fifo|dynamic|short_first] \
+        [--database nextup_bench_command]
 
 Runs join, call-next and complete through `QueueService` (no HTTP, the in-process bus) on a
 queue that starts with each number of waiting tickets and a week of completed visits; every
