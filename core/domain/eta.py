@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from core.domain.overtaking import Passers, overtaken
+
 HISTORY_WINDOW = timedelta(days=7)
 FORGET_MARGIN = timedelta(hours=1)
 """How far before the week a running history keeps its samples: commands of one process
@@ -393,7 +395,11 @@ class AtCounter:
 
 
 def forecast(
-    line: Sequence[ServiceTime], at_counters: Sequence[AtCounter], open_counters: int, load: float
+    line: Sequence[ServiceTime],
+    at_counters: Sequence[AtCounter],
+    open_counters: int,
+    load: float,
+    passed_by: Sequence[tuple[Passers, float]] | None = None,
 ) -> list[Eta]:
     """The wait of each ticket in the line (in serving order) until it is called.
 
@@ -403,6 +409,10 @@ def forecast(
     The range follows the spread of the visits that must end first (the ones at the
     counters, then the line ahead), pooled over the counters; its upper end is widened by
     the load factor.
+
+    Under the modes that reorder, `passed_by` (one per ticket, `overtaking.passed_by`) says
+    who is expected to arrive and be put ahead of each ticket, and for how long: the wait
+    grows by their expected work (`overtaking.overtaken`) and the range by its spread.
     """
     counters = max(1, open_counters)
     busy = at_counters[:counters]
@@ -430,7 +440,12 @@ def forecast(
             etas.append(_new_eta(floor_low_s, floor_low_s, floor_high_s))
             continue
         must_end = ahead + index if ahead + index > 1 else 1
-        half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
+        if passed_by is None:
+            half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
+        else:
+            passers, window_start_s = passed_by[index]
+            start_s, passing_variance = overtaken(start_s, passers, window_start_s)
+            half_width_s = RANGE_Z * math.sqrt(spread[must_end] / counters**2 + passing_variance)
         low_s = math.floor(start_s - half_width_s) if start_s > half_width_s else 0
         low_s = low_s if low_s > floor_low_s else floor_low_s
         high_s = math.ceil((start_s + half_width_s) * load)
