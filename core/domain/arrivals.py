@@ -54,6 +54,14 @@ class ArrivalRate:
 ArrivalRates = Mapping[ArrivalClass, ArrivalRate]
 
 
+def join_sample(
+    joined_at: datetime, service: str | None, priority: int, appointment_at: datetime | None
+) -> JoinSample:
+    """A stored ticket's join, as arrival rates are learned from."""
+    lead_s = None if appointment_at is None else (appointment_at - joined_at).total_seconds()
+    return JoinSample(joined_at, service, priority, lead_s)
+
+
 def class_of(sample: JoinSample) -> ArrivalClass:
     return ArrivalClass(sample.service, sample.priority, sample.appointment_lead_s is not None)
 

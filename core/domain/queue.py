@@ -806,17 +806,18 @@ class Queue:
 
     def _passed_by(
         self, line: list[Ticket], now: datetime, counters: int
-    ) -> list[tuple[overtaking.Passers, float]] | None:
-        """Who is expected to pass each ticket of the line (None under FIFO)."""
-        lead_s = self._due_lead_s()
+    ) -> list[overtaking.Passing] | None:
+        """Who is expected to pass each ticket of the line (None under FIFO). With every
+        counter closed (a lunch break) the ones who pass will share the counters that
+        reopen, not one: all the queue has are counted."""
         return overtaking.passed_by(
             line,
             now,
             self.config,
             self.arrival_rates,
             self._expected_service_of,
-            counters,
-            lambda t: overtaking.fifo_due_at(t, self.config, lead_s),
+            counters if counters > 0 else len(self.counters),
+            self._due_lead_s(),
         )
 
     def _expected_services(self, tickets: list[Ticket]) -> list[eta.ServiceTime]:
