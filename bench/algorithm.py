@@ -88,7 +88,7 @@ def print_targets(reports: dict[str, dict[str, Any]]) -> None:
                 value = figures.get(key, 0.0)
                 verdict = "pass" if value >= target else "FAIL"
                 failed += verdict == "FAIL"
-                cells.append(f"{value * 100:>17.1f}% {verdict}")
+                cells.append(f"{value * 100:>17.2f}% {verdict}")
             print(f"{name:<14}{policy:<13}" + "".join(cells))
     print(f"{failed} cell(s) below target\n")
 
