@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain import eta
+from core.domain import arrivals, eta
 from core.domain.events import TicketJoined
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
@@ -64,6 +64,8 @@ class SimulatedVisit:
     position_at_join: int = 0
     eta_at_join: eta.Eta | None = None
     naive_eta_s: float | None = None
+    fifo_call_s: float | None = None
+    """`short_first`: when the engine noted at join that FIFO would call this patient."""
     messages: int = 0
     sms_messages: int = 0
     sms_segments: int = 0
@@ -106,6 +108,7 @@ class DaySimulation:
         *,
         detailed: bool = True,
         history: list[eta.ServiceSample] | None = None,
+        joins: list[arrivals.JoinSample] | None = None,
     ) -> None:
         self.profile, self.config, self.day = profile, config, day
         self.patients = {f"d{day}-{p.index}": p for p in draw_day(profile, seed)}
@@ -120,6 +123,7 @@ class DaySimulation:
             counters={name: Counter(name, is_open=False) for name in profile.counters},
         )
         self.history = eta.ServiceHistory(config.timezone, history or ())
+        self.joins = arrivals.ArrivalHistory(config.timezone, joins or ())
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()
@@ -194,7 +198,11 @@ class DaySimulation:
             service=patient.recorded_kind,
         )
         ticket = self.queue.join(request, self.now, STAFF)
+        lead_s = None if appointment_at is None else (appointment_at - self.now).total_seconds()
+        self.joins.add(arrivals.JoinSample(self.now, request.service, request.priority, lead_s))
         visit = SimulatedVisit(patient, self.now_s, position_at_join=ticket.position or 0)
+        if ticket.fifo_call_at is not None:
+            visit.fifo_call_s = (ticket.fifo_call_at - self.midnight).total_seconds()
         self.visits[ticket_id] = visit
         settled = self._commit()
         if self.detailed:
@@ -306,6 +314,7 @@ class DaySimulation:
         self.queue.service_time, self.queue.service_times_by_kind = self.history.learn(
             self.now, config.default_service_s, config.service_times_s
         )
+        self.queue.arrival_rates = self.joins.learn(self.now)
 
     def _commit(self) -> list[SettledEvent]:
         """What the service layer does at commit: the server's own settle step (advise the

@@ -208,6 +208,17 @@ def _against_fifo(
     }
     if fairness_cap_s is not None:
         figures["extra_over_cap_share"] = _share(e > fairness_cap_s for e in extra)
+        # The bound the engine keeps: called no later than the cap past the FIFO call it
+        # noted at join (`Ticket.fifo_call_at`); the extra wait above is against the FIFO
+        # run of the same day, which the engine cannot know.
+        over = [
+            r.first_call_s - r.fifo_call_s - fairness_cap_s
+            for day in days
+            for r in day.visits
+            if r.first_call_s is not None and r.fifo_call_s is not None and r.joined_s >= warmup_s
+        ]
+        figures["cap_excess_max_s"] = _round(max([0.0, *over]))
+        figures["cap_excess_share"] = _share(e > 0 for e in over)
     return figures
 
 

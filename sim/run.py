@@ -7,9 +7,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain import eta
+from core.domain import arrivals, eta
 from core.domain.model import QueueConfig, QueueMode, Weights
-from sim.day import draw_day
+from sim.day import SimulatedPatient, draw_day
 from sim.engine import FIRST_DAY, HISTORY_DAYS, DayResult, DaySimulation
 from sim.profile import Profile
 
@@ -75,12 +75,36 @@ def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSam
     return samples
 
 
+def joins_before(profile: Profile, day: int, seed: int) -> list[arrivals.JoinSample]:
+    """The joins of the same past week as `history_before`, for the arrival rates."""
+    joins = []
+    tz = ZoneInfo(profile.timezone)
+    for back in range(HISTORY_DAYS, 0, -1):
+        midnight = datetime.combine(
+            FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
+        ).astimezone(UTC)
+        for patient in draw_day(profile, day_seed(seed, day - back)):
+            joins.append(join_sample(patient, midnight))
+    return joins
+
+
+def join_sample(patient: SimulatedPatient, midnight: datetime) -> arrivals.JoinSample:
+    lead_s = None if patient.appointment_s is None else patient.appointment_s - patient.arrival_s
+    return arrivals.JoinSample(
+        midnight + timedelta(seconds=patient.arrival_s),
+        patient.recorded_kind,
+        patient.priority,
+        lead_s,
+    )
+
+
 def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayResult]]:
     """Every policy over the same `run.days` days; results by policy, in day order."""
     results: dict[str, list[DayResult]] = {name: [] for name in run.policies}
     total, done = len(run.policies) * run.days, 0
     for day in range(run.days):
         history = history_before(run.profile, day, run.seed) if run.detailed else []
+        joins = joins_before(run.profile, day, run.seed) if run.detailed else []
         for name in run.policies:
             config = policy_config(name, run.profile, run.fairness_cap_s)
             simulation = DaySimulation(
@@ -90,6 +114,7 @@ def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayRe
                 day_seed(run.seed, day),
                 detailed=run.detailed,
                 history=history,
+                joins=joins,
             )
             results[name].append(simulation.run())
             done += 1

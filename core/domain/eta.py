@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from core.domain.overtaking import Passing, jumped_by, overtaken
+
 HISTORY_WINDOW = timedelta(days=7)
 FORGET_MARGIN = timedelta(hours=1)
 """How far before the week a running history keeps its samples: commands of one process
@@ -34,6 +36,9 @@ PRIOR_CV = 0.5
 RANGE_Z = 1.5
 """Half-width of the range in standard deviations: about 87% two-sided, the narrowest that
 held the real call for at least 85% of patients in the simulator (docs/algorithm.md)."""
+REORDER_RANGE_Z = 2.0
+"""The same under the modes that reorder: who passes is less certain than who is ahead
+(narrower, the range held the call for fewer than 85% on the lab in the simulator)."""
 TUKEY_K = 3.0
 MIN_IQR_SHARE = 0.25
 
@@ -393,7 +398,11 @@ class AtCounter:
 
 
 def forecast(
-    line: Sequence[ServiceTime], at_counters: Sequence[AtCounter], open_counters: int, load: float
+    line: Sequence[ServiceTime],
+    at_counters: Sequence[AtCounter],
+    open_counters: int,
+    load: float,
+    passed_by: Sequence[Passing] | None = None,
 ) -> list[Eta]:
     """The wait of each ticket in the line (in serving order) until it is called.
 
@@ -403,6 +412,12 @@ def forecast(
     The range follows the spread of the visits that must end first (the ones at the
     counters, then the line ahead), pooled over the counters; its upper end is widened by
     the load factor.
+
+    Under the modes that reorder, `passed_by` (one per ticket, `overtaking.passed_by`) says
+    who is expected to arrive and be put ahead of each ticket, and for how long: the wait
+    grows by their expected work (`overtaking.overtaken`) and the range by its spread;
+    in `short_first` a ticket behind that becomes due first goes ahead too
+    (`overtaking.jumped_by`).
     """
     counters = max(1, open_counters)
     busy = at_counters[:counters]
@@ -423,6 +438,7 @@ def forecast(
     floor_low_s = floor_high_s = 0
     # Once per ticket of the line, for every command: comparisons rather than max and min.
     ahead = len(busy) + 1 - counters
+    passed = None if passed_by is None else _passed(line, free_at, counters, passed_by)
     for index, service in enumerate(line):
         start_s = free_at[0]
         heapq.heapreplace(free_at, start_s + service.mean_s)
@@ -430,17 +446,66 @@ def forecast(
             etas.append(_new_eta(floor_low_s, floor_low_s, floor_high_s))
             continue
         must_end = ahead + index if ahead + index > 1 else 1
-        half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
+        point_s = start_s
+        if passed is None:
+            half_width_s = RANGE_Z * math.sqrt(spread[must_end]) / counters
+        else:
+            start_s, passing_variance, point_s = passed[index]
+            half_width_s = REORDER_RANGE_Z * math.sqrt(
+                spread[must_end] / counters**2 + passing_variance
+            )
         low_s = math.floor(start_s - half_width_s) if start_s > half_width_s else 0
-        low_s = low_s if low_s > floor_low_s else floor_low_s
         high_s = math.ceil((start_s + half_width_s) * load)
-        high_s = high_s if high_s > floor_high_s else floor_high_s
-        eta_s = round(start_s)
+        if passed is None:
+            low_s = low_s if low_s > floor_low_s else floor_low_s
+            high_s = high_s if high_s > floor_high_s else floor_high_s
+            floor_low_s, floor_high_s = low_s, high_s
+        # else: a ticket behind may be expected sooner (it becomes due, or its appointment
+        # does, and goes ahead): a floor from the ones ahead would only be wrong.
+        eta_s = round(point_s)
         eta_s = eta_s if eta_s > low_s else low_s
         eta_s = eta_s if eta_s < high_s else high_s
         etas.append(_new_eta(eta_s, low_s, high_s))
-        floor_low_s, floor_high_s = low_s, high_s
     return etas
+
+
+def _passed(
+    line: Sequence[ServiceTime],
+    free_at: list[float],
+    counters: int,
+    passed_by: Sequence[Passing],
+) -> list[tuple[float, float, float]]:
+    """Each ticket's expected wait, the variance added and the wait told (the median) once
+    the ones expected to pass it have: the plain start (the counters handed out in order,
+    as `forecast` does), then the later arrivals (`overtaken`), then the tickets behind
+    that become due first (`jumped_by`)."""
+    free_at = list(free_at)
+    points: list[float] = []
+    waits: list[tuple[float, float]] = []
+    block_starts_s, priority = 0.0, None
+    for index, service in enumerate(line):
+        start_s = free_at[0]
+        heapq.heapreplace(free_at, start_s + service.mean_s)
+        passers, window_start_s, _, own_priority = passed_by[index]
+        if own_priority != priority:
+            block_starts_s, priority = start_s, own_priority
+        wait_s, variance, point_s = overtaken(start_s, passers, window_start_s)
+        # Becoming due goes ahead of the ones of its own priority only: not before the
+        # higher priorities ahead of it now have been called.
+        waits.append((max(wait_s, block_starts_s), variance))
+        points.append(max(point_s, block_starts_s))
+    extra = jumped_by([w for w, _ in waits], line, counters, passed_by)
+    passed = []
+    for index, ((wait_s, variance), point_s) in enumerate(zip(waits, points, strict=True)):
+        if extra is not None and wait_s > 0:
+            passers, _, due_in_s, _ = passed_by[index]
+            # A ticket that becomes due itself is reached soon after, whoever went ahead.
+            reached_s = due_in_s + (passers.reached_after_s or 0.0)
+            jumped_s = min(wait_s + extra[index], max(wait_s, reached_s))
+            point_s = min(point_s + extra[index], max(point_s, reached_s))
+            wait_s = jumped_s
+        passed.append((wait_s, variance, point_s))
+    return passed
 
 
 def naive_eta_s(position: int, open_counters: int, mean_s: float) -> float:

@@ -45,11 +45,13 @@ def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
     )
 
 
-def is_due(ticket: Ticket, now: datetime, config: QueueConfig) -> bool:
-    """Short-first mode: the fairness cap past the time first come, first served would have
-    called the ticket (its place in line when that was not noted), or an appointment now due."""
+def is_due(ticket: Ticket, now: datetime, config: QueueConfig, lead_s: float = 0.0) -> bool:
+    """Short-first mode: `lead_s` short of the fairness cap past the time first come, first
+    served would have called the ticket (its place in line when that was not noted), or an
+    appointment now due. The lead is how long a due ticket is expected to wait for a counter
+    to free up: due only at the cap itself, it would be called after it."""
     fifo_call_at = ticket.fifo_call_at or ticket.line_at
-    if (now - fifo_call_at).total_seconds() >= config.fairness_cap_s:
+    if (now - fifo_call_at).total_seconds() + lead_s >= config.fairness_cap_s:
         return True
     return ticket.appointment_at is not None and ticket.appointment_at <= now
 
@@ -59,6 +61,7 @@ def rank(
     now: datetime,
     config: QueueConfig,
     expected_service_s: Callable[[Ticket], float] = lambda _: 0.0,
+    due_lead_s: float = 0.0,
 ) -> list[Ticket]:
     """Waiting tickets in serving order. Ties go to higher priority, then earlier in line."""
     if config.mode is QueueMode.FIFO:
@@ -69,7 +72,7 @@ def rank(
         # fewer people waiting); once a patient is the cap past when FIFO would have called
         # them, nobody may pass them any more, which bounds what that costs the long visits.
         def short_first(t: Ticket) -> tuple[int, bool, float, datetime, int, str]:
-            due = is_due(t, now, config)
+            due = is_due(t, now, config, due_lead_s)
             return (
                 -t.priority,
                 not due,

@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain import broadcast as broadcasts
-from core.domain import eta, load, notify, ordering
+from core.domain import eta, load, notify, ordering, overtaking
+from core.domain.arrivals import ArrivalRates
 from core.domain.errors import (
     CounterBusy,
     IllegalTransition,
@@ -175,6 +176,9 @@ class Queue:
     service_time: eta.ServiceTime | None = None
     service_times_by_kind: dict[str, eta.ServiceTime] = field(default_factory=dict)
     """Learned per kind of visit, set by the service layer with `service_time`."""
+    arrival_rates: ArrivalRates = field(default_factory=dict)
+    """Learned joins per hour ahead by kind, priority and booking, set with `service_time`:
+    under the modes that reorder, the forecast expects the later arrivals who will pass."""
     events: list[DomainEvent] = field(default_factory=list)
     line_moved_by: str | None = None
     """Who changed the waiting line (its order or who is in it) since `settle` last looked:
@@ -255,6 +259,7 @@ class Queue:
             self._visits_in_progress(now),
             self.open_counters(),
             self.load_factor(),
+            self._passed_by(line, now, self.open_counters()),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
@@ -276,11 +281,23 @@ class Queue:
         the patients are told, so staff read the figures their patients read."""
         line = self.waiting()
         services = [*self._expected_services(line), self.service()]
+        counters = self.open_counters() + extra_counters
+        joiner = Ticket(
+            id="",
+            queue=self.code,
+            number="",
+            seq=0,
+            token="",
+            joined_at=now,
+            line_at=now,
+            fifo_call_at=now,
+        )
         forecast = eta.forecast(
             services,
             self._visits_in_progress(now),
-            self.open_counters() + extra_counters,
+            counters,
             self.load_factor(),
+            self._passed_by([*line, joiner], now, counters),
         )
         return forecast[-1]
 
@@ -779,7 +796,13 @@ class Queue:
         Storage keeps no positions: a loaded queue is ranked once, with its learned service
         times set (short visits first needs them), before its line is read."""
         line = [t for t in self.tickets.values() if t.status is W]
-        ranked = ordering.rank(line, now, self.config, lambda t: self.expected_service(t).mean_s)
+        ranked = ordering.rank(
+            line,
+            now,
+            self.config,
+            lambda t: self.expected_service(t).mean_s,
+            self._due_lead_s(),
+        )
         for index, ticket in enumerate(ranked, start=1):
             ticket.position = index
         self._ranked_line = tuple(map(_ID, ranked))
@@ -803,7 +826,13 @@ class Queue:
         if since is None or self.config.mode is QueueMode.FIFO:
             return
         line = [t for t in self.tickets.values() if t.status is W]
-        before = ordering.rank(line, since, self.config, lambda t: self.expected_service(t).mean_s)
+        before = ordering.rank(
+            line,
+            since,
+            self.config,
+            lambda t: self.expected_service(t).mean_s,
+            self._due_lead_s(),
+        )
         if tuple(t.id for t in before) != self._ranked_line:
             self.line_moved_by = actor
 
@@ -820,6 +849,28 @@ class Queue:
             for t in self.at_counters()
             if t.counter in open_names
         ]
+
+    def _due_lead_s(self) -> float:
+        """How long before the fairness cap runs out a ticket becomes due in `short_first`:
+        one visit of the queue's usual length, the longest a due ticket at the head of the
+        line usually waits for a counter to free up, so it is called before the cap."""
+        return self.service().mean_s
+
+    def _passed_by(
+        self, line: list[Ticket], now: datetime, counters: int
+    ) -> list[overtaking.Passing] | None:
+        """Who is expected to pass each ticket of the line (None under FIFO). With every
+        counter closed (a lunch break) the ones who pass will share the counters that
+        reopen, not one: all the queue has are counted."""
+        return overtaking.passed_by(
+            line,
+            now,
+            self.config,
+            self.arrival_rates,
+            self._expected_service_of,
+            counters if counters > 0 else len(self.counters),
+            self._due_lead_s(),
+        )
 
     def _expected_services(self, tickets: list[Ticket]) -> list[eta.ServiceTime]:
         """`expected_service` of each ticket, worked out once per kind of visit rather than

@@ -33,6 +33,7 @@ from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import Settlement, settlement
 from core.messages import is_gsm7, pick_language, render_notification, sms_segments
 from core.phones import normalize_phone
+from core.services.arrival_rates import RunningArrivalRates
 from core.services.errors import Forbidden
 from core.services.service_times import RunningServiceTimes
 from core.storage.models import TicketEventRow
@@ -162,6 +163,7 @@ class QueueService:
         self.phone_region = phone_region
         self.store: QueueRepository = store or TortoiseQueueRepository()
         self.service_times = RunningServiceTimes()
+        self.arrival_rates = RunningArrivalRates()
         self._listeners: list[CommitListener] = []
 
     def on_committed(self, listener: CommitListener) -> None:
@@ -258,6 +260,7 @@ class QueueService:
         queue.service_time, queue.service_times_by_kind = await self.service_times.learned(
             queue, now, uow
         )
+        queue.arrival_rates = await self.arrival_rates.learned(queue, now, uow)
         queue.rank(now)
         return queue
 
@@ -480,6 +483,7 @@ class QueueService:
             if claim is None or settled.events:
                 await uow.save(queues, settled.events)
         self.service_times.committed(queues, events)
+        self.arrival_rates.committed(queues, events)
         messages = [s.event.to_dict() for s in settled.events]
         if messages:
             self._tell_committed(queues, settled, messages, now)

@@ -17,7 +17,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core.domain import eta
+from core.domain import arrivals, eta
 from core.domain.errors import InvalidValue
 from core.domain.model import (
     AT_COUNTER_STATUSES,
@@ -72,6 +72,10 @@ class QueueUnitOfWork(Protocol):
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
         """The queue's visits completed since `since` (by the clock of the command that
         ended them), by ticket id: what service times are learned from."""
+
+    async def join_samples(self, code: str, since: datetime) -> dict[str, arrivals.JoinSample]:
+        """The queue's joins since `since`, by ticket id: what arrival rates are learned
+        from."""
 
     async def claim_reevaluation(self, code: str, since: datetime | None) -> bool:
         """Stamps the queue's line re-evaluated at this unit's time if its stamp is still

@@ -17,7 +17,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from core.domain import eta
+from core.domain import arrivals, eta
 from core.domain.events import (
     PositionChanged,
     QueuePaused,
@@ -262,6 +262,18 @@ class TortoiseQueueUnitOfWork:
         return {
             ticket_id: eta.ServiceSample(done, (done - called).total_seconds(), kind)
             for ticket_id, called, done, kind in rows
+        }
+
+    async def join_samples(self, code: str, since: datetime) -> dict[str, arrivals.JoinSample]:
+        """The joins of the queue since `since`, by ticket id (arrival rates)."""
+        rows = (
+            await TicketRow.filter(queue__code=code, joined_at__gte=since)
+            .using_db(self.conn)
+            .values_list("id", "joined_at", "service", "priority", "appointment_at")
+        )
+        return {
+            ticket_id: arrivals.join_sample(joined, kind, priority, appointment)
+            for ticket_id, joined, kind, priority, appointment in rows
         }
 
     async def save(self, queues: Mapping[str, Queue], settled: Sequence[SettledEvent]) -> None:

@@ -185,7 +185,10 @@ async def test_short_first_calls_a_later_short_visit_before_a_long_one(
 async def test_short_first_calls_whoever_passed_the_fairness_cap_first(
     api: Api, clock: FakeClock
 ) -> None:
+    # A ticket is due one usual visit (the queue's learned mean, here under a minute)
+    # before the cap runs out, so that the next counter to free up takes it in time.
     await queue_with_kinds(api, mode="short_first", fairness_cap_s=300)
+    await put_config(api, default_service_s=30)
     long_visit = await join(api, service="consultation")  # the counter is free: due at once
     clock.advance(minutes=1)
     first_pickup = await join(api, service="pickup")
@@ -206,8 +209,10 @@ async def test_the_cap_counts_from_when_first_come_first_served_would_have_calle
     api: Api, clock: FakeClock
 ) -> None:
     """Not from joining: the patient at the counter would have gone first anyway. That
-    time is stored with the ticket, as the line is loaded again for every command."""
+    time is stored with the ticket, as the line is loaded again for every command. (Due
+    one usual visit before the cap runs out: under a minute here.)"""
     await queue_with_kinds(api, mode="short_first", fairness_cap_s=300)
+    await put_config(api, default_service_s=30)
     at_counter = await join(api, service="pickup")
     await call_next(api)
     long_visit = await join(api, service="consultation")  # FIFO: called in 2 min

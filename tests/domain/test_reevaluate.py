@@ -146,6 +146,7 @@ def test_short_first_announces_a_patient_who_has_become_due() -> None:
         counters=("1",),
         mode=QueueMode.SHORT_FIRST,
         service_times_s={"pickup": 120, "consultation": 900},
+        default_service_s=300,
         fairness_cap_s=600,
         notify_positions=(),
     )
@@ -156,8 +157,10 @@ def test_short_first_announces_a_patient_who_has_become_due() -> None:
     settle_command(queue, at(2))
     assert [t.id for t in queue.waiting()] == ["short", "long"]
 
-    assert not [s for s in time_passes(queue, at(2), at(1400)) if isinstance(s.event, LineMoved)]
-    settled = time_passes(queue, at(1400), at(1500))  # 600 s past 900 s: "long" is due
+    assert not [s for s in time_passes(queue, at(2), at(1100)) if isinstance(s.event, LineMoved)]
+    # Due one usual visit (300 s) before the cap runs out at 900 + 600 s, so that the next
+    # counter to free up reaches it in time.
+    settled = time_passes(queue, at(1100), at(1200))
     assert [t.id for t in queue.waiting()] == ["long", "short"]
     assert [type(s.event) for s in settled] == [LineMoved]
 

@@ -8,7 +8,10 @@ messages with its own copy of the server's settle step), with
     .venv/bin/python -m tests.sim.record_days
 
 Run it again only for a change that is meant to move an ETA, a position or a call, and say
-so in the commit.
+so in the commit. Re-recorded for issue 20: the forecast that expects overtaking moved the
+ETAs of lab-dynamic (its calls unchanged) and lab-short_first, whose calls moved too as
+the fairness cap became a bound (a ticket is due one usual visit before the cap runs out);
+the FIFO days replay unchanged.
 
 Per patient: the patient's index in the day, the position and the ETA (eta, low, high)
 given at join, the naive ETA it is compared with, the first call and the last one (seconds

@@ -91,7 +91,7 @@ def test_the_simulation_calls_the_engine_ordering(monkeypatch: pytest.MonkeyPatc
     before = DaySimulation(profile, config, 0, 11, detailed=False).run()
     calls = []
 
-    def last_come_first(tickets, now, config, expected_service_s=None):  # type: ignore[no-untyped-def]
+    def last_come_first(tickets, now, config, expected_service_s=None, due_lead_s=0.0):  # type: ignore[no-untyped-def]
         calls.append(now)
         return sorted(tickets, key=lambda t: t.line_at, reverse=True)
 
@@ -104,7 +104,7 @@ def test_the_simulation_calls_the_engine_ordering(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_simulation_records_the_engine_eta(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fixed(line, at_counters, open_counters, load):  # type: ignore[no-untyped-def]
+    def fixed(line, at_counters, open_counters, load, passed_by=None):  # type: ignore[no-untyped-def]
         return [Eta(4242, 4000, 4500) for _ in line]
 
     monkeypatch.setattr(eta, "forecast", fixed)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from core.domain import eta
+from core.domain import arrivals, eta
 from core.domain.errors import InvalidValue
 from core.domain.events import DomainEvent, TicketEvent
 from core.domain.hourly import HourlyTally, hour_of
@@ -187,6 +187,13 @@ class FakeQueueUnitOfWork:
             day_seq_date=stored.day_seq_date,
             pause=stored.pause,
         )
+
+    async def join_samples(self, code: str, since: datetime) -> dict[str, arrivals.JoinSample]:
+        return {
+            t.id: arrivals.join_sample(t.joined_at, t.service, t.priority, t.appointment_at)
+            for t in self.store.tickets.values()
+            if t.queue == code and t.joined_at >= since
+        }
 
     async def service_samples(self, code: str, since: datetime) -> dict[str, eta.ServiceSample]:
         return {
