@@ -15,7 +15,8 @@ import asyncio
 import logging
 import math
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.domain import alerts
@@ -53,9 +54,33 @@ def wait_params(figures: alerts.WaitFigures) -> dict[str, Any]:
     }
 
 
+HORIZON_REFRESH = timedelta(minutes=1)
+HORIZON_LINE_MOVE = 0.1
+"""A queue's two-hour forecast serves the rounds (every 15 s) for up to HORIZON_REFRESH
+while its counters stay as they were and its line moves by less than this share (and by
+less than two patients): it looks two hours ahead in quarters, so it moves slowly, and one
+of a line of 800 costs a tenth of a second."""
+
+
+@dataclass(frozen=True)
+class _KeptHorizon:
+    horizon: Horizon
+    waiting: int
+    open_counters: int
+
+    def serves(self, now: datetime, waiting: int, open_counters: int) -> bool:
+        moved = abs(waiting - self.waiting)
+        return (
+            timedelta(0) <= now - self.horizon.generated_at < HORIZON_REFRESH
+            and open_counters == self.open_counters
+            and (moved < 2 or moved <= HORIZON_LINE_MOVE * self.waiting)
+        )
+
+
 class StaffAlerts:
     def __init__(self, queues: QueueService) -> None:
         self.queues = queues
+        self._horizons: dict[str, _KeptHorizon] = {}
 
     async def evaluate_all(self, live: Iterable[str]) -> dict[str, list[str]]:
         """Every queue of `live` (the codes with somebody in line) and every queue with an
@@ -75,9 +100,14 @@ class StaffAlerts:
         """Decides the queue's alerts now; returns the subjects alerted (`wait`,
         `idle:<counter>`), each to every linked chat of the queue."""
         status = await self.queues.status(code)
-        horizon = await horizon_of(status)
-        info = await self.queues.get_queue(code)
         now = status.updated_at
+        waiting, open_counters = status.queue.size(), status.queue.open_counters()
+        kept = self._horizons.get(code)
+        if kept is None or not kept.serves(now, waiting, open_counters):
+            kept = _KeptHorizon(await horizon_of(status), waiting, open_counters)
+            self._horizons[code] = kept
+        horizon = kept.horizon
+        info = await self.queues.get_queue(code)
         chats = [
             a.telegram_chat_id
             for a in await stored.linked_accounts()

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
+from core.domain.horizon import Horizon
 from core.domain.model import QueueConfig
-from core.services import accounts
+from core.services import accounts, staff_alerts
 from core.services.housekeeping import housekeeping_forever
-from core.services.queues import QueueService, new_join_request
+from core.services.queues import QueueService, QueueStatus, new_join_request
 from core.services.staff_alerts import StaffAlerts
 from core.storage.models import (
     HourlyMetric,
@@ -183,3 +186,32 @@ async def test_a_rush_the_last_week_had_at_this_hour_alerts_before_it_comes(
     assert payload["reason"] == "ahead" and payload["joiner_min"] == 10
     assert payload["ahead_min"] > 30 and payload["ahead_plus_one_min"] < payload["ahead_min"]
     assert await alerts.evaluate("PHARM") == []  # once per episode
+
+
+async def test_the_two_hour_forecast_is_made_again_only_when_the_line_or_a_minute_moved_on(
+    container: Container, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[int] = []
+    real = staff_alerts.horizon_of
+
+    async def counted(status: QueueStatus) -> Horizon:
+        made.append(status.queue.size())
+        return await real(status)
+
+    monkeypatch.setattr(staff_alerts, "horizon_of", counted)
+    queues = container.queues
+    await queues.create_queue("PHARM", "Pharmacy", "A", CONFIG, ["1"])
+    for _ in range(30):
+        await queues.join("PHARM", new_join_request(), "staff")
+    alerts = StaffAlerts(queues)
+    await alerts.evaluate("PHARM")
+    await queues.join("PHARM", new_join_request(), "staff")  # 31: within a tenth
+    clock.advance(seconds=15)
+    await alerts.evaluate("PHARM")
+    assert made == [30]
+    for _ in range(3):  # 34: more than a tenth of 30
+        await queues.join("PHARM", new_join_request(), "staff")
+    await alerts.evaluate("PHARM")
+    clock.advance(minutes=1)
+    await alerts.evaluate("PHARM")
+    assert made == [30, 34, 34]
