@@ -853,8 +853,10 @@ class Queue:
     def _due_lead_s(self) -> float:
         """How long before the fairness cap runs out a ticket becomes due in `short_first`:
         one visit of the queue's usual length, the longest a due ticket at the head of the
-        line usually waits for a counter to free up, so it is called before the cap."""
-        return self.service().mean_s
+        line usually waits for a counter to free up, so it is called before the cap. At most
+        half the cap: with visits as long as the cap, a lead of a whole visit would make
+        everyone due at once and short visits could never go first."""
+        return min(self.service().mean_s, self.config.fairness_cap_s / 2)
 
     def _passed_by(
         self, line: list[Ticket], now: datetime, counters: int

@@ -106,3 +106,23 @@ def test_kinds_of_visit_are_validated(kinds: dict[str, int], message: str) -> No
 def test_the_fairness_cap_is_bounded(cap_s: int) -> None:
     with pytest.raises(InvalidValue, match="fairness_cap_s"):
         QueueConfig(fairness_cap_s=cap_s)
+
+
+def test_with_visits_as_long_as_the_cap_a_short_visit_still_goes_first(
+    make_queue: MakeQueue, join: Join
+) -> None:
+    # A usual visit of 20 min and a cap of 20 min: a lead of a whole visit would make the
+    # first patient due the moment they join, and short_first would be first come, first
+    # served. The lead is at most half the cap.
+    queue = make_queue(
+        counters=("1",),
+        mode=QueueMode.SHORT_FIRST,
+        service_times_s=KINDS,
+        default_service_s=1200,
+        fairness_cap_s=1200,
+    )
+    join(queue, "long", at(0), service="consultation")
+    join(queue, "short", at(10), service="pickup")
+    assert line(queue) == ["short", "long"]
+    queue.rank(at(601))  # half the cap past "long"'s FIFO call time (now): it is due
+    assert line(queue) == ["long", "short"]
