@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -57,35 +57,39 @@ def day_seed(seed: int, day: int) -> int:
     return seed * 1_000_003 + day
 
 
-def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSample]:
-    """A week of past visits for the learner to start from, as a queue that has been
-    running a while has: drawn from the same profile, one seed per past day."""
-    samples = []
+def _past_week(
+    profile: Profile, day: int, seed: int
+) -> Iterator[tuple[datetime, SimulatedPatient]]:
+    """The patients of the week before `day`, each with its day's midnight (UTC): drawn
+    from the same profile, one seed per past day."""
     tz = ZoneInfo(profile.timezone)
     for back in range(HISTORY_DAYS, 0, -1):
         midnight = datetime.combine(
             FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
         ).astimezone(UTC)
         for patient in draw_day(profile, day_seed(seed, day - back)):
-            if patient.no_show:
-                continue
-            done_at = midnight + timedelta(seconds=patient.arrival_s + patient.service_s)
-            samples.append(eta.ServiceSample(done_at, patient.service_s, patient.recorded_kind))
+            yield midnight, patient
+
+
+def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSample]:
+    """A week of past visits for the learner to start from, as a queue that has been
+    running a while has."""
+    samples = [
+        eta.ServiceSample(
+            midnight + timedelta(seconds=patient.arrival_s + patient.service_s),
+            patient.service_s,
+            patient.recorded_kind,
+        )
+        for midnight, patient in _past_week(profile, day, seed)
+        if not patient.no_show
+    ]
     samples.sort(key=lambda s: s.finished_at)
     return samples
 
 
 def joins_before(profile: Profile, day: int, seed: int) -> list[arrivals.JoinSample]:
     """The joins of the same past week as `history_before`, for the arrival rates."""
-    joins = []
-    tz = ZoneInfo(profile.timezone)
-    for back in range(HISTORY_DAYS, 0, -1):
-        midnight = datetime.combine(
-            FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
-        ).astimezone(UTC)
-        for patient in draw_day(profile, day_seed(seed, day - back)):
-            joins.append(join_sample(patient, midnight))
-    return joins
+    return [join_sample(patient, midnight) for midnight, patient in _past_week(profile, day, seed)]
 
 
 def join_sample(patient: SimulatedPatient, midnight: datetime) -> arrivals.JoinSample:
