@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.types import BotCommand, ErrorEvent
+from aiogram import BaseMiddleware, Bot, Dispatcher
+from aiogram.types import BotCommand, ErrorEvent, TelegramObject
 
 from bot import callbacks, kinds, patients, phone, staff
 from bot.context import BotServices
+from core.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
@@ -25,11 +28,42 @@ COMMANDS = [
     BotCommand(command="lang", description="Language"),
     BotCommand(command="help", description="What I can do"),
 ]
+IN_FLIGHT = "updates_in_flight"
+UPDATE_GRACE_S = 2.0
+"""How long a stop lets the updates being handled finish (a reply on its way) before it
+cancels them."""
+
+
+class UpdatesInFlight(BaseMiddleware):
+    """The tasks handling updates now. Polling hands each update to a task of its own and
+    leaves those running when it stops; unwatched, a reply would go on being sent, retried
+    and booked under the chat's limits after the bot's session and database are closed."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        task = asyncio.current_task()
+        if task is None:
+            return await handler(event, data)
+        self.tasks.add(task)
+        try:
+            return await handler(event, data)
+        finally:
+            self.tasks.discard(task)
 
 
 def build_dispatcher(services: BotServices) -> Dispatcher:
     dp = Dispatcher()
     dp["services"] = services
+    in_flight = UpdatesInFlight()
+    dp.update.outer_middleware(in_flight)
+    dp[IN_FLIGHT] = in_flight
     dp.include_routers(
         staff.build_router(),
         kinds.build_router(),
@@ -66,6 +100,10 @@ async def run_polling(bot: Bot, dp: Dispatcher) -> None:
         with contextlib.suppress(RuntimeError):  # it had not started yet
             await dp.stop_polling()
         await polling
+        in_flight: UpdatesInFlight = dp[IN_FLIGHT]
+        if in_flight.tasks:
+            _, late = await asyncio.wait(set(in_flight.tasks), timeout=UPDATE_GRACE_S)
+            await cancel_and_wait(late)
         raise
 
 

@@ -4,6 +4,7 @@ and the notification dispatcher sending through it, on the test database and bus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ async def tg() -> AsyncIterator[TelegramEmulator]:
         yield emulator
 
 
+@contextlib.asynccontextmanager
 async def live_nextup(
     migrated: str,
     tg: TelegramEmulator,
@@ -103,9 +105,11 @@ async def live_nextup(
     try:
         yield Live(container, tg, dispatcher)
     finally:
-        await _cancel(tasks)
-        await dispatcher.close()
-        await container.stop()
+        try:
+            await _cancel(tasks)
+        finally:  # a stuck task fails the test, but its database and sessions still close
+            await dispatcher.close()
+            await container.stop()
 
 
 @pytest.fixture
@@ -113,7 +117,7 @@ async def live(
     migrated: str, tg: TelegramEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Live]:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    async for running in live_nextup(migrated, tg):
+    async with live_nextup(migrated, tg) as running:
         await running.container.queues.create_queue(
             "PHARM",
             "Pharmacy",

@@ -42,7 +42,7 @@ async def both(
         "twilio_from": ",".join(twilio.numbers),
         "twilio_api_base": twilio.base_url,
     }
-    async for running in live_nextup(migrated, tg, settings=sms):
+    async with live_nextup(migrated, tg, settings=sms) as running:
         queues = running.container.queues
         await queues.create_queue(
             "PHARM", "Pharmacy", "A", QueueConfig(), ["1", "2"], public_name="Pharmacy"

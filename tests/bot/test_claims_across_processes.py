@@ -37,7 +37,7 @@ async def test_two_dispatchers_keep_each_recipients_order(
 ) -> None:
     needs_postgres()
     tg.response_delay_s = 0.05  # sends overlap, so the two claimers interleave
-    async for live in live_nextup(migrated, tg, poll=False, poll_interval_s=0.05):
+    async with live_nextup(migrated, tg, poll=False, poll_interval_s=0.05) as live:
         other = live.container.notification_dispatcher(poll_interval_s=0.05)
         second = asyncio.create_task(other.run())
         try:
@@ -95,7 +95,7 @@ async def test_a_killed_workers_calls_go_out_within_10_s_through_another_process
     needs_postgres()
     chats = range(7100, 7105)
     log_path = f"{tmp_path}/worker.log"
-    async for live in live_nextup(migrated, tg, poll=False, dispatch=False):
+    async with live_nextup(migrated, tg, poll=False, dispatch=False) as live:
         counters = [str(n) for n in range(1, len(chats) + 1)]
         await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), counters)
         worker = start_worker(migrated, tg, log_path)

@@ -4,6 +4,7 @@ a dispatcher killed mid-batch, and Redis going away."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import signal
@@ -13,6 +14,7 @@ from collections import Counter
 
 import pytest
 
+from bot.app import IN_FLIGHT, UPDATE_GRACE_S, UpdatesInFlight, run_polling
 from core.delivery.dispatcher import DispatchSettings
 from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
@@ -150,7 +152,7 @@ async def test_a_killed_dispatcher_loses_nothing_and_repeats_at_most_what_was_in
         pytest.skip("a worker process beside the tests needs PostgreSQL (as in production)")
     chats = range(6000, 6040)
     log_path = f"{tmp_path}/worker.log"
-    async for live in live_nextup(migrated, tg, poll=False, dispatch=False):
+    async with live_nextup(migrated, tg, poll=False, dispatch=False) as live:
         await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
         for chat in chats:
             await join(live, chat)
@@ -222,7 +224,7 @@ async def test_notifications_go_out_by_polling_when_redis_is_down(
 ) -> None:
     process, url = private_redis
     await asyncio.sleep(0.3)  # redis-server starting
-    async for live in live_nextup(migrated, tg, poll=False, bus_url=url):
+    async with live_nextup(migrated, tg, poll=False, bus_url=url) as live:
         await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
         await join(live, 7001)
         await tg.wait_for_message(7001, "A-001")
@@ -290,3 +292,29 @@ async def test_flood_control_on_a_reply_pauses_the_bot_s_notifications_too(live:
     [joined] = await live.tg.wait_for_message(PATIENT + 1, "A-001", timeout_s=8)
     assert joined.at - refused.at >= 2.0
     assert live.tg.too_many_requests == 0
+
+
+async def test_a_stop_lets_a_reply_on_its_way_finish_and_cuts_short_one_still_held(
+    migrated: str, tg: TelegramEmulator
+) -> None:
+    """Polling hands each update to a task of its own; the bot's stop ends those too, so no
+    reply is still being sent (and booked under the chat's limits) once it has stopped."""
+    async with live_nextup(migrated, tg, poll=False, dispatch=False) as live:
+        assert live.container.telegram is not None
+        bot, dp = live.container.telegram.bot, live.container.telegram.dispatcher
+        in_flight: UpdatesInFlight = dp[IN_FLIGHT]
+        for answered_after_s, finished in ((0.3, True), (UPDATE_GRACE_S + 3, False)):
+            tg.hold_sends()
+            polling = asyncio.create_task(run_polling(bot, dp))
+            await live.say(PATIENT, "/help")
+            assert await tg._wait_until(lambda: bool(tg.in_flight), 5)
+            handling = set(in_flight.tasks)
+            assert len(handling) == 1
+            answer = asyncio.get_running_loop().call_later(answered_after_s, tg.release_sends)
+            polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await polling
+            answer.cancel()
+            tg.release_sends()
+            assert all(task.done() for task in handling) and not in_flight.tasks
+            assert [task.cancelled() for task in handling] == [not finished]

@@ -42,7 +42,7 @@ async def live(migrated: str, tg: TelegramEmulator, twilio: TwilioEmulator) -> A
         "twilio_from": ",".join(twilio.numbers),
         "twilio_api_base": twilio.base_url,
     }
-    async for running in live_nextup(migrated, tg, settings=settings):
+    async with live_nextup(migrated, tg, settings=settings) as running:
         container = running.container
         app = create_app(container, name=f"phone{id(twilio)}")
         app.blueprint(sms_blueprint(container.sms, twilio.auth_token, PUBLIC_URL))

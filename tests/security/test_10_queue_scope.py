@@ -147,13 +147,12 @@ async def test_console_honours_it_and_audits_staff_on_patient_pages(api: Api) ->
 @pytest.fixture
 async def live(migrated: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    async with TelegramEmulator() as tg:
-        async for running in live_nextup(migrated, tg):
-            queues = running.container.queues
-            for code, prefix in (("PHARM", "A"), ("LAB", "L")):
-                await queues.create_queue(code, code.title(), prefix, QueueConfig(), ["1"])
-                await queues.join(code, new_join_request(name=f"{code} patient"), "test")
-            yield running
+    async with TelegramEmulator() as tg, live_nextup(migrated, tg) as running:
+        queues = running.container.queues
+        for code, prefix in (("PHARM", "A"), ("LAB", "L")):
+            await queues.create_queue(code, code.title(), prefix, QueueConfig(), ["1"])
+            await queues.join(code, new_join_request(name=f"{code} patient"), "test")
+        yield running
 
 
 async def test_bot_commands_honour_it(live: Live) -> None:

@@ -6,6 +6,7 @@ through the Twilio emulator."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,8 +30,9 @@ async def twilio() -> AsyncIterator[TwilioEmulator]:
         yield emulator
 
 
+@contextlib.asynccontextmanager
 async def nextup(migrated: str, twilio: TwilioEmulator, **settings: Any) -> AsyncIterator[LiveSms]:
-    async for running in live_sms(migrated, twilio, phone_region="US", **settings):
+    async with live_sms(migrated, twilio, phone_region="US", **settings) as running:
         await running.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
         yield running
 
@@ -42,7 +44,7 @@ async def answered(live: LiveSms, phone: str, body: str) -> bool:
 
 
 async def test_join_leave_cycles_are_throttled(migrated: str, twilio: TwilioEmulator) -> None:
-    async for live in nextup(migrated, twilio, sms_joins_per_hour=3, sms_replies_per_hour=8):
+    async with nextup(migrated, twilio, sms_joins_per_hour=3, sms_replies_per_hour=8) as live:
         replies = 0
         for _ in range(15):
             replies += await answered(live, PHONE, "JOIN PHARM")
@@ -55,7 +57,7 @@ async def test_join_leave_cycles_are_throttled(migrated: str, twilio: TwilioEmul
 
 
 async def test_texts_per_number_are_capped_per_day(migrated: str, twilio: TwilioEmulator) -> None:
-    async for live in nextup(migrated, twilio, sms_replies_per_hour=100, sms_daily_cap=5):
+    async with nextup(migrated, twilio, sms_replies_per_hour=100, sms_daily_cap=5) as live:
         got = [await answered(live, PHONE, "STATUS") for _ in range(8)]
         assert got == [True] * 5 + [False] * 3
 
@@ -63,11 +65,11 @@ async def test_texts_per_number_are_capped_per_day(migrated: str, twilio: Twilio
 async def test_senders_outside_the_allowed_countries_get_nothing(
     migrated: str, twilio: TwilioEmulator
 ) -> None:
-    async for live in nextup(migrated, twilio):  # default: the phone region, US
+    async with nextup(migrated, twilio) as live:  # default: the phone region, US
         assert not await answered(live, "+447700900123", "JOIN PHARM")
         assert await TicketRow.filter(phone="+447700900123").count() == 0
         assert await answered(live, PHONE, "JOIN PHARM")
-    async for live in nextup(migrated, twilio, sms_allowed_countries="us,gb"):
+    async with nextup(migrated, twilio, sms_allowed_countries="us,gb") as live:
         assert await answered(live, "+447700900123", "JOIN PHARM")
 
 
@@ -76,7 +78,7 @@ async def test_simulator_is_off_with_a_real_channel(
 ) -> None:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
     # Development mode, real Twilio credentials; plain http so the console's cookies work.
-    async for live in nextup(migrated, twilio, public_url=None):
+    async with nextup(migrated, twilio, public_url=None) as live:
         assert live.container.settings.dev_inbox and live.container.settings.sms_configured
         await accounts.create_account("admin-user", "admin", "correct horse")
         async with httpx.AsyncClient(base_url=live.local_url, timeout=10) as console:

@@ -29,13 +29,12 @@ SECRET_NAME = "Zebulon Quixote"
 @pytest.fixture
 async def live(migrated: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
-    async with TelegramEmulator() as tg:
-        async for running in live_nextup(migrated, tg):
-            queues = running.container.queues
-            await queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
-            await queues.join("PHARM", new_join_request(name=SECRET_NAME), "test")
-            await accounts.create_account("nurse", "pharmacist", "correct horse", ["PHARM"])
-            yield running
+    async with TelegramEmulator() as tg, live_nextup(migrated, tg) as running:
+        queues = running.container.queues
+        await queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+        await queues.join("PHARM", new_join_request(name=SECRET_NAME), "test")
+        await accounts.create_account("nurse", "pharmacist", "correct horse", ["PHARM"])
+        yield running
 
 
 async def test_a_group_chat_cannot_link_nor_act(live: Live) -> None:

@@ -7,6 +7,7 @@ its webhooks for that URL and delivers them to the local server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,7 @@ class LiveSms:
         return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at")
 
 
+@contextlib.asynccontextmanager
 async def live_sms(
     migrated: str, twilio: TwilioEmulator, **settings: Any
 ) -> AsyncIterator[LiveSms]:
@@ -108,11 +110,11 @@ async def live_sms(
         await twilio.cancel_callbacks()
         task.cancel()
         _, stuck = await asyncio.wait([task], timeout=15)
-        assert not stuck, "the dispatcher did not stop"
         await dispatcher.close()
         await shut(server)
         await asyncio.sleep(0.05)  # wait_closed does not wait for handlers still running
         await container.stop()
+        assert not stuck, "the dispatcher did not stop"  # after the rest, which must close
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ async def twilio() -> AsyncIterator[TwilioEmulator]:
 
 @pytest.fixture
 async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
-    async for running in live_sms(migrated, twilio):
+    async with live_sms(migrated, twilio) as running:
         # A call unanswered on Telegram goes again by SMS after a second; nothing follows.
         config = QueueConfig(default_service_s=300, call_ladder=(Rung(Step.SMS, 1),))
         await running.container.queues.create_queue(

@@ -4,7 +4,6 @@ lost answers, late and repeated status callbacks, and each number's rate."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 
 import httpx
@@ -147,27 +146,29 @@ async def two_numbers() -> AsyncIterator[TwilioEmulator]:
 
 
 async def test_each_number_is_kept_to_its_rate(migrated: str, two_numbers: TwilioEmulator) -> None:
-    async for live in live_sms(migrated, two_numbers, twilio_rate_per_s=5):
+    async with live_sms(migrated, two_numbers, twilio_rate_per_s=5) as live:
         await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
         for i in range(16):
             await staff_adds(live, f"+1555123{i:04d}")
         await two_numbers.wait_for_count(16, timeout_s=10)
         per_number = two_numbers.sent_per_number()
         assert sorted(len(times) for times in per_number.values()) == [8, 8]
-        for times in per_number.values():
-            gaps = [b - a for a, b in itertools.pairwise(times)]
-            assert min(gaps) >= 0.2 - 0.05  # 5 a second, less the emulator's jitter allowance
+        # Twilio's own rule (the emulator's): no send ahead of its slot at 5 a second, less
+        # the tolerance that absorbs network jitter. A gap between two arrivals says less: a
+        # loop stalled under load delays one send and shortens the gap to the next.
         assert two_numbers.throttled == 0
+        for times in per_number.values():
+            assert times[-1] - times[0] >= 7 * 0.2 - two_numbers.rate_tolerance_s
         assert sum(1 for r in two_numbers.requests if r.status == 429) == 0
 
 
 async def test_a_messaging_service_picks_the_number(migrated: str) -> None:
     service = "MG" + "0123456789abcdef" * 2
-    async with TwilioEmulator(numbers=("+15550000001",), messaging_service_sid=service) as tw:
-        async for live in live_sms(migrated, tw, twilio_from=service):
-            await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
-            ticket_id = await staff_adds(live)
-            sms = await live.sms(PHONE, "ticket A-001")
-            assert (sms.messaging_service_sid, sms.from_) == (service, "+15550000001")
-            row = await joined_record(live, ticket_id, "sent")
-            assert row.provider_message_id == sms.sid
+    emulator = TwilioEmulator(numbers=("+15550000001",), messaging_service_sid=service)
+    async with emulator as tw, live_sms(migrated, tw, twilio_from=service) as live:
+        await live.container.queues.create_queue("PHARM", "Pharmacy", "A", QueueConfig(), ["1"])
+        ticket_id = await staff_adds(live)
+        sms = await live.sms(PHONE, "ticket A-001")
+        assert (sms.messaging_service_sid, sms.from_) == (service, "+15550000001")
+        row = await joined_record(live, ticket_id, "sent")
+        assert row.provider_message_id == sms.sid

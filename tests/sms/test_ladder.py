@@ -30,7 +30,7 @@ a loaded machine's scheduling."""
 @pytest.fixture
 async def live(migrated: str, twilio: TwilioEmulator) -> AsyncIterator[LiveSms]:
     twilio.call_step_s = 0.1
-    async for running in live_sms(migrated, twilio, twilio_voice_from=NUMBERS[0]):
+    async with live_sms(migrated, twilio, twilio_voice_from=NUMBERS[0]) as running:
         config = QueueConfig(default_service_s=300, call_ladder=LADDER)
         await running.container.queues.create_queue(
             "PHARM", "Pharmacy", "A", config, ["1"], public_name="Pharmacy"
