@@ -31,11 +31,11 @@ from core.domain.horizon import (
     PROBES_PER_SLOT,
     SLOT_S,
     SLOTS,
-    ArrivalRates,
     Horizon,
+    HourlyArrivals,
     Present,
     forecast_horizon,
-    learn_arrival_rates,
+    learn_hourly_arrivals,
     queue_horizon,
 )
 from core.domain.hourly import HourlyTally
@@ -73,7 +73,7 @@ class ForecastingDay(DaySimulation):
         day: int,
         seed: int,
         moments_s: Sequence[float],
-        rates_at: Callable[[datetime, dict[datetime, HourlyTally]], ArrivalRates],
+        rates_at: Callable[[datetime, dict[datetime, HourlyTally]], HourlyArrivals],
         history: list[ServiceSample],
     ) -> None:
         super().__init__(profile, config, day, seed, history=history)
@@ -216,9 +216,9 @@ def run_profile(profile: Profile, days: int, seed: int, every_min: int) -> dict[
     config = policy_config("fifo", profile, 1200)
     past: dict[datetime, HourlyTally] = {}
 
-    def rates_at(at: datetime, today: dict[datetime, HourlyTally]) -> ArrivalRates:
+    def rates_at(at: datetime, today: dict[datetime, HourlyTally]) -> HourlyArrivals:
         rows = [(h, t.joined) for h, t in past.items()] + [(h, t.joined) for h, t in today.items()]
-        return learn_arrival_rates(rows, at, schedule)
+        return learn_hourly_arrivals(rows, at, schedule)
 
     open_s, close_s = profile.open_h * 3600, profile.close_h * 3600
     every_s = every_min * 60
@@ -275,7 +275,7 @@ def time_line_of_100(repeats: int = 30) -> dict[str, float]:
     forecast_s, learn_s = [], []
     for repeat in range(repeats):
         started = time.perf_counter()
-        rates = learn_arrival_rates(rows, now, schedule)
+        rates = learn_hourly_arrivals(rows, now, schedule)
         learned = time.perf_counter()
         forecast_horizon(present, rates, schedule, now + timedelta(seconds=repeat))
         learn_s.append(learned - started)

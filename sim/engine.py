@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from core.domain import arrivals, eta
 from core.domain.events import TicketJoined
 from core.domain.hourly import HourlyTally, hour_of
-from core.domain.model import Counter, QueueConfig, Ticket, TicketStatus
+from core.domain.model import Counter, QueueConfig, QueueMode, Ticket, TicketStatus
 from core.domain.notify import Channel
 from core.domain.queue import JoinRequest, Queue
 from core.domain.settle import SettledEvent, settle
@@ -123,7 +123,11 @@ class DaySimulation:
             counters={name: Counter(name, is_open=False) for name in profile.counters},
         )
         self.history = eta.ServiceHistory(config.timezone, history or ())
-        self.joins = arrivals.ArrivalHistory(config.timezone, joins or ())
+        self.reorders = config.mode is not QueueMode.FIFO
+        """Only a line that reorders is forecast from arrival rates (as on the server)."""
+        self.joins = arrivals.ArrivalHistory(
+            config.timezone, (joins or []) if self.reorders else ()
+        )
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()
@@ -199,7 +203,8 @@ class DaySimulation:
         )
         ticket = self.queue.join(request, self.now, STAFF)
         lead_s = None if appointment_at is None else (appointment_at - self.now).total_seconds()
-        self.joins.add(arrivals.JoinSample(self.now, request.service, request.priority, lead_s))
+        if self.reorders:
+            self.joins.add(arrivals.JoinSample(self.now, request.service, request.priority, lead_s))
         visit = SimulatedVisit(patient, self.now_s, position_at_join=ticket.position or 0)
         if ticket.fifo_call_at is not None:
             visit.fifo_call_s = (ticket.fifo_call_at - self.midnight).total_seconds()
@@ -314,7 +319,8 @@ class DaySimulation:
         self.queue.service_time, self.queue.service_times_by_kind = self.history.learn(
             self.now, config.default_service_s, config.service_times_s
         )
-        self.queue.arrival_rates = self.joins.learn(self.now)
+        if self.reorders:
+            self.queue.arrival_rates = self.joins.learn(self.now)
 
     def _commit(self) -> list[SettledEvent]:
         """What the service layer does at commit: the server's own settle step (advise the

@@ -51,7 +51,7 @@ _STANDARD_NORMAL = statistics.NormalDist()
 
 
 @dataclass(frozen=True)
-class ArrivalRates:
+class HourlyArrivals:
     """Expected arrivals per hour, by local hour of day (index 0 is 00:00-01:00)."""
 
     per_hour: tuple[float, ...]
@@ -61,12 +61,12 @@ class ArrivalRates:
             raise ValueError("arrival rates: 24 figures, none below zero")
 
 
-NO_ARRIVALS = ArrivalRates((0.0,) * 24)
+NO_ARRIVALS = HourlyArrivals((0.0,) * 24)
 
 
-def learn_arrival_rates(
+def learn_hourly_arrivals(
     joined_by_hour: Iterable[tuple[datetime, int]], now: datetime, schedule: Schedule
-) -> ArrivalRates:
+) -> HourlyArrivals:
     """Arrivals per local hour of day from hourly rows (UTC hour start, tickets joined):
     over the `LEARN_DAYS` of whole hours before the one `now` is in (its row is not full
     yet), each local hour's joins over the days that hour was open, so that a queue closed
@@ -83,7 +83,9 @@ def learn_arrival_rates(
         if schedule.is_open(hour + timedelta(minutes=30)):
             open_days[hour.astimezone(schedule.zone).hour] += 1
         hour += timedelta(hours=1)
-    return ArrivalRates(tuple(j / d if d else 0.0 for j, d in zip(joined, open_days, strict=True)))
+    return HourlyArrivals(
+        tuple(j / d if d else 0.0 for j, d in zip(joined, open_days, strict=True))
+    )
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ def open_spans(schedule: Schedule, now: datetime, horizon_s: float) -> list[tupl
 
 
 def _segments(
-    spans: Sequence[tuple[float, float]], rates: ArrivalRates, schedule: Schedule, now: datetime
+    spans: Sequence[tuple[float, float]], rates: HourlyArrivals, schedule: Schedule, now: datetime
 ) -> list[_Segment]:
     """The open stretches cut at local hour boundaries, each with its hour's rate."""
     segments = []
@@ -274,7 +276,7 @@ def _serve(
 
 def forecast_horizon(
     present: Present,
-    rates: ArrivalRates,
+    rates: HourlyArrivals,
     schedule: Schedule,
     now: datetime,
     futures: int = FUTURES,
@@ -378,6 +380,6 @@ def present_of(queue: Queue, now: datetime) -> Present:
     )
 
 
-def queue_horizon(queue: Queue, rates: ArrivalRates, now: datetime) -> Horizon:
+def queue_horizon(queue: Queue, rates: HourlyArrivals, now: datetime) -> Horizon:
     """The next two hours of a ranked queue."""
     return forecast_horizon(present_of(queue, now), rates, queue.config.schedule(), now)

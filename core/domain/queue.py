@@ -855,7 +855,11 @@ class Queue:
         one visit of the queue's usual length, the longest a due ticket at the head of the
         line usually waits for a counter to free up, so it is called before the cap. At most
         half the cap: with visits as long as the cap, a lead of a whole visit would make
-        everyone due at once and short visits could never go first."""
+        everyone due at once and short visits could never go first. No other mode has
+        tickets due (nor asks the learned service time here: a FIFO line is ranked on every
+        command)."""
+        if self.config.mode is not QueueMode.SHORT_FIRST:
+            return 0.0
         return min(self.service().mean_s, self.config.fairness_cap_s / 2)
 
     def _passed_by(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.domain.horizon import LEARN_DAYS, Horizon, learn_arrival_rates, queue_horizon
+from core.domain.horizon import LEARN_DAYS, Horizon, learn_hourly_arrivals, queue_horizon
 from core.services.queues import QueueService, QueueStatus
 from core.storage.reporting import joined_by_hour
 
@@ -15,7 +15,7 @@ async def horizon_of(status: QueueStatus) -> Horizon:
     """The forecast of a queue as read in `status` (ranked, at `status.updated_at`)."""
     queue, now = status.queue, status.updated_at
     rows = await joined_by_hour(queue.code, now - timedelta(days=LEARN_DAYS), now)
-    rates = learn_arrival_rates(rows, now, queue.config.schedule())
+    rates = learn_hourly_arrivals(rows, now, queue.config.schedule())
     return queue_horizon(queue, rates, now)
 
 

@@ -18,7 +18,7 @@ from core.domain.alerts import (
     wait_figures,
     wait_step,
 )
-from core.domain.horizon import NO_ARRIVALS, ArrivalRates, queue_horizon
+from core.domain.horizon import NO_ARRIVALS, HourlyArrivals, queue_horizon
 
 if TYPE_CHECKING:
     from tests.domain.conftest import Join, MakeQueue
@@ -136,7 +136,7 @@ def test_decide_reads_the_hour_ahead_of_the_two_hour_forecast(
     q = make_queue(counters=("1",), default_service_s=300, wait_alert_s=1800)
     join(q, "t0", at(0))
     q.rank(at(0))
-    busy = ArrivalRates((30.0,) * 24)  # 2.5 times what one counter serves
+    busy = HourlyArrivals((30.0,) * 24)  # 2.5 times what one counter serves
     horizon = queue_horizon(q, busy, at(0))
     decision = decide(q, {}, at(0), horizon)
     figures = decision.figures

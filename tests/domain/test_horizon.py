@@ -13,12 +13,12 @@ from core.domain.eta import AtCounter, ServiceTime
 from core.domain.horizon import (
     NO_ARRIVALS,
     SLOT_S,
-    ArrivalRates,
     Horizon,
     HorizonSlot,
+    HourlyArrivals,
     Present,
     forecast_horizon,
-    learn_arrival_rates,
+    learn_hourly_arrivals,
     present_of,
     queue_horizon,
 )
@@ -41,8 +41,8 @@ def present(waiting: int, counters: int, busy: int = 0, **fields: object) -> Pre
     )
 
 
-def rates(per_hour: float) -> ArrivalRates:
-    return ArrivalRates((per_hour,) * 24)
+def rates(per_hour: float) -> HourlyArrivals:
+    return HourlyArrivals((per_hour,) * 24)
 
 
 def hours(opening: str, closing: str) -> Schedule:
@@ -106,10 +106,10 @@ def test_rates_are_read_by_local_hour() -> None:
     madrid = Schedule(None, (), ZoneInfo("Europe/Madrid"))  # 09:00 UTC is 10:00 there
     by_hour = [0.0] * 24
     by_hour[10] = 30.0
-    busy_then = forecast_horizon(present(0, 1), ArrivalRates(tuple(by_hour)), madrid, T0)
+    busy_then = forecast_horizon(present(0, 1), HourlyArrivals(tuple(by_hour)), madrid, T0)
     busy_at_nine = list(by_hour)
     busy_at_nine[10], busy_at_nine[9] = 0.0, 30.0
-    quiet_then = forecast_horizon(present(0, 1), ArrivalRates(tuple(busy_at_nine)), madrid, T0)
+    quiet_then = forecast_horizon(present(0, 1), HourlyArrivals(tuple(busy_at_nine)), madrid, T0)
     assert busy_then.slots[3].line_length > 1 and quiet_then.slots[3].line_length == 0
 
 
@@ -173,7 +173,7 @@ def test_arrival_rates_over_the_days_each_hour_was_open() -> None:
     rows = [(T0 - timedelta(days=back), 12) for back in range(1, 8)]  # 09:00, each day
     rows += [(T0 - timedelta(days=3, hours=-1), 7)]  # Friday 10:00
     rows += [(T0, 99), (T0 - timedelta(days=8), 99)]  # not over yet; before the week
-    learned = learn_arrival_rates(rows, now, schedule)
+    learned = learn_hourly_arrivals(rows, now, schedule)
     # Over the week from last Monday 09:00, 09:00 was open on Mon, Tue, Wed and Thu (Friday
     # was a closure, the weekend closed): 4 days, though rows say 7 (a closed hour's row
     # still counts its joins: walk-ins staff added anyway).
