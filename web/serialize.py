@@ -92,6 +92,7 @@ def public_ticket_json(ticket: Ticket, estimate: Eta | None) -> dict[str, Any]:
         "counter": ticket.counter,
         "joined_at": iso(ticket.joined_at),
         "called_at": iso(ticket.called_at),
+        "service": ticket.service,
     }
 
 

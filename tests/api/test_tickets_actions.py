@@ -362,6 +362,7 @@ PUBLIC_FIELDS = {
     "counter",
     "joined_at",
     "called_at",
+    "service",
 }
 
 
@@ -382,6 +383,7 @@ async def test_public_ticket_shows_only_the_patients_own_fields(api: Api, clock:
     assert view["eta_low_s"] <= view["eta_s"] <= view["eta_high_s"]
     assert view["counter"] is None and view["called_at"] is None
     assert view["joined_at"] == clock.now.isoformat()
+    assert view["service"] is None  # the kind of visit: not known
     private = (
         *(other[k] for k in ("id", "token", "number", "name", "phone")),
         *(mine[k] for k in ("id", "token", "name", "phone")),

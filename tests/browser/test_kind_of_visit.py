@@ -1,17 +1,23 @@
 """The patient page's kind of visit in a real browser on a phone: one tap sets it, the page
-comes back with the choice pressed and the new place; the live feed then moves it on."""
+comes back with the choice pressed and the new place; the live feed then moves it on, and
+shows a choice made elsewhere (Telegram, SMS) without a reload."""
 
 from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from nextup.wiring import Container
 from tests.browser.conftest import screenshot
 from tests.browser.test_ticket_page import API, phone, ticket  # noqa: F401 (fixture)
 from tests.conftest import Api
 from tests.patient_tokens import with_token
 
 
-async def test_a_tap_sets_the_kind_and_the_page_shows_it(phone: Page, api: Api) -> None:  # noqa: F811
+async def test_a_tap_sets_the_kind_and_the_page_shows_it(
+    phone: Page,  # noqa: F811
+    api: Api,
+    container: Container,
+) -> None:
     body = {
         "code": "CLINIC",
         "name": "Clinic",
@@ -47,6 +53,31 @@ async def test_a_tap_sets_the_kind_and_the_page_shows_it(phone: Page, api: Api) 
     await expect(phone.locator("#position")).to_have_text("You are next")
     await screenshot(phone, "patient-kind")
     assert (await ticket(api, mine["id"]))["service"] == "pickup"
+
+    # Changed by Telegram while the page is open: the page follows, no reload.
+    await container.queues.on_ticket(
+        mine["id"],
+        lambda q, now: q.choose_service(mine["id"], "consultation", now, "patient:telegram"),
+    )
+    await expect(phone.locator(".kind-help")).to_have_text("Your visit: Consultation")
+    await expect(phone.get_by_role("button", name="Consultation")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await expect(phone.get_by_role("button", name="Pickup")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    await expect(phone.locator("#position")).to_have_text("Position 2 in line")
+    await container.queues.on_ticket(
+        mine["id"], lambda q, now: q.choose_service(mine["id"], None, now, "patient:sms")
+    )
+    await expect(phone.locator(".kind-help")).to_have_text(
+        "It helps us tell you your wait better. Not sure? That is fine too."
+    )
+    await expect(not_sure).to_have_attribute("aria-pressed", "true")
+    await container.queues.on_ticket(
+        mine["id"], lambda q, now: q.choose_service(mine["id"], "pickup", now, "patient:sms")
+    )
+    await expect(phone.locator("#position")).to_have_text("You are next")
 
     # Called: the live page hides the choices with the other actions.
     await api.call("POST", f"{API}/queues/CLINIC/call-next", json={"counter": "1"})

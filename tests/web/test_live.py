@@ -136,7 +136,7 @@ async def test_patient_feed_follows_only_their_own_ticket(
             update = (await receive(ws, "ticket"))[-1]
     assert set(update["data"]) == {
         "queue", "number", "status", "position", "eta_s", "eta_low_s", "eta_high_s",
-        "counter", "joined_at", "called_at", "event_at",
+        "counter", "joined_at", "called_at", "service", "event_at",
     }  # fmt: skip
 
 

@@ -55,6 +55,8 @@ TICKET_LIVE_TEXT = (
     "eta_unknown",
     "min",
     "your_turn",
+    "kind_now",
+    "kind_help",
 )
 """The texts the ticket page's script paints with."""
 PRIVATE = {

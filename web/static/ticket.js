@@ -1,6 +1,6 @@
 // A patient's ticket page, kept live from /ws/tickets/{token}. The forms work without this
-// script; it only keeps the number, state, position and wait up to date, and shows the
-// buttons only while they can be used (waiting).
+// script; it only keeps the number, state, position, wait and kind of visit up to date, and
+// shows the buttons only while they can be used (waiting).
 "use strict";
 (function () {
   const root = document.getElementById("ticket");
@@ -33,6 +33,21 @@
     return text.eta.replace("{range}", range);
   }
 
+  // The kind of visit, wherever it was chosen (here, by Telegram or by SMS): the button
+  // pressed and the line above the buttons say it.
+  function paintKind(service) {
+    const form = document.querySelector(".kind-form");
+    if (!form || service === undefined) return;
+    let shown = service;
+    for (const button of form.querySelectorAll("button")) {
+      const chosen = button.name === "kind" ? button.value === service : !service;
+      button.setAttribute("aria-pressed", String(chosen));
+      if (chosen && service) shown = button.textContent;
+    }
+    form.querySelector(".kind-help").textContent = service
+      ? text.kind_now.replace("{kind}", shown) : text.kind_help;
+  }
+
   function paint(t) {
     const before = root.dataset.status;
     root.dataset.status = t.status;
@@ -47,6 +62,7 @@
         : t.position ? text.position.replace("{position}", t.position) : "";
       $("eta").textContent = t.eta_low_s != null && t.eta_high_s != null
         ? waitText(t.eta_low_s, t.eta_high_s) : text.eta_unknown;
+      paintKind(t.service);
     }
     const called = t.status === "called";
     document.title = called ? text.your_turn.replace("{counter}", t.counter || "") : baseTitle;
