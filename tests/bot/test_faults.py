@@ -20,6 +20,7 @@ from core.domain.model import QueueConfig
 from core.services.queues import new_join_request
 from core.storage.models import OutboxMessage
 from tests.bot.conftest import Live, live_nextup
+from tests.bot.test_visit import wait_until
 from tests.conftest import on_postgres
 from tests.emulators.telegram import TelegramEmulator
 from tests.processes import NEXTUP, clean_env, free_port
@@ -307,7 +308,7 @@ async def test_a_stop_lets_a_reply_on_its_way_finish_and_cuts_short_one_still_he
             tg.hold_sends()
             polling = asyncio.create_task(run_polling(bot, dp))
             await live.say(PATIENT, "/help")
-            assert await tg._wait_until(lambda: bool(tg.in_flight), 5)
+            await wait_until(lambda: bool(tg.in_flight))  # the reply is sent, its answer held
             handling = set(in_flight.tasks)
             assert len(handling) == 1
             answer = asyncio.get_running_loop().call_later(answered_after_s, tg.release_sends)
