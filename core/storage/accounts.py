@@ -78,9 +78,12 @@ async def tokens() -> list[ApiToken]:
 
 
 async def unrevoked_token(token_hash: str) -> ApiToken | None:
-    """The token with its account, unless it was revoked."""
-    return await ApiToken.get_or_none(token_hash=token_hash, revoked=False).prefetch_related(
-        "account"
+    """The token with its account, unless it was revoked: one query (a join) on every API
+    request, not one for the token and another for its account."""
+    return (
+        await ApiToken.filter(token_hash=token_hash, revoked=False)
+        .select_related("account")
+        .first()
     )
 
 
