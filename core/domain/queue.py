@@ -254,12 +254,13 @@ class Queue:
 
     def _estimates(self, line: list[Ticket], now: datetime) -> dict[str, eta.Eta]:
         """`estimates` of the line as `waiting` gave it."""
+        open_counters = self.open_counters()
         forecast = eta.forecast(
             self._expected_services(line),
             self._visits_in_progress(now),
-            self.open_counters(),
+            open_counters,
             self.load_factor(),
-            self._passed_by(line, now, self.open_counters()),
+            self._passed_by(line, now, open_counters),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
@@ -731,15 +732,29 @@ class Queue:
         self._emit(TicketRated, ticket, now, actor, score=score)
         return ticket
 
+    def settle_waiting(self, now: datetime, actor: str = "system") -> dict[str, eta.Eta]:
+        """After a command: "getting close" (`_tell_close`), then `advise`, over one reading
+        of the line (telling a place changes nobody's place). Returns the estimates advising
+        used."""
+        line = self.waiting()
+        told = self._told_in_this_command()
+        told |= self._tell_close(line, told, now, actor)
+        return self._advise_line(line, told, now, actor)
+
     def advise(self, now: datetime, actor: str = "system") -> dict[str, eta.Eta]:
         """After a command: "leave now" and "ETA changed" for the waiting patients due one.
 
         Records what each patient was last told, so the next change is measured from it.
         Returns the estimates it used.
         """
-        line = self.waiting()  # one ordered pass over the tickets for both
-        estimates = self._estimates(line, now)
-        told = self._told_in_this_command()
+        return self._advise_line(self.waiting(), self._told_in_this_command(), now, actor)
+
+    def _advise_line(
+        self, line: list[Ticket], told: set[str], now: datetime, actor: str
+    ) -> dict[str, eta.Eta]:
+        """`advise` of the line as `waiting` gave it, `told` being the tickets this command
+        already tells their wait."""
+        estimates = self._estimates(line, now)  # one ordered pass over the tickets for both
         for ticket in line:
             if not notify.reachable(ticket):
                 continue
@@ -766,17 +781,20 @@ class Queue:
                 ticket.told_position = ticket.position
         return estimates
 
-    def tell_close(self, now: datetime, actor: str = "system") -> None:
+    def _tell_close(
+        self, line: list[Ticket], told: set[str], now: datetime, actor: str
+    ) -> set[str]:
         """After a command: "getting close" for the patients who have just reached one of
-        the queue's `notify_positions` nearer than the place they were last told.
+        the queue's `notify_positions` nearer than the place they were last told; returns
+        the tickets it told.
 
-        Only the first max(notify_positions) places are looked at, so the cost does not grow
-        with the line. A patient told their place by this very command (a join, a return)
-        is not told again."""
+        Only the first max(notify_positions) places of `line` (as `waiting` gave it) are
+        looked at, so the cost does not grow with the line. A patient told their place by
+        this very command (a join, a return: in `told`) is not told again."""
+        close: set[str] = set()
         if not self.config.notify_positions:
-            return
-        told = self._told_in_this_command()
-        for ticket in self.waiting()[: max(self.config.notify_positions)]:
+            return close
+        for ticket in line[: max(self.config.notify_positions)]:
             if ticket.id in told or not notify.reachable(ticket):
                 continue
             if notify.is_getting_close(ticket, self.config):
@@ -789,6 +807,8 @@ class Queue:
                     new_position=ticket.position or 0,
                 )
                 ticket.told_position = ticket.position
+                close.add(ticket.id)
+        return close
 
     def rank(self, now: datetime) -> None:
         """Gives every waiting ticket its position at `now`, by the queue's ordering policy.

@@ -68,8 +68,7 @@ def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime
         if code in by_code:
             queue = by_code[code]
             queue.time_passed = False
-            queue.tell_close(now)  # first: advise skips whoever it told
-            forecasts[code] = queue.advise(now)
+            forecasts[code] = queue.settle_waiting(now)
             if queue.line_moved_by is not None:
                 events.append(
                     LineMoved(queue=code, at=now, actor=queue.line_moved_by, waiting=queue.size())
