@@ -126,7 +126,7 @@ class DaySimulation:
         self.reorders = config.mode is not QueueMode.FIFO
         """Only a line that reorders is forecast from arrival rates (as on the server)."""
         self.joins = arrivals.ArrivalHistory(
-            config.timezone, (joins or []) if self.reorders else ()
+            config.timezone, (joins or ()) if self.reorders else ()
         )
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
