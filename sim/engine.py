@@ -334,7 +334,9 @@ class DaySimulation:
                 if item.intents:
                     self._count_messages(item)
             hour = hour_of(self.now)
-            tally = self.hourly.get(hour) or self.hourly.setdefault(hour, HourlyTally(hour))
+            tally = self.hourly.get(hour)
+            if tally is None:
+                tally = self.hourly[hour] = HourlyTally(hour)
             tally.add([item.event for item in settled], queue)
         queue.events.clear()
         size = queue.size()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -57,21 +57,24 @@ def day_seed(seed: int, day: int) -> int:
     return seed * 1_000_003 + day
 
 
-def _past_week(
-    profile: Profile, day: int, seed: int
-) -> Iterator[tuple[datetime, SimulatedPatient]]:
+PastWeek = list[tuple[datetime, SimulatedPatient]]
+
+
+def past_week(profile: Profile, day: int, seed: int) -> PastWeek:
     """The patients of the week before `day`, each with its day's midnight (UTC): drawn
-    from the same profile, one seed per past day."""
+    from the same profile, one seed per past day. Both learners start from it: drawn once
+    per day, it serves `history_of` and `joins_of` alike."""
     tz = ZoneInfo(profile.timezone)
+    week = []
     for back in range(HISTORY_DAYS, 0, -1):
         midnight = datetime.combine(
             FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
         ).astimezone(UTC)
-        for patient in draw_day(profile, day_seed(seed, day - back)):
-            yield midnight, patient
+        week += [(midnight, patient) for patient in draw_day(profile, day_seed(seed, day - back))]
+    return week
 
 
-def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSample]:
+def history_of(week: PastWeek) -> list[eta.ServiceSample]:
     """A week of past visits for the learner to start from, as a queue that has been
     running a while has."""
     samples = [
@@ -80,16 +83,21 @@ def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSam
             patient.service_s,
             patient.recorded_kind,
         )
-        for midnight, patient in _past_week(profile, day, seed)
+        for midnight, patient in week
         if not patient.no_show
     ]
     samples.sort(key=lambda s: s.finished_at)
     return samples
 
 
-def joins_before(profile: Profile, day: int, seed: int) -> list[arrivals.JoinSample]:
-    """The joins of the same past week as `history_before`, for the arrival rates."""
-    return [join_sample(patient, midnight) for midnight, patient in _past_week(profile, day, seed)]
+def history_before(profile: Profile, day: int, seed: int) -> list[eta.ServiceSample]:
+    """`history_of` the week before `day`."""
+    return history_of(past_week(profile, day, seed))
+
+
+def joins_of(week: PastWeek) -> list[arrivals.JoinSample]:
+    """The joins of the same past week, for the arrival rates."""
+    return [join_sample(patient, midnight) for midnight, patient in week]
 
 
 def join_sample(patient: SimulatedPatient, midnight: datetime) -> arrivals.JoinSample:
@@ -107,8 +115,8 @@ def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayRe
     results: dict[str, list[DayResult]] = {name: [] for name in run.policies}
     total, done = len(run.policies) * run.days, 0
     for day in range(run.days):
-        history = history_before(run.profile, day, run.seed) if run.detailed else []
-        joins = joins_before(run.profile, day, run.seed) if run.detailed else []
+        week = past_week(run.profile, day, run.seed) if run.detailed else []
+        history, joins = history_of(week), joins_of(week)
         for name in run.policies:
             config = policy_config(name, run.profile, run.fairness_cap_s)
             simulation = DaySimulation(
