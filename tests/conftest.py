@@ -96,6 +96,22 @@ def database_url(tmp: Path) -> str:
     return os.environ.get("NEXTUP_TEST_DATABASE_URL") or f"sqlite://{tmp / 'test.sqlite3'}"
 
 
+async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Stops a live NextUp's background tasks (the dispatcher, the bot); one that does not
+    stop fails the test (with every task's stack) instead of hanging the suite."""
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    done, stuck = await asyncio.wait(tasks, timeout=15)
+    for task in done:  # what they raised on the way out does not matter here
+        _ = task.cancelled() or task.exception()
+    if stuck:
+        for task in asyncio.all_tasks():
+            task.print_stack(file=sys.stderr)
+        raise AssertionError(f"{len(stuck)} background tasks did not stop: {stuck}")
+
+
 def redis_url() -> str | None:
     return os.environ.get("NEXTUP_TEST_REDIS_URL") or None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from core.services import accounts
 from core.settings import load_settings
 from core.storage.models import OutboxMessage
 from nextup.wiring import Container, build_container
-from tests.conftest import TABLES, redis_url
+from tests.conftest import TABLES, redis_url, stop_tasks
 from tests.emulators.telegram import SentMessage, TelegramEmulator
 
 FAST_RETRY = RetryPolicy(max_attempts=5, base_delay_s=0.2, max_delay_s=1.0)
@@ -45,22 +44,6 @@ class Live:
 
     async def outbox(self, ticket_id: str) -> list[OutboxMessage]:
         return await OutboxMessage.filter(ticket_id=ticket_id).order_by("created_at")
-
-
-async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
-    """Stops the bot and the dispatcher; one that does not stop fails the test (with every
-    task's stack) instead of hanging the suite."""
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    done, stuck = await asyncio.wait(tasks, timeout=15)
-    for task in done:  # what they raised on the way out does not matter here
-        _ = task.cancelled() or task.exception()
-    if stuck:
-        for task in asyncio.all_tasks():
-            task.print_stack(file=sys.stderr)
-        raise AssertionError(f"{len(stuck)} background tasks did not stop: {stuck}")
 
 
 @pytest.fixture
@@ -106,7 +89,7 @@ async def live_nextup(
         yield Live(container, tg, dispatcher)
     finally:
         try:
-            await _cancel(tasks)
+            await stop_tasks(tasks)
         finally:  # a stuck task fails the test, but its database and sessions still close
             await dispatcher.close()
             await container.stop()

@@ -17,8 +17,8 @@ from core.services.queues import new_join_request
 from core.settings import load_settings
 from core.storage.models import OutboxMessage, TicketRow
 from nextup.wiring import Container, build_container
-from tests.bot.conftest import FAST_RETRY, _cancel
-from tests.conftest import TABLES, FakeClock, redis_url
+from tests.bot.conftest import FAST_RETRY
+from tests.conftest import TABLES, FakeClock, redis_url, stop_tasks
 from tests.emulators.telegram import TelegramEmulator
 
 PATIENT = 3003
@@ -55,7 +55,7 @@ async def quiet(
     try:
         yield container, clock, tg
     finally:
-        await _cancel(tasks)
+        await stop_tasks(tasks)
         await dispatcher.close()
         await container.stop()
 
