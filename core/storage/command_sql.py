@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,10 +141,6 @@ async def claim_reevaluation(
     return updated == 1
 
 
-async def set_counter_open(conn: BaseDBAsyncClient, counter_id: int, is_open: bool) -> None:
-    await _write(conn, "UPDATE counters SET is_open = ? WHERE id = ?", [is_open, counter_id])
-
-
 def _live_or(extra_ids: Sequence[str]) -> str:
     live = ", ".join(f"'{status.value}'" for status in sorted(LIVE_STATUSES))
     extra = f" OR id IN ({', '.join('?' * len(extra_ids))})" if extra_ids else ""
@@ -234,6 +230,13 @@ class Writes:
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES {', '.join([one] * len(batch))}",
                 [value for row in batch for value in row],
             )
+
+    def update_row(self, table: str, row_id: int, columns: Mapping[str, Any]) -> None:
+        """Sets `columns` of the row of `table` with id `row_id` (which must exist)."""
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        self.add(
+            f"UPDATE {table} SET {assignments} WHERE id = ?", [*columns.values(), row_id], rows=1
+        )
 
     def insert_tickets(self, queue_id: int, tickets: list[tuple[str, dict[str, Any]]]) -> None:
         """New tickets, each as (id, its columns by name), at version 0."""

@@ -285,28 +285,18 @@ class TortoiseQueueUnitOfWork:
         postgres = command_sql.is_postgres(self.conn)
         for code, queue in queues.items():
             row = self._queue_rows[code]
-            if (row.day_seq, row.day_seq_date) != (queue.day_seq, queue.day_seq_date):
-                row.day_seq, row.day_seq_date = queue.day_seq, queue.day_seq_date
-                await row.save(using_db=self.conn, update_fields=["day_seq", "day_seq_date"])
-            if _pause_of(row) != queue.pause:
-                await self._save_pause(row, queue.pause)
+            changed = _queue_changes(row, queue)
+            if changed:
+                writes.update_row("queues", row.id, changed)
             tally = HourlyTally(hour_of(self.now))
             tally.add([e for e in events if e.queue == code], queue)
             writes.add_to_hourly(row.id, tally, postgres)
             for counter_id, name, was_open in self._counter_rows[code]:
                 is_open = queue.counters[name].is_open
                 if was_open != is_open:  # calling from a closed counter opens it
-                    await command_sql.set_counter_open(self.conn, counter_id, is_open)
+                    writes.update_row("counters", counter_id, {"is_open": is_open})
         if not await writes.run(self.conn):
             raise ConcurrentUpdate()  # a ticket written by another command since its load
-
-    async def _save_pause(self, row: QueueRow, pause: Pause | None) -> None:
-        row.paused_at = pause.at if pause else None
-        row.paused_by = pause.by if pause else None
-        row.pause_message = pause.message if pause else None
-        await row.save(
-            using_db=self.conn, update_fields=["paused_at", "paused_by", "pause_message"]
-        )
 
     def _save_tickets(self, tickets: list[Ticket], writes: command_sql.Writes) -> None:
         """Writes the `tickets` whose stored fields changed (see `Queue.touched`)."""
@@ -445,6 +435,20 @@ def _touched_tickets(queues: Mapping[str, Queue]) -> list[Ticket]:
             if ticket is not None:
                 touched[ticket_id] = ticket
     return list(touched.values())
+
+
+def _queue_changes(row: QueueRow, queue: Queue) -> dict[str, Any]:
+    """The columns of the queue's row that the command changed (the day's numbering, a
+    pause), with their new values."""
+    pause = queue.pause
+    after = {
+        "day_seq": queue.day_seq,
+        "day_seq_date": queue.day_seq_date,
+        "paused_at": pause.at if pause else None,
+        "paused_by": pause.by if pause else None,
+        "pause_message": pause.message if pause else None,
+    }
+    return {name: value for name, value in after.items() if getattr(row, name) != value}
 
 
 def _pause_of(row: QueueRow) -> Pause | None:
