@@ -65,7 +65,8 @@ async def returning(
     return await conn.execute_query_dict(_sql(is_postgres(conn), statement), list(values))
 
 
-async def _write(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]) -> int:
+async def write(conn: BaseDBAsyncClient, statement: str, values: Sequence[Any]) -> int:
+    """Runs a write; the number of rows it changed."""
     return (await conn.execute_query(_sql(is_postgres(conn), statement), list(values)))[0]
 
 
@@ -133,7 +134,7 @@ async def claim_reevaluation(
     lock is free; SQLite has one writer at a time), so two processes never both win."""
     unchanged = "reevaluated_at IS NULL" if since is None else "reevaluated_at = ?"
     stamps = [] if since is None else [since.astimezone(UTC)]
-    updated = await _write(
+    updated = await write(
         conn,
         f"UPDATE queues SET reevaluated_at = ? WHERE code = ? AND {unchanged}",
         [now.astimezone(UTC), code, *stamps],
@@ -292,7 +293,7 @@ class Writes:
         """Sends the writes; False when one changed another number of rows than it said."""
         writes, self._writes = self._writes, []
         if not is_postgres(conn):
-            changed = [await _write(conn, statement, values) for statement, values, _ in writes]
+            changed = [await write(conn, statement, values) for statement, values, _ in writes]
             return _as_expected(writes, changed)
         held = True
         for group in _by_parameters(writes):

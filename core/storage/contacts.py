@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from tortoise import connections
+
+from core.storage import command_sql
 from core.storage.models import ConsentRow, Contact
 from core.storage.pseudonyms import address_hash
 
@@ -45,5 +48,12 @@ async def opted_out(channel: str, addresses: Collection[str]) -> set[str]:
     if not addresses:
         return set()
     by_hash = {address_hash(channel, a): a for a in addresses}
-    rows = await Contact.filter(channel=channel, address__in=list(by_hash), opted_out=True)
-    return {by_hash[row.address] for row in rows}
+    # Plain SQL: asked on every claim that found messages, where the ORM's query builder
+    # cost more than the query.
+    rows = await command_sql.returning(
+        connections.get("default"),
+        f"SELECT address FROM contacts WHERE channel = ? AND opted_out"
+        f" AND address IN ({', '.join('?' * len(by_hash))})",
+        [channel, *by_hash],
+    )
+    return {by_hash[row["address"]] for row in rows}
