@@ -11,6 +11,7 @@ and a queue with none expects nobody (the forecast is then the plain one).
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -84,6 +85,15 @@ class ArrivalHistory:
         self._version = 0
         for sample in sorted(earlier, key=lambda s: s.joined_at):
             self.add(sample)
+
+    def copy(self) -> ArrivalHistory:
+        """An independent history with the same joins: adding to or learning from either
+        leaves the other as it was (the counts are rebuilt for nobody)."""
+        twin = copy.copy(self)
+        twin._joins = self._joins.copy()
+        twin._counts = dict(self._counts)
+        twin._leads = dict(self._leads)
+        return twin
 
     def add(self, sample: JoinSample) -> None:
         hour = sample.joined_at.astimezone(self._tz).hour
