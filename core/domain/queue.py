@@ -222,7 +222,11 @@ class Queue:
         return list(map(_STATUS, self.tickets.values())).count(W)
 
     def load_factor(self) -> float:
-        return load.load_factor(load.utilisation(self.size(), self.config.capacity))
+        return self._load_factor_of(self.size())
+
+    def _load_factor_of(self, size: int) -> float:
+        """`load_factor` with `size` patients waiting."""
+        return load.load_factor(load.utilisation(size, self.config.capacity))
 
     def open_counters(self) -> int:
         return sum(1 for c in self.counters.values() if c.is_open)
@@ -259,7 +263,7 @@ class Queue:
             self._expected_services(line),
             self._visits_in_progress(now),
             open_counters,
-            self.load_factor(),
+            self._load_factor_of(len(line)),  # the line as `waiting` gave it: its size
             self._passed_by(line, now, open_counters),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
