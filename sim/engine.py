@@ -109,9 +109,15 @@ class DaySimulation:
         detailed: bool = True,
         history: list[eta.ServiceSample] | None = None,
         joins: list[arrivals.JoinSample] | None = None,
+        arrival_history: arrivals.ArrivalHistory | None = None,
+        patients: list[SimulatedPatient] | None = None,
     ) -> None:
+        """`arrival_history`, when given, stands for `joins` already counted (it is copied,
+        not changed); `patients`, when given, are `draw_day(profile, seed)` drawn already."""
         self.profile, self.config, self.day = profile, config, day
-        self.patients = {f"d{day}-{p.index}": p for p in draw_day(profile, seed)}
+        if patients is None:
+            patients = draw_day(profile, seed)
+        self.patients = {f"d{day}-{p.index}": p for p in patients}
         self.detailed = detailed
         self.midnight = datetime.combine(
             FIRST_DAY + timedelta(days=day), datetime.min.time(), ZoneInfo(profile.timezone)
@@ -125,9 +131,12 @@ class DaySimulation:
         self.history = eta.ServiceHistory(config.timezone, history or ())
         self.reorders = config.mode is not QueueMode.FIFO
         """Only a line that reorders is forecast from arrival rates (as on the server)."""
-        self.joins = arrivals.ArrivalHistory(
-            config.timezone, (joins or ()) if self.reorders else ()
-        )
+        if not self.reorders:
+            self.joins = arrivals.ArrivalHistory(config.timezone)
+        elif arrival_history is not None:
+            self.joins = arrival_history.copy()
+        else:
+            self.joins = arrivals.ArrivalHistory(config.timezone, joins or ())
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()

@@ -60,17 +60,40 @@ def day_seed(seed: int, day: int) -> int:
 PastWeek = list[tuple[datetime, SimulatedPatient]]
 
 
-def past_week(profile: Profile, day: int, seed: int) -> PastWeek:
+class DrawnDays:
+    """The patients of one profile's days by seed, each day drawn once: a run replays a
+    day under every policy, and the same day is in the past week of the seven after it.
+    `draw_day` depends on nothing but the profile (fixed here) and the seed, and the
+    patients are frozen, so a day drawn once serves every reader."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._by_seed: dict[int, list[SimulatedPatient]] = {}
+
+    def day(self, seed: int) -> list[SimulatedPatient]:
+        patients = self._by_seed.get(seed)
+        if patients is None:
+            patients = self._by_seed[seed] = draw_day(self.profile, seed)
+        return patients
+
+    def forget_before(self, seed: int) -> None:
+        """Lets go of the days drawn with a seed below `seed` (no later day reads them)."""
+        for old in [s for s in self._by_seed if s < seed]:
+            del self._by_seed[old]
+
+
+def past_week(profile: Profile, day: int, seed: int, drawn: DrawnDays | None = None) -> PastWeek:
     """The patients of the week before `day`, each with its day's midnight (UTC): drawn
-    from the same profile, one seed per past day. Both learners start from it: drawn once
-    per day, it serves `history_of` and `joins_of` alike."""
+    from the same profile, one seed per past day (or taken from `drawn`). Both learners
+    start from it: drawn once per day, it serves `history_of` and `joins_of` alike."""
     tz = ZoneInfo(profile.timezone)
+    days = drawn or DrawnDays(profile)
     week = []
     for back in range(HISTORY_DAYS, 0, -1):
         midnight = datetime.combine(
             FIRST_DAY + timedelta(days=day - back), datetime.min.time(), tz
         ).astimezone(UTC)
-        week += [(midnight, patient) for patient in draw_day(profile, day_seed(seed, day - back))]
+        week += [(midnight, patient) for patient in days.day(day_seed(seed, day - back))]
     return week
 
 
@@ -114,9 +137,13 @@ def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayRe
     """Every policy over the same `run.days` days; results by policy, in day order."""
     results: dict[str, list[DayResult]] = {name: [] for name in run.policies}
     total, done = len(run.policies) * run.days, 0
+    drawn = DrawnDays(run.profile)
     for day in range(run.days):
-        week = past_week(run.profile, day, run.seed) if run.detailed else []
+        drawn.forget_before(day_seed(run.seed, day - HISTORY_DAYS))
+        week = past_week(run.profile, day, run.seed, drawn) if run.detailed else []
         history, joins = history_of(week), joins_of(week)
+        # Counted once for the day: each policy that reorders starts from a copy.
+        arrival_history = arrivals.ArrivalHistory(run.profile.timezone, joins)
         for name in run.policies:
             config = policy_config(name, run.profile, run.fairness_cap_s)
             simulation = DaySimulation(
@@ -126,7 +153,8 @@ def simulate(run: Run, progress: Progress | None = None) -> dict[str, list[DayRe
                 day_seed(run.seed, day),
                 detailed=run.detailed,
                 history=history,
-                joins=joins,
+                arrival_history=arrival_history,
+                patients=drawn.day(day_seed(run.seed, day)),
             )
             results[name].append(simulation.run())
             done += 1

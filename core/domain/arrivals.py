@@ -11,6 +11,7 @@ and a queue with none expects nobody (the forecast is then the plain one).
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,7 +64,16 @@ def join_sample(
 
 
 def class_of(sample: JoinSample) -> ArrivalClass:
-    return ArrivalClass(sample.service, sample.priority, sample.appointment_lead_s is not None)
+    return ArrivalClass(*_class_key(sample))
+
+
+_ClassKey = tuple[str | None, int, bool]
+"""An `ArrivalClass`'s fields, as a history counts its joins: a plain tuple hashes and
+compares in C, and every join is counted in and out of the window by its class."""
+
+
+def _class_key(sample: JoinSample) -> _ClassKey:
+    return sample.service, sample.priority, sample.appointment_lead_s is not None
 
 
 class ArrivalHistory:
@@ -76,18 +86,27 @@ class ArrivalHistory:
 
     def __init__(self, timezone: str, earlier: Iterable[JoinSample] = ()) -> None:
         self._tz = ZoneInfo(timezone)
-        self._joins: deque[tuple[datetime, int, ArrivalClass, float | None]] = deque()
-        self._counts: dict[tuple[int, ArrivalClass], int] = {}
-        self._leads: dict[ArrivalClass, tuple[float, int]] = {}
+        self._joins: deque[tuple[datetime, int, _ClassKey, float | None]] = deque()
+        self._counts: dict[tuple[int, _ClassKey], int] = {}
+        self._leads: dict[_ClassKey, tuple[float, int]] = {}
         self._first: datetime | None = None
         self._cache: tuple[tuple[int, int, int], dict[ArrivalClass, ArrivalRate]] | None = None
         self._version = 0
         for sample in sorted(earlier, key=lambda s: s.joined_at):
             self.add(sample)
 
+    def copy(self) -> ArrivalHistory:
+        """An independent history with the same joins: adding to or learning from either
+        leaves the other as it was (the counts are rebuilt for nobody)."""
+        twin = copy.copy(self)
+        twin._joins = self._joins.copy()
+        twin._counts = dict(self._counts)
+        twin._leads = dict(self._leads)
+        return twin
+
     def add(self, sample: JoinSample) -> None:
         hour = sample.joined_at.astimezone(self._tz).hour
-        kind = class_of(sample)
+        kind = _class_key(sample)
         self._joins.append((sample.joined_at, hour, kind, sample.appointment_lead_s))
         self._count(hour, kind, sample.appointment_lead_s, 1)
         if self._first is None or sample.joined_at < self._first:
@@ -111,27 +130,28 @@ class ArrivalHistory:
         self._cache = (key, rates)
         return rates
 
-    def _count(self, hour: int, kind: ArrivalClass, lead_s: float | None, step: int) -> None:
+    def _count(self, hour: int, kind: _ClassKey, lead_s: float | None, step: int) -> None:
         self._version += 1
-        count = self._counts.get((hour, kind), 0) + step
+        key = (hour, kind)
+        count = self._counts.get(key, 0) + step
         if count:
-            self._counts[(hour, kind)] = count
+            self._counts[key] = count
         else:
-            self._counts.pop((hour, kind), None)
+            self._counts.pop(key, None)
         if lead_s is not None:
             total_s, n = self._leads.get(kind, (0.0, 0))
             self._leads[kind] = (total_s + step * lead_s, n + step)
 
 
 def _rates(
-    counts: Mapping[tuple[int, ArrivalClass], int],
-    leads: Mapping[ArrivalClass, tuple[float, int]],
+    counts: Mapping[tuple[int, _ClassKey], int],
+    leads: Mapping[_ClassKey, tuple[float, int]],
     hour: int,
     days: float,
 ) -> dict[ArrivalClass, ArrivalRate]:
     ahead = {(hour + step) % 24 for step in range(HOURS_AHEAD)}
     hours_seen = {h for h, _ in counts} or {hour}
-    by_class: dict[ArrivalClass, tuple[int, int]] = {}
+    by_class: dict[_ClassKey, tuple[int, int]] = {}
     for (h, kind), count in counts.items():
         near, every = by_class.get(kind, (0, 0))
         by_class[kind] = (near + (count if h in ahead else 0), every + count)
@@ -143,7 +163,7 @@ def _rates(
             days + PRIOR_DAYS
         )
         total_s, n = leads.get(kind, (0.0, 0))
-        rates[kind] = ArrivalRate(per_hour / 3600, total_s / n if n else 0.0)
+        rates[ArrivalClass(*kind)] = ArrivalRate(per_hour / 3600, total_s / n if n else 0.0)
     return rates
 
 

@@ -298,7 +298,10 @@ class ServiceHistory:
         """Into the list of samples in order (after any of the same end); returns its file."""
         at = sample.finished_at
         hour = at.astimezone(self._tz).hour
-        file = self._files.setdefault(sample.service, {}).setdefault(hour, _RunningTimes())
+        by_hour = self._files.setdefault(sample.service, {})
+        file = by_hour.get(hour)
+        if file is None:  # made only when new: most samples go to a file that exists
+            file = by_hour[hour] = _RunningTimes()
         index = bisect.bisect_right(self._ends, at)
         self._ends.insert(index, at)
         self._samples.insert(index, (file, sample.service_s))
@@ -438,10 +441,9 @@ def forecast(
     floor_low_s = floor_high_s = 0
     # Once per ticket of the line, for every command: comparisons rather than max and min.
     ahead = len(busy) + 1 - counters
-    passed = None if passed_by is None else _passed(line, free_at, counters, passed_by)
-    for index, service in enumerate(line):
-        start_s = free_at[0]
-        heapq.heapreplace(free_at, start_s + service.mean_s)
+    starts_s = _plain_starts(line, free_at)
+    passed = None if passed_by is None else _passed(line, starts_s, counters, passed_by)
+    for index, start_s in enumerate(starts_s):
         if start_s <= 0:
             etas.append(_new_eta(floor_low_s, floor_low_s, floor_high_s))
             continue
@@ -469,23 +471,31 @@ def forecast(
     return etas
 
 
+def _plain_starts(line: Sequence[ServiceTime], free_at: list[float]) -> list[float]:
+    """When each ticket of the line would be called if nobody passed anybody: the line
+    handed out in order, each ticket to the counter that frees up first (`free_at`, a heap
+    of when each does, is used up), keeping it for its expected service time."""
+    starts_s = []
+    for service in line:
+        start_s = free_at[0]
+        heapq.heapreplace(free_at, start_s + service.mean_s)
+        starts_s.append(start_s)
+    return starts_s
+
+
 def _passed(
     line: Sequence[ServiceTime],
-    free_at: list[float],
+    starts_s: Sequence[float],
     counters: int,
     passed_by: Sequence[Passing],
 ) -> list[tuple[float, float, float]]:
     """Each ticket's expected wait, the variance added and the wait told (the median) once
-    the ones expected to pass it have: the plain start (the counters handed out in order,
-    as `forecast` does), then the later arrivals (`overtaken`), then the tickets behind
-    that become due first (`jumped_by`)."""
-    free_at = list(free_at)
+    the ones expected to pass it have: the plain start (`_plain_starts`), then the later
+    arrivals (`overtaken`), then the tickets behind that become due first (`jumped_by`)."""
     points: list[float] = []
     waits: list[tuple[float, float]] = []
     block_starts_s, priority = 0.0, None
-    for index, service in enumerate(line):
-        start_s = free_at[0]
-        heapq.heapreplace(free_at, start_s + service.mean_s)
+    for index, start_s in enumerate(starts_s):
         passers, window_start_s, _, own_priority = passed_by[index]
         if own_priority != priority:
             block_starts_s, priority = start_s, own_priority

@@ -222,7 +222,11 @@ class Queue:
         return list(map(_STATUS, self.tickets.values())).count(W)
 
     def load_factor(self) -> float:
-        return load.load_factor(load.utilisation(self.size(), self.config.capacity))
+        return self._load_factor_of(self.size())
+
+    def _load_factor_of(self, size: int) -> float:
+        """`load_factor` with `size` patients waiting."""
+        return load.load_factor(load.utilisation(size, self.config.capacity))
 
     def open_counters(self) -> int:
         return sum(1 for c in self.counters.values() if c.is_open)
@@ -259,7 +263,7 @@ class Queue:
             self._expected_services(line),
             self._visits_in_progress(now),
             open_counters,
-            self.load_factor(),
+            self._load_factor_of(len(line)),  # the line as `waiting` gave it: its size
             self._passed_by(line, now, open_counters),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
@@ -465,18 +469,34 @@ class Queue:
         for ticket in self.at_counters():
             if ticket.counter == counter:  # all being served (a busy counter was refused)
                 self.complete(ticket.id, now, actor)
-        return self.call(line[0].id, counter, now, actor)
+        # The line was ranked at `now` just above and finishing a visit changes no key of
+        # the ranking: the ones left keep their order, so they are not sorted again.
+        return self._call(line[0], counter, now, actor, rest_ranked=line[1:])
 
     def call(self, ticket_id: str, counter: str, now: datetime, actor: str) -> Ticket:
         self._check_counter(counter)
-        ticket = self.ticket(ticket_id)
+        return self._call(self.ticket(ticket_id), counter, now, actor, rest_ranked=None)
+
+    def _call(
+        self,
+        ticket: Ticket,
+        counter: str,
+        now: datetime,
+        actor: str,
+        rest_ranked: list[Ticket] | None,
+    ) -> Ticket:
+        """`call`; `rest_ranked`, when given, is the rest of the line as ranked at `now`,
+        else the line is ranked again."""
         to = next_status(ticket, TicketAction.CALL)
         position = ticket.position or 0  # where it stood in line when called: for the audit
         self.counters[counter].is_open = True
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
         ticket.position, ticket.acknowledged_at, ticket.unreachable_at = None, None, None
         self._record(TicketCalled, ticket, now, actor, W, counter=counter, position=position)
-        self._reorder(now, actor)
+        if rest_ranked is None:
+            self._reorder(now, actor)
+        else:
+            self._take_order(rest_ranked, actor)
         return ticket
 
     def recall(self, ticket_id: str, now: datetime, actor: str) -> Ticket:
@@ -823,6 +843,10 @@ class Queue:
             lambda t: self.expected_service(t).mean_s,
             self._due_lead_s(),
         )
+        self._number(ranked)
+
+    def _number(self, ranked: list[Ticket]) -> None:
+        """Gives the waiting tickets, in serving order, their positions."""
         for index, ticket in enumerate(ranked, start=1):
             ticket.position = index
         self._ranked_line = tuple(map(_ID, ranked))
@@ -933,6 +957,13 @@ class Queue:
         members changed: one `LineMoved` for the command, not one event per ticket."""
         before = self._ranked_line
         self.rank(now)
+        if self._ranked_line != before:
+            self.line_moved_by = actor
+
+    def _take_order(self, ranked: list[Ticket], actor: str) -> None:
+        """`_reorder` when the line's new order is known without ranking it again."""
+        before = self._ranked_line
+        self._number(ranked)
         if self._ranked_line != before:
             self.line_moved_by = actor
 

@@ -74,10 +74,9 @@ def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime
                     LineMoved(queue=code, at=now, actor=queue.line_moved_by, waiting=queue.size())
                 )
                 queue.line_moved_by = None
-    tickets = {t.id: t for queue in queues for t in queue.tickets.values()}
     settled = []
     for event in events:
-        ticket = tickets.get(event.ticket_id) if isinstance(event, TicketEvent) else None
+        ticket = _ticket_of(queues, event.ticket_id) if isinstance(event, TicketEvent) else None
         intents: list[NotificationIntent] = []
         estimate: Eta | None = None
         if isinstance(event, TicketEvent) and ticket is not None:
@@ -86,3 +85,14 @@ def settlement(queues: Sequence[Queue], events: list[DomainEvent], now: datetime
             intents = intents_for(event, ticket, config, estimate)
         settled.append(SettledEvent(event, ticket, intents, estimate))
     return Settlement(settled, forecasts)
+
+
+def _ticket_of(queues: Sequence[Queue], ticket_id: str) -> Ticket | None:
+    """The ticket of that id in the last of `queues` holding it (a transfer's two queues
+    may both), looked up for each event rather than indexing every ticket of every line
+    at every command."""
+    for queue in reversed(queues):
+        ticket = queue.tickets.get(ticket_id)
+        if ticket is not None:
+            return ticket
+    return None
