@@ -216,18 +216,19 @@ async def closed_loop(run: Op, clients: int, duration: float) -> Recorder:
     return rec
 
 
-async def one_at_a_time(run: Op, pairs: int) -> Recorder:
+async def one_at_a_time(run: Op, pairs: int, rec: Recorder | None = None) -> Recorder:
     """A join then a call-next, `pairs` times, each request alone on the server: the line
-    keeps its length, and nothing waits behind anything but the command itself."""
+    keeps its length, and nothing waits behind anything but the command itself. Into `rec`
+    when given (its elapsed time grows by this call's)."""
     loop = asyncio.get_running_loop()
-    rec = Recorder()
-    rec.started = loop.time()
+    rec = rec or Recorder()
+    began_all = loop.time()
     for n in range(2 * pairs):
         op = op_for(n)
         began = loop.time()
         ok, kind = await attempt(run, op, n)
         rec.record(op, loop.time() - began, ok, kind)
-    rec.finished = loop.time()
+    rec.finished += loop.time() - began_all
     return rec
 
 
@@ -798,6 +799,24 @@ class CpuMeter:
         user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields)
         return (user + nice + system + irq + softirq + steal) / self.tick
 
+    def nothing(self) -> dict[str, Any]:
+        """A snapshot of no CPU used: what `add` adds to."""
+        return {
+            "servers": dict.fromkeys(self.server_pids, 0.0),
+            "client": 0.0,
+            "postgres": {},
+            "machine": 0.0,
+        }
+
+    @staticmethod
+    def add(total: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Adds what was used between two snapshots to `total` (made by `nothing`)."""
+        for key in ("servers", "postgres"):
+            for pid, seconds in after[key].items():
+                total[key][pid] = total[key].get(pid, 0.0) + seconds - before[key].get(pid, 0.0)
+        for key in ("client", "machine"):
+            total[key] += after[key] - before[key]
+
     @staticmethod
     def used(
         before: dict[str, Any], after: dict[str, Any], ops: int, wall: float
@@ -926,20 +945,49 @@ async def finish_called_forever(url: str) -> None:
         await conn.close()
 
 
+LINE_BLOCKS = 4
+"""The line-length phase measures each line in this many blocks, taking the lines in turn."""
+
+
 async def line_lengths_phase(run: Run, lengths: dict[str, int]) -> tuple[dict[str, Any], ApiClient]:
     """Each queue of `lengths` seeded with its number of waiting, then joins and call-nexts
-    one at a time; the figures by length, and the client of the server now running."""
-    assert run.api is not None
-    api, figures_by_length = run.api, {}
+    one at a time; the figures by length, and the client of the server now running.
+
+    The lines are measured in turn, a block of pairs each, not one after the other: what
+    the server does besides (its first rounds of housekeeping, a burst of notifications
+    being sent) then falls on every line alike rather than on whichever was measured at
+    the time, which made the ratio of two medians swing by half from one run to the next."""
+    assert run.api is not None and run.server is not None
+    api = run.api
     for code, waiting in lengths.items():
-        say(f"line length: {waiting} waiting, {run.args.waiting_pairs} joins and call-nexts")
         await seed_line(api, run.url, code, waiting)
-        load = api.runner(code)
-        await one_at_a_time(load, WAITING_WARMUP_PAIRS)
-        phase = await run.measure("api", partial(one_at_a_time, load, run.args.waiting_pairs))
-        figures_by_length[str(waiting)] = phase
-        api = await run.restart_if_leaked(phase)
-    return figures_by_length, api
+        await one_at_a_time(api.runner(code), WAITING_WARMUP_PAIRS)
+    pairs = run.args.waiting_pairs
+    say(f"line lengths: {', '.join(map(str, lengths.values()))} waiting, {pairs} joins and")
+    say(f"  call-nexts each, in {LINE_BLOCKS} blocks taken in turn")
+    meter = CpuMeter(run.admin_url, run.args.database, [run.server.process.pid])
+    recorders = {code: Recorder() for code in lengths}
+    spent = {code: meter.nothing() for code in lengths}
+    finishing = asyncio.create_task(finish_called_forever(run.url))
+    try:
+        for block in range(LINE_BLOCKS):
+            for code in lengths:
+                block_pairs = pairs // LINE_BLOCKS + (block < pairs % LINE_BLOCKS)
+                before = await meter.snapshot()
+                await one_at_a_time(api.runner(code), block_pairs, recorders[code])
+                CpuMeter.add(spent[code], before, await meter.snapshot())
+    finally:
+        finishing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await finishing
+    figures_by_length = {}
+    for code, waiting in lengths.items():
+        summary = recorders[code].summary()
+        ok = summary["all"]["count"]
+        summary["cpu"] = CpuMeter.used(meter.nothing(), spent[code], ok, summary["elapsed_s"])
+        figures_by_length[str(waiting)] = summary
+    summary["leaked_connections"] = await leaked_connections(run.admin_url, run.args.database)
+    return figures_by_length, await run.restart_if_leaked(summary)
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
