@@ -324,9 +324,9 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: dict[str, OutboxMessage] = {}
+        """Rows claimed and not yet recorded (waiting in a lane, or being sent): renewed."""
         self._maybe_more_due = False
         """The last claim round filled a lane's room: claim again without waiting."""
-        """Rows claimed and not yet recorded (waiting in a lane, or being sent): renewed."""
 
     async def run(self) -> None:
         """Runs until cancelled."""

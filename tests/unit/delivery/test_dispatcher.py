@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -103,6 +104,41 @@ async def test_called_messages_are_claimed_even_when_the_lane_is_full(
     assert outbox.claims[1] == ("sms", 8, True)  # past the lane's room
     assert worker.lanes["sms"].pending[0].row is called
     assert worker.lanes["sms"].room() == -1
+
+
+async def test_wakes_close_together_share_one_claim_round(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    """Every command wakes the claimer; ten in a few milliseconds are one round (or two, on
+    a slow machine), not ten: a claim round is two statements per channel."""
+    bus = InProcessBus()
+    settings = replace(SETTINGS, poll_interval_s=30.0)  # no polling: only wakes claim
+    worker = Dispatcher({"sms": sender}, {"sms": FAST}, bus, settings, clock, outbox, contacts)
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.sleep(0.2)  # the round at start, and past its gap
+        at_start = len(outbox.claims)
+        for _ in range(10):
+            await bus.publish([{"type": "ticket_joined"}])
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.2)
+        assert 1 <= len(outbox.claims) - at_start <= 3
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+async def test_more_due_than_a_lane_takes_all_goes_out_without_the_poll(
+    outbox: FakeOutbox, contacts: FakeContacts, sender: FakeSender, clock: FakeClock
+) -> None:
+    """Wakes sharing a round must not strand what one round could not take: a claim that
+    came back full, or a finished send, claims again (the poll is 30 s here)."""
+    rows = list(queue(outbox, *(outbox_row(f"+1555000{n:04}", clock()) for n in range(20))))
+    settings = replace(SETTINGS, poll_interval_s=30.0)
+    worker = dispatcher(outbox, contacts, sender, clock, ChannelLimits.at(8), settings)
+    results = await run_until(outbox, worker, len(rows))
+    assert {r.row_id for r in results} == {row.id for row in rows}
 
 
 async def test_messages_not_yet_due_are_left(
