@@ -157,7 +157,7 @@ async def ticket_versions(
         f"SELECT id, version FROM tickets WHERE queue_id = ? AND {_live_or(extra_ids)}",
         [queue_id, *extra_ids],
     )
-    return {row[0]: row[1] for row in rows}
+    return dict(rows)  # each row is (id, version): made in C, not row by row in Python
 
 
 async def ticket_rows(conn: BaseDBAsyncClient, ids: Sequence[str]) -> list[tuple[Any, ...]]:
