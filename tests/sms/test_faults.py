@@ -152,13 +152,17 @@ async def test_each_number_is_kept_to_its_rate(migrated: str, two_numbers: Twili
             await staff_adds(live, f"+1555123{i:04d}")
         await two_numbers.wait_for_count(16, timeout_s=10)
         per_number = two_numbers.sent_per_number()
-        assert sorted(len(times) for times in per_number.values()) == [8, 8]
+        # Both numbers carry the burst. How it divides depends on when each message became
+        # due against each number's window (a send goes from the first number with room):
+        # 8 and 8 most often, 7 and 9 when the claims fall otherwise.
+        assert len(per_number) == 2
+        assert sum(len(times) for times in per_number.values()) == 16
         # Twilio's own rule (the emulator's): no send ahead of its slot at 5 a second, less
         # the tolerance that absorbs network jitter. A gap between two arrivals says less: a
         # loop stalled under load delays one send and shortens the gap to the next.
         assert two_numbers.throttled == 0
         for times in per_number.values():
-            assert times[-1] - times[0] >= 7 * 0.2 - two_numbers.rate_tolerance_s
+            assert times[-1] - times[0] >= (len(times) - 1) * 0.2 - two_numbers.rate_tolerance_s
         assert sum(1 for r in two_numbers.requests if r.status == 429) == 0
 
 
