@@ -108,12 +108,12 @@ class DaySimulation:
         *,
         detailed: bool = True,
         history: list[eta.ServiceSample] | None = None,
-        joins: list[arrivals.JoinSample] | None = None,
         arrival_history: arrivals.ArrivalHistory | None = None,
         patients: list[SimulatedPatient] | None = None,
     ) -> None:
-        """`arrival_history`, when given, stands for `joins` already counted (it is copied,
-        not changed); `patients`, when given, are `draw_day(profile, seed)` drawn already."""
+        """`arrival_history`, the joins before the day (copied, not changed), is what a line
+        that reorders learns arrival rates from; `patients`, when given, are
+        `draw_day(profile, seed)` drawn already."""
         self.profile, self.config, self.day = profile, config, day
         if patients is None:
             patients = draw_day(profile, seed)
@@ -131,12 +131,10 @@ class DaySimulation:
         self.history = eta.ServiceHistory(config.timezone, history or ())
         self.reorders = config.mode is not QueueMode.FIFO
         """Only a line that reorders is forecast from arrival rates (as on the server)."""
-        if not self.reorders:
-            self.joins = arrivals.ArrivalHistory(config.timezone)
-        elif arrival_history is not None:
+        if self.reorders and arrival_history is not None:
             self.joins = arrival_history.copy()
         else:
-            self.joins = arrivals.ArrivalHistory(config.timezone, joins or ())
+            self.joins = arrivals.ArrivalHistory(config.timezone)
         self.visits: dict[str, SimulatedVisit] = {}
         self.absent: dict[str, Ticket] = {}
         self.came_back: set[str] = set()

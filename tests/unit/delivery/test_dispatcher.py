@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -53,9 +53,10 @@ def dispatcher(
     clock: FakeClock,
     limits: ChannelLimits = FAST,
     settings: DispatchSettings = SETTINGS,
+    bus: InProcessBus | None = None,
 ) -> Dispatcher:
     return Dispatcher(
-        {"sms": sender}, {"sms": limits}, InProcessBus(), settings, clock, outbox, contacts
+        {"sms": sender}, {"sms": limits}, bus or InProcessBus(), settings, clock, outbox, contacts
     )
 
 
@@ -64,16 +65,22 @@ def queue(outbox: FakeOutbox, *rows: OutboxMessage) -> Iterator[OutboxMessage]:
     return iter(rows)
 
 
+@contextlib.asynccontextmanager
+async def running(dispatcher: Dispatcher) -> AsyncIterator[None]:
+    """The dispatcher running in the background until the block ends."""
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_until(outbox: FakeOutbox, dispatcher: Dispatcher, results: int) -> list[Result]:
     """Runs the dispatcher until it has recorded `results` results, then stops it."""
-    running = asyncio.create_task(dispatcher.run())
-    try:
-        async with asyncio.timeout(5):
-            return await outbox.wait_for_results(results)
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+    async with running(dispatcher), asyncio.timeout(5):
+        return await outbox.wait_for_results(results)
 
 
 # -- claiming ------------------------------------------------------------------------------
@@ -113,9 +120,8 @@ async def test_wakes_close_together_share_one_claim_round(
     a slow machine), not ten: a claim round is two statements per channel."""
     bus = InProcessBus()
     settings = replace(SETTINGS, poll_interval_s=30.0)  # no polling: only wakes claim
-    worker = Dispatcher({"sms": sender}, {"sms": FAST}, bus, settings, clock, outbox, contacts)
-    running = asyncio.create_task(worker.run())
-    try:
+    worker = dispatcher(outbox, contacts, sender, clock, settings=settings, bus=bus)
+    async with running(worker):
         await asyncio.sleep(0.2)  # the round at start, and past its gap
         at_start = len(outbox.claims)
         for _ in range(10):
@@ -123,10 +129,6 @@ async def test_wakes_close_together_share_one_claim_round(
             await asyncio.sleep(0.001)
         await asyncio.sleep(0.2)
         assert 1 <= len(outbox.claims) - at_start <= 3
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
 
 
 async def test_more_due_than_a_lane_takes_all_goes_out_without_the_poll(
