@@ -10,12 +10,13 @@ configured default so that a new queue starts with a sensible figure.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import math
 import statistics
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -371,6 +372,16 @@ def _normal_cdf(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
+def _lognormal(service: ServiceTime) -> tuple[float, float] | None:
+    """(mu, sigma) of the lognormal with the service's mean and spread; None when it has
+    no spread to speak of."""
+    mean, sd = service.mean_s, service.sd_s
+    if mean <= 0 or sd < 1e-6 * mean:
+        return None
+    sigma2 = math.log1p((sd / mean) ** 2)
+    return math.log(mean) - sigma2 / 2, math.sqrt(sigma2)
+
+
 def residual_s(service: ServiceTime, elapsed_s: float) -> float:
     """Expected time left of a service that has lasted `elapsed_s` so far.
 
@@ -380,15 +391,30 @@ def residual_s(service: ServiceTime, elapsed_s: float) -> float:
     mean, sd = service.mean_s, service.sd_s
     if elapsed_s <= 0:
         return mean
-    if mean <= 0 or sd < 1e-6 * mean:  # no spread to speak of: what is left is left
+    shape = _lognormal(service)
+    if shape is None:  # what is left is left
         return max(0.0, mean - elapsed_s)
-    sigma2 = math.log1p((sd / mean) ** 2)
-    sigma, mu = math.sqrt(sigma2), math.log(mean) - sigma2 / 2
+    mu, sigma = shape
     z = (math.log(elapsed_s) - mu) / sigma
     surviving = _normal_cdf(-z)
     if surviving < 1e-12:  # far beyond any sample: at least one more spread's worth
         return sd
     return max(0.0, mean * _normal_cdf(sigma - z) / surviving - elapsed_s)
+
+
+def _still_running(at_counter: AtCounter) -> tuple[Callable[[float], float], float | None]:
+    """P(the visit at the counter is still running `t` seconds from now), under the same
+    lognormal as `residual_s`; and when it ends, for a visit certain to end then (one with
+    no spread, or long past any sample: it ends when `residual_s` says)."""
+    service, elapsed_s = at_counter.service, at_counter.elapsed_s
+    shape = _lognormal(service)
+    if shape is not None:
+        mu, sigma = shape
+        lasted = 1.0 if elapsed_s <= 0 else _normal_cdf((mu - math.log(elapsed_s)) / sigma)
+        if lasted >= 1e-12:
+            return (lambda t: _normal_cdf((mu - math.log(elapsed_s + t)) / sigma) / lasted), None
+    left_s = residual_s(service, elapsed_s)
+    return (lambda t: 1.0 if t < left_s else 0.0), left_s
 
 
 @dataclass(frozen=True)
@@ -406,6 +432,7 @@ def forecast(
     open_counters: int,
     load: float,
     passed_by: Sequence[Passing] | None = None,
+    counters_when_closed: int = 1,
 ) -> list[Eta]:
     """The wait of each ticket in the line (in serving order) until it is called.
 
@@ -416,6 +443,9 @@ def forecast(
     counters, then the line ahead), pooled over the counters; its upper end is widened by
     the load factor.
 
+    With no counter open, `counters_when_closed` counters (the queue's) are expected back,
+    each as if busy for one more visit.
+
     Under the modes that reorder, `passed_by` (one per ticket, `overtaking.passed_by`) says
     who is expected to arrive and be put ahead of each ticket, and for how long: the wait
     grows by their expected work (`overtaking.overtaken`) and the range by its spread;
@@ -425,9 +455,11 @@ def forecast(
     counters = max(1, open_counters)
     busy = at_counters[:counters]
     if open_counters < 1 and line:
-        # Nobody can be called before a counter opens: count on one, busy for a visit yet.
-        busy = [AtCounter(line[0], 0.0)]
-    free_at = [residual_s(b.service, b.elapsed_s) for b in busy]
+        # Nobody can be called before a counter opens: a break's counters come back
+        # together, each as if busy for a visit yet.
+        counters = max(1, counters_when_closed)
+        busy = [AtCounter(line[0], 0.0)] * counters
+    free_at = list(_first_ends_s(tuple(busy), min(len(busy), len(line))))
     free_at += [0.0] * (counters - len(free_at))
     heapq.heapify(free_at)
     # Variances of the visits in the order they end: ticket i waits for the first
@@ -469,6 +501,61 @@ def forecast(
         eta_s = eta_s if eta_s < high_s else high_s
         etas.append(_new_eta(eta_s, low_s, high_s))
     return etas
+
+
+ORDER_STEPS = 24
+"""Steps of the integral that gives when the busy counters free up in turn."""
+MAX_ORDERED_COUNTERS = 12
+"""The busy counters expected to free up first that are taken in turn; any more free up as
+their own visits say. The integral costs counters x tickets per step, and a queue with more
+counters than this is rare."""
+
+
+@functools.lru_cache(maxsize=64)
+def _first_ends_s(busy: tuple[AtCounter, ...], needed: int) -> tuple[float, ...]:
+    """When the busy counters are expected to free up: the first, the second, ... (one per
+    counter, soonest first), worked out for the first `needed` (the line reaches no
+    further). Kept for the next call: a command forecasts its line more than once, with
+    the same counters at the same moment.
+
+    Not each counter's own expected end, sorted: the first of several visits to end is
+    expected well before the soonest expected end of any one of them (the minimum of
+    uncertain times is below the minimum of their means), and handing the line out at the
+    expected ends told the first patients of a busy queue longer waits than they had. The
+    k-th end is the integral over t of P(fewer than k visits ended by t), each visit still
+    running with the chance `_still_running` gives. The midpoint rule over steps that
+    break at every certain end makes a line of certain visits come out exact."""
+    residuals_s = sorted(residual_s(b.service, b.elapsed_s) for b in busy)
+    if len(busy) < 2 or needed == 0:
+        return tuple(residuals_s)
+    soonest = sorted(busy, key=lambda b: residual_s(b.service, b.elapsed_s))
+    taken = soonest[:MAX_ORDERED_COUNTERS]
+    needed = min(needed, len(taken))
+    running, certain_ends_s = zip(*(_still_running(b) for b in taken), strict=True)
+    # By then `needed` visits have ended, all but surely: P(fewer ended) is 0 from there.
+    horizon_s = sorted(residual_s(b.service, b.elapsed_s) + 5 * b.service.sd_s for b in taken)[
+        needed - 1
+    ]
+    steps = [horizon_s * i / ORDER_STEPS for i in range(ORDER_STEPS + 1)]
+    steps = sorted(
+        {*steps, *(end for end in certain_ends_s if end is not None and end < horizon_s)}
+    )
+    ends_s = [0.0] * needed
+    for t0, t1 in itertools.pairwise(steps):
+        t = (t0 + t1) / 2
+        ended = [1.0] + [0.0] * (needed - 1)  # P(exactly j ended by t), j < needed
+        for still in running:
+            on = still(t)
+            off = 1.0 - on
+            ended = [
+                ended[0] * on,
+                *[a * on + b * off for a, b in zip(ended[1:], ended[:-1], strict=True)],
+            ]
+        for k, fewer in enumerate(itertools.accumulate(ended)):
+            ends_s[k] += fewer * (t1 - t0)  # P(fewer than k + 1 ended by t)
+    # The counters the line does not reach free up as their own visits say, not sooner
+    # than the ones before them.
+    return (*ends_s, *(max(ends_s[-1], r) for r in residuals_s[needed:]))
 
 
 def _plain_starts(line: Sequence[ServiceTime], free_at: list[float]) -> list[float]:

@@ -265,6 +265,7 @@ class Queue:
             open_counters,
             self._load_factor_of(len(line)),  # the line as `waiting` gave it: its size
             self._passed_by(line, now, open_counters),
+            counters_when_closed=len(self.counters),
         )
         return {t.id: estimate for t, estimate in zip(line, forecast, strict=True)}
 
@@ -303,6 +304,7 @@ class Queue:
             counters,
             self.load_factor(),
             self._passed_by([*line, joiner], now, counters),
+            counters_when_closed=len(self.counters),
         )
         return forecast[-1]
 
@@ -932,7 +934,13 @@ class Queue:
         """When the line as it stands, served first come first served, would reach `ticket`."""
         ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
         services = self._expected_services([*ahead, ticket])
-        wait = eta.forecast(services, self._visits_in_progress(now), self.open_counters(), 1.0)[-1]
+        wait = eta.forecast(
+            services,
+            self._visits_in_progress(now),
+            self.open_counters(),
+            1.0,
+            counters_when_closed=len(self.counters),
+        )[-1]
         ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
 
     def _check_service(self, service: str | None) -> None:

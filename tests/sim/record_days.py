@@ -11,7 +11,10 @@ Run it again only for a change that is meant to move an ETA, a position or a cal
 so in the commit. Re-recorded for issue 20: the forecast that expects overtaking moved the
 ETAs of lab-dynamic (its calls unchanged) and lab-short_first, whose calls moved too as
 the fairness cap became a bound (a ticket is due one usual visit before the cap runs out);
-the FIFO days replay unchanged.
+the FIFO days replay unchanged. Re-recorded again when the busy counters were taken to
+free up in turn (`eta._first_ends_s`, the first of several visits ending before the
+soonest expected end of any one): every ETA with more than one busy counter moved, no
+call did, and the one-counter day (mm1-fifo) replays unchanged.
 
 Per patient: the patient's index in the day, the position and the ETA (eta, low, high)
 given at join, the naive ETA it is compared with, the first call and the last one (seconds

@@ -104,7 +104,7 @@ def test_the_simulation_calls_the_engine_ordering(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_simulation_records_the_engine_eta(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fixed(line, at_counters, open_counters, load, passed_by=None):  # type: ignore[no-untyped-def]
+    def fixed(line, at_counters, open_counters, load, passed_by=None, **_):  # type: ignore[no-untyped-def]
         return [Eta(4242, 4000, 4500) for _ in line]
 
     monkeypatch.setattr(eta, "forecast", fixed)
