@@ -159,7 +159,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("max wait", "max_wait_s", "min"),
     ("mean wait vs FIFO", "vs_fifo.mean_wait_change", "pct"),
     ("max extra wait vs FIFO", "vs_fifo.max_extra_wait_s", "min"),
-    ("called past cap + noted FIFO call, max", "vs_fifo.cap_excess_max_s", "min"),
+    ("called past FIFO turn + cap, max", "vs_fifo.cap_excess_max_s", "min"),
     ("counter utilisation", "utilisation", "pct"),
     ("mean line length", "line_mean", "n"),
     ("ETA mean abs. error", "eta_mae_s", "min"),

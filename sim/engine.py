@@ -65,7 +65,8 @@ class SimulatedVisit:
     eta_at_join: eta.Eta | None = None
     naive_eta_s: float | None = None
     fifo_call_s: float | None = None
-    """`short_first`: when the engine noted at join that FIFO would call this patient."""
+    """`short_first`: when the call first come, first served would have made to this
+    patient came, if it came before they were first called (None: called before it)."""
     messages: int = 0
     sms_messages: int = 0
     sms_segments: int = 0
@@ -213,8 +214,6 @@ class DaySimulation:
         if self.reorders:
             self.joins.add(arrivals.JoinSample(self.now, request.service, request.priority, lead_s))
         visit = SimulatedVisit(patient, self.now_s, position_at_join=ticket.position or 0)
-        if ticket.fifo_call_at is not None:
-            visit.fifo_call_s = (ticket.fifo_call_at - self.midnight).total_seconds()
         self.visits[ticket_id] = visit
         settled = self._commit()
         if self.detailed:
@@ -293,6 +292,9 @@ class DaySimulation:
         visit = self.visits[ticket.id]
         if visit.first_call_s is None:
             visit.first_call_s = self.now_s
+            if ticket.fifo_call_no is None and ticket.fifo_call_at is not None:
+                # called after its turn under first come, first served came (else before)
+                visit.fifo_call_s = (ticket.fifo_call_at - self.midnight).total_seconds()
         visit.call_s, visit.counter = self.now_s, counter
         self.serving[counter] = ticket.id
         patient = self.patients[ticket.id]

@@ -208,9 +208,10 @@ def _against_fifo(
     }
     if fairness_cap_s is not None:
         figures["extra_over_cap_share"] = _share(e > fairness_cap_s for e in extra)
-        # The bound the engine keeps: called no later than the cap past the FIFO call it
-        # noted at join (`Ticket.fifo_call_at`); the extra wait above is against the FIFO
-        # run of the same day, which the engine cannot know.
+        # The bound the engine keeps: called no later than the cap past the call first come,
+        # first served would have made to the patient (`Ticket.fifo_call_no`, its moment in
+        # `fifo_call_at`); the extra wait above is against the FIFO run of the same day,
+        # which the engine cannot know.
         over = [
             r.first_call_s - r.fifo_call_s - fairness_cap_s
             for day in days

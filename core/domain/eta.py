@@ -402,19 +402,25 @@ def residual_s(service: ServiceTime, elapsed_s: float) -> float:
     return max(0.0, mean * _normal_cdf(sigma - z) / surviving - elapsed_s)
 
 
-def _still_running(at_counter: AtCounter) -> tuple[Callable[[float], float], float | None]:
+def _still_running(at_counter: AtCounter) -> tuple[Callable[[float], float], list[float]]:
     """P(the visit at the counter is still running `t` seconds from now), under the same
-    lognormal as `residual_s`; and when it ends, for a visit certain to end then (one with
-    no spread, or long past any sample: it ends when `residual_s` says)."""
+    lognormal as `residual_s`; and the moments from now that cut the chance of when it ends
+    into slices (`END_SLICES`), where the integral of `_first_ends_s` looks. A visit with
+    no spread, or long past any sample, ends when `residual_s` says: one moment."""
     service, elapsed_s = at_counter.service, at_counter.elapsed_s
     shape = _lognormal(service)
     if shape is not None:
         mu, sigma = shape
+        # Upper tails throughout: 1 - P(ended) loses every digit far out.
         lasted = 1.0 if elapsed_s <= 0 else _normal_cdf((mu - math.log(elapsed_s)) / sigma)
         if lasted >= 1e-12:
-            return (lambda t: _normal_cdf((mu - math.log(elapsed_s + t)) / sigma) / lasted), None
+            cuts_s = [
+                math.exp(mu - sigma * _STANDARD.inv_cdf((1 - q) * lasted)) - elapsed_s
+                for q in END_SLICES
+            ]
+            return (lambda t: _normal_cdf((mu - math.log(elapsed_s + t)) / sigma) / lasted), cuts_s
     left_s = residual_s(service, elapsed_s)
-    return (lambda t: 1.0 if t < left_s else 0.0), left_s
+    return (lambda t: 1.0 if t < left_s else 0.0), [left_s]
 
 
 @dataclass(frozen=True)
@@ -503,8 +509,10 @@ def forecast(
     return etas
 
 
-ORDER_STEPS = 24
-"""Steps of the integral that gives when the busy counters free up in turn."""
+END_SLICES = (0.002, 0.01, 0.02, *((i + 0.5) / 16 for i in range(16)), 0.99, 0.999, 0.9999)
+"""Where the chance of a visit's end is cut for the integral of `_first_ends_s`: sixteen
+even slices, and both tails (the first of many visits to end lies in their lower one)."""
+_STANDARD = statistics.NormalDist()
 MAX_ORDERED_COUNTERS = 12
 """The busy counters expected to free up first that are taken in turn; any more free up as
 their own visits say. The integral costs counters x tickets per step, and a queue with more
@@ -523,23 +531,18 @@ def _first_ends_s(busy: tuple[AtCounter, ...], needed: int) -> tuple[float, ...]
     uncertain times is below the minimum of their means), and handing the line out at the
     expected ends told the first patients of a busy queue longer waits than they had. The
     k-th end is the integral over t of P(fewer than k visits ended by t), each visit still
-    running with the chance `_still_running` gives. The midpoint rule over steps that
-    break at every certain end makes a line of certain visits come out exact."""
+    running with the chance `_still_running` gives, by the midpoint rule over steps cut
+    where each visit's chance of ending is (a line of certain visits comes out exact)."""
     residuals_s = sorted(residual_s(b.service, b.elapsed_s) for b in busy)
     if len(busy) < 2 or needed == 0:
         return tuple(residuals_s)
     soonest = sorted(busy, key=lambda b: residual_s(b.service, b.elapsed_s))
     taken = soonest[:MAX_ORDERED_COUNTERS]
     needed = min(needed, len(taken))
-    running, certain_ends_s = zip(*(_still_running(b) for b in taken), strict=True)
+    running, cuts_s = zip(*(_still_running(b) for b in taken), strict=True)
     # By then `needed` visits have ended, all but surely: P(fewer ended) is 0 from there.
-    horizon_s = sorted(residual_s(b.service, b.elapsed_s) + 5 * b.service.sd_s for b in taken)[
-        needed - 1
-    ]
-    steps = [horizon_s * i / ORDER_STEPS for i in range(ORDER_STEPS + 1)]
-    steps = sorted(
-        {*steps, *(end for end in certain_ends_s if end is not None and end < horizon_s)}
-    )
+    horizon_s = sorted(max(cuts) for cuts in cuts_s)[needed - 1]
+    steps = sorted({0.0, *(t for cuts in cuts_s for t in cuts if t <= horizon_s)})
     ends_s = [0.0] * needed
     for t0, t1 in itertools.pairwise(steps):
         t = (t0 + t1) / 2

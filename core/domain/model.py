@@ -245,8 +245,14 @@ class Ticket:
     service: str | None = None
     """The kind of visit (a key of the queue's `service_times_s`), or None when unknown."""
     fifo_call_at: datetime | None = None
-    """When first-come-first-served would have called this patient, as estimated when they
-    took their place in line: the base of the fairness cap in `short_first` mode."""
+    """When first come, first served calls this patient: estimated when they take their
+    place in line, then the moment it did (`fifo_call_no`). The base of the fairness cap in
+    `short_first` mode."""
+    fifo_call_no: int | None = None
+    """Which of the queue's calls (`Queue.calls_made`) first come, first served makes to
+    this patient: one more than the calls made and the patients ahead when they took their
+    place. None once that call has been made (whoever it went to): `fifo_call_at` is then
+    when."""
     told_position: int | None = None
     """The place in line the patient was last told by a message that states it (joined,
     getting close, a new ETA ...): "getting close" is sent when they come nearer than it."""

@@ -3,9 +3,11 @@ shortest expected service first with a fairness cap."""
 
 from __future__ import annotations
 
+import heapq
 import operator
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from core.domain.model import MAX_PRIORITY, QueueConfig, QueueMode, Ticket
 
@@ -45,15 +47,54 @@ def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
     )
 
 
-def is_due(ticket: Ticket, now: datetime, config: QueueConfig, lead_s: float = 0.0) -> bool:
-    """Short-first mode: `lead_s` short of the fairness cap past the time first come, first
-    served would have called the ticket (its place in line when that was not noted), or an
-    appointment now due. The lead is how long a due ticket is expected to wait for a counter
-    to free up: due only at the cap itself, it would be called after it."""
-    fifo_call_at = ticket.fifo_call_at or ticket.line_at
-    if (now - fifo_call_at).total_seconds() + lead_s >= config.fairness_cap_s:
-        return True
-    return ticket.appointment_at is not None and ticket.appointment_at <= now
+@dataclass(frozen=True)
+class CapPlan:
+    """What `short_first` needs to keep the fairness cap: when each open counter is sure
+    to have freed up (all but: its visit given two spreads more than expected), and how
+    long a ticket's own visit is sure to be done in."""
+
+    counters_free_s: Sequence[float]
+    """When each open counter is sure to have freed up for a ticket whose cap has not
+    made it go first: a busy one from its visit, a free one after a usual visit (it goes
+    to someone else)."""
+    sure_visit_s: Callable[[Ticket], float]
+    turn_is_next: Callable[[Ticket], bool]
+    """Whether first come, first served gives the queue's next call to the ticket."""
+
+
+NO_CAP_PLAN = CapPlan((0.0,), lambda _: 0.0, lambda _: False)
+
+
+def cap_runs_out(
+    line: Sequence[Ticket], now: datetime, config: QueueConfig, plan: CapPlan
+) -> dict[str, datetime]:
+    """`short_first` mode: the tickets whose fairness cap is about to run out, with when it
+    does. A ticket's cap runs out `fairness_cap_s` after its turn under first come, first
+    served came (`Ticket.fifo_call_no`, `fifo_call_at`): one whose turn has not come yet
+    has none, unless its turn is the next call: that call may go to someone else only
+    if the ticket can still be reached in time.
+
+    "About to": the tickets whose turn has come are handed out, soonest cap first, to the
+    counters as they are sure to free up, each keeping its counter for as long as its own
+    visit is sure to take; a ticket whose cap would run out before its counter frees up
+    goes first now. So each reaches a counter in time however many fall due together."""
+    cap = timedelta(seconds=config.fairness_cap_s)
+    runs_out = {
+        t.id: (now if t.fifo_call_no is not None else t.fifo_call_at or t.line_at) + cap
+        for t in line
+        if t.fifo_call_no is None or plan.turn_is_next(t)
+    }
+    turned = [t for t in line if t.id in runs_out]
+    free_s = list(plan.counters_free_s)
+    heapq.heapify(free_s)
+    soonest_first = sorted(turned, key=lambda t: (runs_out[t.id], t.seq, t.id))
+    capped_to = 0
+    for index, ticket in enumerate(soonest_first, start=1):
+        counter_free_s = free_s[0]
+        if (runs_out[ticket.id] - now).total_seconds() <= counter_free_s:
+            capped_to = index  # it goes first: so do the ones whose cap runs out sooner
+        heapq.heapreplace(free_s, counter_free_s + plan.sure_visit_s(ticket))
+    return {t.id: runs_out[t.id] for t in soonest_first[:capped_to]}
 
 
 def rank(
@@ -61,7 +102,7 @@ def rank(
     now: datetime,
     config: QueueConfig,
     expected_service_s: Callable[[Ticket], float] = lambda _: 0.0,
-    due_lead_s: float = 0.0,
+    cap_plan: CapPlan = NO_CAP_PLAN,
 ) -> list[Ticket]:
     """Waiting tickets in serving order. Ties go to higher priority, then earlier in line."""
     if config.mode is QueueMode.FIFO:
@@ -69,20 +110,29 @@ def rank(
 
     if config.mode is QueueMode.SHORT_FIRST:
         # Serving short visits first lowers the mean wait (each minute of counter time keeps
-        # fewer people waiting); once a patient is the cap past when FIFO would have called
-        # them, nobody may pass them any more, which bounds what that costs the long visits.
-        def short_first(t: Ticket) -> tuple[int, bool, float, datetime, int, str]:
-            due = is_due(t, now, config, due_lead_s)
+        # fewer people waiting). A patient whose fairness cap is about to run out goes
+        # first, a higher priority's patient too: under first come, first served (a higher
+        # priority first) they would have been called before anyone who came after their
+        # turn, and whoever came before it has had theirs.
+        line = list(tickets)
+        capped = cap_runs_out(line, now, config, cap_plan)
+
+        def short_first(t: Ticket) -> tuple[bool, int, bool, float, datetime, int, str]:
+            runs_out = capped.get(t.id)
+            if runs_out is not None:
+                return (False, 0, False, 0.0, runs_out, t.seq, t.id)
+            booked_now = t.appointment_at is not None and t.appointment_at <= now
             return (
+                True,
                 -t.priority,
-                not due,
-                0.0 if due else expected_service_s(t),
+                not booked_now,
+                0.0 if booked_now else expected_service_s(t),
                 t.line_at,
                 t.seq,
                 t.id,
             )
 
-        return sorted(tickets, key=short_first)
+        return sorted(line, key=short_first)
 
     def key(t: Ticket) -> tuple[float, int, datetime, int, str]:
         # Rounding keeps float noise from breaking ties that the later keys should decide.

@@ -64,8 +64,11 @@ def passed_by(
     service_of: Callable[[str | None], ServiceTime],
     counters: int,
     due_lead_s: float,
+    turn_at: Callable[[Ticket], datetime] | None = None,
 ) -> list[Passing] | None:
-    """For each ticket of the line, its `Passing`: None when nobody passes anybody."""
+    """For each ticket of the line, its `Passing`: None when nobody passes anybody.
+    `turn_at` says when first come, first served makes (or made) its call to a ticket in
+    `short_first` (else its `fifo_call_at`)."""
     if config.mode is QueueMode.FIFO or not rates:
         return None
     counters = max(1, counters)
@@ -86,7 +89,8 @@ def passed_by(
                     ticket.priority, own_s, classes, counters, due_lead_s
                 )
             # Windows of the same priority close when the ticket is due.
-            due_at = fifo_due_at(ticket, config, due_lead_s)
+            turn = turn_at(ticket) if turn_at else ticket.fifo_call_at or ticket.line_at
+            due_at = turn + timedelta(seconds=config.fairness_cap_s - due_lead_s)
             if ticket.appointment_at is not None and ticket.appointment_at < due_at:
                 due_at = ticket.appointment_at
             due_in_s = (due_at - now).total_seconds()
@@ -297,10 +301,3 @@ def jumped_by(
             difference[first] += work_s
             difference[index] -= work_s
     return list(itertools.accumulate(difference[:size]))
-
-
-def fifo_due_at(ticket: Ticket, config: QueueConfig, lead_s: float) -> datetime:
-    """When a ticket becomes due in `short_first`: `lead_s` before the cap past its FIFO
-    call, so that it is reached before the cap runs out (`ordering.is_due`)."""
-    fifo_call_at = ticket.fifo_call_at or ticket.line_at
-    return fifo_call_at + timedelta(seconds=config.fairness_cap_s - lead_s)

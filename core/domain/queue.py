@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import enum
 import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -62,6 +63,7 @@ from core.domain.model import (
     MAX_LATE,
     MAX_LATE_S,
     MAX_PAUSE_MESSAGE,
+    MAX_PRIORITY,
     MAX_RATING,
     Counter,
     OnClose,
@@ -80,6 +82,9 @@ W, C, S = TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING
 _POSITION = operator.attrgetter("position")
 _STATUS = operator.attrgetter("status")
 _ID = operator.attrgetter("id")
+SURE_SPREADS = 3.0
+"""A visit is taken to be sure to be over this many spreads after its expected end, when
+keeping the fairness cap (`ordering.CapPlan`)."""
 """Read in C: asked of every ticket of the line several times per command."""
 TRANSITIONS: dict[TicketAction, dict[TicketStatus, TicketStatus]] = {
     TicketAction.CALL: {W: C},
@@ -163,6 +168,12 @@ class JoinRequest:
     at the counter); the joined event records it. Only staff may (the service checks)."""
 
 
+def joins_by_priority(stored: Sequence[int]) -> tuple[int, ...]:
+    """`Queue.joins_by_priority` from what storage kept: one count per priority, none
+    counted as 0."""
+    return tuple(stored[p] if p < len(stored) else 0 for p in range(MAX_PRIORITY + 1))
+
+
 @dataclass
 class Queue:
     code: str
@@ -173,6 +184,13 @@ class Queue:
     """The live tickets (waiting, called, serving) and any ticket a command touches."""
     day_seq: int = 0
     day_seq_date: date | None = None
+    calls_made: int = 0
+    """Every call this queue has made. First come, first served (a higher priority first)
+    gives each call to the next patient in that order, so this counts out their turns
+    (`Ticket.fifo_call_no`), whoever the calls went to..."""
+    joins_by_priority: tuple[int, ...] = (0,) * (MAX_PRIORITY + 1)
+    """...less the calls that went to the patients of a higher priority who joined after
+    them: every join so far, by priority (`joins_by_priority`)."""
     service_time: eta.ServiceTime | None = None
     service_times_by_kind: dict[str, eta.ServiceTime] = field(default_factory=dict)
     """Learned per kind of visit, set by the service layer with `service_time`."""
@@ -384,6 +402,9 @@ class Queue:
         self._reorder(now, actor)
         if opening.closes_at is not None and not request.force:
             self._keep_promise(ticket, opening.closes_at, now)
+        joins = list(self.joins_by_priority)
+        joins[ticket.priority] += 1
+        self.joins_by_priority = tuple(joins)
         self._record(
             TicketJoined,
             ticket,
@@ -495,6 +516,7 @@ class Queue:
         ticket.status, ticket.counter, ticket.called_at = to, counter, now
         ticket.position, ticket.acknowledged_at, ticket.unreachable_at = None, None, None
         self._record(TicketCalled, ticket, now, actor, W, counter=counter, position=position)
+        self._count_call(now)
         if rest_ranked is None:
             self._reorder(now, actor)
         else:
@@ -568,6 +590,10 @@ class Queue:
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         ticket.unreachable_at = None
+        if self.config.mode is QueueMode.SHORT_FIRST:
+            # Called once already: the fairness cap is owed again from their return, not
+            # from a turn long past (it would put them before everyone whose cap runs out).
+            ticket.fifo_call_at, ticket.fifo_call_no = now, None
         self._reorder(now, actor)
         self._record(TicketReturned, ticket, now, actor, before, position=ticket.position or 0)
         return ticket
@@ -606,6 +632,7 @@ class Queue:
         ticket.counter = ticket.called_at = ticket.recalled_at = None
         ticket.started_at = ticket.finished_at = ticket.acknowledged_at = None
         ticket.position = ticket.unreachable_at = None
+        ticket.fifo_call_no = None  # a turn counted by the other queue's calls
         self.tickets[ticket.id] = ticket
         self._reorder(now, actor)
         self._record(
@@ -843,7 +870,7 @@ class Queue:
             now,
             self.config,
             lambda t: self.expected_service(t).mean_s,
-            self._due_lead_s(),
+            self._cap_plan(now),
         )
         self._number(ranked)
 
@@ -877,7 +904,7 @@ class Queue:
             since,
             self.config,
             lambda t: self.expected_service(t).mean_s,
-            self._due_lead_s(),
+            self._cap_plan(since),
         )
         if tuple(t.id for t in before) != self._ranked_line:
             self.line_moved_by = actor
@@ -896,17 +923,36 @@ class Queue:
             if t.counter in open_names
         ]
 
-    def _due_lead_s(self) -> float:
-        """How long before the fairness cap runs out a ticket becomes due in `short_first`:
-        one visit of the queue's usual length, the longest a due ticket at the head of the
-        line usually waits for a counter to free up, so it is called before the cap. At most
-        half the cap: with visits as long as the cap, a lead of a whole visit would make
-        everyone due at once and short visits could never go first. No other mode has
-        tickets due (nor asks the learned service time here: a FIFO line is ranked on every
-        command)."""
+    def _due_lead_s(self, now: datetime) -> float:
+        """How long before its fairness cap runs out a ticket is expected to go first in
+        `short_first`, for the forecast (`ordering.cap_runs_out` decides): when the open
+        counters are sure to free up, on average over them. 0 in the other modes."""
         if self.config.mode is not QueueMode.SHORT_FIRST:
             return 0.0
-        return min(self.service().mean_s, self.config.fairness_cap_s / 2)
+        free_s = self._cap_plan(now).counters_free_s
+        return sum(free_s) / len(free_s)
+
+    def _cap_plan(self, now: datetime) -> ordering.CapPlan:
+        """`ordering.CapPlan` of the counters open at `now` (none under the other modes)."""
+        if self.config.mode is not QueueMode.SHORT_FIRST:
+            return ordering.NO_CAP_PLAN
+        counters = max(1, self.open_counters())
+        free_s = sorted(
+            eta.residual_s(v.service, v.elapsed_s) + SURE_SPREADS * v.service.sd_s
+            for v in self._visits_in_progress(now)
+        )[:counters]
+        usual = self.service()
+        free_s += [usual.mean_s + SURE_SPREADS * usual.sd_s] * (counters - len(free_s))
+
+        def sure_visit_s(ticket: Ticket) -> float:
+            expected = self.expected_service(ticket)
+            return expected.mean_s + SURE_SPREADS * expected.sd_s
+
+        def turn_is_next(ticket: Ticket) -> bool:
+            turn_no = ticket.fifo_call_no
+            return turn_no is not None and self._fifo_calls(ticket.priority) + 1 >= turn_no
+
+        return ordering.CapPlan(free_s, sure_visit_s, turn_is_next)
 
     def _passed_by(
         self, line: list[Ticket], now: datetime, counters: int
@@ -921,8 +967,23 @@ class Queue:
             self.arrival_rates,
             self._expected_service_of,
             counters if counters > 0 else len(self.counters),
-            self._due_lead_s(),
+            self._due_lead_s(now),
+            self._turn_at(now, counters),
         )
+
+    def _turn_at(self, now: datetime, counters: int) -> Callable[[Ticket], datetime]:
+        """When first come, first served makes its call to a ticket (`Ticket.fifo_call_no`):
+        when it did, or, counting the calls still to come, one per usual visit shared by the
+        open counters."""
+        per_call_s = self.service().mean_s / max(1, counters)
+
+        def turn_at(ticket: Ticket) -> datetime:
+            if ticket.fifo_call_no is None:
+                return ticket.fifo_call_at or ticket.line_at
+            calls_left = ticket.fifo_call_no - self._fifo_calls(ticket.priority) - 1
+            return now + timedelta(seconds=max(0, calls_left) * per_call_s)
+
+        return turn_at
 
     def _expected_services(self, tickets: list[Ticket]) -> list[eta.ServiceTime]:
         """`expected_service` of each ticket, worked out once per kind of visit rather than
@@ -930,9 +991,35 @@ class Queue:
         by_kind = {kind: self._expected_service_of(kind) for kind in {t.service for t in tickets}}
         return [by_kind[t.service] for t in tickets]
 
+    def _count_call(self, now: datetime) -> None:
+        """Counts a call: the waiting patients whose turn first come, first served it was
+        (`Ticket.fifo_call_no`) note that it came now."""
+        self.calls_made += 1
+        for ticket in self.tickets.values():
+            turn_no = ticket.fifo_call_no
+            if turn_no is None or ticket.status is not W:
+                continue
+            if self._fifo_calls(ticket.priority) >= turn_no:
+                ticket.fifo_call_at, ticket.fifo_call_no = now, None
+                self.touched.add(ticket.id)
+
+    def _joined_above(self, priority: int) -> int:
+        """How many patients of a higher priority than `priority` have joined so far."""
+        return sum(self.joins_by_priority[priority + 1 :])
+
+    def _fifo_calls(self, priority: int) -> int:
+        """The calls made so far that count out turns of `priority` (`Ticket.fifo_call_no`)."""
+        return self.calls_made - self._joined_above(priority)
+
     def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
-        """When the line as it stands, served first come first served, would reach `ticket`."""
-        ahead = [t for t in self.tickets.values() if t.status is W and t.line_at < ticket.line_at]
+        """Which call first come, first served (a higher priority first) makes to `ticket`,
+        and when the line as it stands, served that way, is expected to reach it."""
+        place = (-ticket.priority, ticket.line_at, ticket.seq)
+        ahead = [
+            t
+            for t in self.tickets.values()
+            if t.status is W and t is not ticket and (-t.priority, t.line_at, t.seq) < place
+        ]
         services = self._expected_services([*ahead, ticket])
         wait = eta.forecast(
             services,
@@ -942,6 +1029,7 @@ class Queue:
             counters_when_closed=len(self.counters),
         )[-1]
         ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
+        ticket.fifo_call_no = self._fifo_calls(ticket.priority) + len(ahead) + 1
 
     def _check_service(self, service: str | None) -> None:
         offered = self.config.service_times_s

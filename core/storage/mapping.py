@@ -41,6 +41,7 @@ TICKET_FIELDS = (
     "rating",
     "service",
     "fifo_call_at",
+    "fifo_call_no",
     "told_position",
     "unreachable_at",
 )

@@ -99,6 +99,11 @@ class QueueRow(Model):
     prefix = fields.CharField(max_length=8)
     day_seq = fields.IntField(default=0)
     day_seq_date = fields.DateField(null=True)
+    calls_made = fields.IntField(default=0, db_default=0)
+    """Every call the queue has made: counts out the turns first come, first served gives
+    (`Queue.calls_made`, `TicketRow.fifo_call_no`)."""
+    joins_by_priority: fields.JSONField[list[int]] = fields.JSONField(default=list, db_default=[])
+    """Every join so far, by priority (`Queue.joins_by_priority`); [] as none."""
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     reevaluated_at = fields.DatetimeField(null=True)
@@ -208,6 +213,9 @@ class TicketRow(Model):
     fifo_call_at = fields.DatetimeField(null=True)
     """Short-first mode's fairness cap is counted from it, so it must outlive the command
     that set it (the join)."""
+    fifo_call_no = fields.IntField(null=True)
+    """Which of the queue's calls first come, first served makes to the patient, until it
+    is made (`Ticket.fifo_call_no`)."""
     told_position = fields.IntField(null=True)
     unreachable_at = fields.DatetimeField(null=True)
     """When the call ladder ran out without reaching the patient."""

@@ -29,7 +29,7 @@ from core.domain.events import (
 from core.domain.hourly import HourlyTally, hour_of
 from core.domain.model import LIVE_STATUSES, Counter, Pause, Ticket, TicketStatus, shown_queue_name
 from core.domain.notify import DeliveryStatus, patient_channel
-from core.domain.queue import Queue
+from core.domain.queue import Queue, joins_by_priority
 from core.domain.settle import SettledEvent
 from core.storage import command_sql
 from core.storage.errors import ConcurrentUpdate, NotFound
@@ -160,6 +160,8 @@ class TortoiseQueueUnitOfWork:
             tickets=tickets,
             day_seq=row.day_seq,
             day_seq_date=row.day_seq_date,
+            calls_made=row.calls_made,
+            joins_by_priority=joins_by_priority(row.joins_by_priority),
             pause=_pause_of(row),
         )
         return queue
@@ -438,17 +440,24 @@ def _touched_tickets(queues: Mapping[str, Queue]) -> list[Ticket]:
 
 
 def _queue_changes(row: QueueRow, queue: Queue) -> dict[str, Any]:
-    """The columns of the queue's row that the command changed (the day's numbering, a
-    pause), with their new values."""
+    """The columns of the queue's row that the command changed (the day's numbering, its
+    count of calls and joins, a pause), with their new values as stored."""
     pause = queue.pause
     after = {
         "day_seq": queue.day_seq,
         "day_seq_date": queue.day_seq_date,
+        "calls_made": queue.calls_made,
+        "joins_by_priority": list(queue.joins_by_priority),
         "paused_at": pause.at if pause else None,
         "paused_by": pause.by if pause else None,
         "pause_message": pause.message if pause else None,
     }
-    return {name: value for name, value in after.items() if getattr(row, name) != value}
+    changed = {name: value for name, value in after.items() if getattr(row, name) != value}
+    if "joins_by_priority" in changed:
+        changed["joins_by_priority"] = _json(
+            QueueRow, "joins_by_priority", changed["joins_by_priority"]
+        )
+    return changed
 
 
 def _pause_of(row: QueueRow) -> Pause | None:

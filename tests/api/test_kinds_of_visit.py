@@ -185,52 +185,63 @@ async def test_short_first_calls_a_later_short_visit_before_a_long_one(
 async def test_short_first_calls_whoever_passed_the_fairness_cap_first(
     api: Api, clock: FakeClock
 ) -> None:
-    # A ticket is due one usual visit (the queue's learned mean, here under a minute)
-    # before the cap runs out, so that the next counter to free up takes it in time.
-    await queue_with_kinds(api, mode="short_first", fairness_cap_s=300)
+    # The cap (40 min) is no shorter than a consultation is sure to take (12 min and three
+    # spreads of 6 min). A ticket goes first once its cap would run out before the counter
+    # is sure to free up: a usual visit (30 s here, and three spreads of 15 s) for a free one.
+    await queue_with_kinds(api, mode="short_first", fairness_cap_s=2400)
     await put_config(api, default_service_s=30)
-    long_visit = await join(api, service="consultation")  # the counter is free: due at once
+    long_visit = await join(api, service="consultation")
     clock.advance(minutes=1)
     first_pickup = await join(api, service="pickup")
-    assert (await call_next(api))["id"] == first_pickup["id"]  # passed over 1 min: fine
+    # The call first come, first served would have made to the consultation: its turn.
+    assert (await call_next(api))["id"] == first_pickup["id"]
     await act_ok(api, first_pickup["id"], "start")
     clock.advance(minutes=2)
     await act_ok(api, first_pickup["id"], "complete")
     later_pickup = await join(api, service="pickup")
     assert numbers((await status(api))["waiting"]) == ["A-003", "A-001"]
-    clock.advance(minutes=2)  # 5 min after FIFO would have called the consultation
+    clock.advance(seconds=60 + 2400 - 180 - 100)  # 100 s before its cap runs out
+    assert numbers((await status(api))["waiting"]) == ["A-003", "A-001"]
+    clock.advance(seconds=40)  # 60 s before: a usual visit could not be sure to end first
     assert numbers((await status(api))["waiting"]) == ["A-001", "A-003"]  # derived when read
     assert (await call_next(api))["id"] == long_visit["id"]
     await act_ok(api, long_visit["id"], "start")
     assert (await call_next(api))["id"] == later_pickup["id"]
 
 
-async def test_the_cap_counts_from_when_first_come_first_served_would_have_called(
+async def test_the_cap_counts_from_the_call_first_come_first_served_would_have_made(
     api: Api, clock: FakeClock
 ) -> None:
-    """Not from joining: the patient at the counter would have gone first anyway. That
-    time is stored with the ticket, as the line is loaded again for every command. (Due
-    one usual visit before the cap runs out: under a minute here.)"""
-    await queue_with_kinds(api, mode="short_first", fairness_cap_s=300)
+    """Not from joining, nor from the forecast of that call: from the call itself, whoever it
+    went to. Counted in calls and stored with the ticket, as the line is loaded again for
+    every command."""
+    await queue_with_kinds(api, mode="short_first", fairness_cap_s=2400)
     await put_config(api, default_service_s=30)
     at_counter = await join(api, service="pickup")
     await call_next(api)
-    long_visit = await join(api, service="consultation")  # FIFO: called in 2 min
+    long_visit = await join(api, service="consultation")  # FIFO: the queue's second call
     row = await TicketRow.get(id=long_visit["id"])
-    assert row.fifo_call_at == clock.now + timedelta(seconds=120)
+    assert (row.fifo_call_no, row.fifo_call_at) == (2, clock.now + timedelta(seconds=120))
     await act_ok(api, at_counter["id"], "start")
     clock.advance(minutes=1)
     short_visit = await join(api, service="pickup")
     clock.advance(minutes=1)
     await act_ok(api, at_counter["id"], "complete")
-    clock.advance(minutes=4)  # 6 min in line, but passed over for 4 min only
+    clock.advance(minutes=4)  # the second call comes later than forecast
     assert (await call_next(api))["id"] == short_visit["id"]
+    row = await TicketRow.get(id=long_visit["id"])
+    assert (row.fifo_call_no, row.fifo_call_at) == (None, clock.now)
     await act_ok(api, short_visit["id"], "start")
     await act_ok(api, short_visit["id"], "complete")
     latest = await join(api, service="pickup")
-    clock.advance(minutes=1)  # passed over for 5 min now
+    clock.advance(seconds=2400 - 600)  # counted from the call, it is not about to run out
+    assert (await call_next(api))["id"] == latest["id"]
+    await act_ok(api, latest["id"], "start")
+    await act_ok(api, latest["id"], "complete")
+    later = await join(api, service="pickup")
+    clock.advance(seconds=560)  # 40 s before it runs out
     assert (await call_next(api))["id"] == long_visit["id"]
-    assert (await status(api))["waiting"][0]["id"] == latest["id"]
+    assert (await status(api))["waiting"][0]["id"] == later["id"]
 
 
 async def test_priority_still_goes_first_in_short_first_mode(api: Api) -> None:

@@ -512,9 +512,11 @@ def test_forecast_ranges_are_ordered_and_monotone(
     wider = forecast(line, at_counters, counters, 2.0)
     assert all(w.high_s >= e.high_s for w, e in zip(wider, etas, strict=True))
     if len(elapsed) >= counters >= 1:
-        # every counter busy: one more counter never makes anyone's wait longer
+        # every counter busy: one more counter never makes anyone's wait longer (when the
+        # counters free up is an integral, `eta._first_ends_s`, worked out to well under a
+        # second on each one's own steps: the two may round a second apart)
         more = forecast(line, [*at_counters, AtCounter(service, 0.0)], counters + 1, load)
-        assert all(m.eta_s <= e.eta_s for m, e in zip(more, etas, strict=True))
+        assert all(m.eta_s <= e.eta_s + 1 for m, e in zip(more, etas, strict=True))
 
 
 @PLAIN

@@ -141,27 +141,31 @@ def test_under_dynamic_weights_an_order_changed_by_time_is_announced_once() -> N
     assert time_passes(queue, at(1800), at(1830)) == []  # announced once
 
 
-def test_short_first_announces_a_patient_who_has_become_due() -> None:
+def test_short_first_announces_a_patient_whose_cap_is_about_to_run_out() -> None:
     queue = build_queue(
         counters=("1",),
         mode=QueueMode.SHORT_FIRST,
         service_times_s={"pickup": 120, "consultation": 900},
         default_service_s=300,
-        fairness_cap_s=600,
+        fairness_cap_s=3000,
         notify_positions=(),
     )
     join_ticket(queue, "busy", at(0), service="consultation")
-    queue.call_next("1", at(0), "staff")
-    join_ticket(queue, "long", at(1), service="consultation")  # FIFO would call it at 900 s
+    queue.start(queue.call_next("1", at(0), "staff").id, at(0), "staff")
+    join_ticket(queue, "long", at(1), service="consultation")
     join_ticket(queue, "short", at(2), service="pickup")
-    settle_command(queue, at(2))
-    assert [t.id for t in queue.waiting()] == ["short", "long"]
+    join_ticket(queue, "short2", at(3), service="pickup")
+    short = queue.call_next("1", at(900), "staff")  # the call FIFO would have made to "long"
+    assert short.id == "short"
+    queue.start(short.id, at(900), "staff")
+    settle_command(queue, at(900))
+    assert [t.id for t in queue.waiting()] == ["short2", "long"]
 
-    assert not [s for s in time_passes(queue, at(2), at(1100)) if isinstance(s.event, LineMoved)]
-    # Due one usual visit (300 s) before the cap runs out at 900 + 600 s, so that the next
-    # counter to free up reaches it in time.
-    settled = time_passes(queue, at(1100), at(1200))
-    assert [t.id for t in queue.waiting()] == ["long", "short"]
+    assert not [s for s in time_passes(queue, at(900), at(3000)) if isinstance(s.event, LineMoved)]
+    # The cap runs out at 900 + 3000 s; the pickup in progress is sure to be over within
+    # three spreads of it (it has run long): from then on nobody passes "long".
+    settled = time_passes(queue, at(3000), at(3800))
+    assert [t.id for t in queue.waiting()] == ["long", "short2"]
     assert [type(s.event) for s in settled] == [LineMoved]
 
 

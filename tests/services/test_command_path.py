@@ -66,6 +66,7 @@ def every_field_set(queue: str, now: datetime, shift_s: int = 0) -> Ticket:
         rating=4 + shift_s % 2,
         service="advice",
         fifo_call_at=at + timedelta(minutes=4),
+        fifo_call_no=40 + shift_s,
         told_position=3 + shift_s,
         unreachable_at=at + timedelta(minutes=5, seconds=shift_s),
     )

@@ -11,7 +11,7 @@ from core.domain.errors import IllegalTransition, QueueFull
 from core.domain.model import Counter, QueueConfig, QueueMode
 from core.services.housekeeping import housekeeping_forever
 from core.services.queues import new_join_request
-from core.storage.models import HourlyMetric, OutboxMessage, TicketEventRow, TicketRow
+from core.storage.models import HourlyMetric, OutboxMessage, QueueRow, TicketEventRow, TicketRow
 from nextup.wiring import Container
 from tests.conftest import FakeClock
 
@@ -223,6 +223,30 @@ async def test_the_fifo_call_time_is_stored_in_short_first_mode_only(
         timedelta(seconds=1),
         timedelta(seconds=2 + 300),
     ]
+
+
+async def test_the_turns_first_come_first_served_gives_are_counted_across_commands(
+    container: Container, clock: FakeClock
+) -> None:
+    # Each command loads the queue from its row: the calls made and the joins by priority
+    # must come back from storage for a turn to come at the right call.
+    await make_queue(container, "SHORT", "S", mode=QueueMode.SHORT_FIRST)
+    first = await container.queues.join("SHORT", new_join_request(), "x")
+    second = await container.queues.join("SHORT", new_join_request(), "x")
+    await container.queues.join("SHORT", new_join_request(priority=2), "x")
+    rows = await TicketRow.filter(queue__code="SHORT").order_by("seq")
+    assert [r.fifo_call_no for r in rows] == [1, 2, 1]
+    queue_row = await QueueRow.get(code="SHORT")
+    assert (queue_row.calls_made, queue_row.joins_by_priority) == (0, [2, 0, 1, 0])
+    clock.advance(seconds=30)
+    await container.queues.call_next("SHORT", "1", "x")  # the urgent one: its own turn
+    await container.queues.ticket_action(rows[2].id, "start", "x")
+    clock.advance(seconds=30)
+    await container.queues.call_next("SHORT", "1", "x")  # the first one's turn
+    assert (await QueueRow.get(code="SHORT")).calls_made == 2
+    turned = {r.id: r for r in await TicketRow.filter(queue__code="SHORT")}
+    assert turned[second.ticket.id].fifo_call_no == 2  # not yet
+    assert turned[first.ticket.id].status == "called"
 
 
 async def test_called_patient_who_never_comes_becomes_a_no_show(

@@ -14,7 +14,10 @@ the fairness cap became a bound (a ticket is due one usual visit before the cap 
 the FIFO days replay unchanged. Re-recorded again when the busy counters were taken to
 free up in turn (`eta._first_ends_s`, the first of several visits ending before the
 soonest expected end of any one): every ETA with more than one busy counter moved, no
-call did, and the one-counter day (mm1-fifo) replays unchanged.
+call did, and the one-counter day (mm1-fifo) replays unchanged. And again when the fairness
+cap became a bound counted from the call first come, first served makes to a patient
+(`Ticket.fifo_call_no`): lab-short_first's calls moved; the integral of when counters free
+up moved the other days' ETAs by a second or so.
 
 Per patient: the patient's index in the day, the position and the ETA (eta, low, high)
 given at join, the naive ETA it is compared with, the first call and the last one (seconds

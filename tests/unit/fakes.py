@@ -29,7 +29,7 @@ from core.domain.model import (
     TicketStatus,
 )
 from core.domain.notify import NotificationIntent
-from core.domain.queue import Queue
+from core.domain.queue import Queue, joins_by_priority
 from core.domain.settle import SettledEvent
 from core.storage.errors import AlreadyExists, ConcurrentUpdate, NotFound
 from core.storage.models import TicketEventRow
@@ -44,6 +44,8 @@ class StoredQueue:
     counters: dict[str, Counter]
     day_seq: int = 0
     day_seq_date: date | None = None
+    calls_made: int = 0
+    joins_by_priority: tuple[int, ...] = ()
     reevaluated_at: datetime | None = None
     public_name: str | None = None
     pause: Pause | None = None
@@ -185,6 +187,8 @@ class FakeQueueUnitOfWork:
             tickets=tickets,
             day_seq=stored.day_seq,
             day_seq_date=stored.day_seq_date,
+            calls_made=stored.calls_made,
+            joins_by_priority=joins_by_priority(stored.joins_by_priority),
             pause=stored.pause,
         )
 
@@ -242,6 +246,7 @@ class FakeQueueUnitOfWork:
         for code, queue in queues.items():
             stored = store.queues[code]
             stored.day_seq, stored.day_seq_date = queue.day_seq, queue.day_seq_date
+            stored.calls_made, stored.joins_by_priority = queue.calls_made, queue.joins_by_priority
             stored.pause = queue.pause
             stored.counters = {c.name: dataclasses.replace(c) for c in queue.counters.values()}
             events: list[DomainEvent] = [s.event for s in settled if s.event.queue == code]

@@ -46,6 +46,7 @@ def test_every_stored_field_comes_back_and_position_starts_unranked() -> None:
         acknowledged_at=T0 + 6 * minute,
         service="vaccine",
         fifo_call_at=T0 + 7 * minute,
+        fifo_call_no=5,
         told_position=3,
     )
     loaded = ticket_from_values("q", "t1", stored(ticket))

@@ -73,9 +73,10 @@ PUBLIC_NAME = (
     f"{MAX_PUBLIC_NAME} characters a plain SMS carries (GSM-7), so texts stay one segment."
 )
 FAIRNESS_CAP = (
-    "In `short_first` mode: once a patient has been passed over for this long (waited "
-    "this much longer than first come, first served would have made them), nobody who "
-    "joined later is called before them."
+    "In `short_first` mode: nobody is called later than this past the call first come, "
+    "first served (a higher priority first) would have made to them. Keep it at least as "
+    "long as a long visit can take: a patient whose turn comes is then passed only while "
+    "that still holds."
 )
 
 
