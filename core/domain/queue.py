@@ -925,12 +925,11 @@ class Queue:
 
     def _due_lead_s(self, now: datetime) -> float:
         """How long before its fairness cap runs out a ticket is expected to go first in
-        `short_first`, for the forecast (`ordering.cap_runs_out` decides): when the open
-        counters are sure to free up, on average over them. 0 in the other modes."""
+        `short_first`, for the forecast (`ordering.cap_runs_out` decides): when the first
+        counter is sure to free up. 0 in the other modes."""
         if self.config.mode is not QueueMode.SHORT_FIRST:
             return 0.0
-        free_s = self._cap_plan(now).counters_free_s
-        return sum(free_s) / len(free_s)
+        return min(self._cap_plan(now).counters_free_s)
 
     def _cap_plan(self, now: datetime) -> ordering.CapPlan:
         """`ordering.CapPlan` of the counters open at `now` (none under the other modes)."""

@@ -20,7 +20,14 @@ KINDS = {"pickup": 120, "consultation": 900, "flu_shot": 300}
 
 async def clinic(live: Live) -> None:
     """Shortest visits first, so a choice can move the patient up the line."""
-    config = QueueConfig(mode=QueueMode.SHORT_FIRST, service_times_s=KINDS, default_service_s=1200)
+    # a fairness cap a consultation can keep (sure to be over within 2,250 s): shorter
+    # visits may pass it
+    config = QueueConfig(
+        mode=QueueMode.SHORT_FIRST,
+        service_times_s=KINDS,
+        default_service_s=1200,
+        fairness_cap_s=3600,
+    )
     await live.container.queues.create_queue("CLINIC", "Clinic", "C", config, ["1"])
 
 

@@ -25,6 +25,7 @@ async def test_a_tap_sets_the_kind_and_the_page_shows_it(
         "counters": ["1"],
         "mode": "short_first",
         "service_times_s": {"pickup": 120, "consultation": 900},
+        "fairness_cap_s": 3600,  # a cap a consultation can keep: shorter visits may pass it
     }
     assert (await api.call("POST", f"{API}/queues", json=body)).status_code == 201
     slow = {"default_service_s": 1200}
