@@ -465,7 +465,10 @@ def forecast(
         # together, each as if busy for a visit yet.
         counters = max(1, counters_when_closed)
         busy = [AtCounter(line[0], 0.0)] * counters
-    free_at = list(_first_ends_s(tuple(busy), min(len(busy), len(line))))
+    if len(busy) > 1:
+        free_at = list(_first_ends_s(tuple(busy), min(len(busy), len(line))))
+    else:  # one visit ends when it ends: nothing to work out (nor to keep)
+        free_at = [residual_s(b.service, b.elapsed_s) for b in busy]
     free_at += [0.0] * (counters - len(free_at))
     heapq.heapify(free_at)
     # Variances of the visits in the order they end: ticket i waits for the first

@@ -3,10 +3,10 @@ shortest expected service first with a fairness cap."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.domain.model import MAX_PRIORITY, QueueConfig, QueueMode, Ticket
@@ -47,22 +47,31 @@ def dynamic_score(ticket: Ticket, now: datetime, config: QueueConfig) -> float:
     )
 
 
-@dataclass(frozen=True)
 class CapPlan:
-    """What `short_first` needs to keep the fairness cap: when each open counter is sure
-    to have freed up (all but: its visit given two spreads more than expected), and how
-    long a ticket's own visit is sure to be done in."""
+    """What `short_first` needs to keep the fairness cap: which call is whose turn, when
+    each open counter is sure to have freed up (worked out only when a ticket's turn has
+    come: most rankings need none), and how long a ticket's own visit is sure to take."""
 
-    counters_free_s: Sequence[float]
-    """When each open counter is sure to have freed up for a ticket whose cap has not
-    made it go first: a busy one from its visit, a free one after a usual visit (it goes
-    to someone else)."""
-    sure_visit_s: Callable[[Ticket], float]
-    turn_is_next: Callable[[Ticket], bool]
-    """Whether first come, first served gives the queue's next call to the ticket."""
+    def __init__(
+        self,
+        next_turn_no: Sequence[int],
+        counters_free_s: Callable[[], list[float]],
+        sure_visit_s: Callable[[Ticket], float],
+    ) -> None:
+        self.next_turn_no = next_turn_no
+        """By priority: the `Ticket.fifo_call_no` the queue's next call is the turn of."""
+        self._counters_free_s = counters_free_s
+        self.sure_visit_s = sure_visit_s
+
+    @functools.cached_property
+    def counters_free_s(self) -> list[float]:
+        """When each open counter is sure to have freed up for a ticket whose cap has not
+        made it go first: a busy one from its visit, a free one after a usual visit (it
+        goes to someone else)."""
+        return self._counters_free_s()
 
 
-NO_CAP_PLAN = CapPlan((0.0,), lambda _: 0.0, lambda _: False)
+NO_CAP_PLAN = CapPlan((), lambda: [0.0], lambda _: 0.0)
 
 
 def cap_runs_out(
@@ -79,12 +88,14 @@ def cap_runs_out(
     visit is sure to take; a ticket whose cap would run out before its counter frees up
     goes first now. So each reaches a counter in time however many fall due together."""
     cap = timedelta(seconds=config.fairness_cap_s)
+    next_no = plan.next_turn_no
+    turned = [t for t in line if t.fifo_call_no is None or t.fifo_call_no <= next_no[t.priority]]
+    if not turned:
+        return {}
     runs_out = {
         t.id: (now if t.fifo_call_no is not None else t.fifo_call_at or t.line_at) + cap
-        for t in line
-        if t.fifo_call_no is None or plan.turn_is_next(t)
+        for t in turned
     }
-    turned = [t for t in line if t.id in runs_out]
     free_s = list(plan.counters_free_s)
     heapq.heapify(free_s)
     soonest_first = sorted(turned, key=lambda t: (runs_out[t.id], t.seq, t.id))

@@ -929,29 +929,35 @@ class Queue:
         counter is sure to free up. 0 in the other modes."""
         if self.config.mode is not QueueMode.SHORT_FIRST:
             return 0.0
-        return min(self._cap_plan(now).counters_free_s)
+        return min(self._counters_free_s(now))
 
     def _cap_plan(self, now: datetime) -> ordering.CapPlan:
         """`ordering.CapPlan` of the counters open at `now` (none under the other modes)."""
         if self.config.mode is not QueueMode.SHORT_FIRST:
             return ordering.NO_CAP_PLAN
+        sure_of_kind: dict[str | None, float] = {}
+
+        def sure_visit_s(ticket: Ticket) -> float:
+            sure_s = sure_of_kind.get(ticket.service)
+            if sure_s is None:
+                expected = self.expected_service(ticket)
+                sure_s = sure_of_kind[ticket.service] = (
+                    expected.mean_s + SURE_SPREADS * expected.sd_s
+                )
+            return sure_s
+
+        next_turn_no = [calls + 1 for calls in self._fifo_calls_by_priority()]
+        return ordering.CapPlan(next_turn_no, lambda: self._counters_free_s(now), sure_visit_s)
+
+    def _counters_free_s(self, now: datetime) -> list[float]:
+        """`ordering.CapPlan.counters_free_s` at `now`."""
         counters = max(1, self.open_counters())
         free_s = sorted(
             eta.residual_s(v.service, v.elapsed_s) + SURE_SPREADS * v.service.sd_s
             for v in self._visits_in_progress(now)
         )[:counters]
         usual = self.service()
-        free_s += [usual.mean_s + SURE_SPREADS * usual.sd_s] * (counters - len(free_s))
-
-        def sure_visit_s(ticket: Ticket) -> float:
-            expected = self.expected_service(ticket)
-            return expected.mean_s + SURE_SPREADS * expected.sd_s
-
-        def turn_is_next(ticket: Ticket) -> bool:
-            turn_no = ticket.fifo_call_no
-            return turn_no is not None and self._fifo_calls(ticket.priority) + 1 >= turn_no
-
-        return ordering.CapPlan(free_s, sure_visit_s, turn_is_next)
+        return free_s + [usual.mean_s + SURE_SPREADS * usual.sd_s] * (counters - len(free_s))
 
     def _passed_by(
         self, line: list[Ticket], now: datetime, counters: int
@@ -975,11 +981,12 @@ class Queue:
         when it did, or, counting the calls still to come, one per usual visit shared by the
         open counters."""
         per_call_s = self.service().mean_s / max(1, counters)
+        fifo_calls = self._fifo_calls_by_priority()
 
         def turn_at(ticket: Ticket) -> datetime:
             if ticket.fifo_call_no is None:
                 return ticket.fifo_call_at or ticket.line_at
-            calls_left = ticket.fifo_call_no - self._fifo_calls(ticket.priority) - 1
+            calls_left = ticket.fifo_call_no - fifo_calls[ticket.priority] - 1
             return now + timedelta(seconds=max(0, calls_left) * per_call_s)
 
         return turn_at
@@ -1009,6 +1016,15 @@ class Queue:
     def _fifo_calls(self, priority: int) -> int:
         """The calls made so far that count out turns of `priority` (`Ticket.fifo_call_no`)."""
         return self.calls_made - self._joined_above(priority)
+
+    def _fifo_calls_by_priority(self) -> list[int]:
+        """`_fifo_calls` of every priority (the joins above each summed in one pass: it is
+        asked for on every ranking in `short_first`)."""
+        calls, above = [], 0
+        for joined in reversed(self.joins_by_priority):
+            calls.append(self.calls_made - above)
+            above += joined
+        return calls[::-1]
 
     def _set_fifo_call_at(self, ticket: Ticket, now: datetime) -> None:
         """Which call first come, first served (a higher priority first) makes to `ticket`,
