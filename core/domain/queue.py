@@ -999,13 +999,20 @@ class Queue:
 
     def _count_call(self, now: datetime) -> None:
         """Counts a call: the waiting patients whose turn first come, first served it was
-        (`Ticket.fifo_call_no`) note that it came now."""
+        (`Ticket.fifo_call_no`) note that it came now. Counted in every mode, so that a
+        queue switched to short visits first counts from the calls really made; only that
+        mode numbers the turns (a FIFO line of 800 is not gone through on every call)."""
         self.calls_made += 1
+        if self.config.mode is not QueueMode.SHORT_FIRST:
+            return
+        fifo_calls = self._fifo_calls_by_priority()
         for ticket in self.tickets.values():
             turn_no = ticket.fifo_call_no
-            if turn_no is None or ticket.status is not W:
-                continue
-            if self._fifo_calls(ticket.priority) >= turn_no:
+            if (
+                turn_no is not None
+                and ticket.status is W
+                and fifo_calls[ticket.priority] >= turn_no
+            ):
                 ticket.fifo_call_at, ticket.fifo_call_no = now, None
                 self.touched.add(ticket.id)
 
