@@ -539,11 +539,13 @@ def _first_ends_s(busy: tuple[AtCounter, ...], needed: int) -> tuple[float, ...]
     k-th end is the integral over t of P(fewer than k visits ended by t), each visit still
     running with the chance `_still_running` gives, by the midpoint rule over steps cut
     where each visit's chance of ending is (a line of certain visits comes out exact)."""
-    residuals_s = sorted(residual_s(b.service, b.elapsed_s) for b in busy)
+    by_end = sorted(
+        ((residual_s(b.service, b.elapsed_s), index) for index, b in enumerate(busy)),
+    )
+    residuals_s = [residual for residual, _ in by_end]
     if len(busy) < 2 or needed == 0:
         return tuple(residuals_s)
-    soonest = sorted(busy, key=lambda b: residual_s(b.service, b.elapsed_s))
-    taken = soonest[:MAX_ORDERED_COUNTERS]
+    taken = [busy[index] for _, index in by_end[:MAX_ORDERED_COUNTERS]]
     needed = min(needed, len(taken))
     running, cuts_s = zip(*(_still_running(b) for b in taken), strict=True)
     # By then `needed` visits have ended, all but surely: P(fewer ended) is 0 from there.

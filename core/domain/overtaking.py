@@ -64,11 +64,11 @@ def passed_by(
     service_of: Callable[[str | None], ServiceTime],
     counters: int,
     due_lead_s: float,
-    turn_at: Callable[[Ticket], datetime] | None = None,
+    turn_at: Callable[[Ticket], datetime],
 ) -> list[Passing] | None:
     """For each ticket of the line, its `Passing`: None when nobody passes anybody.
     `turn_at` says when first come, first served makes (or made) its call to a ticket in
-    `short_first` (else its `fifo_call_at`)."""
+    `short_first`."""
     if config.mode is QueueMode.FIFO or not rates:
         return None
     counters = max(1, counters)
@@ -89,8 +89,7 @@ def passed_by(
                     ticket.priority, own_s, classes, counters, due_lead_s
                 )
             # Windows of the same priority close when the ticket is due.
-            turn = turn_at(ticket) if turn_at else ticket.fifo_call_at or ticket.line_at
-            due_at = turn + timedelta(seconds=config.fairness_cap_s - due_lead_s)
+            due_at = turn_at(ticket) + timedelta(seconds=config.fairness_cap_s - due_lead_s)
             if ticket.appointment_at is not None and ticket.appointment_at < due_at:
                 due_at = ticket.appointment_at
             due_in_s = (due_at - now).total_seconds()

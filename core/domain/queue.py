@@ -1016,17 +1016,10 @@ class Queue:
                 ticket.fifo_call_at, ticket.fifo_call_no = now, None
                 self.touched.add(ticket.id)
 
-    def _joined_above(self, priority: int) -> int:
-        """How many patients of a higher priority than `priority` have joined so far."""
-        return sum(self.joins_by_priority[priority + 1 :])
-
-    def _fifo_calls(self, priority: int) -> int:
-        """The calls made so far that count out turns of `priority` (`Ticket.fifo_call_no`)."""
-        return self.calls_made - self._joined_above(priority)
-
     def _fifo_calls_by_priority(self) -> list[int]:
-        """`_fifo_calls` of every priority (the joins above each summed in one pass: it is
-        asked for on every ranking in `short_first`)."""
+        """By priority, the calls made so far that count out its turns (`Ticket.fifo_call_no`):
+        every call, less one per patient of a higher priority who has joined (summed in one
+        pass: it is asked for on every ranking in `short_first`)."""
         calls, above = [], 0
         for joined in reversed(self.joins_by_priority):
             calls.append(self.calls_made - above)
@@ -1051,7 +1044,7 @@ class Queue:
             counters_when_closed=len(self.counters),
         )[-1]
         ticket.fifo_call_at = now + timedelta(seconds=wait.eta_s)
-        ticket.fifo_call_no = self._fifo_calls(ticket.priority) + len(ahead) + 1
+        ticket.fifo_call_no = self._fifo_calls_by_priority()[ticket.priority] + len(ahead) + 1
 
     def _check_service(self, service: str | None) -> None:
         offered = self.config.service_times_s
