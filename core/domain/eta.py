@@ -512,14 +512,11 @@ def forecast(
     return etas
 
 
-END_SLICES = (0.002, 0.02, *((i + 0.5) / 8 for i in range(8)), 0.99, 0.9999)
-"""Where the chance of a visit's end is cut for the integral of `_first_ends_s`: eight even
-slices, and both tails (the first of many visits to end lies in their lower one)."""
-MAX_STEPS = 40
-"""At most this many steps in that integral (evenly picked from the cuts of every visit,
-each certain end kept): it runs on every command of a queue with counters busy."""
+END_SLICES = (0.002, 0.01, 0.02, *((i + 0.5) / 16 for i in range(16)), 0.99, 0.999, 0.9999)
+"""Where the chance of a visit's end is cut for the integral of `_first_ends_s`: sixteen
+even slices, and both tails (the first of many visits to end lies in their lower one)."""
 _STANDARD = statistics.NormalDist()
-MAX_ORDERED_COUNTERS = 8
+MAX_ORDERED_COUNTERS = 12
 """The busy counters expected to free up first that are taken in turn; any more free up as
 their own visits say. The integral costs counters x tickets per step, and a queue with more
 counters than this is rare."""
@@ -551,10 +548,6 @@ def _first_ends_s(busy: tuple[AtCounter, ...], needed: int) -> tuple[float, ...]
     # By then `needed` visits have ended, all but surely: P(fewer ended) is 0 from there.
     horizon_s = sorted(max(cuts) for cuts in cuts_s)[needed - 1]
     steps = sorted({0.0, *(t for cuts in cuts_s for t in cuts if t <= horizon_s)})
-    if len(steps) > MAX_STEPS + 1:
-        certain = {cuts[0] for cuts in cuts_s if len(cuts) == 1}
-        picked = (steps[round(i * (len(steps) - 1) / MAX_STEPS)] for i in range(MAX_STEPS + 1))
-        steps = sorted({*picked, *(t for t in certain if t <= horizon_s)})
     ends_s = [0.0] * needed
     for t0, t1 in itertools.pairwise(steps):
         t = (t0 + t1) / 2
